@@ -1,0 +1,10 @@
+-- Grouping for the whole organisation (no --by).
+-- Inputs:  production_deployments, incidents
+-- Outputs: deployment_groups(deployment_id, grp), incident_groups(incident_id, grp)
+-- METRICS.md: section 2, "Grouping": every deployment and incident counts
+-- once, including incidents with no service.
+CREATE VIEW deployment_groups AS
+SELECT d.id AS deployment_id, '' AS grp FROM production_deployments d;
+
+CREATE VIEW incident_groups AS
+SELECT i.id AS incident_id, '' AS grp FROM incidents i;

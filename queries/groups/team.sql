@@ -1,0 +1,13 @@
+-- Grouping --by team.
+-- Inputs:  production_deployments, incidents, teams
+-- Outputs: deployment_groups(deployment_id, grp), incident_groups(incident_id, grp)
+-- METRICS.md: section 2, "Grouping": a deployment or incident belongs to
+-- every team that lists its service; incidents without a service belong to
+-- no team.
+CREATE VIEW deployment_groups AS
+SELECT d.id AS deployment_id, t.team AS grp
+FROM production_deployments d JOIN teams t ON t.service = d.service;
+
+CREATE VIEW incident_groups AS
+SELECT i.id AS incident_id, t.team AS grp
+FROM incidents i JOIN teams t ON t.service = i.service;

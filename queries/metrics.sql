@@ -1,0 +1,52 @@
+-- metrics: the METRICS.md section 6 rows, one per (group, bucket).
+-- Inputs:  the views of deployment_frequency.sql, lead_time.sql,
+--          change_failure_rate.sql, recovery_time.sql, time_to_restore.sql,
+--          rework_rate.sql; deployment_groups / incident_groups; buckets
+--          (interval_start, days_in_window: every bucket overlapping the window)
+-- Outputs: grp, interval_start, then the section 6 columns up to rework_rate
+--          (the group column is renamed, and the levels added, by the engine)
+-- METRICS.md: section 6. A group has rows when it has a production
+-- deployment or an incident in the window, and then a row for every bucket
+-- (empty ones included: 0 counts, null statistics).
+WITH active_groups AS (
+    SELECT g.grp
+    FROM deployment_groups g
+    JOIN production_deployments d ON d.id = g.deployment_id
+    WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
+    UNION
+    SELECT g.grp
+    FROM incident_groups g
+    JOIN incidents i ON i.id = g.incident_id
+    WHERE i.created_at >= {{from}} AND i.created_at < {{to}}
+)
+SELECT a.grp,
+       b.interval_start,
+       coalesce(df.deployments, 0) AS deployments,
+       coalesce(df.deploy_days, 0) AS deploy_days,
+       coalesce(df.deployments, 0) / b.days_in_window AS deploys_per_day,
+       coalesce(lt.lead_time_count, 0) AS lead_time_count,
+       lt.lead_time_p50_s,
+       lt.lead_time_p90_s,
+       coalesce(cf.failed_deployments, 0) AS failed_deployments,
+       CASE WHEN coalesce(df.deployments, 0) > 0
+            THEN coalesce(cf.failed_deployments, 0) / CAST(df.deployments AS DOUBLE)
+       END AS change_failure_rate,
+       coalesce(rt.recovery_count, 0) AS recovery_count,
+       rt.recovery_time_p50_s,
+       rt.recovery_time_p90_s,
+       coalesce(rt.open_failures, 0) AS open_failures,
+       coalesce(tr.incidents, 0) AS incidents,
+       tr.time_to_restore_p50_s,
+       coalesce(rw.rework_deployments, 0) AS rework_deployments,
+       CASE WHEN coalesce(df.deployments, 0) > 0
+            THEN coalesce(rw.rework_deployments, 0) / CAST(df.deployments AS DOUBLE)
+       END AS rework_rate
+FROM active_groups a
+CROSS JOIN buckets b
+LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start
+LEFT JOIN lead_time lt ON lt.grp = a.grp AND lt.interval_start = b.interval_start
+LEFT JOIN change_failure_rate cf ON cf.grp = a.grp AND cf.interval_start = b.interval_start
+LEFT JOIN recovery_time rt ON rt.grp = a.grp AND rt.interval_start = b.interval_start
+LEFT JOIN time_to_restore tr ON tr.grp = a.grp AND tr.interval_start = b.interval_start
+LEFT JOIN rework_rate rw ON rw.grp = a.grp AND rw.interval_start = b.interval_start
+ORDER BY a.grp, b.interval_start

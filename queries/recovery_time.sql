@@ -1,0 +1,36 @@
+-- recovery_time: failed deployment recovery time.
+-- Inputs:  deployment_failure_links (change_failure_rate.sql),
+--          production_deployments, deployment_groups
+-- Outputs: deployment_recovery(deployment_id, open_failure, recovered_at, recovery_s)
+--          recovery_time(grp, interval_start, recovery_count,
+--              recovery_time_p50_s, recovery_time_p90_s, open_failures)
+-- METRICS.md: section 4.4. Recovery ends at the latest linked incident's
+-- resolved_at or rollback's finished_at; a failure with an unresolved linked
+-- incident is open and left out; a recovery ending before the deployment
+-- finished is bad data and left out (recovery_s is null for both).
+CREATE VIEW deployment_recovery AS
+SELECT r.deployment_id, r.open_failure, r.recovered_at,
+       CASE WHEN NOT r.open_failure AND r.recovered_at >= d.finished_at
+            THEN (arrow_cast(r.recovered_at, 'Int64') - arrow_cast(d.finished_at, 'Int64')) / 1000000.0
+       END AS recovery_s
+FROM (
+    SELECT l.deployment_id,
+           bool_or(l.incident_id IS NOT NULL AND l.recovered_at IS NULL) AS open_failure,
+           max(l.recovered_at) AS recovered_at
+    FROM deployment_failure_links l
+    GROUP BY l.deployment_id
+) r
+JOIN production_deployments d ON d.id = r.deployment_id;
+
+CREATE VIEW recovery_time AS
+SELECT g.grp,
+       d.interval_start,
+       count(r.recovery_s) AS recovery_count,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p50_s,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p90_s,
+       sum(CASE WHEN r.open_failure THEN 1 ELSE 0 END) AS open_failures
+FROM deployment_recovery r
+JOIN production_deployments d ON d.id = r.deployment_id
+JOIN deployment_groups g ON g.deployment_id = d.id
+WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
+GROUP BY g.grp, d.interval_start;

@@ -1,0 +1,92 @@
+//! `doralens demo`: the main job on an embedded default. Generates a year of
+//! a six-team organisation into a fresh warehouse and prints the
+//! organisation's and each team's metrics with levels for the last 90 days.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::ingest::synthetic::{self, GeneratorConfig};
+use crate::metrics::interval::{self, Interval};
+use crate::metrics::{self, Grouping, MetricsOptions};
+use crate::render::Format;
+use crate::store::warehouse::Warehouse;
+
+/// Marks a directory as the demo's, so it is never mistaken for real data.
+const MARKER: &str = ".doralens-demo";
+
+pub async fn run(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        if !dir.join(MARKER).exists() {
+            return Err(Error::usage(
+                "--dir",
+                format!(
+                    "{} exists and is not a demo warehouse; choose another --dir",
+                    dir.display()
+                ),
+            ));
+        }
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io("cannot reset", dir, e))?;
+    }
+    let warehouse = Warehouse::open(dir)?;
+    std::fs::write(
+        dir.join(MARKER),
+        b"created by doralens demo; safe to delete\n",
+    )
+    .map_err(|e| Error::io("cannot write", dir.join(MARKER), e))?;
+
+    let end = interval::floor(interval::now_micros(), Interval::Day);
+    let config = GeneratorConfig {
+        seed: 42,
+        teams: 6,
+        days: 365,
+        scale: 1.0,
+        end,
+    };
+    let started = std::time::Instant::now();
+    let mut sink = super::WarehouseSink {
+        warehouse: &warehouse,
+    };
+    let counts = synthetic::generate(&config, &mut sink)?;
+    eprintln!(
+        "demo: generated a year of {} teams, {} services in {} repos: {} commits, {} pull requests, \
+         {} deployments, {} incidents, {} rollbacks ({:.1}s)",
+        counts.teams,
+        counts.services,
+        counts.repos,
+        counts.commits,
+        counts.changes,
+        counts.deployments,
+        counts.incidents,
+        counts.rollbacks,
+        started.elapsed().as_secs_f64()
+    );
+
+    let opts = MetricsOptions::defaults(end);
+    let engine = super::open_engine(&warehouse, &opts.production).await?;
+    println!(
+        "\nOrganisation, last 90 days ({} to {}), levels from {}:",
+        interval::format_instant(opts.from),
+        interval::format_instant(opts.to),
+        opts.benchmark.name
+    );
+    let org = metrics::compute(&engine, &opts).await?;
+    super::emit(Format::Table, None, &org.schema, &org.batches)?;
+
+    let by_team = MetricsOptions {
+        group: Some(Grouping::Team),
+        ..opts.clone()
+    };
+    println!("\nPer team, same window:");
+    let teams = metrics::compute(&engine, &by_team).await?;
+    super::emit(Format::Table, None, &teams.schema, &teams.batches)?;
+
+    let w = dir.display();
+    println!(
+        "\nNext:\n  \
+         doralens --warehouse {w} metrics --by team --interval week --format csv\n  \
+         doralens --warehouse {w} sql \"SELECT service, count(*) FROM deployments GROUP BY service\"\n  \
+         doralens --warehouse {w} metrics --by service --benchmark dora-2024 --format json\n  \
+         doralens import deployments my-deployments.csv   # your own data (see `doralens tables`)"
+    );
+    Ok(())
+}

@@ -1,0 +1,407 @@
+//! Command-line interface: argument definitions and the commands. `main.rs`
+//! only parses arguments, calls [`run`] and maps errors to exit codes.
+
+mod demo;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::{DEFAULT_PRODUCTION, Engine, ProductionPattern};
+use crate::error::{Error, Result};
+use crate::ingest::synthetic::{self, GeneratorConfig, Sink};
+use crate::metrics::interval::{self, Interval};
+use crate::metrics::levels::{Benchmark, BenchmarkName};
+use crate::metrics::{self, Grouping, MetricsOptions};
+use crate::render::{self, Format};
+use crate::store::schema::{self, Table};
+use crate::store::warehouse::Warehouse;
+
+pub const DEFAULT_WAREHOUSE: &str = "doralens-warehouse";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "doralens",
+    version,
+    about = "DORA metrics from your delivery data: import, compute with SQL, report",
+    after_help = "Start with `doralens demo`. Docs: README.md; metric definitions: queries/README.md"
+)]
+pub struct Cli {
+    /// Warehouse directory (Parquet tables). Default: ./doralens-warehouse
+    #[arg(long, global = true, env = "DORALENS_WAREHOUSE", value_name = "DIR")]
+    pub warehouse: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import CSV or NDJSON files into a canonical table (upsert by key).
+    Import {
+        /// commits, changes, deployments, incidents, rollbacks or teams
+        table: String,
+        /// .csv (header row; lists separated by `;`) or .ndjson/.jsonl files
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Compute the DORA metrics (METRICS.md section 6 rows).
+    Metrics(MetricsArgs),
+    /// Run SQL over every table: the canonical ones, deployment_commits,
+    /// deployment_warnings and the metric views.
+    Sql(SqlArgs),
+    /// Generate a deterministic synthetic organisation.
+    Generate(GenerateArgs),
+    /// Build a sample organisation and show its metrics (start here).
+    Demo {
+        /// Where the demo warehouse goes (replaced on every run)
+        #[arg(long, default_value = "doralens-demo", value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Describe the canonical tables and their columns.
+    Tables,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    /// Window start, inclusive (RFC 3339 or a date). Default: --to minus 90 days
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Window end, exclusive (RFC 3339 or a date). Default: now
+    #[arg(long)]
+    pub to: Option<String>,
+    /// One row per bucket: day, week (ISO, Monday), month or quarter (UTC)
+    #[arg(long, value_enum)]
+    pub interval: Option<Interval>,
+    /// One row per team, service or repo (default: the organisation)
+    #[arg(long, value_enum)]
+    pub by: Option<Grouping>,
+    /// How long after a deployment an incident on its service is linked to it
+    /// when nothing else links it (e.g. 24h, 90m, 3600s; 0 turns it off)
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub incident_window: String,
+    /// Production environments: a regex matched against the whole name, any case
+    #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
+    pub environment: String,
+    /// Performance level bands
+    #[arg(long, value_enum, default_value = "dora-2023")]
+    pub benchmark: BenchmarkName,
+    /// Labels that make a merged change rework (comma-separated, any case)
+    #[arg(long, value_delimiter = ',', default_value = "hotfix,bug,incident")]
+    pub rework_labels: Vec<String>,
+    /// Count the first deployment's commits (whose real deploy time is unknown) in lead time
+    #[arg(long)]
+    pub include_baseline: bool,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SqlArgs {
+    /// The query (or use -f)
+    pub query: Option<String>,
+    /// Read the query from a file
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "query"
+    )]
+    pub file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Production environments for the derived tables (see `metrics --environment`)
+    #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
+    pub environment: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 6)]
+    pub teams: usize,
+    #[arg(long, default_value_t = 365)]
+    pub days: i64,
+    /// Multiplies the amount of work and deployments
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// End of the generated period (exclusive; a date or RFC 3339). Default: today 00:00 UTC
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Write CSV or NDJSON files into DIR instead of the warehouse
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// File format with --out
+    #[arg(long, value_enum, default_value = "csv")]
+    pub file_format: FileFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    Csv,
+    Ndjson,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start runtime", "<tokio>", e))?;
+    runtime.block_on(run_async(cli))
+}
+
+fn warehouse_dir(cli_value: &Option<PathBuf>) -> PathBuf {
+    cli_value
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_WAREHOUSE))
+}
+
+async fn run_async(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Import { table, files } => {
+            let table = Table::from_name(&table).ok_or_else(|| {
+                Error::usage(
+                    "TABLE",
+                    format!(
+                        "unknown table `{table}`; expected one of {}",
+                        Table::names()
+                    ),
+                )
+            })?;
+            let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
+            let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+            let report = crate::ingest::import_files(&warehouse, table, &paths)?;
+            eprintln!(
+                "imported {} rows into {table} ({} replaced); {table} now has {} rows",
+                report.written, report.replaced, report.total
+            );
+            Ok(())
+        }
+        Command::Metrics(args) => {
+            let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
+            let opts = metrics_options(&args)?;
+            let engine = open_engine(&warehouse, &opts.production).await?;
+            let table = metrics::compute(&engine, &opts).await?;
+            emit(
+                args.format,
+                args.output.as_deref(),
+                &table.schema,
+                &table.batches,
+            )
+        }
+        Command::Sql(args) => {
+            let query = match (&args.query, &args.file) {
+                (Some(q), None) => q.clone(),
+                (None, Some(f)) => {
+                    std::fs::read_to_string(f).map_err(|e| Error::io("cannot read", f, e))?
+                }
+                _ => return Err(Error::usage("QUERY", "give a query, or -f FILE")),
+            };
+            let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
+            let mut opts = MetricsOptions::defaults(interval::now_micros());
+            opts.production = ProductionPattern::new(&args.environment)?;
+            let engine = open_engine(&warehouse, &opts.production).await?;
+            metrics::register_views(&engine, &opts).await?;
+            let (schema, batches) = engine.user_sql(&query).await?;
+            emit(args.format, args.output.as_deref(), &schema, &batches)
+        }
+        Command::Generate(args) => {
+            let config = generator_config(&args)?;
+            let counts = match &args.out {
+                Some(dir) => {
+                    let mut sink = FileSink::new(dir, args.file_format)?;
+                    let counts = synthetic::generate(&config, &mut sink)?;
+                    sink.finish()?;
+                    counts
+                }
+                None => {
+                    let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
+                    let mut sink = WarehouseSink {
+                        warehouse: &warehouse,
+                    };
+                    synthetic::generate(&config, &mut sink)?
+                }
+            };
+            eprintln!(
+                "generated {} teams, {} services, {} repos: {} commits, {} changes, {} deployments, {} incidents, {} rollbacks",
+                counts.teams,
+                counts.services,
+                counts.repos,
+                counts.commits,
+                counts.changes,
+                counts.deployments,
+                counts.incidents,
+                counts.rollbacks
+            );
+            Ok(())
+        }
+        Command::Demo { dir } => demo::run(&dir).await,
+        Command::Tables => {
+            print!("{}", schema::tables_markdown());
+            Ok(())
+        }
+    }
+}
+
+pub async fn open_engine(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {
+    let engine = Engine::open(warehouse, production).await?;
+    if engine.unknown_sha_deployments > 0 {
+        eprintln!(
+            "warning: {} production deployment(s) name a sha that is not among their repo's commits; \
+             they count as deployments but ship nothing (SELECT * FROM deployment_warnings)",
+            engine.unknown_sha_deployments
+        );
+    }
+    Ok(engine)
+}
+
+pub fn metrics_options(args: &MetricsArgs) -> Result<MetricsOptions> {
+    let to = match &args.to {
+        Some(s) => interval::parse_instant("--to", s)?,
+        None => interval::now_micros(),
+    };
+    let mut opts = MetricsOptions::defaults(to);
+    if let Some(from) = &args.from {
+        opts.from = interval::parse_instant("--from", from)?;
+    }
+    opts.interval = args.interval;
+    opts.group = args.by;
+    opts.incident_window_us =
+        interval::parse_duration_micros("--incident-window", &args.incident_window)?;
+    opts.production = ProductionPattern::new(&args.environment)?;
+    opts.benchmark = Benchmark::load(args.benchmark)?;
+    opts.rework_labels = args
+        .rework_labels
+        .iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    opts.include_baseline = args.include_baseline;
+    opts.validate()?;
+    Ok(opts)
+}
+
+fn generator_config(args: &GenerateArgs) -> Result<GeneratorConfig> {
+    let end = match &args.end {
+        Some(s) => interval::parse_instant("--end", s)?,
+        None => interval::floor(interval::now_micros(), Interval::Day),
+    };
+    if args.teams == 0 || args.days <= 0 || !(args.scale > 0.0) {
+        return Err(Error::usage(
+            "--teams/--days/--scale",
+            "must all be positive",
+        ));
+    }
+    Ok(GeneratorConfig {
+        seed: args.seed,
+        teams: args.teams,
+        days: args.days,
+        scale: args.scale,
+        end,
+    })
+}
+
+/// Writes a result to stdout or, atomically, to a file.
+pub fn emit(
+    format: Format,
+    output: Option<&Path>,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    batches: &[datafusion::arrow::array::RecordBatch],
+) -> Result<()> {
+    let exporter = render::exporter(format);
+    match output {
+        Some(path) => {
+            let mut result = Ok(());
+            crate::store::warehouse::atomic_write(path, |f| {
+                let mut w = std::io::BufWriter::new(f);
+                result = exporter.write(schema, batches, &mut w);
+                w.flush()
+            })?;
+            result
+        }
+        None => {
+            if exporter.is_binary() {
+                return Err(Error::usage(
+                    "--format",
+                    "parquet output is binary: add --output FILE",
+                ));
+            }
+            let stdout = std::io::stdout();
+            let mut lock = std::io::BufWriter::new(stdout.lock());
+            exporter.write(schema, batches, &mut lock)?;
+            lock.flush()
+                .map_err(|e| Error::io("cannot write", "<stdout>", e))
+        }
+    }
+}
+
+/// Generator rows straight into the warehouse.
+pub struct WarehouseSink<'a> {
+    pub warehouse: &'a Warehouse,
+}
+
+impl Sink for WarehouseSink<'_> {
+    fn write(&mut self, table: Table, batch: datafusion::arrow::array::RecordBatch) -> Result<()> {
+        self.warehouse.upsert(table, &[batch])?;
+        Ok(())
+    }
+}
+
+/// Generator rows into one importable file per table.
+struct FileSink {
+    dir: PathBuf,
+    format: FileFormat,
+    written: std::collections::BTreeSet<Table>,
+}
+
+impl FileSink {
+    fn new(dir: &Path, format: FileFormat) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+        Ok(FileSink {
+            dir: dir.to_path_buf(),
+            format,
+            written: Default::default(),
+        })
+    }
+
+    fn path(&self, table: Table) -> PathBuf {
+        let ext = match self.format {
+            FileFormat::Csv => "csv",
+            FileFormat::Ndjson => "ndjson",
+        };
+        self.dir.join(format!("{}.{ext}", table.name()))
+    }
+
+    fn finish(self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl Sink for FileSink {
+    fn write(&mut self, table: Table, batch: datafusion::arrow::array::RecordBatch) -> Result<()> {
+        let path = self.path(table);
+        let first = self.written.insert(table);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(!first)
+            .truncate(first)
+            .open(&path)
+            .map_err(|e| Error::io("cannot write", &path, e))?;
+        let mut w = std::io::BufWriter::new(file);
+        crate::render::import_files::write_import_file(
+            &batch,
+            self.format == FileFormat::Csv,
+            first,
+            &mut w,
+        )?;
+        w.flush().map_err(|e| Error::io("cannot write", &path, e))
+    }
+}

@@ -1,0 +1,364 @@
+//! Commit attribution (METRICS.md section 3).
+//!
+//! For each service, production deployments are taken in order of
+//! `finished_at` (ties by `id`); each ships the commits reachable from its
+//! sha through `parents` that no earlier deployment of the service shipped.
+//! Because a deployment ships *every* unshipped ancestor, the shipped set is
+//! always closed under "ancestor of", so the walk can stop at the first
+//! shipped commit: each commit is visited at most once per service and the
+//! whole pass is linear in commits + parent edges + deployments.
+//!
+//! The commits shipped by a service's first deployment whose sha is known
+//! are its baseline (their real deploy time is unknown).
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array,
+};
+use datafusion::arrow::compute::{concat, take};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
+use hashbrown::HashTable;
+use regex::Regex;
+use rustc_hash::FxBuildHasher;
+
+use crate::error::Result;
+use crate::store::schema::timestamp_type;
+
+/// Columns of the commits table attribution reads.
+pub const COMMIT_COLUMNS: [&str; 4] = ["repo", "sha", "parents", "authored_at"];
+/// Columns of the deployments table attribution reads.
+pub const DEPLOYMENT_COLUMNS: [&str; 7] = [
+    "id",
+    "repo",
+    "service",
+    "environment",
+    "sha",
+    "status",
+    "finished_at",
+];
+
+pub fn shipped_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("deployment_id", DataType::Utf8, false),
+        Field::new("service", DataType::Utf8, false),
+        Field::new("repo", DataType::Utf8, false),
+        Field::new("sha", DataType::Utf8, false),
+        Field::new("authored_at", timestamp_type(), false),
+        Field::new("deployed_at", timestamp_type(), false),
+        Field::new("baseline", DataType::Boolean, false),
+    ]))
+}
+
+pub fn warnings_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("deployment_id", DataType::Utf8, false),
+        Field::new("service", DataType::Utf8, false),
+        Field::new("repo", DataType::Utf8, false),
+        Field::new("sha", DataType::Utf8, false),
+        Field::new("problem", DataType::Utf8, false),
+    ]))
+}
+
+pub struct Attribution {
+    /// `deployment_commits`: one row per (shipping deployment, commit).
+    pub shipped: RecordBatch,
+    /// `deployment_warnings`: production deployments whose sha is unknown.
+    pub warnings: RecordBatch,
+}
+
+/// The commit graph of every repository, with commits numbered densely.
+struct CommitGraph {
+    repo_ids: Vec<u32>,
+    shas: StringArray,
+    index: HashTable<u32>,
+    repos: HashMap<String, u32>,
+    parent_offsets: Vec<u32>,
+    parents: Vec<u32>,
+    hasher: FxBuildHasher,
+}
+
+impl CommitGraph {
+    fn build(commits: &[RecordBatch]) -> Result<(CommitGraph, ArrayRef, ArrayRef)> {
+        let column = |name: &str| -> Result<ArrayRef> {
+            let parts: Vec<&dyn Array> = commits
+                .iter()
+                .map(|b| b.column_by_name(name).expect("projected column").as_ref())
+                .collect();
+            if parts.is_empty() {
+                return Ok(datafusion::arrow::array::new_empty_array(
+                    &crate::store::schema::Table::Commits
+                        .schema()
+                        .field_with_name(name)?
+                        .data_type()
+                        .clone(),
+                ));
+            }
+            Ok(concat(&parts)?)
+        };
+        let repo_col = column("repo")?;
+        let sha_col = column("sha")?;
+        let authored = column("authored_at")?;
+        let shas = sha_col.as_string::<i32>().clone();
+        let repo_arr = repo_col.as_string::<i32>();
+        let n = shas.len();
+
+        let mut repos: HashMap<String, u32> = HashMap::new();
+        let mut repo_ids = Vec::with_capacity(n);
+        let mut last: Option<(&str, u32)> = None;
+        for r in repo_arr.iter() {
+            let r = r.unwrap_or("");
+            // Commits of one repo come in runs; skip the map lookup then.
+            let id = match last {
+                Some((name, id)) if name == r => id,
+                _ => {
+                    let next = repos.len() as u32;
+                    *repos.entry(r.to_string()).or_insert(next)
+                }
+            };
+            last = Some((r, id));
+            repo_ids.push(id);
+        }
+
+        let hasher = FxBuildHasher;
+        let mut index: HashTable<u32> = HashTable::with_capacity(n);
+        for i in 0..n {
+            let h = hasher.hash_one((repo_ids[i], shas.value(i)));
+            let dup = index
+                .find(h, |&j| {
+                    repo_ids[j as usize] == repo_ids[i] && shas.value(j as usize) == shas.value(i)
+                })
+                .is_some();
+            if !dup {
+                index.insert_unique(h, i as u32, |&j| {
+                    hasher.hash_one((repo_ids[j as usize], shas.value(j as usize)))
+                });
+            }
+        }
+        let mut graph = CommitGraph {
+            repo_ids,
+            shas,
+            index,
+            repos,
+            parent_offsets: Vec::with_capacity(n + 1),
+            parents: Vec::with_capacity(n + n / 8),
+            hasher,
+        };
+
+        // Parent edges as compressed rows; parents outside the warehouse
+        // (e.g. beyond a shallow import) are simply absent.
+        graph.parent_offsets.push(0);
+        let mut i = 0usize;
+        for batch in commits {
+            let lists = batch
+                .column_by_name("parents")
+                .expect("projected")
+                .as_list::<i32>();
+            let values = lists.values().as_string::<i32>();
+            let offsets = lists.value_offsets();
+            for row in 0..lists.len() {
+                if lists.is_valid(row) {
+                    for p in offsets[row] as usize..offsets[row + 1] as usize {
+                        if let Some(j) = graph.lookup(graph.repo_ids[i], values.value(p)) {
+                            graph.parents.push(j);
+                        }
+                    }
+                }
+                graph.parent_offsets.push(graph.parents.len() as u32);
+                i += 1;
+            }
+        }
+        Ok((graph, sha_col, authored))
+    }
+
+    fn lookup(&self, repo: u32, sha: &str) -> Option<u32> {
+        let h = self.hasher.hash_one((repo, sha));
+        self.index
+            .find(h, |&j| {
+                self.repo_ids[j as usize] == repo && self.shas.value(j as usize) == sha
+            })
+            .copied()
+    }
+
+    fn parents_of(&self, c: u32) -> &[u32] {
+        let c = c as usize;
+        &self.parents[self.parent_offsets[c] as usize..self.parent_offsets[c + 1] as usize]
+    }
+}
+
+/// A growable bitset over commit numbers.
+struct Shipped(Vec<u64>);
+
+impl Shipped {
+    #[inline]
+    fn test_and_set(&mut self, i: u32) -> bool {
+        let (w, b) = ((i >> 6) as usize, i & 63);
+        let was = self.0[w] >> b & 1 == 1;
+        self.0[w] |= 1 << b;
+        was
+    }
+    #[inline]
+    fn clear(&mut self, i: u32) {
+        self.0[(i >> 6) as usize] &= !(1 << (i & 63));
+    }
+}
+
+/// Runs attribution. `production` decides which environments count; only
+/// successful deployments are considered.
+pub fn attribute(
+    commits: &[RecordBatch],
+    deployments: &[RecordBatch],
+    production: &Regex,
+) -> Result<Attribution> {
+    let (graph, sha_col, authored) = CommitGraph::build(commits)?;
+    let deps = concat_deployments(deployments)?;
+    let col = |name: &str| deps.column_by_name(name).expect("projected").clone();
+    let (ids, repos, services, envs, shas, statuses) = (
+        col("id"),
+        col("repo"),
+        col("service"),
+        col("environment"),
+        col("sha"),
+        col("status"),
+    );
+    let (ids, repos, services, envs, shas, statuses) = (
+        ids.as_string::<i32>(),
+        repos.as_string::<i32>(),
+        services.as_string::<i32>(),
+        envs.as_string::<i32>(),
+        shas.as_string::<i32>(),
+        statuses.as_string::<i32>(),
+    );
+    let finished = col("finished_at");
+    let finished_us = finished.as_primitive::<TimestampMicrosecondType>();
+
+    // Production deployments, ordered by (service, finished_at, id).
+    let mut env_match: HashMap<&str, bool> = HashMap::new();
+    let mut order: Vec<u32> = (0..deps.num_rows() as u32)
+        .filter(|&r| {
+            let r = r as usize;
+            statuses.value(r) == "success"
+                && *env_match
+                    .entry(envs.value(r))
+                    .or_insert_with(|| production.is_match(envs.value(r)))
+        })
+        .collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        services
+            .value(a)
+            .cmp(services.value(b))
+            .then(finished_us.value(a).cmp(&finished_us.value(b)))
+            .then(ids.value(a).cmp(ids.value(b)))
+    });
+
+    let n = graph.shas.len();
+    let mut shipped = Shipped(vec![0u64; n.div_ceil(64).max(1)]);
+    let mut out_dep: Vec<u32> = Vec::new();
+    let mut out_commit: Vec<u32> = Vec::new();
+    let mut out_baseline: Vec<bool> = Vec::new();
+    let mut warn_rows: Vec<u32> = Vec::new();
+    let mut stack: Vec<u32> = Vec::new();
+
+    let mut start = 0;
+    while start < order.len() {
+        let service = services.value(order[start] as usize);
+        let mut end = start;
+        while end < order.len() && services.value(order[end] as usize) == service {
+            end += 1;
+        }
+        let service_first_out = out_commit.len();
+        let mut seen_known = false;
+        for &dep in &order[start..end] {
+            let d = dep as usize;
+            let head = graph
+                .repos
+                .get(repos.value(d))
+                .and_then(|&repo| graph.lookup(repo, shas.value(d)));
+            let Some(head) = head else {
+                warn_rows.push(dep);
+                continue;
+            };
+            let baseline = !seen_known;
+            seen_known = true;
+            if shipped.test_and_set(head) {
+                continue; // redeploy or rollback: nothing new
+            }
+            stack.push(head);
+            while let Some(c) = stack.pop() {
+                out_dep.push(dep);
+                out_commit.push(c);
+                out_baseline.push(baseline);
+                for &p in graph.parents_of(c) {
+                    if !shipped.test_and_set(p) {
+                        stack.push(p);
+                    }
+                }
+            }
+        }
+        // Reset only what this service set, keeping the pass linear.
+        for &c in &out_commit[service_first_out..] {
+            shipped.clear(c);
+        }
+        start = end;
+    }
+
+    let dep_idx = UInt32Array::from(out_dep);
+    let commit_idx = UInt32Array::from(out_commit);
+    let shipped_batch = RecordBatch::try_new(
+        shipped_schema(),
+        vec![
+            take(ids, &dep_idx, None)?,
+            take(services, &dep_idx, None)?,
+            take(repos, &dep_idx, None)?,
+            take(sha_col.as_ref(), &commit_idx, None)?,
+            take(authored.as_ref(), &commit_idx, None)?,
+            take(finished.as_ref(), &dep_idx, None)?,
+            Arc::new(BooleanArray::from(out_baseline)),
+        ],
+    )?;
+    let warn_idx = UInt32Array::from(warn_rows);
+    let problems = StringArray::from(vec!["sha is not among the repo's commits"; warn_idx.len()]);
+    let warnings = RecordBatch::try_new(
+        warnings_schema(),
+        vec![
+            take(ids, &warn_idx, None)?,
+            take(services, &warn_idx, None)?,
+            take(repos, &warn_idx, None)?,
+            take(shas, &warn_idx, None)?,
+            Arc::new(problems),
+        ],
+    )?;
+    Ok(Attribution {
+        shipped: shipped_batch,
+        warnings,
+    })
+}
+
+fn concat_deployments(deployments: &[RecordBatch]) -> Result<RecordBatch> {
+    let schema = crate::store::schema::Table::Deployments.schema();
+    let projected = Arc::new(
+        schema.project(
+            &DEPLOYMENT_COLUMNS
+                .iter()
+                .map(|c| schema.index_of(c).expect("column"))
+                .collect::<Vec<_>>(),
+        )?,
+    );
+    let batches: Vec<RecordBatch> = deployments
+        .iter()
+        .map(|b| {
+            b.project(
+                &DEPLOYMENT_COLUMNS
+                    .iter()
+                    .map(|c| b.schema().index_of(c))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(datafusion::arrow::compute::concat_batches(
+        &projected, &batches,
+    )?)
+}

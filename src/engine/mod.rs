@@ -1,0 +1,211 @@
+//! The query layer: a DataFusion `SessionContext` over the warehouse.
+//!
+//! Registered tables: the six canonical tables, and the derived
+//! `deployment_commits` / `deployment_warnings` produced by attribution
+//! (materialised in the warehouse and recomputed only when `commits`,
+//! `deployments` or the production pattern changed).
+
+pub mod attribution;
+pub mod queries;
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::execution::config::SessionConfig;
+use datafusion::prelude::SessionContext;
+use regex::Regex;
+
+use crate::error::{Error, Result};
+use crate::store::schema::Table;
+use crate::store::warehouse::Warehouse;
+
+/// Default production environments: `production` or `prod`, any case.
+pub const DEFAULT_PRODUCTION: &str = "production|prod";
+
+/// Which environments are production: the user's regex, matched against the
+/// whole environment name, case-insensitively.
+#[derive(Debug, Clone)]
+pub struct ProductionPattern {
+    pub source: String,
+    pub anchored: String,
+    pub regex: Regex,
+}
+
+impl ProductionPattern {
+    pub fn new(source: &str) -> Result<Self> {
+        let anchored = format!("(?i)^(?:{source})$");
+        let regex = Regex::new(&anchored).map_err(|e| {
+            Error::usage(
+                "--environment",
+                format!("`{source}` is not a valid regular expression: {e}"),
+            )
+        })?;
+        Ok(ProductionPattern {
+            source: source.to_string(),
+            anchored,
+            regex,
+        })
+    }
+}
+
+impl Default for ProductionPattern {
+    fn default() -> Self {
+        ProductionPattern::new(DEFAULT_PRODUCTION).expect("default pattern is valid")
+    }
+}
+
+pub struct Engine {
+    pub ctx: SessionContext,
+    /// Production deployments whose sha is not among the repo's commits.
+    pub unknown_sha_deployments: usize,
+}
+
+/// Bumped whenever attribution's output would change for the same input.
+const ATTRIBUTION_VERSION: u32 = 1;
+
+impl Engine {
+    pub async fn open(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let ctx = SessionContext::new_with_config(config);
+        for table in Table::ALL {
+            let provider =
+                table_provider(&ctx, table.schema(), &warehouse.table_files(table)?).await?;
+            ctx.register_table(table.name(), provider)?;
+        }
+        let unknown = ensure_attribution(warehouse, production)?;
+        for (name, schema) in [
+            ("deployment_commits", attribution::shipped_schema()),
+            ("deployment_warnings", attribution::warnings_schema()),
+        ] {
+            let provider = table_provider(&ctx, schema, &[warehouse.derived_path(name)]).await?;
+            ctx.register_table(name, provider)?;
+        }
+        Ok(Engine {
+            ctx,
+            unknown_sha_deployments: unknown,
+        })
+    }
+
+    /// Runs one statement and collects its result.
+    pub async fn sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let df = self.ctx.sql(sql).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        Ok((schema, batches))
+    }
+
+    /// Runs a user's query; on failure the error lists every table and its
+    /// columns, so the query can be fixed without another command.
+    pub async fn user_sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        match self.sql(sql).await {
+            Ok(r) => Ok(r),
+            Err(e) => Err(Error::Query {
+                message: match e {
+                    Error::DataFusion(e) => e.to_string(),
+                    other => other.to_string(),
+                },
+                help: format!("\n\nTables and columns:\n{}", self.describe_tables().await),
+            }),
+        }
+    }
+
+    /// `table(col type, ...)` for every table and view, one per line.
+    pub async fn describe_tables(&self) -> String {
+        let q = "SELECT table_name, column_name, data_type FROM information_schema.columns \
+                 WHERE table_schema = 'public' ORDER BY table_name, ordinal_position";
+        let Ok((_, batches)) = self.sql(q).await else {
+            return String::new();
+        };
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for b in &batches {
+            use datafusion::arrow::array::AsArray;
+            let (t, c, d) = (
+                b.column(0).as_string::<i32>(),
+                b.column(1).as_string::<i32>(),
+                b.column(2).as_string::<i32>(),
+            );
+            for i in 0..b.num_rows() {
+                let col = format!("{} {}", c.value(i), d.value(i));
+                match out.last_mut() {
+                    Some((name, cols)) if name == t.value(i) => cols.push(col),
+                    _ => out.push((t.value(i).to_string(), vec![col])),
+                }
+            }
+        }
+        out.iter()
+            .map(|(t, cols)| format!("  {t}({})", cols.join(", ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// A Parquet-backed table over exactly the given files (an empty in-memory
+/// table when there are none), always with the canonical schema.
+async fn table_provider(
+    ctx: &SessionContext,
+    schema: SchemaRef,
+    files: &[std::path::PathBuf],
+) -> Result<Arc<dyn TableProvider>> {
+    if files.is_empty() {
+        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
+    }
+    let urls = files
+        .iter()
+        .map(|f| ListingTableUrl::parse(f.to_string_lossy()))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let _ = ctx;
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// Makes sure the derived attribution tables match the current inputs;
+/// returns the number of production deployments with an unknown sha.
+pub fn ensure_attribution(warehouse: &Warehouse, production: &ProductionPattern) -> Result<usize> {
+    let stamp = format!(
+        "attribution-v{ATTRIBUTION_VERSION};commits={};deployments={};production={}",
+        warehouse.version(Table::Commits)?,
+        warehouse.version(Table::Deployments)?,
+        production.anchored
+    );
+    if warehouse.derived_stamp("deployment_commits").as_deref() == Some(stamp.as_str())
+        && warehouse.derived_stamp("deployment_warnings").as_deref() == Some(stamp.as_str())
+    {
+        let path = warehouse.derived_path("deployment_warnings");
+        let rows = crate::store::warehouse::read_parquet(&path, Some(&["deployment_id"]))?
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+        return Ok(rows);
+    }
+    let commits = warehouse.read_table(Table::Commits, Some(&attribution::COMMIT_COLUMNS))?;
+    let deployments =
+        warehouse.read_table(Table::Deployments, Some(&attribution::DEPLOYMENT_COLUMNS))?;
+    let result = attribution::attribute(&commits, &deployments, &production.regex)?;
+    drop(commits);
+    warehouse.write_derived(
+        "deployment_commits",
+        &attribution::shipped_schema(),
+        &[result.shipped],
+        &stamp,
+    )?;
+    let unknown = result.warnings.num_rows();
+    warehouse.write_derived(
+        "deployment_warnings",
+        &attribution::warnings_schema(),
+        &[result.warnings],
+        &stamp,
+    )?;
+    Ok(unknown)
+}

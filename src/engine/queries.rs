@@ -1,0 +1,148 @@
+//! The metric SQL, kept as files in `queries/` and embedded at build time.
+//!
+//! Files use `{{name}}` placeholders for options. Values are substituted
+//! only as SQL literals built here (quoted strings, numbers, timestamps), so
+//! a user's option can never change a query's structure.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy)]
+pub struct QueryFile {
+    pub path: &'static str,
+    pub sql: &'static str,
+}
+
+macro_rules! query_file {
+    ($path:literal) => {
+        QueryFile {
+            path: $path,
+            sql: include_str!(concat!("../../queries/", $path)),
+        }
+    };
+}
+
+pub const PRODUCTION_DEPLOYMENTS: QueryFile = query_file!("production_deployments.sql");
+pub const GROUPS_ORGANISATION: QueryFile = query_file!("groups/organisation.sql");
+pub const GROUPS_TEAM: QueryFile = query_file!("groups/team.sql");
+pub const GROUPS_SERVICE: QueryFile = query_file!("groups/service.sql");
+pub const GROUPS_REPO: QueryFile = query_file!("groups/repo.sql");
+
+/// The metric views, in dependency order (after production deployments and
+/// the grouping views).
+pub const METRIC_VIEWS: [QueryFile; 6] = [
+    query_file!("deployment_frequency.sql"),
+    query_file!("lead_time.sql"),
+    query_file!("change_failure_rate.sql"),
+    query_file!("recovery_time.sql"),
+    query_file!("time_to_restore.sql"),
+    query_file!("rework_rate.sql"),
+];
+
+/// Joins the metric views into the METRICS.md section 6 rows.
+pub const METRICS: QueryFile = query_file!("metrics.sql");
+
+/// Quotes a string as a SQL literal.
+pub fn string_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A UTC timestamp literal from microseconds since the epoch.
+pub fn timestamp_literal(micros: i64) -> String {
+    format!("arrow_cast({micros}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
+}
+
+/// Substitutes every `{{name}}`; an unknown name is a bug in a query file.
+pub fn render(file: &QueryFile, params: &HashMap<&str, String>) -> Result<String> {
+    let mut out = String::with_capacity(file.sql.len());
+    let mut rest = file.sql;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").ok_or_else(|| Error::Query {
+            message: format!("queries/{}: unclosed `{{{{`", file.path),
+            help: String::new(),
+        })?;
+        let name = after[..end].trim();
+        let value = params.get(name).ok_or_else(|| Error::Query {
+            message: format!("queries/{}: unknown parameter `{name}`", file.path),
+            help: String::new(),
+        })?;
+        out.push_str(value);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Splits a file into statements at `;` outside quotes and comments.
+pub fn statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = sql.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            current.push(c);
+            if c == '\'' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '\'' => {
+                in_string = true;
+                current.push(c);
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        current.push('\n');
+                        break;
+                    }
+                }
+            }
+            ';' => {
+                if !current.trim().is_empty() {
+                    out.push(current.trim().to_string());
+                }
+                current.clear();
+            }
+            _ => current.push(c),
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current.trim().to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_outside_strings_and_comments() {
+        let s = statements("-- a; comment\nSELECT 'x;y';\nSELECT 2 -- c;\n;");
+        assert_eq!(s, vec!["SELECT 'x;y'", "SELECT 2"]);
+    }
+
+    #[test]
+    fn string_literals_escape_quotes() {
+        assert_eq!(string_literal("o'neil"), "'o''neil'");
+    }
+
+    #[test]
+    fn render_rejects_unknown_parameters() {
+        let f = QueryFile {
+            path: "t.sql",
+            sql: "SELECT {{a}}, {{b}}",
+        };
+        let mut p = HashMap::new();
+        p.insert("a", "1".to_string());
+        assert!(render(&f, &p).is_err());
+        p.insert("b", "2".to_string());
+        assert_eq!(render(&f, &p).unwrap(), "SELECT 1, 2");
+    }
+}

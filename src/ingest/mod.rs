@@ -1,0 +1,88 @@
+//! Ingestors: everything that brings delivery data into the canonical tables.
+//!
+//! - [`csv`] and [`ndjson`]: user files (`doralens import`), behind
+//!   [`RecordReader`], validated by [`rows::RowBuilder`];
+//! - [`synthetic`]: the deterministic organisation generator.
+
+pub mod csv;
+pub mod ndjson;
+pub mod rows;
+pub mod synthetic;
+
+use std::path::Path;
+
+use datafusion::arrow::array::RecordBatch;
+
+use crate::error::{Error, Result};
+use crate::store::schema::Table;
+use crate::store::warehouse::{UpsertReport, Warehouse};
+use rows::RowBuilder;
+
+/// A file format that yields rows for a canonical table.
+pub trait RecordReader {
+    fn read(&self, path: &Path, rows: &mut RowBuilder) -> Result<()>;
+}
+
+/// Picks the reader for a file by its extension.
+pub fn reader_for(path: &Path) -> Result<Box<dyn RecordReader>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("csv") => Ok(Box::new(csv::CsvReader)),
+        Some("ndjson") | Some("jsonl") => Ok(Box::new(ndjson::NdjsonReader)),
+        _ => Err(Error::InputFile {
+            file: path.to_path_buf(),
+            message: "unknown file type: name it .csv, .ndjson or .jsonl".into(),
+        }),
+    }
+}
+
+/// Parses and validates one file completely.
+pub fn read_file(table: Table, path: &Path) -> Result<RecordBatch> {
+    let reader = reader_for(path)?;
+    if !path.exists() {
+        return Err(Error::InputFile {
+            file: path.to_path_buf(),
+            message: "no such file".into(),
+        });
+    }
+    let mut rows = RowBuilder::new(table, path);
+    reader.read(path, &mut rows)?;
+    rows.finish()
+}
+
+/// Imports files into one table: all files are validated first, then
+/// written in one upsert, so a rejected import changes nothing. A key that
+/// appears in two files is taken from the later file.
+pub fn import_files(warehouse: &Warehouse, table: Table, paths: &[&Path]) -> Result<UpsertReport> {
+    let mut batches = Vec::with_capacity(paths.len());
+    for path in paths {
+        batches.push(read_file(table, path)?);
+    }
+    let merged = dedupe_across_files(table, batches)?;
+    warehouse.upsert(table, &merged)
+}
+
+/// Later files win for keys repeated across files (each file alone has
+/// already been checked for duplicates).
+fn dedupe_across_files(table: Table, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    use crate::store::keys::KeyColumns;
+    use datafusion::arrow::array::BooleanArray;
+    use datafusion::arrow::compute::filter_record_batch;
+    if batches.len() < 2 {
+        return Ok(batches);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches.iter().rev() {
+        let keys = KeyColumns::new(table, batch);
+        let keep: BooleanArray = (0..batch.num_rows())
+            .map(|r| Some(seen.insert(keys.exact(r))))
+            .collect();
+        out.push(filter_record_batch(batch, &keep)?);
+    }
+    out.reverse();
+    Ok(out)
+}

@@ -1,0 +1,347 @@
+//! The DORA metrics (METRICS.md sections 4-6): options, the SQL views of
+//! `queries/`, and the final rows with performance levels.
+
+pub mod interval;
+pub mod levels;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::scalar::ScalarValue;
+
+use crate::engine::queries::{self, string_literal, timestamp_literal};
+use crate::engine::{Engine, ProductionPattern};
+use crate::error::{Error, Result};
+use crate::store::schema::{TIMESTAMP_TZ, timestamp_type};
+use interval::Interval;
+use levels::{Benchmark, LEVELLED};
+
+/// `--by`: how rows are grouped (default: the whole organisation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Grouping {
+    Team,
+    Service,
+    Repo,
+}
+
+impl Grouping {
+    pub fn column(self) -> &'static str {
+        match self {
+            Grouping::Team => "team",
+            Grouping::Service => "service",
+            Grouping::Repo => "repo",
+        }
+    }
+}
+
+pub const DEFAULT_REWORK_LABELS: [&str; 3] = ["hotfix", "bug", "incident"];
+pub const DEFAULT_WINDOW_DAYS: i64 = 90;
+pub const DEFAULT_INCIDENT_WINDOW_US: i64 = 24 * 3600 * 1_000_000;
+
+#[derive(Debug, Clone)]
+pub struct MetricsOptions {
+    /// Window start (inclusive), microseconds since the epoch, UTC.
+    pub from: i64,
+    /// Window end (exclusive).
+    pub to: i64,
+    pub interval: Option<Interval>,
+    pub group: Option<Grouping>,
+    /// 0 turns inferred incident links off.
+    pub incident_window_us: i64,
+    pub production: ProductionPattern,
+    pub rework_labels: Vec<String>,
+    pub include_baseline: bool,
+    pub benchmark: Benchmark,
+}
+
+impl MetricsOptions {
+    /// The METRICS.md defaults for a window ending at `to`.
+    pub fn defaults(to: i64) -> Self {
+        MetricsOptions {
+            from: to - interval::days_micros(DEFAULT_WINDOW_DAYS),
+            to,
+            interval: None,
+            group: None,
+            incident_window_us: DEFAULT_INCIDENT_WINDOW_US,
+            production: ProductionPattern::default(),
+            rework_labels: DEFAULT_REWORK_LABELS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            include_baseline: false,
+            benchmark: Benchmark::load(levels::BenchmarkName::default()).expect("bundled"),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.from >= self.to {
+            return Err(Error::usage(
+                "--from",
+                format!(
+                    "the window is empty: --from {} is not before --to {}",
+                    interval::format_instant(self.from),
+                    interval::format_instant(self.to)
+                ),
+            ));
+        }
+        if self.incident_window_us < 0 {
+            return Err(Error::usage("--incident-window", "must not be negative"));
+        }
+        Ok(())
+    }
+
+    fn params(&self) -> HashMap<&'static str, String> {
+        let labels = if self.rework_labels.is_empty() {
+            // `IN ()` is not valid SQL; a NULL matches nothing.
+            "NULL".to_string()
+        } else {
+            self.rework_labels
+                .iter()
+                .map(|l| string_literal(&l.to_lowercase()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        HashMap::from([
+            ("from", timestamp_literal(self.from)),
+            ("to", timestamp_literal(self.to)),
+            (
+                "production_pattern",
+                string_literal(&self.production.anchored),
+            ),
+            ("incident_window_us", self.incident_window_us.to_string()),
+            ("include_baseline", self.include_baseline.to_string()),
+            ("rework_labels", labels),
+        ])
+    }
+}
+
+/// Registers `bucket_start()`, `buckets` and every metric view for these
+/// options. Views are lazy: registering costs nothing until queried.
+pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()> {
+    let ctx = &engine.ctx;
+    ctx.register_udf(bucket_start_udf(opts.interval, opts.from));
+
+    let buckets = interval::buckets(opts.from, opts.to, opts.interval);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("interval_start", timestamp_type(), false),
+        Field::new("days_in_window", DataType::Float64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(
+                TimestampMicrosecondArray::from(
+                    buckets.iter().map(|b| b.start).collect::<Vec<_>>(),
+                )
+                .with_timezone(TIMESTAMP_TZ),
+            ),
+            Arc::new(Float64Array::from(
+                buckets.iter().map(|b| b.days_in_window).collect::<Vec<_>>(),
+            )),
+        ],
+    )?;
+    ctx.deregister_table("buckets")?;
+    ctx.register_table(
+        "buckets",
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
+
+    let groups = match opts.group {
+        None => queries::GROUPS_ORGANISATION,
+        Some(Grouping::Team) => queries::GROUPS_TEAM,
+        Some(Grouping::Service) => queries::GROUPS_SERVICE,
+        Some(Grouping::Repo) => queries::GROUPS_REPO,
+    };
+    let params = opts.params();
+    let files = std::iter::once(queries::PRODUCTION_DEPLOYMENTS)
+        .chain(std::iter::once(groups))
+        .chain(queries::METRIC_VIEWS);
+    for file in files {
+        let sql = queries::render(&file, &params)?;
+        for statement in queries::statements(&sql) {
+            // Views are replaced when options change within one session.
+            let statement = statement.replacen("CREATE VIEW", "CREATE OR REPLACE VIEW", 1);
+            engine.sql(&statement).await.map_err(|e| Error::Query {
+                message: format!("queries/{}: {e}", file.path),
+                help: String::new(),
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The METRICS.md section 6 table.
+pub struct MetricsTable {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl MetricsTable {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+pub async fn compute(engine: &Engine, opts: &MetricsOptions) -> Result<MetricsTable> {
+    opts.validate()?;
+    register_views(engine, opts).await?;
+    let sql = queries::render(&queries::METRICS, &opts.params())?;
+    let (_, batches) = engine.sql(&sql).await.map_err(|e| Error::Query {
+        message: format!("queries/{}: {e}", queries::METRICS.path),
+        help: String::new(),
+    })?;
+    shape_output(&batches, opts)
+}
+
+/// Renames or drops the group column, drops `interval_start` for
+/// whole-window rows, and appends the level columns.
+fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<MetricsTable> {
+    let mut out_schema: Option<SchemaRef> = None;
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let schema = batch.schema();
+        let mut fields: Vec<Field> = Vec::new();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        for (i, field) in schema.fields().iter().enumerate() {
+            let name = field.name().as_str();
+            let column = batch.column(i).clone();
+            match name {
+                "grp" => match opts.group {
+                    Some(g) => {
+                        fields.push(Field::new(g.column(), DataType::Utf8, false));
+                        columns.push(column);
+                    }
+                    None => continue,
+                },
+                "interval_start" if opts.interval.is_none() => continue,
+                "interval_start" => {
+                    fields.push(Field::new(name, timestamp_type(), false));
+                    columns.push(column);
+                }
+                _ => {
+                    // Counts are never null (coalesced); statistics may be.
+                    let nullable = matches!(field.data_type(), DataType::Float64);
+                    let (field, column) = normalise_number(name, column, nullable)?;
+                    fields.push(field);
+                    columns.push(column);
+                }
+            }
+        }
+        for (metric, level_col) in LEVELLED {
+            let idx = schema.index_of(metric)?;
+            let values = batch
+                .column(idx)
+                .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+            let levels: StringArray = (0..values.len())
+                .map(|r| {
+                    let v = values.is_valid(r).then(|| values.value(r));
+                    opts.benchmark.level(metric, v)
+                })
+                .collect();
+            fields.push(Field::new(level_col, DataType::Utf8, true));
+            columns.push(Arc::new(levels));
+        }
+        let schema = Arc::new(Schema::new(fields));
+        out.push(RecordBatch::try_new(schema.clone(), columns)?);
+        out_schema = Some(schema);
+    }
+    let schema = match out_schema {
+        Some(s) => s,
+        None => empty_schema(opts),
+    };
+    Ok(MetricsTable {
+        schema,
+        batches: out,
+    })
+}
+
+/// Counts as Int64, statistics and rates as Float64.
+fn normalise_number(name: &str, column: ArrayRef, nullable: bool) -> Result<(Field, ArrayRef)> {
+    use datafusion::arrow::compute::cast;
+    let is_count = !matches!(column.data_type(), DataType::Float64);
+    if is_count {
+        let c = cast(&column, &DataType::Int64)?;
+        Ok((Field::new(name, DataType::Int64, false), c))
+    } else {
+        Ok((Field::new(name, DataType::Float64, nullable), column))
+    }
+}
+
+/// The output schema when there are no rows (so CSV still gets a header).
+fn empty_schema(opts: &MetricsOptions) -> SchemaRef {
+    let mut fields = Vec::new();
+    if let Some(g) = opts.group {
+        fields.push(Field::new(g.column(), DataType::Utf8, false));
+    }
+    if opts.interval.is_some() {
+        fields.push(Field::new("interval_start", timestamp_type(), false));
+    }
+    for (name, float) in OUTPUT_COLUMNS {
+        if float {
+            fields.push(Field::new(name, DataType::Float64, true));
+        } else {
+            fields.push(Field::new(name, DataType::Int64, false));
+        }
+    }
+    for (_, level) in LEVELLED {
+        fields.push(Field::new(level, DataType::Utf8, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+/// METRICS.md section 6 metric columns, in order (true = float).
+pub const OUTPUT_COLUMNS: [(&str, bool); 16] = [
+    ("deployments", false),
+    ("deploy_days", false),
+    ("deploys_per_day", true),
+    ("lead_time_count", false),
+    ("lead_time_p50_s", true),
+    ("lead_time_p90_s", true),
+    ("failed_deployments", false),
+    ("change_failure_rate", true),
+    ("recovery_count", false),
+    ("recovery_time_p50_s", true),
+    ("recovery_time_p90_s", true),
+    ("open_failures", false),
+    ("incidents", false),
+    ("time_to_restore_p50_s", true),
+    ("rework_deployments", false),
+    ("rework_rate", true),
+];
+
+/// `bucket_start(ts)`: the calendar start of ts's bucket, or the window start
+/// for whole-window rows.
+fn bucket_start_udf(interval: Option<Interval>, from: i64) -> datafusion::logical_expr::ScalarUDF {
+    let floor = move |v: i64| match interval {
+        Some(i) => interval::floor(v, i),
+        None => from,
+    };
+    create_udf(
+        "bucket_start",
+        vec![timestamp_type()],
+        timestamp_type(),
+        Volatility::Immutable,
+        Arc::new(move |args: &[ColumnarValue]| match &args[0] {
+            ColumnarValue::Array(a) => {
+                let ts = a.as_primitive::<TimestampMicrosecondType>();
+                let out: TimestampMicrosecondArray = ts.unary(floor);
+                Ok(ColumnarValue::Array(Arc::new(
+                    out.with_timezone(TIMESTAMP_TZ),
+                )))
+            }
+            ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(v, _)) => {
+                Ok(ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(
+                    v.map(floor),
+                    Some(TIMESTAMP_TZ.into()),
+                )))
+            }
+            other => datafusion::common::exec_err!("bucket_start: unexpected argument {other:?}"),
+        }),
+    )
+}

@@ -1,0 +1,299 @@
+//! The canonical tables (METRICS.md section 1), defined once. The Arrow
+//! schemas, the import parser, the natural keys and the user documentation
+//! (`doralens tables`) are all derived from the column lists below.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Timestamps are stored as UTC with microsecond precision.
+pub const TIMESTAMP_TZ: &str = "UTC";
+
+/// Deployment statuses accepted on import (stored lower-case).
+pub const DEPLOYMENT_STATUSES: [&str; 4] = ["success", "failure", "error", "cancelled"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Text,
+    Integer,
+    Timestamp,
+    /// A list of strings: `;`-separated in CSV, a JSON array in NDJSON.
+    TextList,
+    /// Text restricted to [`DEPLOYMENT_STATUSES`].
+    DeploymentStatus,
+}
+
+impl ColumnKind {
+    pub fn data_type(self) -> DataType {
+        match self {
+            ColumnKind::Text | ColumnKind::DeploymentStatus => DataType::Utf8,
+            ColumnKind::Integer => DataType::Int64,
+            ColumnKind::Timestamp => timestamp_type(),
+            ColumnKind::TextList => {
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+            }
+        }
+    }
+
+    /// How a value of this kind is written, for error messages and docs.
+    pub fn expected_form(self) -> &'static str {
+        match self {
+            ColumnKind::Text => "text",
+            ColumnKind::Integer => "a whole number such as 42",
+            ColumnKind::Timestamp => {
+                "an RFC 3339 timestamp such as 2026-01-05T09:30:00Z or 2026-01-05T10:30:00+01:00"
+            }
+            ColumnKind::TextList => "a list: `a;b;c` in CSV, [\"a\",\"b\"] in NDJSON",
+            ColumnKind::DeploymentStatus => "one of success, failure, error, cancelled",
+        }
+    }
+}
+
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(TIMESTAMP_TZ.into()))
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+    pub nullable: bool,
+    pub doc: &'static str,
+}
+
+const fn col(name: &'static str, kind: ColumnKind, doc: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind,
+        nullable: false,
+        doc,
+    }
+}
+
+const fn opt(name: &'static str, kind: ColumnKind, doc: &'static str) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind,
+        nullable: true,
+        doc,
+    }
+}
+
+use ColumnKind::*;
+
+const COMMITS: &[ColumnSpec] = &[
+    col("repo", Text, "repository name, e.g. acme/api"),
+    col("sha", Text, "commit id"),
+    col("parents", TextList, "parent shas (two or more for a merge)"),
+    opt("author", Text, "author name or login"),
+    col("authored_at", Timestamp, "author date"),
+    opt("committed_at", Timestamp, "committer date"),
+    opt("message", Text, "first line of the commit message"),
+];
+
+const CHANGES: &[ColumnSpec] = &[
+    col("repo", Text, "repository name"),
+    col("number", Integer, "pull/merge request number"),
+    opt("title", Text, "title"),
+    opt("author", Text, "author login"),
+    col("created_at", Timestamp, "opened at"),
+    opt(
+        "first_commit_at",
+        Timestamp,
+        "author date of the first commit",
+    ),
+    opt(
+        "first_review_at",
+        Timestamp,
+        "first review or comment by someone else",
+    ),
+    opt("merged_at", Timestamp, "merged at (null when not merged)"),
+    opt(
+        "merge_sha",
+        Text,
+        "merge or squash commit on the base branch",
+    ),
+    opt("base_branch", Text, "target branch"),
+    col("labels", TextList, "labels, e.g. hotfix;bug"),
+];
+
+const DEPLOYMENTS: &[ColumnSpec] = &[
+    col("id", Text, "deployment id, unique across the warehouse"),
+    col("repo", Text, "repository the sha belongs to"),
+    col("service", Text, "deployed service"),
+    col("environment", Text, "environment name, e.g. production"),
+    col("sha", Text, "deployed commit"),
+    col(
+        "status",
+        DeploymentStatus,
+        "success, failure, error or cancelled",
+    ),
+    opt("started_at", Timestamp, "start time"),
+    col("finished_at", Timestamp, "finish time; buckets use this"),
+];
+
+const INCIDENTS: &[ColumnSpec] = &[
+    col("id", Text, "incident id, e.g. acme/api#12 or PD-123"),
+    opt("service", Text, "affected service"),
+    opt("title", Text, "title"),
+    opt("severity", Text, "severity as the source names it"),
+    col("created_at", Timestamp, "opened at"),
+    opt("resolved_at", Timestamp, "resolved at (null while open)"),
+    opt(
+        "deployment_id",
+        Text,
+        "deployment that caused it, when known",
+    ),
+    opt("sha", Text, "root-cause commit, when known"),
+];
+
+const ROLLBACKS: &[ColumnSpec] = &[
+    col("id", Text, "rollback id"),
+    col("deployment_id", Text, "the deployment rolled back"),
+    opt(
+        "rollback_deployment_id",
+        Text,
+        "the deployment that performed the rollback",
+    ),
+    opt("started_at", Timestamp, "start time"),
+    col("finished_at", Timestamp, "finish time (recovery ends here)"),
+];
+
+const TEAMS: &[ColumnSpec] = &[
+    col("team", Text, "team name"),
+    col(
+        "service",
+        Text,
+        "a service the team owns (a service may have several teams)",
+    ),
+];
+
+/// One of the six canonical tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    Commits,
+    Changes,
+    Deployments,
+    Incidents,
+    Rollbacks,
+    Teams,
+}
+
+impl Table {
+    pub const ALL: [Table; 6] = [
+        Table::Commits,
+        Table::Changes,
+        Table::Deployments,
+        Table::Incidents,
+        Table::Rollbacks,
+        Table::Teams,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Commits => "commits",
+            Table::Changes => "changes",
+            Table::Deployments => "deployments",
+            Table::Incidents => "incidents",
+            Table::Rollbacks => "rollbacks",
+            Table::Teams => "teams",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    pub fn columns(self) -> &'static [ColumnSpec] {
+        match self {
+            Table::Commits => COMMITS,
+            Table::Changes => CHANGES,
+            Table::Deployments => DEPLOYMENTS,
+            Table::Incidents => INCIDENTS,
+            Table::Rollbacks => ROLLBACKS,
+            Table::Teams => TEAMS,
+        }
+    }
+
+    /// Natural key columns: a row with an existing key replaces the old row.
+    pub fn key(self) -> &'static [&'static str] {
+        match self {
+            Table::Commits => &["repo", "sha"],
+            Table::Changes => &["repo", "number"],
+            Table::Deployments | Table::Incidents | Table::Rollbacks => &["id"],
+            Table::Teams => &["team", "service"],
+        }
+    }
+
+    pub fn key_indices(self) -> Vec<usize> {
+        self.key()
+            .iter()
+            .map(|k| self.column_index(k).expect("key column exists"))
+            .collect()
+    }
+
+    pub fn column_index(self, name: &str) -> Option<usize> {
+        self.columns().iter().position(|c| c.name == name)
+    }
+
+    pub fn schema(self) -> SchemaRef {
+        static SCHEMAS: OnceLock<Vec<SchemaRef>> = OnceLock::new();
+        let all = SCHEMAS.get_or_init(|| {
+            Table::ALL
+                .iter()
+                .map(|t| {
+                    let fields: Vec<Field> = t
+                        .columns()
+                        .iter()
+                        .map(|c| Field::new(c.name, c.kind.data_type(), c.nullable))
+                        .collect();
+                    Arc::new(Schema::new(fields))
+                })
+                .collect()
+        });
+        all[self as usize].clone()
+    }
+
+    pub fn names() -> String {
+        Table::ALL.map(|t| t.name()).join(", ")
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Markdown documentation of every canonical table (used by `doralens tables`
+/// and kept in sync with README.md by a test).
+pub fn tables_markdown() -> String {
+    let mut out = String::new();
+    for t in Table::ALL {
+        out.push_str(&format!(
+            "### `{}` (key: {})\n\n",
+            t.name(),
+            t.key().join(", ")
+        ));
+        out.push_str("| column | type | required | meaning |\n|---|---|---|---|\n");
+        for c in t.columns() {
+            let ty = match c.kind {
+                Text => "text",
+                Integer => "integer",
+                Timestamp => "timestamp (UTC, µs)",
+                TextList => "list of text",
+                DeploymentStatus => "status",
+            };
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                c.name,
+                ty,
+                if c.nullable { "no" } else { "yes" },
+                c.doc
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}

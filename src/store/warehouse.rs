@@ -1,0 +1,450 @@
+//! The embedded warehouse: a directory of Parquet files.
+//!
+//! Layout (see ARCHITECTURE.md):
+//!
+//! ```text
+//! <root>/
+//!   .lock                      advisory lock held by writers
+//!   <table>/_manifest.json     the table's live segments; replaced atomically
+//!   <table>/seg-000001.parquet immutable data segment
+//!   <table>/seg-000001.keys    sorted 64-bit hashes of its natural keys
+//!   _derived/<name>.parquet    derived tables (attribution), stamped with
+//!                              the input versions they were computed from
+//!   _state/<name>.json         small documents such as sync cursors
+//! ```
+//!
+//! A write never modifies a file in place: new segments are written under
+//! fresh names, then the manifest is swapped by rename. A crash at any point
+//! leaves either the old manifest (and some unreferenced files, removed by the
+//! next write) or the new one; readers only open files the manifest names.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{BooleanArray, RecordBatch};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::metadata::KeyValue;
+use datafusion::parquet::file::properties::WriterProperties;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{self, KeyColumns};
+use super::schema::Table;
+use crate::error::{Error, Result};
+
+/// Rows per segment written by one upsert. Bounds the cost of rewriting a
+/// segment when a later import replaces one of its rows.
+pub const SEGMENT_ROWS: usize = 1 << 20;
+/// Rows per Parquet row group: DataFusion parallelises scans by row group.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+const MANIFEST: &str = "_manifest.json";
+const MANIFEST_FORMAT: u32 = 1;
+const STAMP_KEY: &str = "doralens.stamp";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub format: u32,
+    /// Increases on every committed write; derived tables record it.
+    pub version: u64,
+    pub next_segment: u64,
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Segment {
+    pub file: String,
+    pub keys: String,
+    pub rows: usize,
+}
+
+impl Manifest {
+    pub fn rows(&self) -> usize {
+        self.segments.iter().map(|s| s.rows).sum()
+    }
+}
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UpsertReport {
+    pub written: usize,
+    pub replaced: usize,
+    pub total: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Warehouse {
+    root: PathBuf,
+}
+
+/// Held while writing; released on drop.
+pub struct WriteLock {
+    _file: File,
+}
+
+impl Warehouse {
+    /// Opens (creating when missing) a warehouse directory.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        fs::create_dir_all(&root).map_err(|e| Error::io("cannot create warehouse", &root, e))?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| Error::io("cannot open warehouse", &root, e))?;
+        Ok(Warehouse { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn table_dir(&self, table: Table) -> PathBuf {
+        self.root.join(table.name())
+    }
+
+    /// Takes the writer lock (blocking while another doralens writes).
+    pub fn lock(&self) -> Result<WriteLock> {
+        let path = self.root.join(".lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io("cannot create lock file", &path, e))?;
+        file.lock()
+            .map_err(|e| Error::io("cannot lock warehouse", &path, e))?;
+        Ok(WriteLock { _file: file })
+    }
+
+    pub fn manifest(&self, table: Table) -> Result<Manifest> {
+        let path = self.table_dir(table).join(MANIFEST);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let m: Manifest =
+                    serde_json::from_slice(&bytes).map_err(|e| Error::Warehouse {
+                        path: path.clone(),
+                        message: format!(
+                            "manifest is not valid JSON ({e}); restore it from a backup or re-import the table"
+                        ),
+                    })?;
+                if m.format != MANIFEST_FORMAT {
+                    return Err(Error::Warehouse {
+                        path,
+                        message: format!(
+                            "manifest format {} is not supported by this doralens (expects {MANIFEST_FORMAT})",
+                            m.format
+                        ),
+                    });
+                }
+                Ok(m)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+                format: MANIFEST_FORMAT,
+                ..Manifest::default()
+            }),
+            Err(e) => Err(Error::io("cannot read", path, e)),
+        }
+    }
+
+    /// Absolute paths of the table's live Parquet files.
+    pub fn table_files(&self, table: Table) -> Result<Vec<PathBuf>> {
+        let dir = self.table_dir(table);
+        Ok(self
+            .manifest(table)?
+            .segments
+            .iter()
+            .map(|s| dir.join(&s.file))
+            .collect())
+    }
+
+    pub fn version(&self, table: Table) -> Result<u64> {
+        Ok(self.manifest(table)?.version)
+    }
+
+    /// Reads the whole table (optionally only some columns, by name).
+    pub fn read_table(&self, table: Table, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        for path in self.table_files(table)? {
+            out.extend(read_parquet(&path, columns)?);
+        }
+        Ok(out)
+    }
+
+    /// Inserts rows, replacing rows with the same natural key. `batches` must
+    /// have the table's canonical schema and no key twice.
+    pub fn upsert(&self, table: Table, batches: &[RecordBatch]) -> Result<UpsertReport> {
+        let _lock = self.lock()?;
+        let schema = table.schema();
+        let dir = self.table_dir(table);
+        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+        let mut manifest = self.manifest(table)?;
+        self.remove_unreferenced(&dir, &manifest);
+
+        let new_data = concat_batches(&schema, batches)?;
+        let new_keys = KeyColumns::new(table, &new_data);
+        let mut new_hashes: Vec<u64> = (0..new_data.num_rows()).map(|r| new_keys.hash(r)).collect();
+        new_hashes.sort_unstable();
+        new_hashes.dedup();
+
+        // Segments holding (probably) a replaced key are rewritten without
+        // those rows; the hash check is exact-key verified while filtering.
+        let mut exact_new: Option<HashSet<String>> = None;
+        let mut kept = Vec::with_capacity(manifest.segments.len());
+        let mut obsolete = Vec::new();
+        let mut replaced = 0usize;
+        let mut rewritten: Vec<RecordBatch> = Vec::new();
+        for seg in std::mem::take(&mut manifest.segments) {
+            let seg_hashes = self.segment_hashes(&dir, &seg)?;
+            if !keys::intersects(&new_hashes, &seg_hashes) {
+                kept.push(seg);
+                continue;
+            }
+            let exact = exact_new.get_or_insert_with(|| {
+                (0..new_data.num_rows())
+                    .map(|r| new_keys.exact(r))
+                    .collect()
+            });
+            let old = concat_batches(&schema, &read_parquet(&dir.join(&seg.file), None)?)?;
+            let old_keys = KeyColumns::new(table, &old);
+            let keep: BooleanArray = (0..old.num_rows())
+                .map(|r| Some(!exact.contains(&old_keys.exact(r))))
+                .collect();
+            let remaining = filter_record_batch(&old, &keep)?;
+            replaced += old.num_rows() - remaining.num_rows();
+            if remaining.num_rows() == old.num_rows() {
+                kept.push(seg); // a hash collision only: nothing replaced
+            } else {
+                if remaining.num_rows() > 0 {
+                    rewritten.push(remaining);
+                }
+                obsolete.push(seg);
+            }
+        }
+        manifest.segments = kept;
+
+        let mut to_write = rewritten;
+        to_write.push(new_data);
+        for batch in to_write {
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                let len = SEGMENT_ROWS.min(batch.num_rows() - offset);
+                let part = batch.slice(offset, len);
+                manifest.segments.push(self.write_segment(
+                    table,
+                    &dir,
+                    &mut manifest.next_segment,
+                    &part,
+                )?);
+                offset += len;
+            }
+        }
+        manifest.version += 1;
+        manifest.format = MANIFEST_FORMAT;
+        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+        atomic_write(&dir.join(MANIFEST), |f| f.write_all(&json))?;
+        sync_dir(&dir);
+        for seg in obsolete {
+            let _ = fs::remove_file(dir.join(&seg.file));
+            let _ = fs::remove_file(dir.join(&seg.keys));
+        }
+        Ok(UpsertReport {
+            written: batches.iter().map(|b| b.num_rows()).sum(),
+            replaced,
+            total: manifest.rows(),
+        })
+    }
+
+    fn segment_hashes(&self, dir: &Path, seg: &Segment) -> Result<Vec<u64>> {
+        let path = dir.join(&seg.keys);
+        let bytes = fs::read(&path).map_err(|e| Error::io("cannot read key index", &path, e))?;
+        keys::decode(&bytes).ok_or_else(|| Error::Warehouse {
+            path,
+            message: "key index is truncated; the warehouse was modified outside doralens".into(),
+        })
+    }
+
+    fn write_segment(
+        &self,
+        table: Table,
+        dir: &Path,
+        next: &mut u64,
+        batch: &RecordBatch,
+    ) -> Result<Segment> {
+        *next += 1;
+        let file = format!("seg-{:06}.parquet", *next);
+        let keys_file = format!("seg-{:06}.keys", *next);
+        write_parquet(
+            &dir.join(&file),
+            &table.schema(),
+            std::slice::from_ref(batch),
+            None,
+        )?;
+        let key_cols = KeyColumns::new(table, batch);
+        let mut hashes: Vec<u64> = (0..batch.num_rows()).map(|r| key_cols.hash(r)).collect();
+        hashes.sort_unstable();
+        let bytes = keys::encode(&hashes);
+        atomic_write(&dir.join(&keys_file), |f| f.write_all(&bytes))?;
+        Ok(Segment {
+            file,
+            keys: keys_file,
+            rows: batch.num_rows(),
+        })
+    }
+
+    /// Files left behind by a write that crashed before its manifest swap.
+    fn remove_unreferenced(&self, dir: &Path, manifest: &Manifest) {
+        let live: HashSet<&str> = manifest
+            .segments
+            .iter()
+            .flat_map(|s| [s.file.as_str(), s.keys.as_str()])
+            .collect();
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_data = name.starts_with("seg-") || name.contains(".tmp-");
+            if is_data && !live.contains(name.as_ref()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    pub fn derived_path(&self, name: &str) -> PathBuf {
+        self.root.join("_derived").join(format!("{name}.parquet"))
+    }
+
+    /// The stamp a derived table was written with, if it exists.
+    pub fn derived_stamp(&self, name: &str) -> Option<String> {
+        let file = File::open(self.derived_path(name)).ok()?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+        builder
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()?
+            .iter()
+            .find(|kv| kv.key == STAMP_KEY)
+            .and_then(|kv| kv.value.clone())
+    }
+
+    pub fn write_derived(
+        &self,
+        name: &str,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+        stamp: &str,
+    ) -> Result<PathBuf> {
+        let path = self.derived_path(name);
+        let dir = path.parent().expect("derived dir");
+        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+        write_parquet(&path, schema, batches, Some(stamp))?;
+        Ok(path)
+    }
+
+    pub fn read_state(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        let path = self.root.join("_state").join(format!("{name}.json"));
+        match fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| Error::Warehouse {
+                    path,
+                    message: format!("state file is not valid JSON: {e}"),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("cannot read", path, e)),
+        }
+    }
+
+    pub fn write_state(&self, name: &str, value: &serde_json::Value) -> Result<()> {
+        let dir = self.root.join("_state");
+        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+        let bytes = serde_json::to_vec_pretty(value).expect("json");
+        atomic_write(&dir.join(format!("{name}.json")), |f| f.write_all(&bytes))
+    }
+}
+
+pub fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
+    let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(64 * 1024);
+    if let Some(cols) = columns {
+        let schema = builder.schema().clone();
+        let indices: Vec<usize> = cols
+            .iter()
+            .map(|c| {
+                schema.index_of(c).map_err(|_| Error::Warehouse {
+                    path: path.to_path_buf(),
+                    message: format!("column `{c}` is missing from this file"),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mask =
+            datafusion::parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), indices);
+        builder = builder.with_projection(mask);
+    }
+    let reader = builder.build()?;
+    reader.map(|b| b.map_err(Error::from)).collect()
+}
+
+/// Writes Parquet atomically (temp file, fsync, rename).
+pub fn write_parquet(
+    path: &Path,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    stamp: Option<&str>,
+) -> Result<()> {
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    if let Some(stamp) = stamp {
+        props = props.set_key_value_metadata(Some(vec![KeyValue::new(
+            STAMP_KEY.to_string(),
+            stamp.to_string(),
+        )]));
+    }
+    let props = props.build();
+    let mut result: Result<()> = Ok(());
+    atomic_write(path, |f| {
+        let mut writer = ArrowWriter::try_new(f, Arc::clone(schema), Some(props))
+            .map_err(std::io::Error::other)?;
+        for b in batches {
+            if let Err(e) = writer.write(b) {
+                result = Err(e.into());
+                return Err(std::io::Error::other("parquet write failed"));
+            }
+        }
+        writer.close().map_err(std::io::Error::other)?;
+        Ok(())
+    })
+    .and(result)
+}
+
+/// Writes `path` through a temporary file in the same directory, fsyncs it
+/// and renames it into place, so readers see the old or the new content only.
+pub fn atomic_write(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!("{name}.tmp-{}", std::process::id()));
+    let run = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        write(&mut f)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    run().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io("cannot write", path, e)
+    })
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}

@@ -1,0 +1,30 @@
+//! The integration tests: one binary (see Cargo.toml), one module per area.
+
+mod util;
+
+mod smoke {
+    use crate::util::Workspace;
+
+    #[test]
+    fn tables_lists_every_canonical_table() {
+        let ws = Workspace::new();
+        let out = ws
+            .doralens(&["tables"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(out).unwrap();
+        for t in [
+            "commits",
+            "changes",
+            "deployments",
+            "incidents",
+            "rollbacks",
+            "teams",
+        ] {
+            assert!(text.contains(&format!("### `{t}`")), "{t} missing");
+        }
+    }
+}
