@@ -71,9 +71,19 @@ const ATTRIBUTION_VERSION: u32 = 1;
 
 impl Engine {
     pub async fn open(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {
-        let config = SessionConfig::new()
+        // DATAFUSION_* environment variables tune the engine (e.g.
+        // DATAFUSION_EXECUTION_BATCH_SIZE); ours are applied on top.
+        let config = SessionConfig::from_env()?
             .with_information_schema(true)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let mut config = config;
+        // DataFusion 55's join dynamic filter pushdown drops matching rows
+        // when a join key's filter passes through a projection over
+        // duplicate column names (apache/datafusion#25262); our views join
+        // production_deployments on both sides and hit it. Correctness
+        // first: see the regression test
+        // `regression_join_dynamic_filter_drops_recovery_rows`.
+        config.options_mut().optimizer.enable_join_dynamic_filter_pushdown = false;
         let ctx = SessionContext::new_with_config(config);
         for table in Table::ALL {
             let provider =

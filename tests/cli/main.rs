@@ -2,6 +2,10 @@
 
 mod util;
 
+mod import_errors;
+mod scenarios;
+mod warehouse;
+
 mod smoke {
     use crate::util::Workspace;
 

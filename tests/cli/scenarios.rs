@@ -1,0 +1,154 @@
+//! Golden scenarios: `fixtures/scenarios/<name>/` holds table files (named
+//! after their table), and cases: `<case>.args` (arguments to `metrics`) or
+//! `<case>.sql` (a query for `sql`), each with `<case>.expected.csv`,
+//! hand-checked in the scenario's README. Numbers compare with a relative
+//! tolerance of 1e-9; everything else exactly.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{Workspace, repo_root};
+
+fn scenarios() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo_root().join("fixtures/scenarios"))
+        .expect("fixtures/scenarios")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().and_then(|e| e.to_str()) == Some(ext))
+        .collect();
+    v.sort();
+    v
+}
+
+const TABLES: [&str; 6] = ["teams", "commits", "changes", "deployments", "incidents", "rollbacks"];
+
+/// Imports every table file of a scenario into the workspace's warehouse.
+pub fn load_scenario(ws: &Workspace, dir: &Path) {
+    for table in TABLES {
+        for ext in ["csv", "ndjson", "jsonl"] {
+            let file = dir.join(format!("{table}.{ext}"));
+            if file.exists() {
+                ws.doralens(&["import", table, file.to_str().unwrap()]).assert().success();
+            }
+        }
+    }
+}
+
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+fn cells_equal(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+        _ => false,
+    }
+}
+
+pub fn assert_csv_matches(actual: &str, expected: &str, context: &str) {
+    let (a, e) = (parse_csv(actual), parse_csv(expected));
+    assert_eq!(a.first(), e.first(), "{context}: header differs\nactual:\n{actual}");
+    assert_eq!(a.len(), e.len(), "{context}: row count differs\nactual:\n{actual}\nexpected:\n{expected}");
+    for (i, (ra, re)) in a.iter().zip(&e).enumerate().skip(1) {
+        assert_eq!(ra.len(), re.len(), "{context}: row {i} width");
+        for (j, (ca, ce)) in ra.iter().zip(re).enumerate() {
+            assert!(
+                cells_equal(ca, ce),
+                "{context}: row {i}, column `{}`: got `{ca}`, expected `{ce}`\nactual:\n{actual}",
+                e[0][j]
+            );
+        }
+    }
+}
+
+fn run_case(ws: &Workspace, case: &Path) -> String {
+    let stem = case.file_stem().unwrap().to_str().unwrap();
+    let out = if case.extension().unwrap() == "sql" {
+        ws.doralens(&["sql", "-f", case.to_str().unwrap(), "--format", "csv"]).output().unwrap()
+    } else {
+        let args = std::fs::read_to_string(case).unwrap();
+        let mut all: Vec<&str> = vec!["metrics"];
+        all.extend(args.split_whitespace());
+        all.extend(["--format", "csv"]);
+        ws.doralens(&all).output().unwrap()
+    };
+    assert!(
+        out.status.success(),
+        "{stem}: failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn golden_scenarios() {
+    let mut cases = 0;
+    for dir in scenarios() {
+        let ws = Workspace::new();
+        load_scenario(&ws, &dir);
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let mut inputs = files_with_ext(&dir, "args");
+        inputs.extend(files_with_ext(&dir, "sql"));
+        assert!(!inputs.is_empty(), "{name} has no cases");
+        for case in inputs {
+            let stem = case.file_stem().unwrap().to_str().unwrap().to_string();
+            let expected = std::fs::read_to_string(dir.join(format!("{stem}.expected.csv")))
+                .unwrap_or_else(|_| panic!("{name}/{stem}.expected.csv missing"));
+            let actual = run_case(&ws, &case);
+            assert_csv_matches(&actual, &expected, &format!("{name}/{stem}"));
+            cases += 1;
+        }
+    }
+    assert!(cases >= 15, "only {cases} golden cases ran");
+}
+
+#[test]
+fn unknown_sha_is_a_warning_and_still_a_deployment() {
+    let ws = Workspace::new();
+    load_scenario(&ws, &repo_root().join("fixtures/scenarios/merges_redeploy"));
+    let out = ws
+        .doralens(&["metrics", "--from", "2026-01-08", "--to", "2026-01-09", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("1 production deployment(s) name a sha"), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // d6 and d7 (unknown sha) both count.
+    assert_eq!(json[0]["deployments"], 2);
+}
+
+/// DataFusion 55's join dynamic filter pushdown silently dropped D2 and D6
+/// from `deployment_recovery` (apache/datafusion#25262). The engine turns it
+/// off; this fails if it is turned back on, even by the environment.
+#[test]
+fn regression_join_dynamic_filter_drops_recovery_rows() {
+    let ws = Workspace::new();
+    load_scenario(&ws, &repo_root().join("fixtures/scenarios/incident_links"));
+    let out = ws
+        .doralens(&["sql", "SELECT deployment_id, open_failure FROM deployment_recovery ORDER BY 1", "--format", "csv"])
+        .env("DATAFUSION_OPTIMIZER_ENABLE_JOIN_DYNAMIC_FILTER_PUSHDOWN", "true")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "deployment_id,open_failure\nD2,false\nD3,false\nD4,false\nD5,false\nD6,true\n"
+    );
+}
