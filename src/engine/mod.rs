@@ -83,7 +83,10 @@ impl Engine {
         // production_deployments on both sides and hit it. Correctness
         // first: see the regression test
         // `regression_join_dynamic_filter_drops_recovery_rows`.
-        config.options_mut().optimizer.enable_join_dynamic_filter_pushdown = false;
+        config
+            .options_mut()
+            .optimizer
+            .enable_join_dynamic_filter_pushdown = false;
         let ctx = SessionContext::new_with_config(config);
         for table in Table::ALL {
             let provider =

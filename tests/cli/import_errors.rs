@@ -12,20 +12,36 @@ const GOOD_DEPLOYMENTS: &str = "id,repo,service,environment,sha,status,finished_
 fn rejects(table: &str, file_name: &str, content: &str, expected: &[&str]) {
     let ws = Workspace::new();
     let good = ws.write("good.csv", GOOD_DEPLOYMENTS);
-    ws.doralens(&["import", "deployments", good.to_str().unwrap()]).assert().success();
+    ws.doralens(&["import", "deployments", good.to_str().unwrap()])
+        .assert()
+        .success();
     let manifest_before = std::fs::read(ws.warehouse().join("deployments/_manifest.json")).unwrap();
 
     let bad = ws.write(file_name, content);
-    let out = ws.doralens(&["import", table, bad.to_str().unwrap()]).output().unwrap();
+    let out = ws
+        .doralens(&["import", table, bad.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{file_name}: exit code");
     let stderr = String::from_utf8_lossy(&out.stderr);
     for needle in expected {
-        assert!(stderr.contains(needle), "{file_name}: `{needle}` not in:\n{stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{file_name}: `{needle}` not in:\n{stderr}"
+        );
     }
     let manifest_after = std::fs::read(ws.warehouse().join("deployments/_manifest.json")).unwrap();
-    assert_eq!(manifest_before, manifest_after, "{file_name}: warehouse changed");
+    assert_eq!(
+        manifest_before, manifest_after,
+        "{file_name}: warehouse changed"
+    );
     let count = ws
-        .doralens(&["sql", "SELECT count(*) AS n FROM deployments", "--format", "csv"])
+        .doralens(&[
+            "sql",
+            "SELECT count(*) AS n FROM deployments",
+            "--format",
+            "csv",
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&count.stdout), "n\n1\n");
@@ -37,7 +53,11 @@ fn unknown_column() {
         "deployments",
         "unknown.csv",
         "id,repo,service,environment,sha,status,finished_at,colour\nd2,r,api,production,a,success,2026-01-02T00:00:00Z,red\n",
-        &["unknown.csv:1: column `colour`", "unknown column", "expected columns: id, repo"],
+        &[
+            "unknown.csv:1: column `colour`",
+            "unknown column",
+            "expected columns: id, repo",
+        ],
     );
 }
 
@@ -47,7 +67,10 @@ fn missing_required_column() {
         "deployments",
         "missing.csv",
         "id,repo,service,environment,sha,status\nd2,r,api,production,a,success\n",
-        &["missing.csv:1: column `finished_at`", "required column is missing"],
+        &[
+            "missing.csv:1: column `finished_at`",
+            "required column is missing",
+        ],
     );
 }
 
@@ -57,7 +80,11 @@ fn unparsable_timestamp() {
         "deployments",
         "badtime.csv",
         "id,repo,service,environment,sha,status,finished_at\nd2,r,api,production,a,success,2026-01-02T00:00:00Z\nd3,r,api,production,a,success,yesterday\n",
-        &["badtime.csv:3: column `finished_at`", "`yesterday`", "RFC 3339"],
+        &[
+            "badtime.csv:3: column `finished_at`",
+            "`yesterday`",
+            "RFC 3339",
+        ],
     );
 }
 
@@ -67,7 +94,11 @@ fn bad_status() {
         "deployments",
         "badstatus.csv",
         "id,repo,service,environment,sha,status,finished_at\nd2,r,api,production,a,done,2026-01-02T00:00:00Z\n",
-        &["badstatus.csv:2: column `status`", "bad status `done`", "success, failure, error, cancelled"],
+        &[
+            "badstatus.csv:2: column `status`",
+            "bad status `done`",
+            "success, failure, error, cancelled",
+        ],
     );
 }
 
@@ -105,7 +136,12 @@ fn ndjson_errors_name_the_line() {
 
 #[test]
 fn invalid_json_line() {
-    rejects("deployments", "broken.jsonl", "{\"id\": \n", &["broken.jsonl:1", "invalid JSON"]);
+    rejects(
+        "deployments",
+        "broken.jsonl",
+        "{\"id\": \n",
+        &["broken.jsonl:1", "invalid JSON"],
+    );
 }
 
 #[test]
@@ -124,7 +160,10 @@ fn bad_integer() {
         "changes",
         "changes.csv",
         "repo,number,created_at,labels\nr,seven,2026-01-01T00:00:00Z,\n",
-        &["changes.csv:2: column `number`", "`seven` is not a whole number"],
+        &[
+            "changes.csv:2: column `number`",
+            "`seven` is not a whole number",
+        ],
     );
 }
 
@@ -140,8 +179,18 @@ fn ragged_csv_row() {
 
 #[test]
 fn unknown_extension_and_table() {
-    rejects("deployments", "data.txt", "x", &["data.txt", "name it .csv, .ndjson or .jsonl"]);
-    rejects("widgets", "w.csv", "a\n1\n", &["unknown table `widgets`", "commits, changes"]);
+    rejects(
+        "deployments",
+        "data.txt",
+        "x",
+        &["data.txt", "name it .csv, .ndjson or .jsonl"],
+    );
+    rejects(
+        "widgets",
+        "w.csv",
+        "a\n1\n",
+        &["unknown table `widgets`", "commits, changes"],
+    );
 }
 
 #[test]
@@ -150,7 +199,12 @@ fn a_bad_second_file_rejects_the_whole_import() {
     let good = ws.write("good.csv", GOOD_DEPLOYMENTS);
     let bad = ws.write("bad.csv", "id,repo\nx,y\n");
     let out = ws
-        .doralens(&["import", "deployments", good.to_str().unwrap(), bad.to_str().unwrap()])
+        .doralens(&[
+            "import",
+            "deployments",
+            good.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -3,6 +3,7 @@
 mod util;
 
 mod import_errors;
+mod properties;
 mod scenarios;
 mod warehouse;
 

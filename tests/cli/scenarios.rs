@@ -28,7 +28,14 @@ fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     v
 }
 
-const TABLES: [&str; 6] = ["teams", "commits", "changes", "deployments", "incidents", "rollbacks"];
+const TABLES: [&str; 6] = [
+    "teams",
+    "commits",
+    "changes",
+    "deployments",
+    "incidents",
+    "rollbacks",
+];
 
 /// Imports every table file of a scenario into the workspace's warehouse.
 pub fn load_scenario(ws: &Workspace, dir: &Path) {
@@ -36,7 +43,9 @@ pub fn load_scenario(ws: &Workspace, dir: &Path) {
         for ext in ["csv", "ndjson", "jsonl"] {
             let file = dir.join(format!("{table}.{ext}"));
             if file.exists() {
-                ws.doralens(&["import", table, file.to_str().unwrap()]).assert().success();
+                ws.doralens(&["import", table, file.to_str().unwrap()])
+                    .assert()
+                    .success();
             }
         }
     }
@@ -64,8 +73,16 @@ fn cells_equal(a: &str, b: &str) -> bool {
 
 pub fn assert_csv_matches(actual: &str, expected: &str, context: &str) {
     let (a, e) = (parse_csv(actual), parse_csv(expected));
-    assert_eq!(a.first(), e.first(), "{context}: header differs\nactual:\n{actual}");
-    assert_eq!(a.len(), e.len(), "{context}: row count differs\nactual:\n{actual}\nexpected:\n{expected}");
+    assert_eq!(
+        a.first(),
+        e.first(),
+        "{context}: header differs\nactual:\n{actual}"
+    );
+    assert_eq!(
+        a.len(),
+        e.len(),
+        "{context}: row count differs\nactual:\n{actual}\nexpected:\n{expected}"
+    );
     for (i, (ra, re)) in a.iter().zip(&e).enumerate().skip(1) {
         assert_eq!(ra.len(), re.len(), "{context}: row {i} width");
         for (j, (ca, ce)) in ra.iter().zip(re).enumerate() {
@@ -81,7 +98,9 @@ pub fn assert_csv_matches(actual: &str, expected: &str, context: &str) {
 fn run_case(ws: &Workspace, case: &Path) -> String {
     let stem = case.file_stem().unwrap().to_str().unwrap();
     let out = if case.extension().unwrap() == "sql" {
-        ws.doralens(&["sql", "-f", case.to_str().unwrap(), "--format", "csv"]).output().unwrap()
+        ws.doralens(&["sql", "-f", case.to_str().unwrap(), "--format", "csv"])
+            .output()
+            .unwrap()
     } else {
         let args = std::fs::read_to_string(case).unwrap();
         let mut all: Vec<&str> = vec!["metrics"];
@@ -124,12 +143,23 @@ fn unknown_sha_is_a_warning_and_still_a_deployment() {
     let ws = Workspace::new();
     load_scenario(&ws, &repo_root().join("fixtures/scenarios/merges_redeploy"));
     let out = ws
-        .doralens(&["metrics", "--from", "2026-01-08", "--to", "2026-01-09", "--format", "json"])
+        .doralens(&[
+            "metrics",
+            "--from",
+            "2026-01-08",
+            "--to",
+            "2026-01-09",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("1 production deployment(s) name a sha"), "{stderr}");
+    assert!(
+        stderr.contains("1 production deployment(s) name a sha"),
+        "{stderr}"
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // d6 and d7 (unknown sha) both count.
     assert_eq!(json[0]["deployments"], 2);
@@ -143,8 +173,16 @@ fn regression_join_dynamic_filter_drops_recovery_rows() {
     let ws = Workspace::new();
     load_scenario(&ws, &repo_root().join("fixtures/scenarios/incident_links"));
     let out = ws
-        .doralens(&["sql", "SELECT deployment_id, open_failure FROM deployment_recovery ORDER BY 1", "--format", "csv"])
-        .env("DATAFUSION_OPTIMIZER_ENABLE_JOIN_DYNAMIC_FILTER_PUSHDOWN", "true")
+        .doralens(&[
+            "sql",
+            "SELECT deployment_id, open_failure FROM deployment_recovery ORDER BY 1",
+            "--format",
+            "csv",
+        ])
+        .env(
+            "DATAFUSION_OPTIMIZER_ENABLE_JOIN_DYNAMIC_FILTER_PUSHDOWN",
+            "true",
+        )
         .output()
         .unwrap();
     assert_eq!(

@@ -5,8 +5,15 @@ use crate::scenarios::load_scenario;
 use crate::util::{Workspace, repo_root};
 
 fn sql_csv(ws: &Workspace, q: &str) -> String {
-    let out = ws.doralens(&["sql", q, "--format", "csv"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ws
+        .doralens(&["sql", q, "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -16,10 +23,18 @@ fn importing_twice_changes_nothing() {
     let dir = repo_root().join("fixtures/scenarios/incident_links");
     load_scenario(&ws, &dir);
     let metrics = |ws: &Workspace| {
-        ws.doralens(&["metrics", "--from", "2026-03-01", "--to", "2026-03-09", "--format", "csv"])
-            .output()
-            .unwrap()
-            .stdout
+        ws.doralens(&[
+            "metrics",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-09",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap()
+        .stdout
     };
     let before = metrics(&ws);
     let counts_q = "SELECT (SELECT count(*) FROM commits) c, (SELECT count(*) FROM deployments) d, \
@@ -40,15 +55,23 @@ fn reimport_replaces_rows_by_key() {
          d1,r,api,production,a,success,2026-01-02T00:00:00Z\n\
          d2,r,api,production,b,success,2026-01-03T00:00:00Z\n",
     );
-    ws.doralens(&["import", "deployments", a.to_str().unwrap()]).assert().success();
+    ws.doralens(&["import", "deployments", a.to_str().unwrap()])
+        .assert()
+        .success();
     let b = ws.write(
         "b.csv",
         "id,repo,service,environment,sha,status,finished_at\n\
          d2,r,api,production,b,failure,2026-01-03T00:00:00Z\n\
          d3,r,api,production,c,success,2026-01-04T00:00:00Z\n",
     );
-    let out = ws.doralens(&["import", "deployments", b.to_str().unwrap()]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("imported 2 rows into deployments (1 replaced); deployments now has 3 rows"));
+    let out = ws
+        .doralens(&["import", "deployments", b.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("imported 2 rows into deployments (1 replaced); deployments now has 3 rows")
+    );
     assert_eq!(
         sql_csv(&ws, "SELECT id, status FROM deployments ORDER BY id"),
         "id,status\nd1,success\nd2,failure\nd3,success\n"
@@ -58,12 +81,18 @@ fn reimport_replaces_rows_by_key() {
 #[test]
 fn bad_sql_lists_tables_and_columns() {
     let ws = Workspace::new();
-    let out = ws.doralens(&["sql", "SELECT nope FROM deployments"]).output().unwrap();
+    let out = ws
+        .doralens(&["sql", "SELECT nope FROM deployments"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("query failed"), "{stderr}");
     assert!(stderr.contains("nope"), "{stderr}");
-    assert!(stderr.contains("deployments(id Utf8, repo Utf8"), "{stderr}");
+    assert!(
+        stderr.contains("deployments(id Utf8, repo Utf8"),
+        "{stderr}"
+    );
     assert!(stderr.contains("deployment_commits("), "{stderr}");
 }
 
@@ -72,29 +101,61 @@ fn sql_formats_json_and_parquet() {
     let ws = Workspace::new();
     load_scenario(&ws, &repo_root().join("fixtures/scenarios/rework"));
     let out = ws
-        .doralens(&["sql", "SELECT id, finished_at FROM deployments ORDER BY id LIMIT 1", "--format", "json"])
+        .doralens(&[
+            "sql",
+            "SELECT id, finished_at FROM deployments ORDER BY id LIMIT 1",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json[0]["id"], "S1");
-    assert!(json[0]["finished_at"].as_str().unwrap().starts_with("2026-05-01T12:00:00"));
+    assert!(
+        json[0]["finished_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-05-01T12:00:00")
+    );
 
     let file = ws.path("out.parquet");
-    ws.doralens(&["sql", "SELECT * FROM commits", "--format", "parquet", "--output", file.to_str().unwrap()])
-        .assert()
-        .success();
+    ws.doralens(&[
+        "sql",
+        "SELECT * FROM commits",
+        "--format",
+        "parquet",
+        "--output",
+        file.to_str().unwrap(),
+    ])
+    .assert()
+    .success();
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(&bytes[..4], b"PAR1");
     // Binary output is refused on stdout.
-    ws.doralens(&["sql", "SELECT 1", "--format", "parquet"]).assert().code(2);
+    ws.doralens(&["sql", "SELECT 1", "--format", "parquet"])
+        .assert()
+        .code(2);
 }
 
 #[test]
 fn metrics_json_has_numbers_and_nulls() {
     let ws = Workspace::new();
-    load_scenario(&ws, &repo_root().join("fixtures/scenarios/rollback_older_sha"));
+    load_scenario(
+        &ws,
+        &repo_root().join("fixtures/scenarios/rollback_older_sha"),
+    );
     let out = ws
-        .doralens(&["metrics", "--from", "2026-02-01", "--to", "2026-02-05", "--interval", "day", "--format", "json"])
+        .doralens(&[
+            "metrics",
+            "--from",
+            "2026-02-01",
+            "--to",
+            "2026-02-05",
+            "--interval",
+            "day",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -104,7 +165,12 @@ fn metrics_json_has_numbers_and_nulls() {
     assert_eq!(rows[2]["change_failure_rate"], 0.5);
     assert_eq!(rows[2]["deployments"], 2);
     assert_eq!(rows[2]["rt_level"], "high");
-    let keys: Vec<&str> = rows[0].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let keys: Vec<&str> = rows[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     assert_eq!(keys.len(), 21);
 }
 
@@ -114,22 +180,38 @@ fn bad_metric_options_are_usage_errors() {
     for (args, needle) in [
         (vec!["--from", "last week"], "--from"),
         (vec!["--incident-window", "24"], "not a duration"),
-        (vec!["--environment", "prod("], "not a valid regular expression"),
-        (vec!["--from", "2026-02-01", "--to", "2026-01-01"], "window is empty"),
+        (
+            vec!["--environment", "prod("],
+            "not a valid regular expression",
+        ),
+        (
+            vec!["--from", "2026-02-01", "--to", "2026-01-01"],
+            "window is empty",
+        ),
     ] {
         let mut all = vec!["metrics"];
         all.extend(args);
         let out = ws.doralens(&all).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{all:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{all:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{all:?}"
+        );
     }
 }
 
 #[test]
 fn empty_warehouse_gives_empty_results_with_headers() {
     let ws = Workspace::new();
-    let out = ws.doralens(&["metrics", "--by", "team", "--format", "csv"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ws
+        .doralens(&["metrics", "--by", "team", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("team,deployments,deploy_days"), "{text}");
     assert_eq!(text.lines().count(), 1);
