@@ -1,1 +1,182 @@
-fn main() {}
+//! Engine benchmarks at the scale issue #2 sets: ~10 million commits,
+//! ~1 million deployments, ~100 000 incidents (50 teams, a year).
+//!
+//! `cargo bench` (or `cargo bench --bench engine -- --teams 10 --scale 5`
+//! for a smaller run). The organisation is generated once and cached under
+//! `target/doralens-bench/`. Each measurement runs in a child process so its
+//! peak memory (VmHWM) is its own:
+//!
+//! - `attribution`: read commits + deployments, walk the graph, write
+//!   `deployment_commits` (forced: the cached result is discarded first);
+//! - `metrics`: `metrics --by team --interval week` over the last year;
+//! - `import`: a 1 000-row deployments CSV upserted into the warehouse.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use doralens::cli::WarehouseSink;
+use doralens::engine::{Engine, ProductionPattern, ensure_attribution};
+use doralens::ingest::synthetic::{self, GeneratorConfig};
+use doralens::metrics::{self, Grouping, MetricsOptions, interval};
+use doralens::store::schema::Table;
+use doralens::store::warehouse::Warehouse;
+
+const END: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+
+struct Params {
+    teams: usize,
+    scale: f64,
+    incident_rate: f64,
+}
+
+fn params() -> Params {
+    let args: Vec<String> = std::env::args().collect();
+    let get = |name: &str, default: f64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    Params {
+        teams: get("--teams", 50.0) as usize,
+        scale: get("--scale", 53.0),
+        incident_rate: get("--incident-rate", 3.0),
+    }
+}
+
+fn bench_dir(p: &Params) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    Path::new(&target)
+        .join("doralens-bench")
+        .join(format!("t{}-s{}-i{}", p.teams, p.scale, p.incident_rate))
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn child(task: &str, dir: &Path) {
+    let wh = Warehouse::open(dir).unwrap();
+    let production = ProductionPattern::default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let started = Instant::now();
+    let detail = match task {
+        "attribution" => {
+            let _ = std::fs::remove_file(wh.derived_path("deployment_commits"));
+            ensure_attribution(&wh, &production).unwrap();
+            let shipped: usize = doralens::store::warehouse::read_parquet(
+                &wh.derived_path("deployment_commits"),
+                Some(&["sha"]),
+            )
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum();
+            format!("{shipped} shipped commit rows")
+        }
+        "metrics" => {
+            let engine = rt.block_on(Engine::open(&wh, &production)).unwrap();
+            let mut opts = MetricsOptions::defaults(END);
+            opts.from = END - interval::days_micros(365);
+            opts.group = Some(Grouping::Team);
+            opts.interval = Some(interval::Interval::Week);
+            let table = rt.block_on(metrics::compute(&engine, &opts)).unwrap();
+            format!("{} rows", table.num_rows())
+        }
+        "import" => {
+            let file = dir.join("bench-import.csv");
+            let mut csv = String::from("id,repo,service,environment,sha,status,finished_at\n");
+            for i in 0..1000 {
+                csv.push_str(&format!(
+                    "bench-{i},acme/bench,bench-svc,production,{i:040x},success,2025-12-{:02}T10:00:00Z\n",
+                    1 + i % 28
+                ));
+            }
+            std::fs::write(&file, csv).unwrap();
+            let started = Instant::now();
+            let report =
+                doralens::ingest::import_files(&wh, Table::Deployments, &[file.as_path()]).unwrap();
+            let t = started.elapsed().as_secs_f64();
+            println!(
+                "RESULT import {t:.3} {:.0} {} rows written, {} replaced",
+                peak_rss_mib(),
+                report.written,
+                report.replaced
+            );
+            return;
+        }
+        other => panic!("unknown task {other}"),
+    };
+    println!(
+        "RESULT {task} {:.3} {:.0} {detail}",
+        started.elapsed().as_secs_f64(),
+        peak_rss_mib()
+    );
+}
+
+fn main() {
+    if let Ok(task) = std::env::var("DORALENS_BENCH_TASK") {
+        child(
+            &task,
+            Path::new(&std::env::var("DORALENS_BENCH_DIR").unwrap()),
+        );
+        return;
+    }
+    let p = params();
+    let dir = bench_dir(&p);
+    let marker = dir.join(".complete");
+    if !marker.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let wh = Warehouse::open(&dir).unwrap();
+        let config = GeneratorConfig {
+            seed: 7,
+            teams: p.teams,
+            days: 365,
+            scale: p.scale,
+            end: END,
+            incident_rate: p.incident_rate,
+        };
+        let started = Instant::now();
+        let counts = synthetic::generate(&config, &mut WarehouseSink { warehouse: &wh }).unwrap();
+        eprintln!(
+            "generated {counts:?} in {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
+        std::fs::write(&marker, format!("{counts:?}\n")).unwrap();
+    }
+    eprintln!(
+        "organisation: {}",
+        std::fs::read_to_string(&marker).unwrap().trim()
+    );
+    let exe = std::env::current_exe().unwrap();
+    println!("| task | seconds | peak RSS MiB | detail |\n|---|---|---|---|");
+    for task in ["attribution", "metrics", "metrics", "import"] {
+        let out = Command::new(&exe)
+            .env("DORALENS_BENCH_TASK", task)
+            .env("DORALENS_BENCH_DIR", &dir)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        match stdout.lines().find(|l| l.starts_with("RESULT ")) {
+            Some(line) => {
+                let f: Vec<&str> = line.splitn(5, ' ').collect();
+                println!(
+                    "| {} | {} | {} | {} |",
+                    f[1],
+                    f[2],
+                    f[3],
+                    f.get(4).unwrap_or(&"")
+                );
+            }
+            None => eprintln!("{task} failed: {}", String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+}

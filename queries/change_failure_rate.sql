@@ -1,6 +1,6 @@
 -- change_failure_rate: which production deployments failed, and how many per bucket.
 -- Inputs:  production_deployments, deployment_commits, incidents, rollbacks,
---          deployment_groups
+--          grouped_deployments
 -- Parameters: incident_window_us (0 turns inference off)
 -- Outputs: inferred_incident_links(incident_id, deployment_id)
 --          deployment_failure_links(deployment_id, link, incident_id,
@@ -62,9 +62,7 @@ FROM inferred_incident_links l
 JOIN incidents i ON i.id = l.incident_id;
 
 CREATE VIEW change_failure_rate AS
-SELECT g.grp, d.interval_start, count(*) AS failed_deployments
-FROM production_deployments d
-JOIN deployment_groups g ON g.deployment_id = d.id
-WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
-  AND d.id IN (SELECT l.deployment_id FROM deployment_failure_links l)
-GROUP BY g.grp, d.interval_start;
+SELECT gd.grp, gd.interval_start, count(*) AS failed_deployments
+FROM grouped_deployments gd
+WHERE gd.id IN (SELECT l.deployment_id FROM deployment_failure_links l)
+GROUP BY gd.grp, gd.interval_start;

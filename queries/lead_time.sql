@@ -1,6 +1,6 @@
 -- lead_time: lead time for changes, per shipped commit.
 -- Inputs:  deployment_commits (attribution, METRICS.md section 3),
---          production_deployments, deployment_groups
+--          grouped_deployments
 -- Parameters: include_baseline (false unless --include-baseline)
 -- Outputs: grp, interval_start, lead_time_count, lead_time_p50_s, lead_time_p90_s
 -- METRICS.md: section 4.2. Lead time = finished_at of the shipping
@@ -8,8 +8,8 @@
 -- after the deployment finished (clock skew) are left out. Quantiles are
 -- exact with linear interpolation (percentile_cont, numpy type 7).
 CREATE VIEW lead_time AS
-SELECT g.grp,
-       d.interval_start,
+SELECT gd.grp,
+       gd.interval_start,
        count(*) AS lead_time_count,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY s.lead_time_s) AS lead_time_p50_s,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY s.lead_time_s) AS lead_time_p90_s
@@ -22,6 +22,5 @@ FROM (
       AND dc.authored_at <= dc.deployed_at
       AND dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
 ) s
-JOIN production_deployments d ON d.id = s.deployment_id
-JOIN deployment_groups g ON g.deployment_id = d.id
-GROUP BY g.grp, d.interval_start;
+JOIN grouped_deployments gd ON gd.id = s.deployment_id
+GROUP BY gd.grp, gd.interval_start;

@@ -1,7 +1,7 @@
 -- metrics: the METRICS.md section 6 rows, one per (group, bucket).
 -- Inputs:  the views of deployment_frequency.sql, lead_time.sql,
 --          change_failure_rate.sql, recovery_time.sql, time_to_restore.sql,
---          rework_rate.sql; deployment_groups / incident_groups; buckets
+--          rework_rate.sql; grouped_deployments / incident_groups; buckets
 --          (interval_start, days_in_window: every bucket overlapping the window)
 -- Outputs: grp, interval_start, then the section 6 columns up to rework_rate
 --          (the group column is renamed, and the levels added, by the engine)
@@ -9,10 +9,7 @@
 -- deployment or an incident in the window, and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics).
 WITH active_groups AS (
-    SELECT g.grp
-    FROM deployment_groups g
-    JOIN production_deployments d ON d.id = g.deployment_id
-    WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
+    SELECT gd.grp FROM grouped_deployments gd
     UNION
     SELECT g.grp
     FROM incident_groups g

@@ -1,6 +1,6 @@
 -- recovery_time: failed deployment recovery time.
 -- Inputs:  deployment_failure_links (change_failure_rate.sql),
---          production_deployments, deployment_groups
+--          production_deployments, grouped_deployments
 -- Outputs: deployment_recovery(deployment_id, open_failure, recovered_at, recovery_s)
 --          recovery_time(grp, interval_start, recovery_count,
 --              recovery_time_p50_s, recovery_time_p90_s, open_failures)
@@ -23,14 +23,12 @@ FROM (
 JOIN production_deployments d ON d.id = r.deployment_id;
 
 CREATE VIEW recovery_time AS
-SELECT g.grp,
-       d.interval_start,
+SELECT gd.grp,
+       gd.interval_start,
        count(r.recovery_s) AS recovery_count,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p50_s,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p90_s,
        sum(CASE WHEN r.open_failure THEN 1 ELSE 0 END) AS open_failures
 FROM deployment_recovery r
-JOIN production_deployments d ON d.id = r.deployment_id
-JOIN deployment_groups g ON g.deployment_id = d.id
-WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
-GROUP BY g.grp, d.interval_start;
+JOIN grouped_deployments gd ON gd.id = r.deployment_id
+GROUP BY gd.grp, gd.interval_start;

@@ -1,6 +1,6 @@
 -- rework_rate: deployment rework (DORA 2024).
 -- Inputs:  deployment_commits, commits, changes, rollbacks,
---          production_deployments, deployment_groups
+--          grouped_deployments
 -- Parameters: rework_labels (lower-case list, default 'hotfix','bug','incident')
 -- Outputs: rework_deployment_reasons(deployment_id, reason)
 --          rework_rate(grp, interval_start, rework_deployments)
@@ -26,9 +26,7 @@ FROM rollbacks r
 WHERE r.rollback_deployment_id IS NOT NULL;
 
 CREATE VIEW rework_rate AS
-SELECT g.grp, d.interval_start, count(*) AS rework_deployments
-FROM production_deployments d
-JOIN deployment_groups g ON g.deployment_id = d.id
-WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
-  AND d.id IN (SELECT r.deployment_id FROM rework_deployment_reasons r)
-GROUP BY g.grp, d.interval_start;
+SELECT gd.grp, gd.interval_start, count(*) AS rework_deployments
+FROM grouped_deployments gd
+WHERE gd.id IN (SELECT r.deployment_id FROM rework_deployment_reasons r)
+GROUP BY gd.grp, gd.interval_start;

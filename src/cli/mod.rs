@@ -135,6 +135,9 @@ pub struct GenerateArgs {
     /// End of the generated period (exclusive; a date or RFC 3339). Default: today 00:00 UTC
     #[arg(long)]
     pub end: Option<String>,
+    /// Multiplies how often deployments cause incidents
+    #[arg(long, default_value_t = 1.0)]
+    pub incident_rate: f64,
     /// Write CSV or NDJSON files into DIR instead of the warehouse
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -229,17 +232,7 @@ async fn run_async(cli: Cli) -> Result<()> {
                     synthetic::generate(&config, &mut sink)?
                 }
             };
-            eprintln!(
-                "generated {} teams, {} services, {} repos: {} commits, {} changes, {} deployments, {} incidents, {} rollbacks",
-                counts.teams,
-                counts.services,
-                counts.repos,
-                counts.commits,
-                counts.changes,
-                counts.deployments,
-                counts.incidents,
-                counts.rollbacks
-            );
+            eprintln!("generated {counts}");
             Ok(())
         }
         Command::Demo { dir } => demo::run(&dir).await,
@@ -305,6 +298,7 @@ fn generator_config(args: &GenerateArgs) -> Result<GeneratorConfig> {
         days: args.days,
         scale: args.scale,
         end,
+        incident_rate: args.incident_rate,
     })
 }
 

@@ -31,7 +31,8 @@ pub const GROUPS_REPO: QueryFile = query_file!("groups/repo.sql");
 
 /// The metric views, in dependency order (after production deployments and
 /// the grouping views).
-pub const METRIC_VIEWS: [QueryFile; 6] = [
+pub const METRIC_VIEWS: [QueryFile; 7] = [
+    query_file!("grouped_deployments.sql"),
     query_file!("deployment_frequency.sql"),
     query_file!("lead_time.sql"),
     query_file!("change_failure_rate.sql"),

@@ -32,6 +32,8 @@ pub struct GeneratorConfig {
     pub scale: f64,
     /// End of the generated period (exclusive), microseconds UTC.
     pub end: i64,
+    /// Multiplies how often a deployment causes an incident (1.0: realistic).
+    pub incident_rate: f64,
 }
 
 /// Receives generated rows table by table, in chunks.
@@ -250,6 +252,23 @@ pub struct GeneratedCounts {
     pub deployments: usize,
     pub incidents: usize,
     pub rollbacks: usize,
+}
+
+impl std::fmt::Display for GeneratedCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} teams, {} services in {} repos: {} commits, {} changes, {} deployments, {} incidents, {} rollbacks",
+            self.teams,
+            self.services,
+            self.repos,
+            self.commits,
+            self.changes,
+            self.deployments,
+            self.incidents,
+            self.rollbacks
+        )
+    }
 }
 
 /// A commit on a repo's main line, in time order.
@@ -527,7 +546,7 @@ fn generate_deployments(
         }
     }
     times.sort_unstable();
-    let failure_p = (0.07 / pace).min(0.35);
+    let failure_p = (0.07 * config.incident_rate / pace).min(0.6);
     let mut seq = 0u64;
     let mut previous_sha: Option<String> = None;
     let mut head = 0usize;
@@ -690,6 +709,7 @@ mod tests {
             days: 30,
             scale: 1.0,
             end: 1_767_225_600_000_000,
+            incident_rate: 1.0,
         };
         let mut a = Collect(Vec::new());
         let mut b = Collect(Vec::new());

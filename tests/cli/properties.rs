@@ -41,7 +41,7 @@ proptest! {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::open(dir.path()).unwrap();
-        let config = GeneratorConfig { seed, teams, days, scale, end: END };
+        let config = GeneratorConfig { seed, teams, days, scale, end: END, incident_rate: 1.0 };
         generate_into(&wh, &config);
         let engine = rt.block_on(Engine::open(&wh, &ProductionPattern::default())).unwrap();
         let mut opts = MetricsOptions::defaults(END);
@@ -87,7 +87,7 @@ proptest! {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let wh = Warehouse::open(dir.path()).unwrap();
-        let config = GeneratorConfig { seed, teams, days: 30, scale: 1.0, end: END };
+        let config = GeneratorConfig { seed, teams, days: 30, scale: 1.0, end: END, incident_rate: 1.0 };
         generate_into(&wh, &config);
         let opts = MetricsOptions { group: Some(Grouping::Team), interval: Some(interval::Interval::Week), ..MetricsOptions::defaults(END) };
         let counts = |wh: &Warehouse| Table::ALL.map(|t| wh.manifest(t).unwrap().rows());
