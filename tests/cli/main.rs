@@ -2,6 +2,8 @@
 
 mod util;
 
+mod conformance;
+mod generate;
 mod import_errors;
 mod properties;
 mod scenarios;

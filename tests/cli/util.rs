@@ -25,11 +25,16 @@ impl Workspace {
 
     /// `doralens --warehouse <ws>/warehouse ARGS...`
     pub fn doralens(&self, args: &[&str]) -> Command {
+        self.doralens_in(&self.warehouse(), args)
+    }
+
+    /// `doralens --warehouse WAREHOUSE ARGS...`, run inside the workspace.
+    pub fn doralens_in(&self, warehouse: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("doralens").expect("binary");
         cmd.current_dir(self.dir.path())
             .env_remove("DORALENS_WAREHOUSE")
             .arg("--warehouse")
-            .arg(self.warehouse())
+            .arg(warehouse)
             .args(args);
         cmd
     }
