@@ -34,6 +34,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A git repository cannot be read as asked.
+    #[error("{}: {message}", path.display())]
+    Git { path: PathBuf, message: String },
+
     /// The warehouse on disk is not in a state doralens can read.
     #[error("warehouse {}: {message}", path.display())]
     Warehouse { path: PathBuf, message: String },
@@ -78,6 +82,7 @@ impl Error {
                 | Error::InputFile { .. }
                 | Error::Usage { .. }
                 | Error::Query { .. }
+                | Error::Git { .. }
         )
     }
 }

@@ -46,6 +46,13 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Pull delivery data from a source into the warehouse.
+    Ingest {
+        #[command(subcommand)]
+        source: IngestSource,
+    },
+    /// Ingest a local git repository and print its metrics (try it on your repo).
+    Analyze(AnalyzeArgs),
     /// Compute the DORA metrics (METRICS.md section 6 rows).
     Metrics(MetricsArgs),
     /// Run SQL over every table: the canonical ones, deployment_commits,
@@ -98,6 +105,81 @@ pub struct MetricsArgs {
     /// Write to FILE (atomically) instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngestSource {
+    /// A local git repository, bare or not: commits, and tags as deployments.
+    /// Offline, no token. Later runs read only what is new.
+    Git(GitArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GitSelection {
+    /// Repository name in the warehouse (default: the folder name)
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Branch to read (repeatable; default: the branch HEAD points to). Tags are always read
+    #[arg(long = "branch", value_name = "NAME")]
+    pub branches: Vec<String>,
+    /// Tags matching this glob (e.g. 'v*') are successful deployments at the tag's date
+    #[arg(long, value_name = "GLOB")]
+    pub deploy_tags: Option<String>,
+    /// Service the tags deploy (default: the repo name)
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Environment name of tag deployments
+    #[arg(long, default_value = "production")]
+    pub environment: String,
+    /// Ingest a shallow clone anyway (its oldest commits' lead times are wrong)
+    #[arg(long)]
+    pub allow_shallow: bool,
+}
+
+impl GitSelection {
+    fn options(&self, full: bool) -> crate::ingest::git::GitOptions {
+        crate::ingest::git::GitOptions {
+            repo_name: self.repo.clone(),
+            branches: self.branches.clone(),
+            deploy_tags: self.deploy_tags.clone(),
+            service: self.service.clone(),
+            environment: Some(self.environment.clone()),
+            full,
+            allow_shallow: self.allow_shallow,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GitArgs {
+    /// Repository paths (a clone's folder or a bare repository)
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub selection: GitSelection,
+    /// Re-read the whole history, ignoring the saved cursor
+    #[arg(long)]
+    pub full: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AnalyzeArgs {
+    /// Repository path
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub selection: GitSelection,
+    /// Window start (default: --to minus 365 days: releases are rarer than deploys)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Window end, exclusive (default: now)
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long, value_enum)]
+    pub interval: Option<Interval>,
+    #[arg(long, value_enum, default_value = "dora-2023")]
+    pub benchmark: BenchmarkName,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -187,6 +269,28 @@ async fn run_async(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Ingest {
+            source: IngestSource::Git(args),
+        } => {
+            let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
+            let reports = crate::ingest::git::ingest_all(
+                &warehouse,
+                &args.paths,
+                &args.selection.options(args.full),
+            )?;
+            for r in reports {
+                eprintln!(
+                    "{}: {} {}commits, {} tag deployments, {} rollbacks",
+                    r.repo,
+                    r.commits,
+                    if r.incremental { "new " } else { "" },
+                    r.deployments,
+                    r.rollbacks
+                );
+            }
+            Ok(())
+        }
+        Command::Analyze(args) => analyze(&cli.warehouse, &args).await,
         Command::Metrics(args) => {
             let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
             let opts = metrics_options(&args)?;
@@ -241,6 +345,64 @@ async fn run_async(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+async fn analyze(warehouse: &Option<PathBuf>, args: &AnalyzeArgs) -> Result<()> {
+    if args.selection.deploy_tags.is_none() {
+        return Err(Error::usage(
+            "--deploy-tags",
+            "analyze needs to know which tags are releases, e.g. --deploy-tags 'v*'",
+        ));
+    }
+    // Without --warehouse the analysis is throwaway: a temp directory.
+    let (dir, temporary) = match warehouse {
+        Some(dir) => (dir.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("doralens-analyze-{}", std::process::id())),
+            true,
+        ),
+    };
+    let result = async {
+        let warehouse = Warehouse::open(&dir)?;
+        let reports = crate::ingest::git::ingest_all(
+            &warehouse,
+            std::slice::from_ref(&args.path),
+            &args.selection.options(false),
+        )?;
+        let r = &reports[0];
+        eprintln!(
+            "{}: {} commits, {} releases (tags), {} rollbacks",
+            r.repo, r.commits, r.deployments, r.rollbacks
+        );
+        let to = match &args.to {
+            Some(s) => interval::parse_instant("--to", s)?,
+            None => interval::now_micros(),
+        };
+        let mut opts = MetricsOptions::defaults(to);
+        opts.from = match &args.from {
+            Some(s) => interval::parse_instant("--from", s)?,
+            None => to - interval::days_micros(365),
+        };
+        opts.interval = args.interval;
+        opts.benchmark = Benchmark::load(args.benchmark)?;
+        opts.production = ProductionPattern::new(&regex::escape(&args.selection.environment))?;
+        opts.validate()?;
+        let engine = open_engine(&warehouse, &opts.production).await?;
+        let table = metrics::compute(&engine, &opts).await?;
+        if table.num_rows() == 0 {
+            eprintln!(
+                "no release tag falls in the window {} to {}; widen it with --from",
+                interval::format_instant(opts.from),
+                interval::format_instant(opts.to)
+            );
+        }
+        emit(args.format, None, &table.schema, &table.batches)
+    }
+    .await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
 }
 
 pub async fn open_engine(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {

@@ -2,9 +2,11 @@
 //!
 //! - [`csv`] and [`ndjson`]: user files (`doralens import`), behind
 //!   [`RecordReader`], validated by [`rows::RowBuilder`];
+//! - [`git`]: local git repositories (commits, tags as deployments);
 //! - [`synthetic`]: the deterministic organisation generator.
 
 pub mod csv;
+pub mod git;
 pub mod ndjson;
 pub mod rows;
 pub mod synthetic;

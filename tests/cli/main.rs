@@ -4,6 +4,7 @@ mod util;
 
 mod conformance;
 mod generate;
+mod git;
 mod import_errors;
 mod properties;
 mod scenarios;

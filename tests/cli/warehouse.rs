@@ -216,3 +216,16 @@ fn empty_warehouse_gives_empty_results_with_headers() {
     assert!(text.starts_with("team,deployments,deploy_days"), "{text}");
     assert_eq!(text.lines().count(), 1);
 }
+
+#[test]
+fn csv_output_joins_lists_like_the_import_format() {
+    let ws = Workspace::new();
+    load_scenario(&ws, &repo_root().join("fixtures/scenarios/merges_redeploy"));
+    assert_eq!(
+        sql_csv(
+            &ws,
+            "SELECT sha, parents FROM commits WHERE sha IN ('a', 'm') ORDER BY sha"
+        ),
+        "sha,parents\na,\nm,b;f2\n"
+    );
+}

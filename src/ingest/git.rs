@@ -1,0 +1,512 @@
+//! Local git repositories (`doralens ingest git`, `doralens analyze`), read
+//! with gix: pure Rust, no libgit2 or C toolchain, and fast enough to walk
+//! large histories (see the benchmark in ARCHITECTURE.md).
+//!
+//! What is read:
+//! - **commits** reachable from the selected branches (default: the branch
+//!   HEAD points to) and from every tag: sha, parents, author name, author
+//!   and committer dates, first line of the message. A later run walks only
+//!   commits not reachable from the tips it saw last time (the cursor in
+//!   `_state/git-<repo>.json`); upserts by key make it converge to a full run.
+//! - **deployments** from tags matching `--deploy-tags`: each is a
+//!   successful deployment of `--service` (default: the repo name) to
+//!   `--environment` (default `production`), at the annotated tag's tagger
+//!   date, else the tagged commit's committer date. Signed tags are
+//!   annotated tags. Deployment ids are `<repo>@<tag>`.
+//! - **rollbacks**: in tag-date order, a tag whose commit is a strict
+//!   ancestor of the previous deployment's commit rolls that deployment back
+//!   (`rollbacks` row `<repo>@<tag>#rollback`).
+//! - **reverts** need no extra row: `git revert` writes `Revert "…"` as the
+//!   first line, which the rework metric recognises in `commits.message`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use gix::ObjectId;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+use crate::store::buffer::{Cell, TableBuffer};
+use crate::store::schema::Table;
+use crate::store::warehouse::Warehouse;
+
+/// Commits buffered before each upsert (bounds memory on huge histories).
+const CHUNK: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Default)]
+pub struct GitOptions {
+    /// Repository name in the warehouse (default: the folder name).
+    pub repo_name: Option<String>,
+    /// Branches to read (default: the one HEAD points to).
+    pub branches: Vec<String>,
+    /// Glob over tag names (`v*`) whose tags are deployments.
+    pub deploy_tags: Option<String>,
+    /// Service the tags deploy (default: the repo name).
+    pub service: Option<String>,
+    /// Environment of tag deployments (default `production`).
+    pub environment: Option<String>,
+    /// Read the whole history even when a cursor exists.
+    pub full: bool,
+    /// Accept a shallow clone (lead times of its oldest commits are wrong).
+    pub allow_shallow: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitReport {
+    pub repo: String,
+    pub commits: usize,
+    pub deployments: usize,
+    pub rollbacks: usize,
+    pub incremental: bool,
+}
+
+fn git_error(path: &Path, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Git {
+        path: path.to_path_buf(),
+        message: format!(
+            "{what}: {e}; if the repository is damaged, `git fsck` names the broken objects"
+        ),
+    }
+}
+
+/// The repo name a path implies: `~/src/api` and `/srv/api.git` are `api`.
+pub fn default_repo_name(path: &Path) -> String {
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mut name = canonical
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "repo".into());
+    if name == ".git" {
+        if let Some(parent) = canonical.parent().and_then(|p| p.file_name()) {
+            name = parent.to_string_lossy().to_string();
+        }
+    }
+    name.strip_suffix(".git")
+        .map(str::to_string)
+        .unwrap_or(name)
+}
+
+/// `*` matches any run of characters, `?` one character; the rest literally.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+struct TagInfo {
+    name: String,
+    commit: ObjectId,
+    /// Tagger date of an annotated tag, else the commit's committer date (µs).
+    at: i64,
+}
+
+fn micros(time: gix::date::Time) -> i64 {
+    time.seconds * 1_000_000
+}
+
+pub fn ingest(
+    warehouse: &Warehouse,
+    path: &Path,
+    opts: &GitOptions,
+    progress: &indicatif::ProgressBar,
+) -> Result<GitReport> {
+    let repo = gix::open(path).map_err(|e| Error::Git {
+        path: path.to_path_buf(),
+        message: format!(
+            "not a git repository ({e}); pass the path of a clone or a bare repository"
+        ),
+    })?;
+    let shallow = repo
+        .is_shallow()
+        .map_err(|e| git_error(path, "cannot read shallow state", e))?;
+    if shallow && !opts.allow_shallow {
+        let boundary = repo
+            .shallow_commits()
+            .ok()
+            .flatten()
+            .map(|c| c.len())
+            .unwrap_or(0);
+        return Err(Error::Git {
+            path: path.to_path_buf(),
+            message: format!(
+                "shallow clone: the parents of {boundary} boundary commit(s) are missing, so commits \
+                 before them cannot be attributed and lead times would be wrong; run `git -C {} fetch \
+                 --unshallow` (or pass --allow-shallow to ingest what is there)",
+                path.display()
+            ),
+        });
+    }
+    let repo_name = opts
+        .repo_name
+        .clone()
+        .unwrap_or_else(|| default_repo_name(path));
+
+    // Tips: the selected branches and every tag.
+    let mut tips: Vec<ObjectId> = Vec::new();
+    if opts.branches.is_empty() {
+        let head = repo
+            .head()
+            .map_err(|e| git_error(path, "cannot read HEAD", e))?;
+        match head.id() {
+            Some(id) => tips.push(id.detach()),
+            None => {
+                return Err(Error::Git {
+                    path: path.to_path_buf(),
+                    message: "HEAD points to no commit (an empty repository?); pass --branch NAME"
+                        .into(),
+                });
+            }
+        }
+    } else {
+        for branch in &opts.branches {
+            let mut reference = repo
+                .find_reference(&format!("refs/heads/{branch}"))
+                .map_err(|_| Error::Git {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "no branch `{branch}`; list them with `git -C {} branch`",
+                        path.display()
+                    ),
+                })?;
+            let id = reference
+                .peel_to_id()
+                .map_err(|e| git_error(path, &format!("cannot resolve branch {branch}"), e))?;
+            tips.push(id.detach());
+        }
+    }
+    let tags = read_tags(&repo, path)?;
+    tips.extend(tags.iter().map(|t| t.commit));
+    tips.sort();
+    tips.dedup();
+
+    // Incremental: hide everything reachable from the previous run's tips.
+    let state_name = format!("git-{}", sanitise(&repo_name));
+    let previous: Vec<ObjectId> = if opts.full {
+        Vec::new()
+    } else {
+        warehouse
+            .read_state(&state_name)?
+            .and_then(|v| v.get("tips").cloned())
+            .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| ObjectId::from_hex(s.as_bytes()).ok())
+            // A tip that no longer exists (force-push, gc) cannot hide anything.
+            .filter(|id| repo.find_object(*id).is_ok())
+            .collect()
+    };
+    let incremental = !previous.is_empty();
+
+    let walk = repo
+        .rev_walk(tips.iter().copied())
+        .with_hidden(previous.iter().copied())
+        .all()
+        .map_err(|e| git_error(path, "cannot walk history", e))?;
+    let mut commits = TableBuffer::new(Table::Commits);
+    let mut total = 0usize;
+    let mut parents: Vec<String> = Vec::with_capacity(2);
+    let mut sha = String::with_capacity(40);
+    for info in walk {
+        let info = info.map_err(|e| git_error(path, "cannot walk history", e))?;
+        let commit = info
+            .object()
+            .map_err(|e| git_error(path, &format!("cannot read commit {}", info.id), e))?;
+        let decoded = commit
+            .decode()
+            .map_err(|e| git_error(path, &format!("corrupt commit {}", info.id), e))?;
+        parents.clear();
+        parents.extend(decoded.parents().map(|p| p.to_hex().to_string()));
+        let author = decoded
+            .author()
+            .map_err(|e| git_error(path, &format!("corrupt author in {}", info.id), e))?;
+        let authored = author
+            .time()
+            .map_err(|e| git_error(path, &format!("bad author date in {}", info.id), e))?;
+        let committed = decoded.committer().ok().and_then(|c| c.time().ok());
+        let name = String::from_utf8_lossy(author.name.as_ref())
+            .trim()
+            .to_string();
+        let message = String::from_utf8_lossy(decoded.message.as_ref());
+        let summary = message.lines().next().unwrap_or("").trim();
+        sha.clear();
+        sha.push_str(&info.id.to_hex().to_string());
+        commits.push(&[
+            Cell::Text(&repo_name),
+            Cell::Text(&sha),
+            Cell::List(&parents),
+            if name.is_empty() {
+                Cell::Null
+            } else {
+                Cell::Text(&name)
+            },
+            Cell::Time(micros(authored)),
+            committed.map_or(Cell::Null, |t| Cell::Time(micros(t))),
+            Cell::Text(summary),
+        ]);
+        total += 1;
+        if total % 4096 == 0 {
+            progress.set_message(format!("{repo_name}: {total} commits"));
+            progress.tick();
+        }
+        if commits.len() >= CHUNK {
+            warehouse.upsert(Table::Commits, &[commits.finish()?])?;
+        }
+    }
+    if !commits.is_empty() {
+        warehouse.upsert(Table::Commits, &[commits.finish()?])?;
+    }
+
+    let (deployments, rollbacks) = match &opts.deploy_tags {
+        Some(glob) => write_tag_deployments(warehouse, &repo, path, &repo_name, glob, &tags, opts)?,
+        None => (0, 0),
+    };
+
+    // The cursor moves only after everything above is in the warehouse.
+    let tip_hex: Vec<String> = tips.iter().map(|t| t.to_hex().to_string()).collect();
+    warehouse.write_state(&state_name, &json!({ "repo": repo_name, "tips": tip_hex }))?;
+    progress.set_message(format!("{repo_name}: {total} new commits"));
+    Ok(GitReport {
+        repo: repo_name,
+        commits: total,
+        deployments,
+        rollbacks,
+        incremental,
+    })
+}
+
+fn sanitise(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn read_tags(repo: &gix::Repository, path: &Path) -> Result<Vec<TagInfo>> {
+    let platform = repo
+        .references()
+        .map_err(|e| git_error(path, "cannot read refs", e))?;
+    let iter = platform
+        .tags()
+        .map_err(|e| git_error(path, "cannot read tags", e))?;
+    let mut out = Vec::new();
+    for reference in iter {
+        let reference = reference.map_err(|e| git_error(path, "cannot read a tag", e))?;
+        let name = reference.name().shorten().to_string();
+        let Some(mut id) = reference.target().try_id().map(|id| id.to_owned()) else {
+            continue; // symbolic tag refs are unusual; skip them
+        };
+        let mut tagger_at: Option<i64> = None;
+        // Peel annotated (and signed) tags, possibly tags of tags.
+        let commit = loop {
+            let object = repo.find_object(id).map_err(|e| {
+                git_error(path, &format!("tag {name} points to a missing object"), e)
+            })?;
+            match object.kind {
+                gix::object::Kind::Tag => {
+                    let tag = object.into_tag();
+                    let decoded = tag
+                        .decode()
+                        .map_err(|e| git_error(path, &format!("corrupt tag {name}"), e))?;
+                    if tagger_at.is_none() {
+                        tagger_at = decoded
+                            .tagger()
+                            .ok()
+                            .flatten()
+                            .and_then(|s| s.time().ok())
+                            .map(micros);
+                    }
+                    id = decoded.target();
+                }
+                gix::object::Kind::Commit => break Some(object.into_commit()),
+                // A tag of a tree or blob deploys nothing.
+                _ => break None,
+            }
+        };
+        let Some(commit) = commit else { continue };
+        let committed = commit
+            .committer()
+            .ok()
+            .and_then(|c| c.time().ok())
+            .map(micros)
+            .unwrap_or(0);
+        out.push(TagInfo {
+            name,
+            commit: commit.id,
+            at: tagger_at.unwrap_or(committed),
+        });
+    }
+    Ok(out)
+}
+
+/// Upserts one deployment per matching tag and the rollbacks they imply.
+fn write_tag_deployments(
+    warehouse: &Warehouse,
+    repo: &gix::Repository,
+    path: &Path,
+    repo_name: &str,
+    glob: &str,
+    tags: &[TagInfo],
+    opts: &GitOptions,
+) -> Result<(usize, usize)> {
+    let mut matching: Vec<&TagInfo> = tags.iter().filter(|t| glob_match(glob, &t.name)).collect();
+    if matching.is_empty() {
+        let mut names: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
+        names.sort();
+        let shown = if names.is_empty() {
+            "the repository has no tags".to_string()
+        } else {
+            format!(
+                "its tags are: {}{}",
+                names
+                    .iter()
+                    .take(10)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if names.len() > 10 { ", ..." } else { "" }
+            )
+        };
+        return Err(Error::Usage {
+            option: "--deploy-tags".into(),
+            message: format!("no tag of {} matches `{glob}`; {shown}", path.display()),
+        });
+    }
+    matching.sort_by(|a, b| a.at.cmp(&b.at).then(a.name.cmp(&b.name)));
+    let service = opts
+        .service
+        .clone()
+        .unwrap_or_else(|| repo_name.to_string());
+    let environment = opts
+        .environment
+        .clone()
+        .unwrap_or_else(|| "production".into());
+    let mut deployments = TableBuffer::new(Table::Deployments);
+    let mut rollbacks = TableBuffer::new(Table::Rollbacks);
+    let mut previous: Option<(&TagInfo, String)> = None;
+    for tag in &matching {
+        let id = format!("{repo_name}@{}", tag.name);
+        let sha = tag.commit.to_hex().to_string();
+        deployments.push(&[
+            Cell::Text(&id),
+            Cell::Text(repo_name),
+            Cell::Text(&service),
+            Cell::Text(&environment),
+            Cell::Text(&sha),
+            Cell::Text("success"),
+            Cell::Null,
+            Cell::Time(tag.at),
+        ]);
+        if let Some((prev, prev_id)) = &previous {
+            if prev.commit != tag.commit && is_ancestor(repo, path, tag.commit, prev.commit)? {
+                rollbacks.push(&[
+                    Cell::Text(&format!("{id}#rollback")),
+                    Cell::Text(prev_id),
+                    Cell::Text(&id),
+                    Cell::Null,
+                    Cell::Time(tag.at),
+                ]);
+            }
+        }
+        previous = Some((tag, id));
+    }
+    let (d, r) = (deployments.len(), rollbacks.len());
+    warehouse.upsert(Table::Deployments, &[deployments.finish()?])?;
+    if r > 0 {
+        warehouse.upsert(Table::Rollbacks, &[rollbacks.finish()?])?;
+    }
+    Ok((d, r))
+}
+
+/// True when `older` is reachable from `newer` (and they differ).
+fn is_ancestor(
+    repo: &gix::Repository,
+    path: &Path,
+    older: ObjectId,
+    newer: ObjectId,
+) -> Result<bool> {
+    let base = repo
+        .merge_base(older, newer)
+        .map_err(|e| git_error(path, "cannot compare tagged commits", e))?;
+    Ok(base.map(|b| b.detach()) == Some(older))
+}
+
+/// Ingests several repositories, each with its own progress line.
+pub fn ingest_all(
+    warehouse: &Warehouse,
+    paths: &[PathBuf],
+    opts: &GitOptions,
+) -> Result<Vec<GitReport>> {
+    if opts.repo_name.is_some() && paths.len() > 1 {
+        return Err(Error::usage(
+            "--repo",
+            "names one repository; pass one path with it",
+        ));
+    }
+    let bars = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let mut reports = Vec::new();
+    let mut names: HashMap<String, PathBuf> = HashMap::new();
+    for path in paths {
+        let bar = bars.add(indicatif::ProgressBar::new_spinner());
+        let report = ingest(warehouse, path, opts, &bar)?;
+        bar.finish_and_clear();
+        if let Some(other) = names.insert(report.repo.clone(), path.clone()) {
+            return Err(Error::usage(
+                "PATH",
+                format!(
+                    "{} and {} both ingest as repo `{}`; give one of them --repo NAME",
+                    other.display(),
+                    path.display(),
+                    report.repo
+                ),
+            ));
+        }
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("v*", "v1.2.3"));
+        assert!(!glob_match("v*", "release-1"));
+        assert!(glob_match("release-?", "release-1"));
+        assert!(glob_match("*-prod", "api-prod"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("v?", "v10"));
+    }
+
+    #[test]
+    fn repo_names_from_paths() {
+        assert_eq!(default_repo_name(Path::new("/srv/git/api.git")), "api");
+        assert_eq!(default_repo_name(Path::new("/home/me/src/web")), "web");
+    }
+}
