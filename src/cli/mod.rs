@@ -292,8 +292,8 @@ async fn run_async(cli: Cli) -> Result<()> {
         }
         Command::Analyze(args) => analyze(&cli.warehouse, &args).await,
         Command::Metrics(args) => {
-            let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
             let opts = metrics_options(&args)?;
+            let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
             let engine = open_engine(&warehouse, &opts.production).await?;
             let table = metrics::compute(&engine, &opts).await?;
             emit(
@@ -311,7 +311,7 @@ async fn run_async(cli: Cli) -> Result<()> {
                 }
                 _ => return Err(Error::usage("QUERY", "give a query, or -f FILE")),
             };
-            let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
+            let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
             let mut opts = MetricsOptions::defaults(interval::now_micros());
             opts.production = ProductionPattern::new(&args.environment)?;
             let engine = open_engine(&warehouse, &opts.production).await?;

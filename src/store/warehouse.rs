@@ -98,6 +98,23 @@ impl Warehouse {
         Ok(Warehouse { root })
     }
 
+    /// Opens a warehouse that must already exist (for read-only commands, so
+    /// a mistyped `--warehouse` is an error rather than an empty result).
+    pub fn open_existing(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        if !root.is_dir() {
+            return Err(Error::Usage {
+                option: "--warehouse".into(),
+                message: format!(
+                    "no warehouse at {}; import data first (doralens import, doralens ingest), \
+                     try `doralens demo`, or point --warehouse / DORALENS_WAREHOUSE at an existing one",
+                    root.display()
+                ),
+            });
+        }
+        Warehouse::open(root)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -81,6 +81,7 @@ fn reimport_replaces_rows_by_key() {
 #[test]
 fn bad_sql_lists_tables_and_columns() {
     let ws = Workspace::new();
+    std::fs::create_dir_all(ws.warehouse()).unwrap();
     let out = ws
         .doralens(&["sql", "SELECT nope FROM deployments"])
         .output()
@@ -203,6 +204,7 @@ fn bad_metric_options_are_usage_errors() {
 #[test]
 fn empty_warehouse_gives_empty_results_with_headers() {
     let ws = Workspace::new();
+    std::fs::create_dir_all(ws.warehouse()).unwrap();
     let out = ws
         .doralens(&["metrics", "--by", "team", "--format", "csv"])
         .output()
@@ -228,4 +230,18 @@ fn csv_output_joins_lists_like_the_import_format() {
         ),
         "sha,parents\na,\nm,b;f2\n"
     );
+}
+
+#[test]
+fn a_missing_warehouse_is_an_error_not_an_empty_result() {
+    let ws = Workspace::new();
+    for cmd in [vec!["metrics"], vec!["sql", "SELECT 1"]] {
+        let out = ws.doralens(&cmd).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no warehouse at"),
+            "{cmd:?}"
+        );
+    }
+    assert!(!ws.warehouse().exists());
 }
