@@ -134,11 +134,15 @@ pub struct GitSelection {
     /// Ingest a shallow clone anyway (its oldest commits' lead times are wrong)
     #[arg(long)]
     pub allow_shallow: bool,
+    /// Monorepo: commits touching GLOB belong to SERVICE (repeatable), e.g.
+    /// api=services/api/*; each service gets its own commits and tag deployments
+    #[arg(long = "service-path", value_name = "SERVICE=GLOB")]
+    pub service_paths: Vec<String>,
 }
 
 impl GitSelection {
-    fn options(&self, full: bool) -> crate::ingest::git::GitOptions {
-        crate::ingest::git::GitOptions {
+    fn options(&self, full: bool) -> Result<crate::ingest::git::GitOptions> {
+        Ok(crate::ingest::git::GitOptions {
             repo_name: self.repo.clone(),
             branches: self.branches.clone(),
             deploy_tags: self.deploy_tags.clone(),
@@ -146,7 +150,8 @@ impl GitSelection {
             environment: Some(self.environment.clone()),
             full,
             allow_shallow: self.allow_shallow,
-        }
+            service_paths: crate::ingest::git_paths::ServicePaths::parse(&self.service_paths)?,
+        })
     }
 }
 
@@ -276,7 +281,7 @@ async fn run_async(cli: Cli) -> Result<()> {
             let reports = crate::ingest::git::ingest_all(
                 &warehouse,
                 &args.paths,
-                &args.selection.options(args.full),
+                &args.selection.options(args.full)?,
             )?;
             for r in reports {
                 eprintln!(
@@ -367,7 +372,7 @@ async fn analyze(warehouse: &Option<PathBuf>, args: &AnalyzeArgs) -> Result<()> 
         let reports = crate::ingest::git::ingest_all(
             &warehouse,
             std::slice::from_ref(&args.path),
-            &args.selection.options(false),
+            &args.selection.options(false)?,
         )?;
         let r = &reports[0];
         eprintln!(

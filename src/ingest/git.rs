@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use gix::ObjectId;
 use serde_json::json;
 
+use super::git_paths::{self, ServicePaths};
 use crate::error::{Error, Result};
 use crate::store::buffer::{Cell, TableBuffer};
 use crate::store::schema::Table;
@@ -49,6 +50,8 @@ pub struct GitOptions {
     pub full: bool,
     /// Accept a shallow clone (lead times of its oldest commits are wrong).
     pub allow_shallow: bool,
+    /// Monorepo services by path (see `git_paths`).
+    pub service_paths: ServicePaths,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -215,6 +218,32 @@ pub fn ingest(
             .filter(|id| repo.find_object(*id).is_ok())
             .collect()
     };
+    // Path attribution keeps each commit's service mask; a changed
+    // --service-path configuration needs every commit diffed again.
+    let paths_state = format!("{state_name}-paths");
+    let mut masks: HashMap<String, u64> = HashMap::new();
+    let mut previous = previous;
+    if !opts.service_paths.is_empty() {
+        if opts.service.is_some() {
+            return Err(Error::usage(
+                "--service",
+                "with --service-path the services come from the paths; drop --service",
+            ));
+        }
+        let cached = warehouse.read_state(&paths_state)?;
+        let same = cached
+            .as_ref()
+            .and_then(|v| v.get("fingerprint"))
+            .and_then(|v| v.as_str())
+            == Some(opts.service_paths.fingerprint().as_str());
+        match cached
+            .filter(|_| same)
+            .and_then(|v| v.get("masks").cloned())
+        {
+            Some(m) => masks = serde_json::from_value(m).unwrap_or_default(),
+            None => previous.clear(),
+        }
+    }
     let incremental = !previous.is_empty();
 
     let walk = repo
@@ -250,6 +279,27 @@ pub fn ingest(
         let summary = message.lines().next().unwrap_or("").trim();
         sha.clear();
         sha.push_str(&info.id.to_hex().to_string());
+        if !opts.service_paths.is_empty() {
+            let first_parent_tree = match decoded.parents().next() {
+                Some(p) => Some(
+                    repo.find_commit(p)
+                        .and_then(|c| c.tree_id().map(|t| t.detach()).map_err(Into::into))
+                        .map_err(|e| {
+                            git_error(path, &format!("cannot read parent of {}", info.id), e)
+                        })?,
+                ),
+                None => None,
+            };
+            let mask = git_paths::touched(
+                &repo,
+                first_parent_tree,
+                Some(decoded.tree()),
+                &opts.service_paths,
+            )?;
+            if mask != 0 {
+                masks.insert(sha.clone(), mask);
+            }
+        }
         commits.push(&[
             Cell::Text(&repo_name),
             Cell::Text(&sha),
@@ -276,8 +326,33 @@ pub fn ingest(
         warehouse.upsert(Table::Commits, &[commits.finish()?])?;
     }
 
+    let mut targets = Vec::new();
+    if opts.service_paths.is_empty() {
+        targets.push(DeployTarget {
+            service: opts.service.clone().unwrap_or_else(|| repo_name.clone()),
+            repo: repo_name.clone(),
+            id_suffix: String::new(),
+            nearest: None,
+        });
+    } else {
+        warehouse.write_state(
+            &paths_state,
+            &json!({ "fingerprint": opts.service_paths.fingerprint(), "masks": masks }),
+        )?;
+        let nearest = write_virtual_repos(warehouse, &repo_name, &masks, &opts.service_paths)?;
+        for ((service, _), nearest) in opts.service_paths.services.iter().zip(nearest) {
+            targets.push(DeployTarget {
+                service: service.clone(),
+                repo: format!("{repo_name}:{service}"),
+                id_suffix: format!(":{service}"),
+                nearest: Some(nearest),
+            });
+        }
+    }
     let (deployments, rollbacks) = match &opts.deploy_tags {
-        Some(glob) => write_tag_deployments(warehouse, &repo, path, &repo_name, glob, &tags, opts)?,
+        Some(glob) => write_tag_deployments(
+            warehouse, &repo, path, &repo_name, glob, &tags, opts, &targets,
+        )?,
         None => (0, 0),
     };
 
@@ -363,7 +438,35 @@ fn read_tags(repo: &gix::Repository, path: &Path) -> Result<Vec<TagInfo>> {
     Ok(out)
 }
 
-/// Upserts one deployment per matching tag and the rollbacks they imply.
+/// Where tag deployments go: the repo itself, or one monorepo service.
+struct DeployTarget {
+    service: String,
+    repo: String,
+    id_suffix: String,
+    /// For a path service: real sha → nearest commit of the service.
+    nearest: Option<HashMap<String, String>>,
+}
+
+/// With several path services, a tag named `<service>/…`, `<service>-…` or
+/// `<service>@…` deploys only that service; any other tag deploys them all.
+fn tag_deploys(tag: &str, service: &str, all: &[DeployTarget]) -> bool {
+    let owned_by = |s: &str| {
+        ["/", "-", "@"]
+            .iter()
+            .any(|sep| tag.starts_with(&format!("{s}{sep}")))
+    };
+    if all.len() < 2 || all.iter().all(|t| t.nearest.is_none()) {
+        return true;
+    }
+    match all.iter().find(|t| owned_by(&t.service)) {
+        Some(owner) => owner.service == service,
+        None => true,
+    }
+}
+
+/// Upserts one deployment per matching tag and target, and the rollbacks
+/// they imply.
+#[allow(clippy::too_many_arguments)]
 fn write_tag_deployments(
     warehouse: &Warehouse,
     repo: &gix::Repository,
@@ -372,6 +475,7 @@ fn write_tag_deployments(
     glob: &str,
     tags: &[TagInfo],
     opts: &GitOptions,
+    targets: &[DeployTarget],
 ) -> Result<(usize, usize)> {
     let mut matching: Vec<&TagInfo> = tags.iter().filter(|t| glob_match(glob, &t.name)).collect();
     if matching.is_empty() {
@@ -397,42 +501,52 @@ fn write_tag_deployments(
         });
     }
     matching.sort_by(|a, b| a.at.cmp(&b.at).then(a.name.cmp(&b.name)));
-    let service = opts
-        .service
-        .clone()
-        .unwrap_or_else(|| repo_name.to_string());
     let environment = opts
         .environment
         .clone()
         .unwrap_or_else(|| "production".into());
     let mut deployments = TableBuffer::new(Table::Deployments);
     let mut rollbacks = TableBuffer::new(Table::Rollbacks);
-    let mut previous: Option<(&TagInfo, String)> = None;
-    for tag in &matching {
-        let id = format!("{repo_name}@{}", tag.name);
-        let sha = tag.commit.to_hex().to_string();
-        deployments.push(&[
-            Cell::Text(&id),
-            Cell::Text(repo_name),
-            Cell::Text(&service),
-            Cell::Text(&environment),
-            Cell::Text(&sha),
-            Cell::Text("success"),
-            Cell::Null,
-            Cell::Time(tag.at),
-        ]);
-        if let Some((prev, prev_id)) = &previous {
-            if prev.commit != tag.commit && is_ancestor(repo, path, tag.commit, prev.commit)? {
-                rollbacks.push(&[
-                    Cell::Text(&format!("{id}#rollback")),
-                    Cell::Text(prev_id),
-                    Cell::Text(&id),
-                    Cell::Null,
-                    Cell::Time(tag.at),
-                ]);
+    for target in targets {
+        let mut previous: Option<(String, String)> = None; // (sha, deployment id)
+        for tag in matching
+            .iter()
+            .filter(|t| tag_deploys(&t.name, &target.service, targets))
+        {
+            let real = tag.commit.to_hex().to_string();
+            let sha = match &target.nearest {
+                None => real,
+                // No commit of this service yet at this tag: nothing to deploy.
+                Some(nearest) => match nearest.get(&real) {
+                    Some(s) => s.clone(),
+                    None => continue,
+                },
+            };
+            let id = format!("{repo_name}@{}{}", tag.name, target.id_suffix);
+            deployments.push(&[
+                Cell::Text(&id),
+                Cell::Text(&target.repo),
+                Cell::Text(&target.service),
+                Cell::Text(&environment),
+                Cell::Text(&sha),
+                Cell::Text("success"),
+                Cell::Null,
+                Cell::Time(tag.at),
+            ]);
+            if let Some((prev_sha, prev_id)) = &previous {
+                let (older, newer) = (object_id(&sha), object_id(prev_sha));
+                if *prev_sha != sha && is_ancestor(repo, path, older, newer)? {
+                    rollbacks.push(&[
+                        Cell::Text(&format!("{id}#rollback")),
+                        Cell::Text(prev_id),
+                        Cell::Text(&id),
+                        Cell::Null,
+                        Cell::Time(tag.at),
+                    ]);
+                }
             }
+            previous = Some((sha, id));
         }
-        previous = Some((tag, id));
     }
     let (d, r) = (deployments.len(), rollbacks.len());
     warehouse.upsert(Table::Deployments, &[deployments.finish()?])?;
@@ -440,6 +554,39 @@ fn write_tag_deployments(
         warehouse.upsert(Table::Rollbacks, &[rollbacks.finish()?])?;
     }
     Ok((d, r))
+}
+
+fn object_id(hex: &str) -> ObjectId {
+    ObjectId::from_hex(hex.as_bytes()).expect("shas written by this module are hex")
+}
+
+/// Rebuilds the per-service virtual repositories from the real repository's
+/// commits in the warehouse; returns each service's nearest-commit map.
+fn write_virtual_repos(
+    warehouse: &Warehouse,
+    repo_name: &str,
+    masks: &HashMap<String, u64>,
+    paths: &ServicePaths,
+) -> Result<Vec<HashMap<String, String>>> {
+    use datafusion::arrow::array::{AsArray, BooleanArray};
+    use datafusion::arrow::compute::filter_record_batch;
+    let mut own = Vec::new();
+    for batch in warehouse.read_table(Table::Commits, None)? {
+        let repos = batch
+            .column_by_name("repo")
+            .expect("repo")
+            .as_string::<i32>();
+        let keep: BooleanArray = repos.iter().map(|r| Some(r == Some(repo_name))).collect();
+        let kept = filter_record_batch(&batch, &keep)?;
+        if kept.num_rows() > 0 {
+            own.push(kept);
+        }
+    }
+    let (virtual_commits, nearest) = git_paths::virtual_repos(repo_name, &own, masks, paths)?;
+    if virtual_commits.num_rows() > 0 {
+        warehouse.upsert(Table::Commits, &[virtual_commits])?;
+    }
+    Ok(nearest)
 }
 
 /// True when `older` is reachable from `newer` (and they differ).

@@ -7,6 +7,7 @@
 
 pub mod csv;
 pub mod git;
+pub mod git_paths;
 pub mod ndjson;
 pub mod rows;
 pub mod synthetic;

@@ -439,3 +439,172 @@ fn analyze_prints_the_repositorys_metrics() {
     assert_eq!(row["failed_deployments"], 1);
     assert_eq!(row["rework_deployments"], 2);
 }
+
+fn write_file(dir: &Path, file: &str, content: &str) {
+    let p = dir.join(file);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, content).unwrap();
+}
+
+fn commit_files(dir: &Path, date: &str, files: &[&str], message: &str) -> String {
+    for f in files {
+        write_file(dir, f, &format!("{message}\n"));
+    }
+    git_at(dir, date, &["add", "."]);
+    git_at(dir, date, &["commit", "-q", "-m", message]);
+    git_at(dir, date, &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn monorepo_services_by_path_ship_only_their_own_commits() {
+    let ws = Workspace::new();
+    let dir = new_repo(&ws, "mono");
+    let c1 = commit_files(
+        &dir,
+        "2026-01-01T10:00:00Z",
+        &["services/api/a.txt", "services/web/w.txt"],
+        "scaffold",
+    );
+    git_at(&dir, "2026-01-01T10:00:00Z", &["tag", "v1"]);
+    let c2 = commit_files(
+        &dir,
+        "2026-01-02T10:00:00Z",
+        &["services/api/a.txt"],
+        "api change",
+    );
+    let c3 = commit_files(
+        &dir,
+        "2026-01-03T10:00:00Z",
+        &["services/web/w.txt"],
+        "web change",
+    );
+    commit_files(&dir, "2026-01-04T10:00:00Z", &["README.md"], "docs only");
+    git_at(
+        &dir,
+        "2026-01-05T10:00:00Z",
+        &["tag", "-a", "v2", "-m", "both"],
+    );
+    let c5 = commit_files(
+        &dir,
+        "2026-01-06T10:00:00Z",
+        &["services/api/b.txt"],
+        "api again",
+    );
+    git_at(
+        &dir,
+        "2026-01-06T12:00:00Z",
+        &["tag", "-a", "api/v3", "-m", "api only"],
+    );
+    let ingest = |wh: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "ingest",
+            "git",
+            dir.to_str().unwrap(),
+            "--deploy-tags",
+            "*",
+            "--service-path",
+            "api=services/api/*",
+            "--service-path",
+            "web=services/web/*",
+        ];
+        args.extend(extra);
+        let out = ws.doralens_in(wh, &args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    ingest(&ws.warehouse(), &[]);
+
+    assert_eq!(
+        sql(
+            &ws,
+            "SELECT repo, sha, parents FROM commits WHERE repo LIKE 'mono:%' ORDER BY repo, authored_at"
+        ),
+        format!(
+            "repo,sha,parents\nmono:api,{c1},\nmono:api,{c2},{c1}\nmono:api,{c5},{c2}\nmono:web,{c1},\nmono:web,{c3},{c1}\n"
+        )
+    );
+    assert_eq!(
+        sql(
+            &ws,
+            "SELECT id, repo, service, sha FROM deployments ORDER BY finished_at, id"
+        ),
+        format!(
+            "id,repo,service,sha\n\
+             mono@v1:api,mono:api,api,{c1}\nmono@v1:web,mono:web,web,{c1}\n\
+             mono@v2:api,mono:api,api,{c2}\nmono@v2:web,mono:web,web,{c3}\n\
+             mono@api/v3:api,mono:api,api,{c5}\n"
+        )
+    );
+    // api: v2 ships only c2 (72 h), api/v3 ships c5 (2 h); web: v2 ships only c3 (48 h).
+    let out = ws
+        .doralens(&[
+            "metrics",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-08",
+            "--by",
+            "service",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    let col = |name: &str| rows[0].iter().position(|c| *c == name).unwrap();
+    assert_eq!(rows[1][0], "api");
+    assert_eq!(rows[1][col("deployments")], "3");
+    assert_eq!(rows[1][col("lead_time_count")], "2");
+    assert_eq!(
+        rows[1][col("lead_time_p50_s")].parse::<f64>().unwrap(),
+        133200.0
+    );
+    assert_eq!(rows[2][0], "web");
+    assert_eq!(rows[2][col("deployments")], "2");
+    assert_eq!(rows[2][col("lead_time_count")], "1");
+    assert_eq!(
+        rows[2][col("lead_time_p50_s")].parse::<f64>().unwrap(),
+        172800.0
+    );
+
+    // Incremental: one more web commit and a web-only tag, then compare
+    // with a full run into a fresh warehouse.
+    commit_files(
+        &dir,
+        "2026-01-07T10:00:00Z",
+        &["services/web/x.txt"],
+        "web again",
+    );
+    git_at(
+        &dir,
+        "2026-01-08T10:00:00Z",
+        &["tag", "-a", "web-v4", "-m", "web only"],
+    );
+    ingest(&ws.warehouse(), &[]);
+    let full = ws.path("full");
+    ingest(&full, &["--full"]);
+    for q in [
+        "SELECT repo, sha, parents, authored_at FROM commits ORDER BY repo, sha",
+        "SELECT id, repo, service, sha, finished_at FROM deployments ORDER BY id",
+    ] {
+        let in_full = String::from_utf8(
+            ws.doralens_in(&full, &["sql", q, "--format", "csv"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        assert_eq!(sql(&ws, q), in_full, "{q}");
+    }
+    assert_eq!(
+        sql(
+            &ws,
+            "SELECT count(*) AS n FROM deployments WHERE id LIKE '%web-v4%'"
+        ),
+        "n\n1\n"
+    );
+}
