@@ -91,6 +91,34 @@ fn child(task: &str, dir: &Path) {
             let table = rt.block_on(metrics::compute(&engine, &opts)).unwrap();
             format!("{} rows", table.num_rows())
         }
+        "views" => {
+            // Where metrics time goes: each view alone, same options.
+            let engine = rt.block_on(Engine::open(&wh, &production)).unwrap();
+            let mut opts = MetricsOptions::defaults(END);
+            opts.from = END - interval::days_micros(365);
+            opts.group = Some(Grouping::Team);
+            opts.interval = Some(interval::Interval::Week);
+            rt.block_on(metrics::register_views(&engine, &opts))
+                .unwrap();
+            for view in [
+                "grouped_deployments",
+                "deployment_frequency",
+                "lead_time",
+                "deployment_failure_links",
+                "change_failure_rate",
+                "recovery_time",
+                "time_to_restore",
+                "rework_commits",
+                "rework_deployment_reasons",
+                "rework_rate",
+            ] {
+                let t = Instant::now();
+                rt.block_on(engine.sql(&format!("SELECT count(*) FROM {view}")))
+                    .unwrap();
+                eprintln!("view {view}: {:.3}s", t.elapsed().as_secs_f64());
+            }
+            "see stderr".to_string()
+        }
         "import" => {
             let file = dir.join("bench-import.csv");
             let mut csv = String::from("id,repo,service,environment,sha,status,finished_at\n");
@@ -158,7 +186,13 @@ fn main() {
     );
     let exe = std::env::current_exe().unwrap();
     println!("| task | seconds | peak RSS MiB | detail |\n|---|---|---|---|");
-    for task in ["attribution", "metrics", "metrics", "import"] {
+    let tasks: Vec<String> = match std::env::var("DORALENS_BENCH_ONLY") {
+        Ok(list) => list.split(',').map(str::to_string).collect(),
+        Err(_) => ["attribution", "metrics", "metrics", "import"]
+            .map(String::from)
+            .to_vec(),
+    };
+    for task in &tasks {
         let out = Command::new(&exe)
             .env("DORALENS_BENCH_TASK", task)
             .env("DORALENS_BENCH_DIR", &dir)
@@ -178,5 +212,6 @@ fn main() {
             }
             None => eprintln!("{task} failed: {}", String::from_utf8_lossy(&out.stderr)),
         }
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
     }
 }

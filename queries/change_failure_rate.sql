@@ -5,6 +5,8 @@
 -- Outputs: inferred_incident_links(incident_id, deployment_id)
 --          deployment_failure_links(deployment_id, link, incident_id,
 --              recovered_at, inferred): one row per reason a deployment failed
+--              for deployments finished in the window (the only ones a
+--              metric row counts)
 --          change_failure_rate(grp, interval_start, failed_deployments)
 -- METRICS.md: section 4.3. change_failure_rate = failed / deployments is
 -- computed in metrics.sql (null when there are no deployments).
@@ -44,22 +46,29 @@ SELECT d.id AS deployment_id, 'incident.deployment_id' AS link, i.id AS incident
        i.resolved_at AS recovered_at, false AS inferred
 FROM incidents i
 JOIN production_deployments d ON d.id = i.deployment_id
+WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
 UNION ALL
 SELECT DISTINCT dc.deployment_id, 'incident.sha' AS link, i.id AS incident_id,
        i.resolved_at AS recovered_at, false AS inferred
 FROM incidents i
 JOIN deployment_commits dc ON dc.sha = i.sha
 WHERE i.sha IS NOT NULL AND (i.service IS NULL OR i.service = dc.service)
+  -- (for the sha link, the window is applied to deployment_commits itself,
+  -- so only the window's rows of that large table are probed)
+  AND dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
 UNION ALL
 SELECT d.id AS deployment_id, 'rollback' AS link, CAST(NULL AS VARCHAR) AS incident_id,
        r.finished_at AS recovered_at, false AS inferred
 FROM rollbacks r
 JOIN production_deployments d ON d.id = r.deployment_id
+WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
 UNION ALL
 SELECT l.deployment_id, 'incident.inferred' AS link, i.id AS incident_id,
        i.resolved_at AS recovered_at, true AS inferred
 FROM inferred_incident_links l
-JOIN incidents i ON i.id = l.incident_id;
+JOIN incidents i ON i.id = l.incident_id
+JOIN production_deployments d ON d.id = l.deployment_id
+WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}};
 
 CREATE VIEW change_failure_rate AS
 SELECT gd.grp, gd.interval_start, count(*) AS failed_deployments

@@ -2,24 +2,31 @@
 -- Inputs:  deployment_commits, commits, changes, rollbacks,
 --          grouped_deployments
 -- Parameters: rework_labels (lower-case list, default 'hotfix','bug','incident')
--- Outputs: rework_deployment_reasons(deployment_id, reason)
+-- Outputs: rework_commits(repo, sha, reason)
+--          rework_deployment_reasons(deployment_id, reason): for deployments
+--              finished in the window
+
 --          rework_rate(grp, interval_start, rework_deployments)
 -- METRICS.md: section 4.6. rework_rate = rework / deployments is computed in
 -- metrics.sql.
-CREATE VIEW rework_deployment_reasons AS
-SELECT dc.deployment_id, 'revert commit' AS reason
-FROM deployment_commits dc
-JOIN commits c ON c.repo = dc.repo AND c.sha = dc.sha
+-- The (small) set of rework commits is built first, so the large
+-- deployment_commits table is probed once, and only for deployments in the
+-- window (the only ones a metric row counts).
+CREATE VIEW rework_commits AS
+SELECT c.repo, c.sha, 'revert commit' AS reason
+FROM commits c
 WHERE c.message LIKE 'Revert %'
 UNION ALL
-SELECT dc.deployment_id, 'labelled change' AS reason
+SELECT DISTINCT l.repo, l.merge_sha AS sha, 'labelled change' AS reason
+FROM (SELECT ch.repo, ch.merge_sha, unnest(ch.labels) AS label
+      FROM changes ch WHERE ch.merge_sha IS NOT NULL) l
+WHERE lower(l.label) IN ({{rework_labels}});
+
+CREATE VIEW rework_deployment_reasons AS
+SELECT DISTINCT dc.deployment_id, rc.reason
 FROM deployment_commits dc
-JOIN (
-    SELECT DISTINCT l.repo, l.merge_sha
-    FROM (SELECT ch.repo, ch.merge_sha, unnest(ch.labels) AS label
-          FROM changes ch WHERE ch.merge_sha IS NOT NULL) l
-    WHERE lower(l.label) IN ({{rework_labels}})
-) ch ON ch.repo = dc.repo AND ch.merge_sha = dc.sha
+JOIN rework_commits rc ON rc.repo = dc.repo AND rc.sha = dc.sha
+WHERE dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
 UNION ALL
 SELECT r.rollback_deployment_id AS deployment_id, 'rollback' AS reason
 FROM rollbacks r

@@ -206,6 +206,12 @@ pub struct SqlArgs {
     /// Production environments for the derived tables (see `metrics --environment`)
     #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
     pub environment: String,
+    /// Window start for the metric views (default: --to minus 90 days)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Window end for the metric views (default: now)
+    #[arg(long)]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -317,8 +323,16 @@ async fn run_async(cli: Cli) -> Result<()> {
                 _ => return Err(Error::usage("QUERY", "give a query, or -f FILE")),
             };
             let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
-            let mut opts = MetricsOptions::defaults(interval::now_micros());
+            let to = match &args.to {
+                Some(s) => interval::parse_instant("--to", s)?,
+                None => interval::now_micros(),
+            };
+            let mut opts = MetricsOptions::defaults(to);
+            if let Some(from) = &args.from {
+                opts.from = interval::parse_instant("--from", from)?;
+            }
             opts.production = ProductionPattern::new(&args.environment)?;
+            opts.validate()?;
             let engine = open_engine(&warehouse, &opts.production).await?;
             metrics::register_views(&engine, &opts).await?;
             let (schema, batches) = engine.user_sql(&query).await?;

@@ -212,7 +212,9 @@ pub fn attribute(
     deployments: &[RecordBatch],
     production: &Regex,
 ) -> Result<Attribution> {
+    let timer = crate::engine::PhaseTimer::new("attribution");
     let (graph, sha_col, authored) = CommitGraph::build(commits)?;
+    timer.phase("commit graph");
     let deps = concat_deployments(deployments)?;
     let col = |name: &str| deps.column_by_name(name).expect("projected").clone();
     let (ids, repos, services, envs, shas, statuses) = (
@@ -305,6 +307,7 @@ pub fn attribute(
         start = end;
     }
 
+    timer.phase("walk");
     let dep_idx = UInt32Array::from(out_dep);
     let commit_idx = UInt32Array::from(out_commit);
     let shipped_batch = RecordBatch::try_new(
@@ -331,6 +334,7 @@ pub fn attribute(
             Arc::new(problems),
         ],
     )?;
+    timer.phase("output columns");
     Ok(Attribution {
         shipped: shipped_batch,
         warnings,

