@@ -109,10 +109,10 @@ impl Engine {
         let mut config = config;
         // DataFusion 55's join dynamic filter pushdown drops matching rows
         // when a join key's filter passes through a projection over
-        // duplicate column names (apache/datafusion#25262); our views join
-        // production_deployments on both sides and hit it. Correctness
-        // first: see the regression test
-        // `regression_join_dynamic_filter_drops_recovery_rows`.
+        // duplicate column names (apache/datafusion#25262). It silently
+        // dropped two failed deployments from the first version of our
+        // `deployment_recovery` view; the current views no longer trigger it,
+        // but the bug class is open upstream, so correctness comes first.
         config
             .options_mut()
             .optimizer
