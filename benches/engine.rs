@@ -70,10 +70,10 @@ fn child(task: &str, dir: &Path) {
     let started = Instant::now();
     let detail = match task {
         "attribution" => {
-            let _ = std::fs::remove_file(wh.derived_path("deployment_commits"));
+            let _ = std::fs::remove_dir_all(wh.root().join("_derived"));
             ensure_attribution(&wh, &production).unwrap();
-            let shipped: usize = doralens::store::warehouse::read_parquet(
-                &wh.derived_path("deployment_commits"),
+            let shipped: usize = doralens::store::warehouse::read_files_parallel(
+                &wh.derived_files("deployment_commits"),
                 Some(&["sha"]),
             )
             .unwrap()

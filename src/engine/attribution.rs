@@ -63,8 +63,9 @@ pub fn warnings_schema() -> SchemaRef {
 }
 
 pub struct Attribution {
-    /// `deployment_commits`: one row per (shipping deployment, commit).
-    pub shipped: RecordBatch,
+    /// `deployment_commits`: one row per (shipping deployment, commit), in
+    /// one part per core (written as separate files in parallel).
+    pub shipped: Vec<Vec<RecordBatch>>,
     /// `deployment_warnings`: production deployments whose sha is unknown.
     pub warnings: RecordBatch,
 }
@@ -308,20 +309,46 @@ pub fn attribute(
     }
 
     timer.phase("walk");
-    let dep_idx = UInt32Array::from(out_dep);
-    let commit_idx = UInt32Array::from(out_commit);
-    let shipped_batch = RecordBatch::try_new(
-        shipped_schema(),
-        vec![
-            take(ids, &dep_idx, None)?,
-            take(services, &dep_idx, None)?,
-            take(repos, &dep_idx, None)?,
-            take(sha_col.as_ref(), &commit_idx, None)?,
-            take(authored.as_ref(), &commit_idx, None)?,
-            take(finished.as_ref(), &dep_idx, None)?,
-            Arc::new(BooleanArray::from(out_baseline)),
-        ],
-    )?;
+    // The output columns are gathered on all cores, one row range each.
+    let parts = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(1);
+    let chunk = out_dep.len().div_ceil(parts).max(1);
+    let shipped: Vec<Vec<RecordBatch>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = out_dep
+            .chunks(chunk)
+            .zip(out_commit.chunks(chunk))
+            .zip(out_baseline.chunks(chunk))
+            .map(|((deps, commits), baseline)| {
+                let (sha_col, authored, finished) = (&sha_col, &authored, &finished);
+                scope.spawn(move || -> Result<Vec<RecordBatch>> {
+                    let dep_idx = UInt32Array::from(deps.to_vec());
+                    let commit_idx = UInt32Array::from(commits.to_vec());
+                    Ok(vec![RecordBatch::try_new(
+                        shipped_schema(),
+                        vec![
+                            take(ids, &dep_idx, None)?,
+                            take(services, &dep_idx, None)?,
+                            take(repos, &dep_idx, None)?,
+                            take(sha_col.as_ref(), &commit_idx, None)?,
+                            take(authored.as_ref(), &commit_idx, None)?,
+                            take(finished.as_ref(), &dep_idx, None)?,
+                            Arc::new(BooleanArray::from(baseline.to_vec())),
+                        ],
+                    )?])
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("take thread"))
+            .collect::<Result<_>>()
+    })?;
+    let shipped_batch = if shipped.is_empty() {
+        vec![vec![RecordBatch::new_empty(shipped_schema())]]
+    } else {
+        shipped
+    };
     let warn_idx = UInt32Array::from(warn_rows);
     let problems = StringArray::from(vec!["sha is not among the repo's commits"; warn_idx.len()]);
     let warnings = RecordBatch::try_new(

@@ -128,7 +128,7 @@ impl Engine {
             ("deployment_commits", attribution::shipped_schema()),
             ("deployment_warnings", attribution::warnings_schema()),
         ] {
-            let provider = table_provider(&ctx, schema, &[warehouse.derived_path(name)]).await?;
+            let provider = table_provider(&ctx, schema, &warehouse.derived_files(name)).await?;
             ctx.register_table(name, provider)?;
         }
         Ok(Engine {
@@ -225,11 +225,13 @@ pub fn ensure_attribution(warehouse: &Warehouse, production: &ProductionPattern)
     if warehouse.derived_stamp("deployment_commits").as_deref() == Some(stamp.as_str())
         && warehouse.derived_stamp("deployment_warnings").as_deref() == Some(stamp.as_str())
     {
-        let path = warehouse.derived_path("deployment_warnings");
-        let rows = crate::store::warehouse::read_parquet(&path, Some(&["deployment_id"]))?
-            .iter()
-            .map(|b| b.num_rows())
-            .sum();
+        let rows = crate::store::warehouse::read_files_parallel(
+            &warehouse.derived_files("deployment_warnings"),
+            Some(&["deployment_id"]),
+        )?
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
         return Ok(rows);
     }
     let timer = PhaseTimer::new("attribution");
@@ -243,7 +245,7 @@ pub fn ensure_attribution(warehouse: &Warehouse, production: &ProductionPattern)
     warehouse.write_derived(
         "deployment_commits",
         &attribution::shipped_schema(),
-        &[result.shipped],
+        &result.shipped,
         &stamp,
     )?;
     timer.phase("write deployment_commits");
@@ -251,7 +253,7 @@ pub fn ensure_attribution(warehouse: &Warehouse, production: &ProductionPattern)
     warehouse.write_derived(
         "deployment_warnings",
         &attribution::warnings_schema(),
-        &[result.warnings],
+        &[vec![result.warnings]],
         &stamp,
     )?;
     Ok(unknown)

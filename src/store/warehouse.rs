@@ -182,13 +182,10 @@ impl Warehouse {
         Ok(self.manifest(table)?.version)
     }
 
-    /// Reads the whole table (optionally only some columns, by name).
+    /// Reads the whole table (optionally only some columns, by name). Files
+    /// are decoded in parallel, one thread per core; rows keep file order.
     pub fn read_table(&self, table: Table, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
-        let mut out = Vec::new();
-        for path in self.table_files(table)? {
-            out.extend(read_parquet(&path, columns)?);
-        }
-        Ok(out)
+        read_files_parallel(&self.table_files(table)?, columns)
     }
 
     /// Inserts rows, replacing rows with the same natural key. `batches` must
@@ -332,35 +329,88 @@ impl Warehouse {
         }
     }
 
-    pub fn derived_path(&self, name: &str) -> PathBuf {
-        self.root.join("_derived").join(format!("{name}.parquet"))
+    fn derived_dir(&self, name: &str) -> PathBuf {
+        self.root.join("_derived").join(name)
     }
 
-    /// The stamp a derived table was written with, if it exists.
+    /// The part files of a derived table (empty when it was never written).
+    pub fn derived_files(&self, name: &str) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(self.derived_dir(name)) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("parquet"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The stamp a derived table was written with, if every part has it.
     pub fn derived_stamp(&self, name: &str) -> Option<String> {
-        let file = File::open(self.derived_path(name)).ok()?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
-        builder
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()?
-            .iter()
-            .find(|kv| kv.key == STAMP_KEY)
-            .and_then(|kv| kv.value.clone())
+        let mut stamp: Option<String> = None;
+        let files = self.derived_files(name);
+        if files.is_empty() {
+            return None;
+        }
+        for path in files {
+            let file = File::open(path).ok()?;
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
+            let this = builder
+                .metadata()
+                .file_metadata()
+                .key_value_metadata()?
+                .iter()
+                .find(|kv| kv.key == STAMP_KEY)
+                .and_then(|kv| kv.value.clone())?;
+            match &stamp {
+                Some(s) if *s != this => return None,
+                _ => stamp = Some(this),
+            }
+        }
+        stamp
     }
 
+    /// Writes a derived table as one Parquet part per element of `parts`,
+    /// in parallel, into a fresh directory that then replaces the old one.
+    /// A reader that looks in between finds no table (or stamps that do not
+    /// match) and recomputes it; it never reads a half-written file.
     pub fn write_derived(
         &self,
         name: &str,
         schema: &SchemaRef,
-        batches: &[RecordBatch],
+        parts: &[Vec<RecordBatch>],
         stamp: &str,
-    ) -> Result<PathBuf> {
-        let path = self.derived_path(name);
-        let dir = path.parent().expect("derived dir");
-        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
-        write_parquet(&path, schema, batches, Some(stamp))?;
-        Ok(path)
+    ) -> Result<()> {
+        let dir = self.derived_dir(name);
+        let parent = dir.parent().expect("derived dir");
+        fs::create_dir_all(parent).map_err(|e| Error::io("cannot create", parent, e))?;
+        let fresh = parent.join(format!("{name}.tmp-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&fresh);
+        fs::create_dir_all(&fresh).map_err(|e| Error::io("cannot create", &fresh, e))?;
+        std::thread::scope(|scope| -> Result<()> {
+            let handles: Vec<_> = parts
+                .iter()
+                .enumerate()
+                .map(|(i, batches)| {
+                    let path = fresh.join(format!("part-{i:03}.parquet"));
+                    scope.spawn(move || write_parquet(&path, schema, batches, Some(stamp)))
+                })
+                .collect();
+            for h in handles {
+                h.join().expect("writer thread")?;
+            }
+            Ok(())
+        })?;
+        let old = parent.join(format!("{name}.old-{}", std::process::id()));
+        if dir.exists() {
+            fs::rename(&dir, &old).map_err(|e| Error::io("cannot replace", &dir, e))?;
+        }
+        fs::rename(&fresh, &dir).map_err(|e| Error::io("cannot replace", &dir, e))?;
+        let _ = fs::remove_dir_all(&old);
+        sync_dir(parent);
+        Ok(())
     }
 
     pub fn read_state(&self, name: &str) -> Result<Option<serde_json::Value>> {
@@ -383,6 +433,39 @@ impl Warehouse {
         let bytes = serde_json::to_vec_pretty(value).expect("json");
         atomic_write(&dir.join(format!("{name}.json")), |f| f.write_all(&bytes))
     }
+}
+
+/// Reads many Parquet files on all cores; batches keep the files' order.
+pub fn read_files_parallel(
+    files: &[PathBuf],
+    columns: Option<&[&str]>,
+) -> Result<Vec<RecordBatch>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<Vec<RecordBatch>>>> =
+        (0..files.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= files.len() {
+                        break;
+                    }
+                    let r = read_parquet(&files[i], columns);
+                    slots.lock().expect("no panics while holding")[i] = Some(r);
+                }
+            });
+        }
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r.expect("every file read")?);
+    }
+    Ok(out)
 }
 
 pub fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {

@@ -102,13 +102,15 @@ fn devlake_refdiff_deployment_commit_diff() {
         .collect();
     let mut ours: BTreeSet<(String, String)> = BTreeSet::new();
     let scope1 = "github:GithubRepo:1:484251804"; // project1, the one DevLake runs
-    for i in 0..b.num_rows() {
-        if b.column(2).as_string::<i32>().value(i) == scope1 {
-            let dep = b.column(0).as_string::<i32>().value(i);
-            ours.insert((
-                dep_sha[dep].clone(),
-                b.column(3).as_string::<i32>().value(i).to_string(),
-            ));
+    for b in b.iter().flatten() {
+        for i in 0..b.num_rows() {
+            if b.column(2).as_string::<i32>().value(i) == scope1 {
+                let dep = b.column(0).as_string::<i32>().value(i);
+                ours.insert((
+                    dep_sha[dep].clone(),
+                    b.column(3).as_string::<i32>().value(i).to_string(),
+                ));
+            }
         }
     }
     let expected: BTreeSet<(String, String)> = read("commits_diffs.csv")
