@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::ingest::synthetic::{self, GeneratorConfig, Sink};
 use crate::metrics::interval::{self, Interval};
 use crate::metrics::levels::{Benchmark, BenchmarkName};
-use crate::metrics::{self, Grouping, MetricsOptions};
+use crate::metrics::{self, DEFAULT_WINDOW_DAYS, Grouping, MetricsOptions};
 use crate::render::{self, Format};
 use crate::store::schema::{self, Table};
 use crate::store::warehouse::Warehouse;
@@ -323,14 +323,7 @@ async fn run_async(cli: Cli) -> Result<()> {
                 _ => return Err(Error::usage("QUERY", "give a query, or -f FILE")),
             };
             let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
-            let to = match &args.to {
-                Some(s) => interval::parse_instant("--to", s)?,
-                None => interval::now_micros(),
-            };
-            let mut opts = MetricsOptions::defaults(to);
-            if let Some(from) = &args.from {
-                opts.from = interval::parse_instant("--from", from)?;
-            }
+            let mut opts = window_options(&args.from, &args.to, DEFAULT_WINDOW_DAYS)?;
             opts.production = ProductionPattern::new(&args.environment)?;
             opts.validate()?;
             let engine = open_engine(&warehouse, &opts.production).await?;
@@ -393,15 +386,8 @@ async fn analyze(warehouse: &Option<PathBuf>, args: &AnalyzeArgs) -> Result<()> 
             "{}: {} commits, {} releases (tags), {} rollbacks",
             r.repo, r.commits, r.deployments, r.rollbacks
         );
-        let to = match &args.to {
-            Some(s) => interval::parse_instant("--to", s)?,
-            None => interval::now_micros(),
-        };
-        let mut opts = MetricsOptions::defaults(to);
-        opts.from = match &args.from {
-            Some(s) => interval::parse_instant("--from", s)?,
-            None => to - interval::days_micros(365),
-        };
+        // Releases are rarer than deployments: a year by default.
+        let mut opts = window_options(&args.from, &args.to, 365)?;
         opts.interval = args.interval;
         opts.benchmark = Benchmark::load(args.benchmark)?;
         opts.production = ProductionPattern::new(&regex::escape(&args.selection.environment))?;
@@ -436,15 +422,27 @@ pub async fn open_engine(warehouse: &Warehouse, production: &ProductionPattern) 
     Ok(engine)
 }
 
-pub fn metrics_options(args: &MetricsArgs) -> Result<MetricsOptions> {
-    let to = match &args.to {
+/// Default options for the window `--from`/`--to` (default: the
+/// `default_days` before `--to`, which defaults to now).
+fn window_options(
+    from: &Option<String>,
+    to: &Option<String>,
+    default_days: i64,
+) -> Result<MetricsOptions> {
+    let to = match to {
         Some(s) => interval::parse_instant("--to", s)?,
         None => interval::now_micros(),
     };
     let mut opts = MetricsOptions::defaults(to);
-    if let Some(from) = &args.from {
-        opts.from = interval::parse_instant("--from", from)?;
-    }
+    opts.from = match from {
+        Some(s) => interval::parse_instant("--from", s)?,
+        None => to - interval::days_micros(default_days),
+    };
+    Ok(opts)
+}
+
+pub fn metrics_options(args: &MetricsArgs) -> Result<MetricsOptions> {
+    let mut opts = window_options(&args.from, &args.to, DEFAULT_WINDOW_DAYS)?;
     opts.interval = args.interval;
     opts.group = args.by;
     opts.incident_window_us =

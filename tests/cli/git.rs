@@ -47,33 +47,6 @@ fn new_repo(ws: &Workspace, name: &str) -> PathBuf {
     dir
 }
 
-/// `sql` with the window the metric views use.
-fn sql_window(ws: &Workspace, q: &str, from: &str, to: &str) -> String {
-    let out = ws
-        .doralens(&["sql", q, "--from", from, "--to", to, "--format", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn sql(ws: &Workspace, q: &str) -> String {
-    let out = ws
-        .doralens(&["sql", q, "--format", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// main: c1 → c2 → m (merge of feature f1, branched from c1) → r (revert of c2).
 /// Tags: v1.0 lightweight on c2; v1.1 annotated on the merge; v1.2 annotated on
 /// r; v1.3 annotated back on c2 (a rollback); v1.4 signed, on r.
@@ -165,9 +138,7 @@ fn merges_annotated_lightweight_and_signed_tags_revert_and_rollback() {
     .assert()
     .success();
 
-    let commits = sql(
-        &ws,
-        "SELECT sha, array_length(parents) AS n, author, authored_at, message FROM commits ORDER BY authored_at",
+    let commits = ws.sql_csv("SELECT sha, array_length(parents) AS n, author, authored_at, message FROM commits ORDER BY authored_at",
     );
     let expected = format!(
         "sha,n,author,authored_at,message\n\
@@ -180,9 +151,7 @@ fn merges_annotated_lightweight_and_signed_tags_revert_and_rollback() {
     assert_eq!(commits, expected);
 
     // Lightweight: the commit's date; annotated and signed: the tagger's.
-    let deployments = sql(
-        &ws,
-        "SELECT id, service, environment, sha, status, finished_at FROM deployments ORDER BY finished_at, id",
+    let deployments = ws.sql_csv("SELECT id, service, environment, sha, status, finished_at FROM deployments ORDER BY finished_at, id",
     );
     let expected = format!(
         "id,service,environment,sha,status,finished_at\n\
@@ -194,20 +163,16 @@ fn merges_annotated_lightweight_and_signed_tags_revert_and_rollback() {
     );
     assert_eq!(deployments, expected);
     assert_eq!(
-        sql(
-            &ws,
-            "SELECT id, deployment_id, rollback_deployment_id, finished_at FROM rollbacks"
-        ),
+        ws.sql_csv("SELECT id, deployment_id, rollback_deployment_id, finished_at FROM rollbacks"),
         "id,deployment_id,rollback_deployment_id,finished_at\n\
          shop@v1.3#rollback,shop@v1.2,shop@v1.3,2026-01-07T10:00:00Z\n"
     );
     // The revert makes v1.2 rework; the rollback makes v1.3 rework and v1.2 failed.
     assert_eq!(
-        sql_window(
-            &ws,
+        ws.sql_csv_in(
+            &ws.warehouse(),
             "SELECT deployment_id, reason FROM rework_deployment_reasons ORDER BY 1, 2",
-            "2026-01-01",
-            "2026-01-08"
+            &["--from", "2026-01-01", "--to", "2026-01-08"]
         ),
         "deployment_id,reason\nshop@v1.2,revert commit\nshop@v1.3,rollback\n"
     );
@@ -269,18 +234,9 @@ fn incremental_run_equals_full_run() {
     ingest(&ws, &full, &["--full"]);
     let q = "SELECT repo, sha, parents, author, authored_at, committed_at, message FROM commits ORDER BY sha";
     let dq = "SELECT * FROM deployments ORDER BY id";
-    let in_full = |q: &str| {
-        String::from_utf8(
-            ws.doralens_in(&full, &["sql", q, "--format", "csv"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap()
-    };
-    assert_eq!(sql(&ws, q), in_full(q));
-    assert_eq!(sql(&ws, dq), in_full(dq));
-    assert_eq!(sql(&ws, "SELECT count(*) AS n FROM commits"), "n\n5\n");
+    assert_eq!(ws.sql_csv(q), ws.sql_csv_in(&full, q, &[]));
+    assert_eq!(ws.sql_csv(dq), ws.sql_csv_in(&full, dq, &[]));
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM commits"), "n\n5\n");
 }
 
 #[test]
@@ -344,10 +300,10 @@ fn bare_repositories_work_and_name_themselves_without_dot_git() {
     .assert()
     .success();
     assert_eq!(
-        sql(&ws, "SELECT DISTINCT repo FROM commits"),
+        ws.sql_csv("SELECT DISTINCT repo FROM commits"),
         "repo\nstore\n"
     );
-    assert_eq!(sql(&ws, "SELECT id FROM deployments"), "id\nstore@v1.1\n");
+    assert_eq!(ws.sql_csv("SELECT id FROM deployments"), "id\nstore@v1.1\n");
 }
 
 #[test]
@@ -418,7 +374,7 @@ fn corrupt_object_is_reported_with_fsck_hint() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("git fsck"), "{stderr}");
     // Nothing half-written: no commits table, no cursor.
-    assert_eq!(sql(&ws, "SELECT count(*) AS n FROM commits"), "n\n0\n");
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM commits"), "n\n0\n");
 }
 
 #[test]
@@ -534,19 +490,14 @@ fn monorepo_services_by_path_ship_only_their_own_commits() {
     ingest(&ws.warehouse(), &[]);
 
     assert_eq!(
-        sql(
-            &ws,
-            "SELECT repo, sha, parents FROM commits WHERE repo LIKE 'mono:%' ORDER BY repo, authored_at"
+        ws.sql_csv("SELECT repo, sha, parents FROM commits WHERE repo LIKE 'mono:%' ORDER BY repo, authored_at"
         ),
         format!(
             "repo,sha,parents\nmono:api,{c1},\nmono:api,{c2},{c1}\nmono:api,{c5},{c2}\nmono:web,{c1},\nmono:web,{c3},{c1}\n"
         )
     );
     assert_eq!(
-        sql(
-            &ws,
-            "SELECT id, repo, service, sha FROM deployments ORDER BY finished_at, id"
-        ),
+        ws.sql_csv("SELECT id, repo, service, sha FROM deployments ORDER BY finished_at, id"),
         format!(
             "id,repo,service,sha\n\
              mono@v1:api,mono:api,api,{c1}\nmono@v1:web,mono:web,web,{c1}\n\
@@ -607,20 +558,11 @@ fn monorepo_services_by_path_ship_only_their_own_commits() {
         "SELECT repo, sha, parents, authored_at FROM commits ORDER BY repo, sha",
         "SELECT id, repo, service, sha, finished_at FROM deployments ORDER BY id",
     ] {
-        let in_full = String::from_utf8(
-            ws.doralens_in(&full, &["sql", q, "--format", "csv"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .unwrap();
-        assert_eq!(sql(&ws, q), in_full, "{q}");
+        let in_full = ws.sql_csv_in(&full, q, &[]);
+        assert_eq!(ws.sql_csv(q), in_full, "{q}");
     }
     assert_eq!(
-        sql(
-            &ws,
-            "SELECT count(*) AS n FROM deployments WHERE id LIKE '%web-v4%'"
-        ),
+        ws.sql_csv("SELECT count(*) AS n FROM deployments WHERE id LIKE '%web-v4%'"),
         "n\n1\n"
     );
 }

@@ -39,6 +39,24 @@ impl Workspace {
         cmd
     }
 
+    /// `doralens sql QUERY --format csv EXTRA...` on `warehouse`; asserts success.
+    pub fn sql_csv_in(&self, warehouse: &Path, query: &str, extra: &[&str]) -> String {
+        let mut args = vec!["sql", query, "--format", "csv"];
+        args.extend(extra);
+        let out = self.doralens_in(warehouse, &args).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{query}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    /// `sql_csv_in` on the workspace's own warehouse.
+    pub fn sql_csv(&self, query: &str) -> String {
+        self.sql_csv_in(&self.warehouse(), query, &[])
+    }
+
     pub fn write(&self, name: &str, content: &str) -> PathBuf {
         let p = self.path(name);
         if let Some(parent) = p.parent() {

@@ -4,19 +4,6 @@
 use crate::scenarios::load_scenario;
 use crate::util::{Workspace, repo_root};
 
-fn sql_csv(ws: &Workspace, q: &str) -> String {
-    let out = ws
-        .doralens(&["sql", q, "--format", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn importing_twice_changes_nothing() {
     let ws = Workspace::new();
@@ -39,9 +26,9 @@ fn importing_twice_changes_nothing() {
     let before = metrics(&ws);
     let counts_q = "SELECT (SELECT count(*) FROM commits) c, (SELECT count(*) FROM deployments) d, \
                     (SELECT count(*) FROM incidents) i, (SELECT count(*) FROM rollbacks) r";
-    let counts_before = sql_csv(&ws, counts_q);
+    let counts_before = ws.sql_csv(counts_q);
     load_scenario(&ws, &dir);
-    assert_eq!(sql_csv(&ws, counts_q), counts_before);
+    assert_eq!(ws.sql_csv(counts_q), counts_before);
     assert_eq!(metrics(&ws), before);
     assert_eq!(counts_before, "c,d,i,r\n6,6,6,1\n");
 }
@@ -73,7 +60,7 @@ fn reimport_replaces_rows_by_key() {
             .contains("imported 2 rows into deployments (1 replaced); deployments now has 3 rows")
     );
     assert_eq!(
-        sql_csv(&ws, "SELECT id, status FROM deployments ORDER BY id"),
+        ws.sql_csv("SELECT id, status FROM deployments ORDER BY id"),
         "id,status\nd1,success\nd2,failure\nd3,success\n"
     );
 }
@@ -224,10 +211,7 @@ fn csv_output_joins_lists_like_the_import_format() {
     let ws = Workspace::new();
     load_scenario(&ws, &repo_root().join("fixtures/scenarios/merges_redeploy"));
     assert_eq!(
-        sql_csv(
-            &ws,
-            "SELECT sha, parents FROM commits WHERE sha IN ('a', 'm') ORDER BY sha"
-        ),
+        ws.sql_csv("SELECT sha, parents FROM commits WHERE sha IN ('a', 'm') ORDER BY sha"),
         "sha,parents\na,\nm,b;f2\n"
     );
 }
