@@ -42,7 +42,7 @@ fn params() -> Params {
     Params {
         teams: get("--teams", 50.0) as usize,
         scale: get("--scale", 53.0),
-        incident_rate: get("--incident-rate", 3.0),
+        incident_rate: get("--incident-rate", 7.0),
     }
 }
 

@@ -127,15 +127,13 @@ impl CommitGraph {
         let mut index: HashTable<u32> = HashTable::with_capacity(n);
         for i in 0..n {
             let h = hasher.hash_one((repo_ids[i], shas.value(i)));
-            let dup = index
-                .find(h, |&j| {
-                    repo_ids[j as usize] == repo_ids[i] && shas.value(j as usize) == shas.value(i)
-                })
-                .is_some();
-            if !dup {
-                index.insert_unique(h, i as u32, |&j| {
-                    hasher.hash_one((repo_ids[j as usize], shas.value(j as usize)))
-                });
+            // One probe: a (repo, sha) seen twice keeps its first number.
+            if let hashbrown::hash_table::Entry::Vacant(slot) = index.entry(
+                h,
+                |&j| repo_ids[j as usize] == repo_ids[i] && shas.value(j as usize) == shas.value(i),
+                |&j| hasher.hash_one((repo_ids[j as usize], shas.value(j as usize))),
+            ) {
+                slot.insert(i as u32);
             }
         }
         let mut graph = CommitGraph {
@@ -149,27 +147,65 @@ impl CommitGraph {
         };
 
         // Parent edges as compressed rows; parents outside the warehouse
-        // (e.g. beyond a shallow import) are simply absent.
-        graph.parent_offsets.push(0);
-        let mut i = 0usize;
+        // (e.g. beyond a shallow import) are simply absent. The look-ups are
+        // read-only, so batches are resolved on all cores, then joined in
+        // order.
+        let mut first_commit = Vec::with_capacity(commits.len());
+        let mut next = 0usize;
         for batch in commits {
-            let lists = batch
-                .column_by_name("parents")
-                .expect("projected")
-                .as_list::<i32>();
-            let values = lists.values().as_string::<i32>();
-            let offsets = lists.value_offsets();
-            for row in 0..lists.len() {
-                if lists.is_valid(row) {
-                    for p in offsets[row] as usize..offsets[row + 1] as usize {
-                        if let Some(j) = graph.lookup(graph.repo_ids[i], values.value(p)) {
-                            graph.parents.push(j);
+            first_commit.push(next);
+            next += batch.num_rows();
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |t| t.get())
+            .max(1);
+        let per_thread = commits.len().div_ceil(threads).max(1);
+        let pieces: Vec<(Vec<u32>, Vec<u32>)> = std::thread::scope(|scope| {
+            let graph = &graph;
+            let handles: Vec<_> = commits
+                .chunks(per_thread)
+                .zip(first_commit.chunks(per_thread))
+                .map(|(batches, starts)| {
+                    scope.spawn(move || {
+                        let mut lengths = Vec::new();
+                        let mut parents = Vec::new();
+                        for (batch, &start) in batches.iter().zip(starts) {
+                            let lists = batch
+                                .column_by_name("parents")
+                                .expect("projected")
+                                .as_list::<i32>();
+                            let values = lists.values().as_string::<i32>();
+                            let offsets = lists.value_offsets();
+                            for row in 0..lists.len() {
+                                let before = parents.len();
+                                if lists.is_valid(row) {
+                                    let repo = graph.repo_ids[start + row];
+                                    for p in offsets[row] as usize..offsets[row + 1] as usize {
+                                        if let Some(j) = graph.lookup(repo, values.value(p)) {
+                                            parents.push(j);
+                                        }
+                                    }
+                                }
+                                lengths.push((parents.len() - before) as u32);
+                            }
                         }
-                    }
-                }
-                graph.parent_offsets.push(graph.parents.len() as u32);
-                i += 1;
+                        (lengths, parents)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("parent thread"))
+                .collect()
+        });
+        graph.parent_offsets.push(0);
+        for (lengths, parents) in pieces {
+            let mut end = *graph.parent_offsets.last().expect("starts at 0");
+            for len in lengths {
+                end += len;
+                graph.parent_offsets.push(end);
             }
+            graph.parents.extend(parents);
         }
         Ok((graph, sha_col, authored))
     }
