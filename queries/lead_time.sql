@@ -13,7 +13,10 @@ SELECT gd.grp,
        count(*) AS lead_time_count,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY s.lead_time_s) AS lead_time_p50_s,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY s.lead_time_s) AS lead_time_p90_s
-FROM (
+-- grouped_deployments (about a million rows) comes first so DataFusion
+-- builds its hash table on it, not on the per-commit rows.
+FROM grouped_deployments gd
+JOIN (
     SELECT dc.deployment_id,
            (arrow_cast(dc.deployed_at, 'Int64') - arrow_cast(dc.authored_at, 'Int64')) / 1000000.0
                AS lead_time_s
@@ -21,6 +24,5 @@ FROM (
     WHERE (NOT dc.baseline OR {{include_baseline}})
       AND dc.authored_at <= dc.deployed_at
       AND dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
-) s
-JOIN grouped_deployments gd ON gd.id = s.deployment_id
+) s ON gd.id = s.deployment_id
 GROUP BY gd.grp, gd.interval_start;

@@ -7,7 +7,9 @@
 --          (the group column is renamed, and the levels added, by the engine)
 -- METRICS.md: section 6. A group has rows when it has a production
 -- deployment or an incident in the window, and then a row for every bucket
--- (empty ones included: 0 counts, null statistics).
+-- (empty ones included: 0 counts, null statistics). failed_deployments comes
+-- from recovery_time (the same count as change_failure_rate's) so the
+-- failure links are evaluated once per query.
 WITH active_groups AS (
     SELECT gd.grp FROM grouped_deployments gd
     UNION
@@ -24,9 +26,9 @@ SELECT a.grp,
        coalesce(lt.lead_time_count, 0) AS lead_time_count,
        lt.lead_time_p50_s,
        lt.lead_time_p90_s,
-       coalesce(cf.failed_deployments, 0) AS failed_deployments,
+       coalesce(rt.failed_deployments, 0) AS failed_deployments,
        CASE WHEN coalesce(df.deployments, 0) > 0
-            THEN coalesce(cf.failed_deployments, 0) / CAST(df.deployments AS DOUBLE)
+            THEN coalesce(rt.failed_deployments, 0) / CAST(df.deployments AS DOUBLE)
        END AS change_failure_rate,
        coalesce(rt.recovery_count, 0) AS recovery_count,
        rt.recovery_time_p50_s,
@@ -42,7 +44,6 @@ FROM active_groups a
 CROSS JOIN buckets b
 LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start
 LEFT JOIN lead_time lt ON lt.grp = a.grp AND lt.interval_start = b.interval_start
-LEFT JOIN change_failure_rate cf ON cf.grp = a.grp AND cf.interval_start = b.interval_start
 LEFT JOIN recovery_time rt ON rt.grp = a.grp AND rt.interval_start = b.interval_start
 LEFT JOIN time_to_restore tr ON tr.grp = a.grp AND tr.interval_start = b.interval_start
 LEFT JOIN rework_rate rw ON rw.grp = a.grp AND rw.interval_start = b.interval_start

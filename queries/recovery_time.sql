@@ -2,7 +2,7 @@
 -- Inputs:  deployment_failure_links (change_failure_rate.sql),
 --          production_deployments, grouped_deployments
 -- Outputs: deployment_recovery(deployment_id, open_failure, recovered_at, recovery_s)
---          recovery_time(grp, interval_start, recovery_count,
+--          recovery_time(grp, interval_start, failed_deployments, recovery_count,
 --              recovery_time_p50_s, recovery_time_p90_s, open_failures)
 -- METRICS.md: section 4.4. Recovery ends at the latest linked incident's
 -- resolved_at or rollback's finished_at; a failure with an unresolved linked
@@ -25,6 +25,10 @@ JOIN production_deployments d ON d.id = r.deployment_id;
 CREATE VIEW recovery_time AS
 SELECT gd.grp,
        gd.interval_start,
+       -- deployment_recovery has one row per failed deployment, so this is
+       -- change_failure_rate.sql's failed_deployments; metrics.sql takes it
+       -- from here so the failure links are evaluated once.
+       count(*) AS failed_deployments,
        count(r.recovery_s) AS recovery_count,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p50_s,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p90_s,

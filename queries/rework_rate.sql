@@ -23,9 +23,11 @@ FROM (SELECT ch.repo, ch.merge_sha, unnest(ch.labels) AS label
 WHERE lower(l.label) IN ({{rework_labels}});
 
 CREATE VIEW rework_deployment_reasons AS
+-- The small side comes first: DataFusion builds its hash table on the left
+-- input when it has no statistics to choose by.
 SELECT DISTINCT dc.deployment_id, rc.reason
-FROM deployment_commits dc
-JOIN rework_commits rc ON rc.repo = dc.repo AND rc.sha = dc.sha
+FROM rework_commits rc
+JOIN deployment_commits dc ON rc.repo = dc.repo AND rc.sha = dc.sha
 WHERE dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
 UNION ALL
 SELECT r.rollback_deployment_id AS deployment_id, 'rollback' AS reason

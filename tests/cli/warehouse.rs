@@ -229,3 +229,28 @@ fn a_missing_warehouse_is_an_error_not_an_empty_result() {
     }
     assert!(!ws.warehouse().exists());
 }
+
+/// metrics.sql takes failed_deployments from recovery_time; the
+/// change_failure_rate view must agree with it.
+#[test]
+fn change_failure_rate_view_agrees_with_metrics() {
+    let ws = Workspace::new();
+    load_scenario(&ws, &repo_root().join("fixtures/scenarios/incident_links"));
+    let window = ["--from", "2026-03-01", "--to", "2026-03-09"];
+    assert_eq!(
+        ws.sql_csv_in(
+            &ws.warehouse(),
+            "SELECT sum(failed_deployments) AS n FROM change_failure_rate",
+            &window
+        ),
+        "n\n5\n"
+    );
+    assert_eq!(
+        ws.sql_csv_in(
+            &ws.warehouse(),
+            "SELECT sum(failed_deployments) AS n FROM recovery_time",
+            &window
+        ),
+        "n\n5\n"
+    );
+}
