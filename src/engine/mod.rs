@@ -107,6 +107,13 @@ impl Engine {
             .with_information_schema(true)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
         let mut config = config;
+        // Larger batches than DataFusion's 8192 amortise per-batch work in
+        // the joins over per-commit rows (bench: 5.46 s → 5.12 s for
+        // metrics --by team --interval week on 10 M commits; 65536 was
+        // slower). The environment still wins.
+        if std::env::var_os("DATAFUSION_EXECUTION_BATCH_SIZE").is_none() {
+            config = config.with_batch_size(32 * 1024);
+        }
         // DataFusion 55's join dynamic filter pushdown drops matching rows
         // when a join key's filter passes through a projection over
         // duplicate column names (apache/datafusion#25262). It silently
