@@ -336,9 +336,7 @@ async fn run_async(cli: Cli) -> Result<()> {
             let counts = match &args.out {
                 Some(dir) => {
                     let mut sink = FileSink::new(dir, args.file_format)?;
-                    let counts = synthetic::generate(&config, &mut sink)?;
-                    sink.finish()?;
-                    counts
+                    synthetic::generate(&config, &mut sink)?
                 }
                 None => {
                     let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
@@ -550,10 +548,6 @@ impl FileSink {
             FileFormat::Ndjson => "ndjson",
         };
         self.dir.join(format!("{}.{ext}", table.name()))
-    }
-
-    fn finish(self) -> Result<()> {
-        Ok(())
     }
 }
 

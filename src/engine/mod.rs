@@ -126,8 +126,7 @@ impl Engine {
             .enable_join_dynamic_filter_pushdown = false;
         let ctx = SessionContext::new_with_config(config);
         for table in Table::ALL {
-            let provider =
-                table_provider(&ctx, table.schema(), &warehouse.table_files(table)?).await?;
+            let provider = table_provider(table.schema(), &warehouse.table_files(table)?).await?;
             ctx.register_table(table.name(), provider)?;
         }
         let unknown = ensure_attribution(warehouse, production)?;
@@ -135,7 +134,7 @@ impl Engine {
             ("deployment_commits", attribution::shipped_schema()),
             ("deployment_warnings", attribution::warnings_schema()),
         ] {
-            let provider = table_provider(&ctx, schema, &warehouse.derived_files(name)).await?;
+            let provider = table_provider(schema, &warehouse.derived_files(name)).await?;
             ctx.register_table(name, provider)?;
         }
         Ok(Engine {
@@ -200,7 +199,6 @@ impl Engine {
 /// A Parquet-backed table over exactly the given files (an empty in-memory
 /// table when there are none), always with the canonical schema.
 async fn table_provider(
-    ctx: &SessionContext,
     schema: SchemaRef,
     files: &[std::path::PathBuf],
 ) -> Result<Arc<dyn TableProvider>> {
@@ -216,7 +214,6 @@ async fn table_provider(
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(schema);
-    let _ = ctx;
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
