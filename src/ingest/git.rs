@@ -79,10 +79,10 @@ pub fn default_repo_name(path: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "repo".into());
-    if name == ".git" {
-        if let Some(parent) = canonical.parent().and_then(|p| p.file_name()) {
-            name = parent.to_string_lossy().to_string();
-        }
+    if name == ".git"
+        && let Some(parent) = canonical.parent().and_then(|p| p.file_name())
+    {
+        name = parent.to_string_lossy().to_string();
     }
     name.strip_suffix(".git")
         .map(str::to_string)
@@ -283,7 +283,7 @@ pub fn ingest(
             let first_parent_tree = match decoded.parents().next() {
                 Some(p) => Some(
                     repo.find_commit(p)
-                        .and_then(|c| c.tree_id().map(|t| t.detach()).map_err(Into::into))
+                        .and_then(|c| c.tree_id().map(|t| t.detach()))
                         .map_err(|e| {
                             git_error(path, &format!("cannot read parent of {}", info.id), e)
                         })?,
@@ -314,7 +314,7 @@ pub fn ingest(
             Cell::Text(summary),
         ]);
         total += 1;
-        if total % 4096 == 0 {
+        if total.is_multiple_of(4096) {
             progress.set_message(format!("{repo_name}: {total} commits"));
             progress.tick();
         }

@@ -417,9 +417,7 @@ fn generate_history(
         for k in 0..n_commits {
             let at = first_commit_at + span * k as i64 / (n_commits as i64 + 1);
             let sha = rng.sha();
-            let msg = if revert {
-                title.clone()
-            } else if k == 0 {
+            let msg = if revert || k == 0 {
                 title.clone()
             } else {
                 format!("Address review: {}", rng.pick(&NOUNS))

@@ -105,7 +105,7 @@ pub fn encode(hashes: &[u64]) -> Vec<u8> {
 }
 
 pub fn decode(bytes: &[u8]) -> Option<Vec<u64>> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return None;
     }
     Some(
