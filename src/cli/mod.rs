@@ -72,12 +72,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct MetricsArgs {
-    /// Window start, inclusive (RFC 3339 or a date). Default: --to minus 90 days
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Window end, exclusive (RFC 3339 or a date). Default: now
-    #[arg(long)]
-    pub to: Option<String>,
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// One row per bucket: day, week (ISO, Monday), month or quarter (UTC)
     #[arg(long, value_enum)]
     pub interval: Option<Interval>,
@@ -173,12 +169,10 @@ pub struct AnalyzeArgs {
     pub path: PathBuf,
     #[command(flatten)]
     pub selection: GitSelection,
-    /// Window start (default: --to minus 365 days: releases are rarer than deploys)
-    #[arg(long)]
-    pub from: Option<String>,
-    /// Window end, exclusive (default: now)
-    #[arg(long)]
-    pub to: Option<String>,
+    /// The window (for analyze, --from defaults to a year before --to:
+    /// releases are rarer than deployments)
+    #[command(flatten)]
+    pub window: WindowArgs,
     #[arg(long, value_enum)]
     pub interval: Option<Interval>,
     #[arg(long, value_enum, default_value = "dora-2023")]
@@ -206,12 +200,37 @@ pub struct SqlArgs {
     /// Production environments for the derived tables (see `metrics --environment`)
     #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
     pub environment: String,
-    /// Window start for the metric views (default: --to minus 90 days)
+    /// The window of the metric views
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// `--from` / `--to`, shared by every command that has a window.
+#[derive(Debug, Clone, Args)]
+pub struct WindowArgs {
+    /// Window start, inclusive (RFC 3339 or a date). Default: 90 days before --to (analyze: 365)
     #[arg(long)]
     pub from: Option<String>,
-    /// Window end for the metric views (default: now)
+    /// Window end, exclusive (RFC 3339 or a date). Default: now
     #[arg(long)]
     pub to: Option<String>,
+}
+
+impl WindowArgs {
+    /// Default options for this window; without --from it starts
+    /// `default_days` before --to (which defaults to now).
+    fn options(&self, default_days: i64) -> Result<MetricsOptions> {
+        let to = match &self.to {
+            Some(s) => interval::parse_instant("--to", s)?,
+            None => interval::now_micros(),
+        };
+        let mut opts = MetricsOptions::defaults(to);
+        opts.from = match &self.from {
+            Some(s) => interval::parse_instant("--from", s)?,
+            None => to - interval::days_micros(default_days),
+        };
+        Ok(opts)
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -323,7 +342,7 @@ async fn run_async(cli: Cli) -> Result<()> {
                 _ => return Err(Error::usage("QUERY", "give a query, or -f FILE")),
             };
             let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
-            let mut opts = window_options(&args.from, &args.to, DEFAULT_WINDOW_DAYS)?;
+            let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
             opts.production = ProductionPattern::new(&args.environment)?;
             opts.validate()?;
             let engine = open_engine(&warehouse, &opts.production).await?;
@@ -385,7 +404,7 @@ async fn analyze(warehouse: &Option<PathBuf>, args: &AnalyzeArgs) -> Result<()> 
             r.repo, r.commits, r.deployments, r.rollbacks
         );
         // Releases are rarer than deployments: a year by default.
-        let mut opts = window_options(&args.from, &args.to, 365)?;
+        let mut opts = args.window.options(365)?;
         opts.interval = args.interval;
         opts.benchmark = Benchmark::load(args.benchmark)?;
         opts.production = ProductionPattern::new(&regex::escape(&args.selection.environment))?;
@@ -420,27 +439,8 @@ pub async fn open_engine(warehouse: &Warehouse, production: &ProductionPattern) 
     Ok(engine)
 }
 
-/// Default options for the window `--from`/`--to` (default: the
-/// `default_days` before `--to`, which defaults to now).
-fn window_options(
-    from: &Option<String>,
-    to: &Option<String>,
-    default_days: i64,
-) -> Result<MetricsOptions> {
-    let to = match to {
-        Some(s) => interval::parse_instant("--to", s)?,
-        None => interval::now_micros(),
-    };
-    let mut opts = MetricsOptions::defaults(to);
-    opts.from = match from {
-        Some(s) => interval::parse_instant("--from", s)?,
-        None => to - interval::days_micros(default_days),
-    };
-    Ok(opts)
-}
-
 pub fn metrics_options(args: &MetricsArgs) -> Result<MetricsOptions> {
-    let mut opts = window_options(&args.from, &args.to, DEFAULT_WINDOW_DAYS)?;
+    let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
     opts.interval = args.interval;
     opts.group = args.by;
     opts.incident_window_us =
