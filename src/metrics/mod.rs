@@ -225,9 +225,7 @@ fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<Metric
                     columns.push(column);
                 }
                 _ => {
-                    // Counts are never null (coalesced); statistics may be.
-                    let nullable = matches!(field.data_type(), DataType::Float64);
-                    let (field, column) = normalise_number(name, column, nullable)?;
+                    let (field, column) = normalise_number(name, column)?;
                     fields.push(field);
                     columns.push(column);
                 }
@@ -261,15 +259,16 @@ fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<Metric
     })
 }
 
-/// Counts as Int64, statistics and rates as Float64.
-fn normalise_number(name: &str, column: ArrayRef, nullable: bool) -> Result<(Field, ArrayRef)> {
+/// Counts as Int64 (never null: coalesced), statistics and rates as
+/// nullable Float64.
+fn normalise_number(name: &str, column: ArrayRef) -> Result<(Field, ArrayRef)> {
     use datafusion::arrow::compute::cast;
     let is_count = !matches!(column.data_type(), DataType::Float64);
     if is_count {
         let c = cast(&column, &DataType::Int64)?;
         Ok((Field::new(name, DataType::Int64, false), c))
     } else {
-        Ok((Field::new(name, DataType::Float64, nullable), column))
+        Ok((Field::new(name, DataType::Float64, true), column))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `generate` and `demo` through the CLI.
 
-use crate::util::Workspace;
+use crate::util::{Workspace, output_ok};
 
 const GEN: [&str; 10] = [
     "generate",
@@ -16,30 +16,22 @@ const GEN: [&str; 10] = [
 ];
 
 fn metrics_csv(ws: &Workspace, warehouse: &std::path::Path) -> String {
-    let out = ws
-        .doralens_in(
-            warehouse,
-            &[
-                "metrics",
-                "--from",
-                "2026-01-01",
-                "--to",
-                "2026-03-01",
-                "--by",
-                "team",
-                "--interval",
-                "month",
-                "--format",
-                "csv",
-            ],
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = output_ok(ws.doralens_in(
+        warehouse,
+        &[
+            "metrics",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-03-01",
+            "--by",
+            "team",
+            "--interval",
+            "month",
+            "--format",
+            "csv",
+        ],
+    ));
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -79,12 +71,7 @@ fn generated_files_import_to_the_same_metrics_as_direct_generation() {
 #[test]
 fn demo_prints_organisation_and_team_metrics_with_levels() {
     let ws = Workspace::new();
-    let out = ws.doralens(&["demo", "--dir", "demo"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = output_ok(ws.doralens(&["demo", "--dir", "demo"]));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("Organisation, last 90 days"), "{stdout}");
     for team in [

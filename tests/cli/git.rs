@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::Workspace;
+use crate::util::{Workspace, output_ok};
 
 /// Runs git in `dir` with author and committer dates set to `date`.
 fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
@@ -198,12 +198,7 @@ fn incremental_run_equals_full_run() {
             "v*",
         ];
         args.extend(extra);
-        let out = ws.doralens_in(wh, &args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = output_ok(ws.doralens_in(wh, &args));
         String::from_utf8(out.stderr).unwrap()
     };
     let first = ingest(&ws, &ws.warehouse(), &[]);
@@ -381,26 +376,18 @@ fn corrupt_object_is_reported_with_fsck_hint() {
 fn analyze_prints_the_repositorys_metrics() {
     let ws = Workspace::new();
     let (dir, _) = release_history(&ws);
-    let out = ws
-        .doralens(&[
-            "analyze",
-            dir.to_str().unwrap(),
-            "--deploy-tags",
-            "v*",
-            "--from",
-            "2026-01-01",
-            "--to",
-            "2026-01-08",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = output_ok(ws.doralens(&[
+        "analyze",
+        dir.to_str().unwrap(),
+        "--deploy-tags",
+        "v*",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-08",
+        "--format",
+        "json",
+    ]));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // v1.0 is the baseline; v1.1 ships f1 (2026-01-02 12:00) and m (01-03 10:00)
     // at 01-04 10:00: 46 h and 24 h; v1.2 ships r (01-05 10:00) at 01-06 10:00: 24 h.
@@ -480,12 +467,7 @@ fn monorepo_services_by_path_ship_only_their_own_commits() {
             "web=services/web/*",
         ];
         args.extend(extra);
-        let out = ws.doralens_in(wh, &args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        output_ok(ws.doralens_in(wh, &args));
     };
     ingest(&ws.warehouse(), &[]);
 

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{Workspace, repo_root};
+use crate::util::{Workspace, output_ok, repo_root};
 
 fn scenarios() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo_root().join("fixtures/scenarios"))
@@ -150,19 +150,15 @@ fn golden_scenarios() {
 fn unknown_sha_is_a_warning_and_still_a_deployment() {
     let ws = Workspace::new();
     load_scenario(&ws, &repo_root().join("fixtures/scenarios/merges_redeploy"));
-    let out = ws
-        .doralens(&[
-            "metrics",
-            "--from",
-            "2026-01-08",
-            "--to",
-            "2026-01-09",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = output_ok(ws.doralens(&[
+        "metrics",
+        "--from",
+        "2026-01-08",
+        "--to",
+        "2026-01-09",
+        "--format",
+        "json",
+    ]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("1 production deployment(s) name a sha"),

@@ -67,6 +67,18 @@ impl Workspace {
     }
 }
 
+/// Runs a command, asserts it succeeded (showing its stderr if not), and
+/// returns its output.
+pub fn output_ok(mut cmd: Command) -> std::process::Output {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }

@@ -2,7 +2,7 @@
 //! output formats, SQL errors.
 
 use crate::scenarios::load_scenario;
-use crate::util::{Workspace, repo_root};
+use crate::util::{Workspace, output_ok, repo_root};
 
 #[test]
 fn importing_twice_changes_nothing() {
@@ -192,15 +192,7 @@ fn bad_metric_options_are_usage_errors() {
 fn empty_warehouse_gives_empty_results_with_headers() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.warehouse()).unwrap();
-    let out = ws
-        .doralens(&["metrics", "--by", "team", "--format", "csv"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = output_ok(ws.doralens(&["metrics", "--by", "team", "--format", "csv"]));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("team,deployments,deploy_days"), "{text}");
     assert_eq!(text.lines().count(), 1);
