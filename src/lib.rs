@@ -13,3 +13,9 @@ pub mod render;
 pub mod store;
 
 pub use error::{Error, Result};
+
+/// How many threads doralens's own parallel work uses (reads, attribution,
+/// DataFusion partitions): one per core, 2 when the count is unknown.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}

@@ -156,9 +156,7 @@ impl CommitGraph {
             first_commit.push(next);
             next += batch.num_rows();
         }
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |t| t.get())
-            .max(1);
+        let threads = crate::cores();
         let per_thread = commits.len().div_ceil(threads).max(1);
         let pieces: Vec<(Vec<u32>, Vec<u32>)> = std::thread::scope(|scope| {
             let graph = &graph;
@@ -346,9 +344,7 @@ pub fn attribute(
 
     timer.phase("walk");
     // The output columns are gathered on all cores, one row range each.
-    let parts = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .max(1);
+    let parts = crate::cores();
     let chunk = out_dep.len().div_ceil(parts).max(1);
     let shipped: Vec<Vec<RecordBatch>> = std::thread::scope(|scope| {
         let handles: Vec<_> = out_dep

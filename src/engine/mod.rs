@@ -103,10 +103,9 @@ impl Engine {
     pub async fn open(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {
         // DATAFUSION_* environment variables tune the engine (e.g.
         // DATAFUSION_EXECUTION_BATCH_SIZE); ours are applied on top.
-        let config = SessionConfig::from_env()?
+        let mut config = SessionConfig::from_env()?
             .with_information_schema(true)
-            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let mut config = config;
+            .with_target_partitions(crate::cores());
         // Larger batches than DataFusion's 8192 amortise per-batch work in
         // the joins over per-commit rows (bench: 5.46 s → 5.12 s for
         // metrics --by team --interval week on 10 M commits; 65536 was

@@ -440,9 +440,7 @@ pub fn read_files_parallel(
     files: &[PathBuf],
     columns: Option<&[&str]>,
 ) -> Result<Vec<RecordBatch>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(files.len().max(1));
+    let threads = crate::cores().min(files.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<Option<Result<Vec<RecordBatch>>>> =
         (0..files.len()).map(|_| None).collect();
