@@ -38,6 +38,26 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     Git { path: PathBuf, message: String },
 
+    /// A forge (GitHub, GitLab) refused or failed a request. `resume` says
+    /// what was kept and how to continue.
+    #[error("{forge} {repo}: {message}")]
+    Forge {
+        forge: &'static str,
+        repo: String,
+        message: String,
+    },
+
+    /// The forge rejected the token (or there is none where one is needed).
+    #[error("{forge}: {message}")]
+    Token {
+        forge: &'static str,
+        message: String,
+    },
+
+    /// doralens.toml is missing or invalid.
+    #[error("{}: {message}", file.display())]
+    Config { file: PathBuf, message: String },
+
     /// The warehouse on disk is not in a state doralens can read.
     #[error("warehouse {}: {message}", path.display())]
     Warehouse { path: PathBuf, message: String },
@@ -83,6 +103,8 @@ impl Error {
                 | Error::Usage { .. }
                 | Error::Query { .. }
                 | Error::Git { .. }
+                | Error::Token { .. }
+                | Error::Config { .. }
         )
     }
 }

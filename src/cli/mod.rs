@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and the commands. `main.rs`
 //! only parses arguments, calls [`run`] and maps errors to exit codes.
 
+pub mod config;
 mod demo;
 
 use std::io::Write;
@@ -46,10 +47,25 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Pull delivery data from a source into the warehouse.
+    /// Pull delivery data from a source into the warehouse. Without a
+    /// source, syncs every repository listed in doralens.toml.
     Ingest {
+        /// Configuration file (repositories, services, teams)
+        #[arg(long, global = true, value_name = "FILE", default_value = config::DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Re-read everything, ignoring the saved cursors
+        #[arg(long, global = true)]
+        full: bool,
         #[command(subcommand)]
-        source: IngestSource,
+        source: Option<IngestSource>,
+    },
+    /// Write a commented doralens.toml to start from.
+    Init {
+        #[arg(long, default_value = config::DEFAULT_CONFIG, value_name = "FILE")]
+        path: PathBuf,
+        /// Replace an existing file
+        #[arg(long)]
+        force: bool,
     },
     /// Ingest a local git repository and print its metrics (try it on your repo).
     Analyze(AnalyzeArgs),
@@ -108,6 +124,33 @@ pub enum IngestSource {
     /// A local git repository, bare or not: commits, and tags as deployments.
     /// Offline, no token. Later runs read only what is new.
     Git(GitArgs),
+    /// GitHub repositories (token: GITHUB_TOKEN): commits, pull requests,
+    /// deployments, incident issues. Later runs read only what changed.
+    Github(ForgeArgs),
+    /// GitLab projects (token: GITLAB_TOKEN): commits, merge requests,
+    /// deployments, incidents. Later runs read only what changed.
+    Gitlab(ForgeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ForgeArgs {
+    /// owner/repo (GitHub) or group/project (GitLab); default: the ones in doralens.toml
+    pub repos: Vec<String>,
+    /// API root: GitHub Enterprise (https://ghe.example.com/api/v3) or self-hosted GitLab
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Count published releases as production deployments
+    #[arg(long)]
+    pub releases_as_deployments: bool,
+    /// GitHub: issues with this label are incidents [default: incident]
+    #[arg(long, value_name = "LABEL")]
+    pub incident_label: Option<String>,
+    /// Production environment names: a regex over the whole name, any case [default: production|prod]
+    #[arg(long, value_name = "REGEX")]
+    pub production: Option<String>,
+    /// Repositories synced at the same time [default: 4]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -158,9 +201,6 @@ pub struct GitArgs {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub selection: GitSelection,
-    /// Re-read the whole history, ignoring the saved cursor
-    #[arg(long)]
-    pub full: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -299,14 +339,47 @@ async fn run_async(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Init { path, force } => {
+            if path.exists() && !force {
+                return Err(Error::usage(
+                    "--path",
+                    format!("{} exists; add --force to replace it", path.display()),
+                ));
+            }
+            crate::store::warehouse::atomic_write(&path, |f| {
+                f.write_all(config::STARTER.as_bytes())
+            })?;
+            eprintln!(
+                "wrote {}: list your repositories, export GITHUB_TOKEN / GITLAB_TOKEN, then run `doralens ingest`",
+                path.display()
+            );
+            Ok(())
+        }
         Command::Ingest {
-            source: IngestSource::Git(args),
+            source: Some(IngestSource::Github(args)),
+            config,
+            full,
+        } => ingest_forges(&cli.warehouse, &config, full, Some((Forge::GitHub, &args))).await,
+        Command::Ingest {
+            source: Some(IngestSource::Gitlab(args)),
+            config,
+            full,
+        } => ingest_forges(&cli.warehouse, &config, full, Some((Forge::GitLab, &args))).await,
+        Command::Ingest {
+            source: None,
+            config,
+            full,
+        } => ingest_forges(&cli.warehouse, &config, full, None).await,
+        Command::Ingest {
+            source: Some(IngestSource::Git(args)),
+            full,
+            ..
         } => {
             let warehouse = Warehouse::open(warehouse_dir(&cli.warehouse))?;
             let reports = crate::ingest::git::ingest_all(
                 &warehouse,
                 &args.paths,
-                &args.selection.options(args.full)?,
+                &args.selection.options(full)?,
             )?;
             for r in reports {
                 eprintln!(
@@ -374,6 +447,133 @@ async fn run_async(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forge {
+    GitHub,
+    GitLab,
+}
+
+/// `ingest github|gitlab` (one forge, repositories from the arguments or
+/// the file) or plain `ingest` (every forge in the file).
+async fn ingest_forges(
+    warehouse: &Option<PathBuf>,
+    config_file: &Path,
+    full: bool,
+    explicit: Option<(Forge, &ForgeArgs)>,
+) -> Result<()> {
+    use crate::ingest::forge::{ForgeOptions, SyncContext, summary, sync_all};
+    let needs_file = explicit.is_none_or(|(_, a)| a.repos.is_empty());
+    let config = config::Config::load(config_file, needs_file)?;
+    let mut plan: Vec<(Forge, ForgeOptions, Vec<String>)> = Vec::new();
+    for forge in [Forge::GitHub, Forge::GitLab] {
+        let args = match explicit {
+            Some((f, a)) if f == forge => Some(a),
+            Some(_) => continue,
+            None => None,
+        };
+        let section = match forge {
+            Forge::GitHub => config.github.as_ref(),
+            Forge::GitLab => config.gitlab.as_ref(),
+        };
+        let repos = match args {
+            Some(a) if !a.repos.is_empty() => a.repos.clone(),
+            _ => section.map(|s| s.repos.clone()).unwrap_or_default(),
+        };
+        if repos.is_empty() {
+            if args.is_some() {
+                return Err(Error::Config {
+                    file: config_file.to_path_buf(),
+                    message: format!(
+                        "lists no repositories under [{}]; add them there or name them on the command line",
+                        if forge == Forge::GitHub {
+                            "github"
+                        } else {
+                            "gitlab"
+                        }
+                    ),
+                });
+            }
+            continue;
+        }
+        let production = args
+            .and_then(|a| a.production.clone())
+            .or_else(|| config.production.clone())
+            .unwrap_or_else(|| DEFAULT_PRODUCTION.to_string());
+        let options = ForgeOptions {
+            api_url: args
+                .and_then(|a| a.api_url.clone())
+                .or_else(|| section.and_then(|s| s.api_url.clone())),
+            production: ProductionPattern::new(&production)?,
+            incident_label: args
+                .and_then(|a| a.incident_label.clone())
+                .or_else(|| section.and_then(|s| s.incident_label.clone()))
+                .unwrap_or_else(|| "incident".into()),
+            releases_as_deployments: args.is_some_and(|a| a.releases_as_deployments)
+                || section
+                    .and_then(|s| s.releases_as_deployments)
+                    .unwrap_or(false),
+            services: config.services.clone().into_iter().collect(),
+            full,
+            concurrency: args
+                .and_then(|a| a.concurrency)
+                .or(config.concurrency)
+                .unwrap_or(4),
+        };
+        if options.concurrency == 0 {
+            return Err(Error::usage("--concurrency", "must be at least 1"));
+        }
+        plan.push((forge, options, repos));
+    }
+    if plan.is_empty() {
+        return Err(Error::Config {
+            file: config_file.to_path_buf(),
+            message: "lists no repositories under [github] or [gitlab]".into(),
+        });
+    }
+    let warehouse = Warehouse::open(warehouse_dir(warehouse))?;
+    let teams = config.team_rows();
+    if !teams.is_empty() {
+        let mut buffer = crate::store::buffer::TableBuffer::new(Table::Teams);
+        for (team, service) in &teams {
+            buffer.push(&[
+                crate::store::buffer::Cell::Text(team),
+                crate::store::buffer::Cell::Text(service),
+            ]);
+        }
+        let batch = buffer.finish()?;
+        let batches = crate::ingest::keep_last_per_key(Table::Teams, vec![batch])?;
+        warehouse.upsert(Table::Teams, &batches)?;
+    }
+    let mut failure = None;
+    for (forge, options, repos) in &plan {
+        let ctx = SyncContext::new(&warehouse, options);
+        let result = match forge {
+            Forge::GitHub => {
+                let client = crate::ingest::github::GitHub::new(options, ctx.notify())?;
+                sync_all(&client, &ctx, repos).await.map(|r| ("github", r))
+            }
+            Forge::GitLab => {
+                let client = crate::ingest::gitlab::GitLab::new(options, ctx.notify())?;
+                sync_all(&client, &ctx, repos).await.map(|r| ("gitlab", r))
+            }
+        };
+        match result {
+            Ok((name, reports)) => {
+                for r in &reports {
+                    eprintln!("{}", summary(name, r));
+                }
+            }
+            // Other forges still sync; the first failure is the exit status.
+            Err(e) if failure.is_none() && plan.len() > 1 => {
+                eprintln!("error: {e}");
+                failure = Some(e);
+            }
+            Err(e) => return Err(failure.unwrap_or(e)),
+        }
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 async fn analyze(warehouse: &Option<PathBuf>, args: &AnalyzeArgs) -> Result<()> {

@@ -369,7 +369,7 @@ pub fn ingest(
     })
 }
 
-fn sanitise(name: &str) -> String {
+pub(crate) fn sanitise(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

@@ -3,11 +3,17 @@
 //! - [`csv`] and [`ndjson`]: user files (`doralens import`), behind
 //!   [`RecordReader`], validated by [`rows::RowBuilder`];
 //! - [`git`]: local git repositories (commits, tags as deployments);
+//! - [`github`] and [`gitlab`]: the forges' APIs, sharing [`forge`] (sync,
+//!   cursors, mapping rules) and [`http`] (retries and rate limits);
 //! - [`synthetic`]: the deterministic organisation generator.
 
 pub mod csv;
+pub mod forge;
 pub mod git;
 pub mod git_paths;
+pub mod github;
+pub mod gitlab;
+pub mod http;
 pub mod ndjson;
 pub mod rows;
 pub mod synthetic;
@@ -64,19 +70,21 @@ pub fn import_files(warehouse: &Warehouse, table: Table, paths: &[&Path]) -> Res
     for path in paths {
         batches.push(read_file(table, path)?);
     }
-    let merged = dedupe_across_files(table, batches)?;
+    // Each file alone has already been checked for duplicates.
+    let merged = if batches.len() < 2 {
+        batches
+    } else {
+        keep_last_per_key(table, batches)?
+    };
     warehouse.upsert(table, &merged)
 }
 
-/// Later files win for keys repeated across files (each file alone has
-/// already been checked for duplicates).
-fn dedupe_across_files(table: Table, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+/// Drops all but the last row of each natural key (later rows win), within
+/// and across batches.
+pub fn keep_last_per_key(table: Table, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
     use crate::store::keys::KeyColumns;
     use datafusion::arrow::array::BooleanArray;
     use datafusion::arrow::compute::filter_record_batch;
-    if batches.len() < 2 {
-        return Ok(batches);
-    }
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(batches.len());
     for batch in batches.iter().rev() {

@@ -1,0 +1,665 @@
+//! What the forge ingestors ([`super::github`], [`super::gitlab`]) share:
+//! the sync loop over repositories, cursors, warehouse writes, and the
+//! mapping rules that must not differ between forges.
+//!
+//! **Sync.** Repositories sync concurrently (`concurrency` at a time), each
+//! with a progress line on stderr. A repository syncs its resources in
+//! order (commits, changes, deployments, releases, incidents); each
+//! resource's rows are written to the warehouse, and only then its cursor,
+//! so a failure keeps everything synced before it and the next run resumes
+//! from the last written cursor.
+//!
+//! **Incremental.** The cursor (`_state/<forge>-<repo>.json`) keeps, per
+//! resource, the newest update time seen; the next run asks the API only
+//! for what changed since (GitHub `since`, GitLab `updated_after`, or pages
+//! sorted by update time read until an older item). Rows are upserted by
+//! key, so reading an item twice is harmless and a run converges to a full
+//! one. Commits are asked for from `cursor - COMMIT_OVERLAP`, because a
+//! merge can bring commits whose dates are older than the previous sync;
+//! merged changes also bring their own commits.
+//!
+//! **Mapping rules** (README "Forges"):
+//! - production: a deployment the forge marks as production (GitHub
+//!   `production_environment`, GitLab tier `production`) or whose
+//!   environment name matches the configured pattern is stored with
+//!   environment `production`; others keep their name;
+//! - incidents are keyed `<repo>#<number>`; a body line `root cause: <sha>`
+//!   (a full sha or a unique prefix of one of the repo's commits) or
+//!   `deployment: <id>` (the forge's deployment id, or a full doralens
+//!   deployment id) links the incident;
+//! - rollbacks: a successful deployment whose sha is a strict ancestor of
+//!   the sha of the previous successful deployment to the same environment
+//!   rolls that one back.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::IsTerminal;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::TimestampMicrosecondType;
+use futures_util::StreamExt;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use super::http::Notify;
+use crate::engine::ProductionPattern;
+use crate::error::{Error, Result};
+use crate::store::buffer::{Cell, TableBuffer};
+use crate::store::schema::Table;
+use crate::store::warehouse::Warehouse;
+
+/// Commits are re-read this far behind the cursor (see the module docs).
+pub const COMMIT_OVERLAP_US: i64 = 7 * 24 * 3600 * 1_000_000;
+
+/// Options shared by both forges (command line or doralens.toml).
+#[derive(Debug, Clone)]
+pub struct ForgeOptions {
+    /// API root; None is the public service.
+    pub api_url: Option<String>,
+    pub production: ProductionPattern,
+    pub incident_label: String,
+    pub releases_as_deployments: bool,
+    /// Repository → service; unmapped repositories are their own service.
+    pub services: HashMap<String, String>,
+    /// Ignore the cursors and read everything.
+    pub full: bool,
+    /// Repositories synced at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for ForgeOptions {
+    fn default() -> Self {
+        ForgeOptions {
+            api_url: None,
+            production: ProductionPattern::default(),
+            incident_label: "incident".into(),
+            releases_as_deployments: false,
+            services: HashMap::new(),
+            full: false,
+            concurrency: 4,
+        }
+    }
+}
+
+impl ForgeOptions {
+    pub fn service_of(&self, repo: &str) -> String {
+        self.services
+            .get(repo)
+            .cloned()
+            .unwrap_or_else(|| repo.to_string())
+    }
+
+    /// The stored environment name (see the module docs).
+    pub fn environment(&self, name: &str, forge_says_production: bool) -> String {
+        if forge_says_production || self.production.regex.is_match(name) {
+            "production".into()
+        } else {
+            name.to_string()
+        }
+    }
+}
+
+/// Per-resource "changed since" marks, microseconds UTC.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Cursor {
+    pub commits: Option<i64>,
+    pub changes: Option<i64>,
+    pub deployments: Option<i64>,
+    pub releases: Option<i64>,
+    pub incidents: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepoReport {
+    pub repo: String,
+    pub commits: usize,
+    pub changes: usize,
+    pub deployments: usize,
+    pub incidents: usize,
+    pub rollbacks: usize,
+    pub incremental: bool,
+}
+
+/// A forge: syncs one repository's resources through a [`RepoSync`].
+pub trait Forge: Sync {
+    fn name(&self) -> &'static str;
+    fn sync_repo(&self, sync: &mut RepoSync<'_>) -> impl std::future::Future<Output = Result<()>>;
+}
+
+/// Shared by the repositories of one run.
+pub struct SyncContext<'a> {
+    pub warehouse: &'a Warehouse,
+    pub options: &'a ForgeOptions,
+    bars: indicatif::MultiProgress,
+    /// One writer at a time (the warehouse lock is per process handle).
+    writing: Mutex<()>,
+}
+
+/// Messages above the progress bars, or plain lines when stderr is not a
+/// terminal (the bars are hidden then).
+pub fn stderr_notify(bars: &indicatif::MultiProgress) -> Notify {
+    let bars = bars.clone();
+    Arc::new(move |line: &str| {
+        if std::io::stderr().is_terminal() {
+            let _ = bars.println(line);
+        } else {
+            eprintln!("{line}");
+        }
+    })
+}
+
+impl<'a> SyncContext<'a> {
+    pub fn new(warehouse: &'a Warehouse, options: &'a ForgeOptions) -> Self {
+        SyncContext {
+            warehouse,
+            options,
+            bars: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::stderr(),
+            ),
+            writing: Mutex::new(()),
+        }
+    }
+
+    pub fn notify(&self) -> Notify {
+        stderr_notify(&self.bars)
+    }
+}
+
+/// One repository's sync: where its rows go and how far it got.
+pub struct RepoSync<'a> {
+    ctx: &'a SyncContext<'a>,
+    forge: &'static str,
+    pub repo: String,
+    pub service: String,
+    pub cursor: Cursor,
+    report: RepoReport,
+    done: Vec<&'static str>,
+    bar: indicatif::ProgressBar,
+    shas: OnceLock<Vec<String>>,
+}
+
+impl<'a> RepoSync<'a> {
+    fn state_name(forge: &str, repo: &str) -> String {
+        format!("{forge}-{}", super::git::sanitise(repo))
+    }
+
+    fn new(ctx: &'a SyncContext<'a>, forge: &'static str, repo: &str) -> Result<Self> {
+        let saved = if ctx.options.full {
+            None
+        } else {
+            ctx.warehouse
+                .read_state(&Self::state_name(forge, repo))?
+                .and_then(|v| serde_json::from_value::<Cursor>(v).ok())
+        };
+        let bar = ctx.bars.add(indicatif::ProgressBar::new_spinner());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg}")
+                .expect("valid template"),
+        );
+        bar.set_prefix(format!("{forge} {repo}"));
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Ok(RepoSync {
+            ctx,
+            forge,
+            repo: repo.to_string(),
+            service: ctx.options.service_of(repo),
+            report: RepoReport {
+                repo: repo.to_string(),
+                incremental: saved.is_some(),
+                ..Default::default()
+            },
+            cursor: saved.unwrap_or_default(),
+            done: Vec::new(),
+            bar,
+            shas: OnceLock::new(),
+        })
+    }
+
+    pub fn options(&self) -> &ForgeOptions {
+        self.ctx.options
+    }
+
+    pub fn progress(&self, message: impl Into<String>) {
+        self.bar.set_message(message.into());
+    }
+
+    /// Writes a resource's rows, then its cursor: a failure later keeps
+    /// this resource. `cursor` updates the marks for what was written.
+    pub fn write(
+        &mut self,
+        resource: &'static str,
+        buffers: Vec<&mut TableBuffer>,
+        cursor: impl FnOnce(&mut Cursor),
+    ) -> Result<()> {
+        let _writing = self.ctx.writing.lock().expect("writer poisoned");
+        tokio::task::block_in_place(|| -> Result<()> {
+            for buffer in buffers {
+                if buffer.is_empty() {
+                    continue;
+                }
+                let table = buffer.table();
+                let rows = buffer.len();
+                let batch = buffer.finish()?;
+                let batches = super::keep_last_per_key(table, vec![batch])?;
+                self.ctx.warehouse.upsert(table, &batches)?;
+                let count = match table {
+                    Table::Commits => &mut self.report.commits,
+                    Table::Changes => &mut self.report.changes,
+                    Table::Deployments => &mut self.report.deployments,
+                    Table::Incidents => &mut self.report.incidents,
+                    Table::Rollbacks => &mut self.report.rollbacks,
+                    Table::Teams => continue,
+                };
+                *count += rows;
+            }
+            cursor(&mut self.cursor);
+            self.ctx.warehouse.write_state(
+                &Self::state_name(self.forge, &self.repo),
+                &serde_json::to_value(&self.cursor).expect("cursor serialises"),
+            )
+        })?;
+        if resource == "commits" {
+            // Short shas in incident bodies resolve against the new commits.
+            self.shas = OnceLock::new();
+        }
+        self.done.push(resource);
+        Ok(())
+    }
+
+    /// A unique commit of this repository starting with `prefix` (a full
+    /// sha is returned as is).
+    pub fn resolve_sha(&self, prefix: &str) -> String {
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.len() >= 40 {
+            return prefix;
+        }
+        let shas = self.shas.get_or_init(|| {
+            let mut shas: Vec<String> = read_repo_commits(self.ctx.warehouse, &self.repo)
+                .map(|g| g.into_keys().collect())
+                .unwrap_or_default();
+            shas.sort_unstable();
+            shas
+        });
+        let start = shas.partition_point(|s| s.as_str() < prefix.as_str());
+        let mut matches = shas[start..].iter().take_while(|s| s.starts_with(&prefix));
+        match (matches.next(), matches.next()) {
+            (Some(only), None) => only.clone(),
+            _ => prefix,
+        }
+    }
+
+    /// Recomputes this repository's rollbacks from its stored deployments
+    /// and commits (deterministic ids, so re-running replaces them).
+    pub fn write_rollbacks(&mut self) -> Result<()> {
+        let mut rollbacks =
+            tokio::task::block_in_place(|| detect_rollbacks(self.ctx.warehouse, &self.repo))?;
+        self.write("rollbacks", vec![&mut rollbacks], |_| {})
+    }
+}
+
+/// `sha → parents` of one repository's stored commits.
+fn read_repo_commits(warehouse: &Warehouse, repo: &str) -> Result<HashMap<String, Vec<String>>> {
+    let mut graph = HashMap::new();
+    for batch in warehouse.read_table(Table::Commits, Some(&["repo", "sha", "parents"]))? {
+        let repos = batch.column(0).as_string::<i32>();
+        let shas = batch.column(1).as_string::<i32>();
+        let parents = batch.column(2).as_list::<i32>();
+        for row in 0..batch.num_rows() {
+            if repos.value(row) != repo {
+                continue;
+            }
+            let list = parents.value(row);
+            let list = list.as_string::<i32>();
+            graph.insert(
+                shas.value(row).to_string(),
+                (0..list.len()).map(|i| list.value(i).to_string()).collect(),
+            );
+        }
+    }
+    Ok(graph)
+}
+
+/// True when `ancestor` is reachable from `descendant` through parents and
+/// is not `descendant` itself.
+pub fn is_strict_ancestor(
+    graph: &HashMap<String, Vec<String>>,
+    ancestor: &str,
+    descendant: &str,
+) -> bool {
+    if ancestor == descendant {
+        return false;
+    }
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut queue: VecDeque<&str> = VecDeque::from([descendant]);
+    while let Some(sha) = queue.pop_front() {
+        for parent in graph.get(sha).into_iter().flatten() {
+            if parent == ancestor {
+                return true;
+            }
+            if seen.insert(parent) {
+                queue.push_back(parent);
+            }
+        }
+    }
+    false
+}
+
+struct StoredDeployment {
+    id: String,
+    environment: String,
+    sha: String,
+    finished_at: i64,
+}
+
+fn detect_rollbacks(warehouse: &Warehouse, repo: &str) -> Result<TableBuffer> {
+    let mut deployments: Vec<StoredDeployment> = Vec::new();
+    let columns = ["id", "repo", "environment", "sha", "status", "finished_at"];
+    for batch in warehouse.read_table(Table::Deployments, Some(&columns))? {
+        let col = |i: usize| batch.column(i).as_string::<i32>();
+        let (ids, repos, envs, shas, statuses) = (col(0), col(1), col(2), col(3), col(4));
+        let finished = batch.column(5).as_primitive::<TimestampMicrosecondType>();
+        for row in 0..batch.num_rows() {
+            if repos.value(row) == repo && statuses.value(row) == "success" {
+                deployments.push(StoredDeployment {
+                    id: ids.value(row).to_string(),
+                    environment: envs.value(row).to_string(),
+                    sha: shas.value(row).to_string(),
+                    finished_at: finished.value(row),
+                });
+            }
+        }
+    }
+    let mut out = TableBuffer::new(Table::Rollbacks);
+    if deployments.len() < 2 {
+        return Ok(out);
+    }
+    let graph = read_repo_commits(warehouse, repo)?;
+    deployments.sort_by(|a, b| {
+        (&a.environment, a.finished_at, &a.id).cmp(&(&b.environment, b.finished_at, &b.id))
+    });
+    for pair in deployments.windows(2) {
+        let (previous, current) = (&pair[0], &pair[1]);
+        if previous.environment == current.environment
+            && is_strict_ancestor(&graph, &current.sha, &previous.sha)
+        {
+            let id = format!("{}#rollback", current.id);
+            out.push(&[
+                Cell::Text(&id),
+                Cell::Text(&previous.id),
+                Cell::Text(&current.id),
+                Cell::Null,
+                Cell::Time(current.finished_at),
+            ]);
+        }
+    }
+    Ok(out)
+}
+
+/// `root cause: <sha>` and `deployment: <id>` lines of an incident body.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BodyLinks {
+    pub sha: Option<String>,
+    pub deployment: Option<String>,
+}
+
+pub fn body_links(body: &str) -> BodyLinks {
+    static ROOT_CAUSE: OnceLock<Regex> = OnceLock::new();
+    static DEPLOYMENT: OnceLock<Regex> = OnceLock::new();
+    let root = ROOT_CAUSE.get_or_init(|| {
+        Regex::new(r"(?im)^[\s>*_-]*root[ _-]?cause\s*:?\**\s*:?\s*`?([0-9a-f]{7,40})\b")
+            .expect("valid")
+    });
+    let deployment = DEPLOYMENT.get_or_init(|| {
+        Regex::new(r"(?im)^[\s>*_-]*deployment\s*:?\**\s*:?\s*`?([A-Za-z0-9_./@#:-]+?)`?\s*$")
+            .expect("valid")
+    });
+    BodyLinks {
+        sha: root.captures(body).map(|c| c[1].to_ascii_lowercase()),
+        deployment: deployment.captures(body).map(|c| c[1].to_string()),
+    }
+}
+
+/// A severity-looking label (`sev1`, `SEV-2`, `severity::high`, `P1`).
+pub fn severity_label<'s>(labels: impl IntoIterator<Item = &'s str>) -> Option<&'s str> {
+    static SEVERITY: OnceLock<Regex> = OnceLock::new();
+    let re = SEVERITY.get_or_init(|| Regex::new(r"(?i)^(sev|severity|p[0-4]$)").expect("valid"));
+    labels.into_iter().find(|l| re.is_match(l))
+}
+
+/// RFC 3339 → microseconds UTC.
+pub fn parse_time(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
+/// RFC 3339 (UTC, seconds) for API parameters.
+pub fn format_time(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Bot accounts do not count as reviewers (CI comments would make every
+/// change look reviewed at once).
+pub fn is_bot(login: &str, kind: Option<&str>) -> bool {
+    kind == Some("Bot") || login.ends_with("[bot]") || login.ends_with("-bot")
+}
+
+/// `max` of two optional marks.
+pub fn later(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Syncs every repository of one forge; repositories that fail are listed
+/// in the error after the others finished (their progress is kept).
+pub async fn sync_all<F: Forge>(
+    forge: &F,
+    ctx: &SyncContext<'_>,
+    repos: &[String],
+) -> Result<Vec<RepoReport>> {
+    let concurrency = ctx.options.concurrency.max(1);
+    let results: Vec<(String, Result<RepoReport>)> =
+        futures_util::stream::iter(repos.iter().cloned())
+            .map(|repo| async move {
+                let result = sync_one(forge, ctx, &repo).await;
+                (repo, result)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+    let mut reports = Vec::new();
+    let mut failures = Vec::new();
+    for (repo, result) in results {
+        match result {
+            Ok(r) => reports.push(r),
+            // A token problem is the same for every repository: say it once.
+            Err(e @ Error::Token { .. }) => return Err(e),
+            Err(e) => failures.push((repo, e)),
+        }
+    }
+    reports.sort_by(|a, b| a.repo.cmp(&b.repo));
+    if failures.is_empty() {
+        return Ok(reports);
+    }
+    for report in &reports {
+        eprintln!("{}", summary(forge.name(), report));
+    }
+    let message = failures
+        .iter()
+        .map(|(_, e)| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n  ");
+    Err(Error::Forge {
+        forge: forge.name(),
+        repo: failures
+            .iter()
+            .map(|(r, _)| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        message: format!("sync failed:\n  {message}"),
+    })
+}
+
+async fn sync_one<F: Forge>(forge: &F, ctx: &SyncContext<'_>, repo: &str) -> Result<RepoReport> {
+    let mut sync = RepoSync::new(ctx, forge.name(), repo)?;
+    let result = forge.sync_repo(&mut sync).await;
+    sync.bar.finish_and_clear();
+    match result {
+        Ok(()) => Ok(sync.report),
+        Err(e @ Error::Token { .. }) => Err(e),
+        Err(e) => {
+            let kept = if sync.done.is_empty() {
+                "nothing was written".to_string()
+            } else {
+                format!("kept what was synced: {}", sync.done.join(", "))
+            };
+            Err(Error::Forge {
+                forge: forge.name(),
+                repo: repo.to_string(),
+                message: format!(
+                    "{}; {kept}; run the same command again to resume from there",
+                    strip_prefix(forge.name(), repo, &e)
+                ),
+            })
+        }
+    }
+}
+
+/// An error's message without its own "<forge> <repo>: " prefix.
+fn strip_prefix(forge: &str, repo: &str, e: &Error) -> String {
+    let text = e.to_string();
+    let prefix = format!("{forge} {repo}: ");
+    text.strip_prefix(&prefix)
+        .map(str::to_string)
+        .unwrap_or(text)
+}
+
+pub fn summary(forge: &str, r: &RepoReport) -> String {
+    format!(
+        "{forge} {}: {} commits, {} changes, {} deployments, {} incidents, {} rollbacks{}",
+        r.repo,
+        r.commits,
+        r.changes,
+        r.deployments,
+        r.incidents,
+        r.rollbacks,
+        if r.incremental { " (incremental)" } else { "" }
+    )
+}
+
+/// `<url>; rel="next"` from a Link header.
+pub fn next_link(link: Option<&str>) -> Option<String> {
+    link?.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"" || p.trim() == "rel=next")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_string()
+            })
+    })
+}
+
+/// Pushes an incident row (shared column order for both forges).
+#[allow(clippy::too_many_arguments)]
+pub fn push_incident(
+    out: &mut TableBuffer,
+    sync: &RepoSync<'_>,
+    number: i64,
+    title: Option<&str>,
+    severity: Option<&str>,
+    created_at: i64,
+    resolved_at: Option<i64>,
+    body: Option<&str>,
+    deployment_prefix: &str,
+) {
+    let id = format!("{}#{number}", sync.repo);
+    let links = body.map(body_links).unwrap_or_default();
+    let sha = links.sha.map(|s| sync.resolve_sha(&s));
+    let deployment = links.deployment.map(|d| {
+        if d.chars().all(|c| c.is_ascii_digit()) {
+            format!("{deployment_prefix}{d}")
+        } else {
+            d
+        }
+    });
+    out.push(&[
+        Cell::Text(&id),
+        Cell::Text(&sync.service),
+        title.into(),
+        severity.into(),
+        Cell::Time(created_at),
+        resolved_at.map_or(Cell::Null, Cell::Time),
+        deployment.as_deref().into(),
+        sha.as_deref().into(),
+    ]);
+}
+
+/// The batch a buffer would write, for tests and benchmarks.
+pub fn rows(buffer: &mut TableBuffer) -> Result<RecordBatch> {
+    buffer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incident_bodies_link_by_line() {
+        let body = "Checkout is down.\n\nRoot cause: 0a1b2c3d\ndeployment: 4242\n";
+        assert_eq!(
+            body_links(body),
+            BodyLinks {
+                sha: Some("0a1b2c3d".into()),
+                deployment: Some("4242".into())
+            }
+        );
+        let markdown = "**Root cause:** `ABCDEF1234567`\n> deployment: acme/api/deployments/7";
+        let links = body_links(markdown);
+        assert_eq!(links.sha.as_deref(), Some("abcdef1234567"));
+        assert_eq!(links.deployment.as_deref(), Some("acme/api/deployments/7"));
+        // Mentions in running text are not links.
+        assert_eq!(
+            body_links("we think the root cause was 0a1b2c3d"),
+            BodyLinks::default()
+        );
+    }
+
+    #[test]
+    fn link_header_next() {
+        let link = r#"<https://api.github.com/repositories/1/pulls?page=2>; rel="next", <https://api.github.com/repositories/1/pulls?page=5>; rel="last""#;
+        assert_eq!(
+            next_link(Some(link)).as_deref(),
+            Some("https://api.github.com/repositories/1/pulls?page=2")
+        );
+        assert_eq!(next_link(Some(r#"<https://x/?page=1>; rel="prev""#)), None);
+        assert_eq!(next_link(None), None);
+    }
+
+    #[test]
+    fn ancestry_is_strict() {
+        let mut g = HashMap::new();
+        g.insert("c".to_string(), vec!["b".to_string()]);
+        g.insert("b".to_string(), vec!["a".to_string(), "x".to_string()]);
+        assert!(is_strict_ancestor(&g, "a", "c"));
+        assert!(is_strict_ancestor(&g, "x", "c"));
+        assert!(!is_strict_ancestor(&g, "c", "c"));
+        assert!(!is_strict_ancestor(&g, "c", "a"));
+    }
+
+    #[test]
+    fn severity_labels() {
+        assert_eq!(severity_label(["bug", "SEV-2"]), Some("SEV-2"));
+        assert_eq!(severity_label(["p1"]), Some("p1"));
+        assert_eq!(severity_label(["prod", "perf"]), None);
+    }
+}

@@ -1,0 +1,701 @@
+//! GitHub (`doralens ingest github owner/repo`), through octocrab with the
+//! token from `GITHUB_TOKEN`. `--api-url` points at GitHub Enterprise
+//! (`https://ghe.example.com/api/v3`).
+//!
+//! What is read (REST v3, `per_page=100`, Link-header pagination):
+//! - `GET /repos/{repo}`: the default branch;
+//! - `GET /repos/{repo}/commits?sha=<default branch>&since=`: commits;
+//! - `GET /repos/{repo}/pulls?state=all&sort=updated&direction=desc`, read
+//!   until a change older than the cursor; per change its commits (first
+//!   commit time; merged changes also add their commits), reviews and
+//!   comments (first review: the earliest review or comment by someone
+//!   other than the author and not a bot). `merge_commit_sha` is the merge
+//!   or squash commit;
+//! - `GET /repos/{repo}/deployments` (newest first) and each one's
+//!   statuses: the newest of success/failure/error is its outcome
+//!   (`inactive` only means a later deployment replaced it); deployments
+//!   still pending are skipped and read again next time;
+//! - with `--releases-as-deployments`, published releases (not drafts or
+//!   prereleases) are production deployments of their tag's commit;
+//! - `GET /repos/{repo}/issues?labels=<incident label>&state=all&since=`:
+//!   incidents (pull requests excluded).
+//!
+//! The JSON is read into small structs holding only these fields, so a
+//! field GitHub adds or drops elsewhere cannot break ingestion.
+
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
+use super::http::{Fetched, Http, Notify, RetryPolicy, collect_body};
+use crate::error::{Error, Result};
+use crate::store::buffer::{Cell, TableBuffer};
+use crate::store::schema::Table;
+
+pub const DEFAULT_API: &str = "https://api.github.com";
+pub const TOKEN_ENV: &str = "GITHUB_TOKEN";
+/// Per-change requests (commits, reviews, comments) in flight per repo.
+const DETAIL_CONCURRENCY: usize = 4;
+
+#[derive(Deserialize)]
+struct Repository {
+    default_branch: String,
+}
+
+#[derive(Deserialize)]
+pub struct User {
+    pub login: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Sha {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct Signature {
+    name: Option<String>,
+    date: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CommitDetail {
+    author: Option<Signature>,
+    committer: Option<Signature>,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct Commit {
+    sha: String,
+    commit: CommitDetail,
+    author: Option<User>,
+    #[serde(default)]
+    parents: Vec<Sha>,
+}
+
+#[derive(Deserialize)]
+struct Label {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct BaseRef {
+    #[serde(rename = "ref")]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Pull {
+    number: i64,
+    title: Option<String>,
+    user: Option<User>,
+    created_at: String,
+    updated_at: String,
+    merged_at: Option<String>,
+    merge_commit_sha: Option<String>,
+    base: Option<BaseRef>,
+    #[serde(default)]
+    labels: Vec<Label>,
+}
+
+#[derive(Deserialize)]
+struct Review {
+    user: Option<User>,
+    submitted_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Comment {
+    user: Option<User>,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct Deployment {
+    id: i64,
+    sha: String,
+    environment: String,
+    #[serde(default)]
+    production_environment: Option<bool>,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct DeploymentStatus {
+    state: String,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct Release {
+    tag_name: String,
+    #[serde(default)]
+    draft: bool,
+    #[serde(default)]
+    prerelease: bool,
+    published_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Tag {
+    name: String,
+    commit: Sha,
+}
+
+#[derive(Deserialize)]
+struct Issue {
+    number: i64,
+    title: Option<String>,
+    created_at: String,
+    closed_at: Option<String>,
+    updated_at: String,
+    body: Option<String>,
+    #[serde(default)]
+    labels: Vec<Label>,
+    pull_request: Option<serde::de::IgnoredAny>,
+}
+
+fn time(what: &str, s: &str) -> Result<i64, String> {
+    parse_time(s).ok_or_else(|| format!("{what}: `{s}` is not an RFC 3339 time"))
+}
+
+fn opt_time(what: &str, s: Option<&str>) -> Result<Option<i64>, String> {
+    s.map(|s| time(what, s)).transpose()
+}
+
+fn push_commit(out: &mut TableBuffer, repo: &str, c: &Commit) -> Result<i64, String> {
+    let authored = c
+        .commit
+        .author
+        .as_ref()
+        .and_then(|a| a.date.as_deref())
+        .ok_or_else(|| format!("commit {}: no author date", c.sha))?;
+    let authored = time("commit.author.date", authored)?;
+    let committed = opt_time(
+        "commit.committer.date",
+        c.commit.committer.as_ref().and_then(|s| s.date.as_deref()),
+    )?;
+    let parents: Vec<String> = c.parents.iter().map(|p| p.sha.clone()).collect();
+    let author = c
+        .author
+        .as_ref()
+        .map(|u| u.login.as_str())
+        .or_else(|| c.commit.author.as_ref().and_then(|a| a.name.as_deref()));
+    let first_line = c.commit.message.lines().next().unwrap_or("");
+    out.push(&[
+        Cell::Text(repo),
+        Cell::Text(&c.sha),
+        Cell::List(&parents),
+        author.into(),
+        Cell::Time(authored),
+        committed.map_or(Cell::Null, Cell::Time),
+        Cell::Text(first_line),
+    ]);
+    Ok(committed.unwrap_or(authored))
+}
+
+/// One page of `GET /repos/{repo}/commits` into `commits` rows; returns the
+/// newest commit time on the page. (Public for the conversion benchmark.)
+pub fn commits_page(repo: &str, body: &[u8], out: &mut TableBuffer) -> Result<Option<i64>, String> {
+    let page: Vec<Commit> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut newest = None;
+    for c in &page {
+        newest = later(newest, Some(push_commit(out, repo, c)?));
+    }
+    Ok(newest)
+}
+
+/// What a change needs from its detail requests.
+#[derive(Default)]
+struct ChangeDetail {
+    first_commit_at: Option<i64>,
+    first_review_at: Option<i64>,
+}
+
+/// One page of `GET /repos/{repo}/pulls` into `changes` rows (details
+/// empty). Returns (number, updated_at, merged) per pull. (Public for the
+/// conversion benchmark.)
+pub fn pulls_page(
+    repo: &str,
+    body: &[u8],
+    out: &mut TableBuffer,
+) -> Result<Vec<(i64, i64, bool)>, String> {
+    let pulls: Vec<Pull> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut seen = Vec::with_capacity(pulls.len());
+    for p in &pulls {
+        push_pull(out, repo, p, &ChangeDetail::default())?;
+        seen.push((
+            p.number,
+            time("updated_at", &p.updated_at)?,
+            p.merged_at.is_some(),
+        ));
+    }
+    Ok(seen)
+}
+
+fn push_pull(out: &mut TableBuffer, repo: &str, p: &Pull, d: &ChangeDetail) -> Result<(), String> {
+    let labels: Vec<String> = p.labels.iter().map(|l| l.name.clone()).collect();
+    let merged = opt_time("merged_at", p.merged_at.as_deref())?;
+    out.push(&[
+        Cell::Text(repo),
+        Cell::Int(p.number),
+        p.title.as_deref().into(),
+        p.user.as_ref().map(|u| u.login.as_str()).into(),
+        Cell::Time(time("created_at", &p.created_at)?),
+        d.first_commit_at.map_or(Cell::Null, Cell::Time),
+        d.first_review_at.map_or(Cell::Null, Cell::Time),
+        merged.map_or(Cell::Null, Cell::Time),
+        // GitHub fills merge_commit_sha with a test merge while open.
+        if merged.is_some() {
+            p.merge_commit_sha.as_deref().into()
+        } else {
+            Cell::Null
+        },
+        p.base.as_ref().map(|b| b.name.as_str()).into(),
+        Cell::List(&labels),
+    ]);
+    Ok(())
+}
+
+pub struct GitHub {
+    api: String,
+    client: octocrab::Octocrab,
+    http: Http,
+}
+
+impl GitHub {
+    /// The token comes from `GITHUB_TOKEN`; without one only public
+    /// repositories can be read, at 60 requests an hour.
+    pub fn new(options: &ForgeOptions, notify: Notify) -> Result<Self> {
+        let api = options
+            .api_url
+            .as_deref()
+            .unwrap_or(DEFAULT_API)
+            .trim_end_matches('/')
+            .to_string();
+        let bad_url = |e: &dyn std::fmt::Display| {
+            Error::usage(
+                "--api-url",
+                format!("`{api}` is not a usable URL ({e}); e.g. https://ghe.example.com/api/v3"),
+            )
+        };
+        url::Url::parse(&api).map_err(|e| bad_url(&e))?;
+        let mut builder = octocrab::OctocrabBuilder::new()
+            .base_uri(api.as_str())
+            .map_err(|e| bad_url(&e))?;
+        match std::env::var(TOKEN_ENV) {
+            Ok(token) if !token.trim().is_empty() => {
+                builder = builder.personal_token(token.trim().to_string());
+            }
+            _ => notify(&format!(
+                "warning: {TOKEN_ENV} is not set: only public repositories can be read, \
+                 and GitHub allows 60 unauthenticated requests an hour"
+            )),
+        }
+        let client = builder.build().map_err(|e| Error::Forge {
+            forge: "github",
+            repo: String::new(),
+            message: format!("cannot create the HTTP client: {e}"),
+        })?;
+        Ok(GitHub {
+            api,
+            client,
+            http: Http::new("github", TOKEN_ENV, RetryPolicy::default(), notify),
+        })
+    }
+
+    async fn get(&self, repo: &str, url: &str) -> Result<Fetched> {
+        let what = url.strip_prefix(&self.api).unwrap_or(url);
+        self.http
+            .send(repo, what, || async {
+                let response = self
+                    .client
+                    ._get(url)
+                    .await
+                    .map_err(|e| format!("request failed ({e})"))?;
+                let (parts, body) = response.into_parts();
+                Ok(Fetched {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: collect_body(body).await?,
+                })
+            })
+            .await
+    }
+
+    fn shape_error(repo: &str, what: &str, e: impl std::fmt::Display) -> Error {
+        Error::Forge {
+            forge: "github",
+            repo: repo.to_string(),
+            message: format!("{what}: the answer does not have the expected shape: {e}"),
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(&self, repo: &str, path: &str) -> Result<T> {
+        let url = format!("{}{path}", self.api);
+        let fetched = self.get(repo, &url).await?;
+        serde_json::from_slice(&fetched.body).map_err(|e| Self::shape_error(repo, path, e))
+    }
+
+    async fn sync_commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> Result<()> {
+        let repo = sync.repo.clone();
+        let since = sync
+            .cursor
+            .commits
+            .map(|c| {
+                format!(
+                    "&since={}",
+                    forge::format_time(c - forge::COMMIT_OVERLAP_US)
+                )
+            })
+            .unwrap_or_default();
+        let path = format!(
+            "/repos/{repo}/commits?sha={}&per_page=100{since}",
+            urlencode(branch)
+        );
+        let mut buffer = TableBuffer::new(Table::Commits);
+        let mut newest = None;
+        let mut pages = 0usize;
+        let mut url = format!("{}{path}", self.api);
+        loop {
+            let fetched = self.get(&repo, &url).await?;
+            newest = later(
+                newest,
+                commits_page(&repo, &fetched.body, &mut buffer)
+                    .map_err(|e| Self::shape_error(&repo, "commits", e))?,
+            );
+            pages += 1;
+            sync.progress(format!("commits: {} read ({pages} pages)", buffer.len()));
+            match forge::next_link(fetched.header("link")) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        sync.write("commits", vec![&mut buffer], |c| {
+            c.commits = later(c.commits, newest)
+        })
+    }
+
+    /// First commit and first review times of a change, and its commits
+    /// when it was merged.
+    async fn change_detail(&self, repo: &str, pull: &Pull) -> Result<(ChangeDetail, Vec<Commit>)> {
+        let n = pull.number;
+        let author = pull.user.as_ref().map(|u| u.login.as_str());
+        let commits_path = format!("/repos/{repo}/pulls/{n}/commits?per_page=100");
+        let reviews_path = format!("/repos/{repo}/pulls/{n}/reviews?per_page=100");
+        let comments_path = format!("/repos/{repo}/issues/{n}/comments?per_page=100");
+        let (pr_commits, reviews, comments) = futures_util::try_join!(
+            self.get_json::<Vec<Commit>>(repo, &commits_path),
+            self.get_json::<Vec<Review>>(repo, &reviews_path),
+            self.get_json::<Vec<Comment>>(repo, &comments_path),
+        )?;
+        let mut detail = ChangeDetail::default();
+        for c in &pr_commits {
+            let authored = c.commit.author.as_ref().and_then(|a| a.date.as_deref());
+            if let Some(t) = authored.and_then(parse_time) {
+                detail.first_commit_at = Some(detail.first_commit_at.map_or(t, |f: i64| f.min(t)));
+            }
+        }
+        let others = |user: &Option<User>| {
+            user.as_ref().is_some_and(|u| {
+                Some(u.login.as_str()) != author && !forge::is_bot(&u.login, u.kind.as_deref())
+            })
+        };
+        let review_times = reviews
+            .iter()
+            .filter(|r| others(&r.user))
+            .filter_map(|r| r.submitted_at.as_deref().and_then(parse_time));
+        let comment_times = comments
+            .iter()
+            .filter(|c| others(&c.user))
+            .filter_map(|c| parse_time(&c.created_at));
+        detail.first_review_at = review_times.chain(comment_times).min();
+        let commits = if pull.merged_at.is_some() {
+            pr_commits
+        } else {
+            Vec::new()
+        };
+        Ok((detail, commits))
+    }
+
+    async fn sync_changes(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let since = sync.cursor.changes;
+        let mut changes = TableBuffer::new(Table::Changes);
+        let mut commits = TableBuffer::new(Table::Commits);
+        let mut newest = None;
+        let mut url = format!(
+            "{}/repos/{repo}/pulls?state=all&sort=updated&direction=desc&per_page=100",
+            self.api
+        );
+        'pages: loop {
+            let fetched = self.get(&repo, &url).await?;
+            let pulls: Vec<Pull> = serde_json::from_slice(&fetched.body)
+                .map_err(|e| Self::shape_error(&repo, "pulls", e))?;
+            let mut fresh = Vec::new();
+            let mut older_seen = false;
+            for p in pulls {
+                let updated = time("updated_at", &p.updated_at)
+                    .map_err(|e| Self::shape_error(&repo, "pulls", e))?;
+                if since.is_some_and(|s| updated < s) {
+                    older_seen = true;
+                    break;
+                }
+                newest = later(newest, Some(updated));
+                fresh.push(p);
+            }
+            let details: Vec<Result<(ChangeDetail, Vec<Commit>)>> =
+                futures_util::stream::iter(fresh.iter())
+                    .map(|p| self.change_detail(&repo, p))
+                    .buffered(DETAIL_CONCURRENCY)
+                    .collect()
+                    .await;
+            for (pull, result) in fresh.iter().zip(details) {
+                let (detail, pull_commits) = result?;
+                push_pull(&mut changes, &repo, pull, &detail)
+                    .map_err(|e| Self::shape_error(&repo, "pulls", e))?;
+                for c in &pull_commits {
+                    push_commit(&mut commits, &repo, c)
+                        .map_err(|e| Self::shape_error(&repo, "pull commits", e))?;
+                }
+            }
+            sync.progress(format!("changes: {} read", changes.len()));
+            if older_seen {
+                break 'pages;
+            }
+            match forge::next_link(fetched.header("link")) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        sync.write("changes", vec![&mut commits, &mut changes], |c| {
+            c.changes = later(c.changes, newest)
+        })
+    }
+
+    async fn sync_deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let since = sync.cursor.deployments;
+        let mut buffer = TableBuffer::new(Table::Deployments);
+        let mut newest: Option<i64> = None;
+        let mut oldest_pending: Option<i64> = None;
+        let recent = crate::metrics::interval::now_micros() - forge::COMMIT_OVERLAP_US;
+        let mut url = format!("{}/repos/{repo}/deployments?per_page=100", self.api);
+        loop {
+            let fetched = self.get(&repo, &url).await?;
+            let page: Vec<Deployment> = serde_json::from_slice(&fetched.body)
+                .map_err(|e| Self::shape_error(&repo, "deployments", e))?;
+            let mut older_seen = false;
+            let mut fresh = Vec::new();
+            for d in page {
+                let created = time("created_at", &d.created_at)
+                    .map_err(|e| Self::shape_error(&repo, "deployments", e))?;
+                if since.is_some_and(|s| created < s) {
+                    older_seen = true;
+                    break;
+                }
+                newest = later(newest, Some(created));
+                fresh.push((d, created));
+            }
+            let statuses: Vec<Result<Vec<DeploymentStatus>>> =
+                futures_util::stream::iter(fresh.iter())
+                    .map(|(d, _)| {
+                        let path =
+                            format!("/repos/{repo}/deployments/{}/statuses?per_page=100", d.id);
+                        let repo = repo.as_str();
+                        async move { self.get_json::<Vec<DeploymentStatus>>(repo, &path).await }
+                    })
+                    .buffered(DETAIL_CONCURRENCY)
+                    .collect()
+                    .await;
+            for ((d, created), statuses) in fresh.iter().zip(statuses) {
+                let statuses = statuses?;
+                // Newest first; `inactive` follows a success when a later
+                // deployment replaced this one.
+                let outcome = statuses
+                    .iter()
+                    .find(|s| matches!(s.state.as_str(), "success" | "failure" | "error"));
+                let Some(outcome) = outcome else {
+                    if *created >= recent {
+                        oldest_pending = Some(oldest_pending.map_or(*created, |o| o.min(*created)));
+                    }
+                    continue;
+                };
+                let finished = time("statuses.created_at", &outcome.created_at)
+                    .map_err(|e| Self::shape_error(&repo, "deployment statuses", e))?;
+                let id = format!("{repo}/deployments/{}", d.id);
+                let environment = sync
+                    .options()
+                    .environment(&d.environment, d.production_environment == Some(true));
+                buffer.push(&[
+                    Cell::Text(&id),
+                    Cell::Text(&repo),
+                    Cell::Text(&sync.service),
+                    Cell::Text(&environment),
+                    Cell::Text(&d.sha),
+                    Cell::Text(&outcome.state),
+                    Cell::Time(*created),
+                    Cell::Time(finished),
+                ]);
+            }
+            sync.progress(format!("deployments: {} read", buffer.len()));
+            if older_seen {
+                break;
+            }
+            match forge::next_link(fetched.header("link")) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        // Next time start at the oldest deployment still running (so its
+        // outcome is read), else at the newest one seen.
+        let mark = oldest_pending.or(newest);
+        sync.write("deployments", vec![&mut buffer], |c| {
+            c.deployments = match oldest_pending {
+                Some(_) => mark,
+                None => later(c.deployments, mark),
+            }
+        })
+    }
+
+    async fn sync_releases(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let mut tags: HashMap<String, String> = HashMap::new();
+        let mut url = format!("{}/repos/{repo}/tags?per_page=100", self.api);
+        loop {
+            let fetched = self.get(&repo, &url).await?;
+            let page: Vec<Tag> = serde_json::from_slice(&fetched.body)
+                .map_err(|e| Self::shape_error(&repo, "tags", e))?;
+            tags.extend(page.into_iter().map(|t| (t.name, t.commit.sha)));
+            match forge::next_link(fetched.header("link")) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        let since = sync.cursor.releases;
+        let mut buffer = TableBuffer::new(Table::Deployments);
+        let mut newest = None;
+        let mut url = format!("{}/repos/{repo}/releases?per_page=100", self.api);
+        loop {
+            let fetched = self.get(&repo, &url).await?;
+            let page: Vec<Release> = serde_json::from_slice(&fetched.body)
+                .map_err(|e| Self::shape_error(&repo, "releases", e))?;
+            for r in page.iter().filter(|r| !r.draft && !r.prerelease) {
+                let Some(published) = r.published_at.as_deref().and_then(parse_time) else {
+                    continue;
+                };
+                if since.is_some_and(|s| published < s) {
+                    continue;
+                }
+                // A release whose tag is gone deploys nothing we can name.
+                let Some(sha) = tags.get(&r.tag_name) else {
+                    continue;
+                };
+                newest = later(newest, Some(published));
+                let id = format!("{repo}/releases/{}", r.tag_name);
+                buffer.push(&[
+                    Cell::Text(&id),
+                    Cell::Text(&repo),
+                    Cell::Text(&sync.service),
+                    Cell::Text("production"),
+                    Cell::Text(sha),
+                    Cell::Text("success"),
+                    Cell::Null,
+                    Cell::Time(published),
+                ]);
+            }
+            match forge::next_link(fetched.header("link")) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        sync.write("releases", vec![&mut buffer], |c| {
+            c.releases = later(c.releases, newest)
+        })
+    }
+
+    async fn sync_incidents(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let label = urlencode(&sync.options().incident_label);
+        let since = sync
+            .cursor
+            .incidents
+            .map(|c| format!("&since={}", forge::format_time(c)))
+            .unwrap_or_default();
+        let mut buffer = TableBuffer::new(Table::Incidents);
+        let mut newest = None;
+        let mut url = format!(
+            "{}/repos/{repo}/issues?labels={label}&state=all&sort=updated&direction=asc&per_page=100{since}",
+            self.api
+        );
+        let prefix = format!("{repo}/deployments/");
+        loop {
+            let fetched = self.get(&repo, &url).await?;
+            let page: Vec<Issue> = serde_json::from_slice(&fetched.body)
+                .map_err(|e| Self::shape_error(&repo, "issues", e))?;
+            for issue in page.iter().filter(|i| i.pull_request.is_none()) {
+                let shape = |e| Self::shape_error(&repo, "issues", e);
+                let created = time("created_at", &issue.created_at).map_err(shape)?;
+                let closed = opt_time("closed_at", issue.closed_at.as_deref()).map_err(shape)?;
+                newest = later(newest, parse_time(&issue.updated_at));
+                let severity = forge::severity_label(issue.labels.iter().map(|l| l.name.as_str()));
+                forge::push_incident(
+                    &mut buffer,
+                    sync,
+                    issue.number,
+                    issue.title.as_deref(),
+                    severity,
+                    created,
+                    closed,
+                    issue.body.as_deref(),
+                    &prefix,
+                );
+            }
+            sync.progress(format!("incidents: {} read", buffer.len()));
+            match forge::next_link(fetched.header("link")) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        sync.write("incidents", vec![&mut buffer], |c| {
+            c.incidents = later(c.incidents, newest)
+        })
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl Forge for GitHub {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    async fn sync_repo(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
+            return Err(Error::usage(
+                "REPO",
+                format!("`{repo}` is not owner/repo (e.g. rust-lang/cargo)"),
+            ));
+        }
+        sync.progress("repository");
+        let info: Repository = self.get_json(&repo, &format!("/repos/{repo}")).await?;
+        self.sync_commits(sync, &info.default_branch).await?;
+        self.sync_changes(sync).await?;
+        self.sync_deployments(sync).await?;
+        if sync.options().releases_as_deployments {
+            self.sync_releases(sync).await?;
+        }
+        sync.write_rollbacks()?;
+        self.sync_incidents(sync).await
+    }
+}

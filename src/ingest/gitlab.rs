@@ -1,0 +1,721 @@
+//! GitLab (`doralens ingest gitlab group/project`): the `gitlab` crate's
+//! endpoint builders and pagination, over our own client (hyper + rustls)
+//! so every request goes through the shared retry and rate-limit policy of
+//! [`super::http`]. The token comes from `GITLAB_TOKEN` (sent as
+//! `PRIVATE-TOKEN`); `--api-url` points at a self-hosted instance
+//! (`https://gitlab.example.com`).
+//!
+//! What is read (REST v4, 100 per page):
+//! - the project (default branch), then its commits on it (`since`);
+//! - merge requests updated after the cursor, with their commits (first
+//!   commit time; merged ones add their commits) and notes (first review:
+//!   the earliest non-system note by someone other than the author, not a
+//!   bot). The merge sha is `merge_commit_sha`, else `squash_commit_sha`,
+//!   else (fast-forward) the head `sha`;
+//! - deployments updated after the cursor: `success`, `failed` (failure)
+//!   and `canceled` (cancelled) are stored; running ones come back when
+//!   they finish (their update time moves). Production is the environment
+//!   tier `production` or the name pattern;
+//! - with `--releases-as-deployments`, releases (not upcoming ones) as
+//!   production deployments of their commit at `released_at`;
+//! - incidents: issues with `issue_type=incident`, updated after the
+//!   cursor, with GitLab's severity.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use gitlab::api::{self, ApiError, AsyncClient, Pagination, RestClient};
+use http_body_util::Full;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
+use super::http::{Fetched, Http, Notify, RetryPolicy, collect_body};
+use crate::error::{Error, Result};
+use crate::store::buffer::{Cell, TableBuffer};
+use crate::store::schema::Table;
+
+pub const DEFAULT_API: &str = "https://gitlab.com";
+pub const TOKEN_ENV: &str = "GITLAB_TOKEN";
+const DETAIL_CONCURRENCY: usize = 4;
+
+#[derive(Deserialize)]
+struct Project {
+    default_branch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Commit {
+    id: String,
+    #[serde(default)]
+    parent_ids: Vec<String>,
+    author_name: Option<String>,
+    authored_date: String,
+    committed_date: Option<String>,
+    title: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UserRef {
+    username: String,
+    #[serde(default)]
+    bot: bool,
+}
+
+#[derive(Deserialize)]
+struct MergeRequest {
+    iid: i64,
+    title: Option<String>,
+    author: Option<UserRef>,
+    created_at: String,
+    updated_at: String,
+    merged_at: Option<String>,
+    merge_commit_sha: Option<String>,
+    squash_commit_sha: Option<String>,
+    sha: Option<String>,
+    target_branch: Option<String>,
+    #[serde(default)]
+    labels: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Note {
+    author: Option<UserRef>,
+    created_at: String,
+    #[serde(default)]
+    system: bool,
+}
+
+#[derive(Deserialize)]
+struct Environment {
+    name: String,
+    tier: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Deployment {
+    iid: i64,
+    sha: String,
+    created_at: String,
+    updated_at: String,
+    finished_at: Option<String>,
+    status: String,
+    environment: Environment,
+}
+
+#[derive(Deserialize)]
+struct Issue {
+    iid: i64,
+    title: Option<String>,
+    description: Option<String>,
+    created_at: String,
+    closed_at: Option<String>,
+    updated_at: String,
+    severity: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ReleaseCommit {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct Release {
+    tag_name: String,
+    released_at: Option<String>,
+    commit: Option<ReleaseCommit>,
+    #[serde(default)]
+    upcoming_release: bool,
+}
+
+/// A failure of our transport, carried through the gitlab crate's
+/// `ApiError` and unwrapped again in [`api_error`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Transport(Box<Error>);
+
+type Hyper = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+pub struct GitLab {
+    /// `<api url>/api/v4/`
+    base: url::Url,
+    api: String,
+    /// Never printed: GitLab has no Debug here and messages carry paths only.
+    token: Option<String>,
+    client: Hyper,
+    http: Arc<Http>,
+}
+
+/// The client the gitlab crate's endpoints run on, for one repository
+/// (so messages name it).
+struct ProjectClient<'a> {
+    gitlab: &'a GitLab,
+    repo: &'a str,
+}
+
+impl RestClient for ProjectClient<'_> {
+    type Error = Transport;
+
+    fn rest_endpoint(&self, endpoint: &str) -> Result<url::Url, ApiError<Self::Error>> {
+        self.gitlab.base.join(endpoint).map_err(|e| {
+            ApiError::client(Transport(Box::new(Error::usage(
+                "--api-url",
+                e.to_string(),
+            ))))
+        })
+    }
+}
+
+#[async_trait]
+impl AsyncClient for ProjectClient<'_> {
+    async fn rest_async(
+        &self,
+        request: http::request::Builder,
+        body: Vec<u8>,
+    ) -> Result<http::Response<Bytes>, ApiError<Self::Error>> {
+        let gitlab = self.gitlab;
+        let (parts, ()) = request
+            .body(())
+            .map_err(|e| ApiError::client(Transport(Box::new(self.error(e)))))?
+            .into_parts();
+        let what = parts
+            .uri
+            .to_string()
+            .strip_prefix(&gitlab.api)
+            .map(str::to_string)
+            .unwrap_or_else(|| parts.uri.path().to_string());
+        let body = Bytes::from(body);
+        let fetched = gitlab
+            .http
+            .send(self.repo, &what, || {
+                let mut request = http::Request::from_parts(parts.clone(), Full::new(body.clone()));
+                if let Some(token) = &gitlab.token
+                    && let Ok(value) = http::HeaderValue::from_str(token)
+                {
+                    let mut value = value;
+                    value.set_sensitive(true);
+                    request.headers_mut().insert("PRIVATE-TOKEN", value);
+                }
+                let sent = gitlab.client.request(request);
+                async move {
+                    let response = sent.await.map_err(|e| format!("request failed ({e})"))?;
+                    let (parts, body) = response.into_parts();
+                    Ok(Fetched {
+                        status: parts.status,
+                        headers: parts.headers,
+                        body: collect_body(body).await?,
+                    })
+                }
+            })
+            .await
+            .map_err(|e| ApiError::client(Transport(Box::new(e))))?;
+        let mut response = http::Response::builder().status(fetched.status);
+        if let Some(headers) = response.headers_mut() {
+            *headers = fetched.headers;
+        }
+        response
+            .body(fetched.body)
+            .map_err(|e| ApiError::client(Transport(Box::new(self.error(e)))))
+    }
+}
+
+impl ProjectClient<'_> {
+    fn error(&self, e: impl std::fmt::Display) -> Error {
+        Error::Forge {
+            forge: "gitlab",
+            repo: self.repo.to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+fn api_error(repo: &str, what: &str, e: ApiError<Transport>) -> Error {
+    match e {
+        ApiError::Client { source } => *source.0,
+        other => Error::Forge {
+            forge: "gitlab",
+            repo: repo.to_string(),
+            message: format!("{what}: {other}"),
+        },
+    }
+}
+
+fn shape(repo: &str, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Forge {
+        forge: "gitlab",
+        repo: repo.to_string(),
+        message: format!("{what}: the answer does not have the expected shape: {e}"),
+    }
+}
+
+fn time(repo: &str, what: &str, s: &str) -> Result<i64> {
+    parse_time(s).ok_or_else(|| shape(repo, what, format!("`{s}` is not an RFC 3339 time")))
+}
+
+fn opt_time(repo: &str, what: &str, s: Option<&str>) -> Result<Option<i64>> {
+    s.map(|s| time(repo, what, s)).transpose()
+}
+
+fn since(mark: Option<i64>) -> Option<DateTime<Utc>> {
+    // One second back: `updated_after` is strict and times are truncated.
+    mark.and_then(|m| DateTime::from_timestamp_micros(m - 1_000_000))
+}
+
+fn push_commit(out: &mut TableBuffer, repo: &str, c: &Commit) -> Result<i64> {
+    let authored = time(repo, "authored_date", &c.authored_date)?;
+    let committed = opt_time(repo, "committed_date", c.committed_date.as_deref())?;
+    out.push(&[
+        Cell::Text(repo),
+        Cell::Text(&c.id),
+        Cell::List(&c.parent_ids),
+        c.author_name.as_deref().into(),
+        Cell::Time(authored),
+        committed.map_or(Cell::Null, Cell::Time),
+        c.title.as_deref().into(),
+    ]);
+    Ok(committed.unwrap_or(authored))
+}
+
+/// One page of `GET /projects/:id/repository/commits` into `commits` rows;
+/// returns the newest commit time. (Public for the conversion benchmark.)
+pub fn commits_page(repo: &str, body: &[u8], out: &mut TableBuffer) -> Result<Option<i64>> {
+    let page: Vec<Commit> = serde_json::from_slice(body).map_err(|e| shape(repo, "commits", e))?;
+    let mut newest = None;
+    for c in &page {
+        newest = later(newest, Some(push_commit(out, repo, c)?));
+    }
+    Ok(newest)
+}
+
+impl GitLab {
+    pub fn new(options: &ForgeOptions, notify: Notify) -> Result<Self> {
+        let api = options
+            .api_url
+            .as_deref()
+            .unwrap_or(DEFAULT_API)
+            .trim_end_matches('/')
+            .trim_end_matches("/api/v4")
+            .to_string();
+        let base = url::Url::parse(&format!("{api}/api/v4/")).map_err(|e| {
+            Error::usage(
+                "--api-url",
+                format!("`{api}` is not a usable URL ({e}); e.g. https://gitlab.example.com"),
+            )
+        })?;
+        let token = match std::env::var(TOKEN_ENV) {
+            Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
+            _ => {
+                notify(&format!(
+                    "warning: {TOKEN_ENV} is not set: only public projects can be read"
+                ));
+                None
+            }
+        };
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = HyperClient::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        Ok(GitLab {
+            api: format!("{api}/api/v4"),
+            base,
+            token,
+            client,
+            http: Arc::new(Http::new(
+                "gitlab",
+                TOKEN_ENV,
+                RetryPolicy::default(),
+                notify,
+            )),
+        })
+    }
+
+    fn all<'a, E, T>(
+        client: &'a ProjectClient<'a>,
+        endpoint: &'a api::Paged<E>,
+    ) -> impl Stream<Item = Result<T, ApiError<Transport>>> + 'a
+    where
+        E: api::Pageable + api::Endpoint + Sync,
+        T: DeserializeOwned + 'static,
+    {
+        endpoint.iter_async(client)
+    }
+
+    async fn sync_commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> Result<()> {
+        let repo = sync.repo.clone();
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let mut builder = api::projects::repository::commits::Commits::builder();
+        builder.project(repo.as_str()).ref_name(branch);
+        if let Some(s) = sync.cursor.commits {
+            builder.since(since(Some(s - forge::COMMIT_OVERLAP_US)).unwrap_or_default());
+        }
+        let endpoint = builder.build().map_err(|e| shape(&repo, "commits", e))?;
+        let paged = api::paged(endpoint, Pagination::All);
+        let mut stream = std::pin::pin!(Self::all::<_, Commit>(&client, &paged));
+        let mut buffer = TableBuffer::new(Table::Commits);
+        let mut newest = None;
+        while let Some(c) = stream.next().await {
+            let c = c.map_err(|e| api_error(&repo, "commits", e))?;
+            newest = later(newest, Some(push_commit(&mut buffer, &repo, &c)?));
+            if buffer.len() % 100 == 0 {
+                sync.progress(format!("commits: {} read", buffer.len()));
+            }
+        }
+        sync.write("commits", vec![&mut buffer], |c| {
+            c.commits = later(c.commits, newest)
+        })
+    }
+
+    async fn mr_detail(
+        &self,
+        repo: &str,
+        mr: &MergeRequest,
+    ) -> Result<(Option<i64>, Option<i64>, Vec<Commit>)> {
+        let client = ProjectClient { gitlab: self, repo };
+        let iid = mr.iid as u64;
+        let commits_ep = api::projects::merge_requests::MergeRequestCommits::builder()
+            .project(repo)
+            .merge_request(iid)
+            .build()
+            .map_err(|e| shape(repo, "merge request commits", e))?;
+        let notes_ep = api::projects::merge_requests::notes::MergeRequestNotes::builder()
+            .project(repo)
+            .merge_request(iid)
+            .order_by(api::projects::merge_requests::notes::NoteOrderBy::CreatedAt)
+            .sort(api::common::SortOrder::Ascending)
+            .build()
+            .map_err(|e| shape(repo, "merge request notes", e))?;
+        let commits_paged = api::paged(commits_ep, Pagination::All);
+        let notes_paged = api::paged(notes_ep, Pagination::All);
+        let (commits, notes) = futures_util::join!(
+            Self::all::<_, Commit>(&client, &commits_paged).collect::<Vec<_>>(),
+            Self::all::<_, Note>(&client, &notes_paged).collect::<Vec<_>>(),
+        );
+        let commits: Vec<Commit> = commits
+            .into_iter()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| api_error(repo, "merge request commits", e))?;
+        let notes: Vec<Note> = notes
+            .into_iter()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| api_error(repo, "merge request notes", e))?;
+        let first_commit = commits
+            .iter()
+            .filter_map(|c| parse_time(&c.authored_date))
+            .min();
+        let author = mr.author.as_ref().map(|a| a.username.as_str());
+        let first_review = notes
+            .iter()
+            .filter(|n| !n.system)
+            .filter(|n| {
+                n.author.as_ref().is_some_and(|a| {
+                    Some(a.username.as_str()) != author
+                        && !a.bot
+                        && !forge::is_bot(&a.username, None)
+                })
+            })
+            .filter_map(|n| parse_time(&n.created_at))
+            .min();
+        let commits = if mr.merged_at.is_some() {
+            commits
+        } else {
+            Vec::new()
+        };
+        Ok((first_commit, first_review, commits))
+    }
+
+    async fn sync_changes(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let mut builder = api::projects::merge_requests::MergeRequests::builder();
+        builder
+            .project(repo.as_str())
+            .order_by(api::merge_requests::MergeRequestOrderBy::UpdatedAt)
+            .sort(api::common::SortOrder::Ascending);
+        if let Some(after) = since(sync.cursor.changes) {
+            builder.updated_after(after);
+        }
+        let endpoint = builder
+            .build()
+            .map_err(|e| shape(&repo, "merge requests", e))?;
+        let paged = api::paged(endpoint, Pagination::All);
+        let mrs: Vec<MergeRequest> = Self::all::<_, MergeRequest>(&client, &paged)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| api_error(&repo, "merge requests", e))?;
+        sync.progress(format!(
+            "changes: {} merge requests, reading details",
+            mrs.len()
+        ));
+        let details: Vec<Result<(Option<i64>, Option<i64>, Vec<Commit>)>> =
+            futures_util::stream::iter(mrs.iter())
+                .map(|mr| self.mr_detail(&repo, mr))
+                .buffered(DETAIL_CONCURRENCY)
+                .collect()
+                .await;
+        let mut changes = TableBuffer::new(Table::Changes);
+        let mut commits = TableBuffer::new(Table::Commits);
+        let mut newest = None;
+        for (mr, detail) in mrs.iter().zip(details) {
+            let (first_commit, first_review, mr_commits) = detail?;
+            for c in &mr_commits {
+                push_commit(&mut commits, &repo, c)?;
+            }
+            newest = later(newest, parse_time(&mr.updated_at));
+            let merged = opt_time(&repo, "merged_at", mr.merged_at.as_deref())?;
+            let merge_sha = merged.and(
+                mr.merge_commit_sha
+                    .as_deref()
+                    .or(mr.squash_commit_sha.as_deref())
+                    .or(mr.sha.as_deref()),
+            );
+            changes.push(&[
+                Cell::Text(&repo),
+                Cell::Int(mr.iid),
+                mr.title.as_deref().into(),
+                mr.author.as_ref().map(|a| a.username.as_str()).into(),
+                Cell::Time(time(&repo, "created_at", &mr.created_at)?),
+                first_commit.map_or(Cell::Null, Cell::Time),
+                first_review.map_or(Cell::Null, Cell::Time),
+                merged.map_or(Cell::Null, Cell::Time),
+                merge_sha.into(),
+                mr.target_branch.as_deref().into(),
+                Cell::List(&mr.labels),
+            ]);
+        }
+        sync.write("changes", vec![&mut commits, &mut changes], |c| {
+            c.changes = later(c.changes, newest)
+        })
+    }
+
+    async fn sync_deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let mut builder = api::projects::deployments::Deployments::builder();
+        builder
+            .project(repo.as_str())
+            .order_by(api::projects::deployments::DeploymentOrderBy::UpdatedAt)
+            .sort(api::common::SortOrder::Ascending);
+        if let Some(after) = since(sync.cursor.deployments) {
+            builder.updated_after(after);
+        }
+        let endpoint = builder
+            .build()
+            .map_err(|e| shape(&repo, "deployments", e))?;
+        let paged = api::paged(PagedDeployments(endpoint), Pagination::All);
+        let mut stream = std::pin::pin!(Self::all::<_, Deployment>(&client, &paged));
+        let mut buffer = TableBuffer::new(Table::Deployments);
+        let mut newest = None;
+        // Only finished deployments are stored; a running one's update
+        // time moves when it finishes, so the next run reads it again.
+        let mut oldest_unfinished: Option<i64> = None;
+        while let Some(d) = stream.next().await {
+            let d = d.map_err(|e| api_error(&repo, "deployments", e))?;
+            let updated = time(&repo, "updated_at", &d.updated_at)?;
+            let status = match d.status.as_str() {
+                "success" => "success",
+                "failed" => "failure",
+                "canceled" => "cancelled",
+                "skipped" => continue,
+                _ => {
+                    oldest_unfinished = Some(oldest_unfinished.map_or(updated, |o| o.min(updated)));
+                    continue;
+                }
+            };
+            newest = later(newest, Some(updated));
+            let created = time(&repo, "created_at", &d.created_at)?;
+            let finished =
+                opt_time(&repo, "finished_at", d.finished_at.as_deref())?.unwrap_or(updated);
+            let id = format!("{repo}/deployments/{}", d.iid);
+            let environment = sync.options().environment(
+                &d.environment.name,
+                d.environment.tier.as_deref() == Some("production"),
+            );
+            buffer.push(&[
+                Cell::Text(&id),
+                Cell::Text(&repo),
+                Cell::Text(&sync.service),
+                Cell::Text(&environment),
+                Cell::Text(&d.sha),
+                Cell::Text(status),
+                Cell::Time(created),
+                Cell::Time(finished),
+            ]);
+            if buffer.len() % 100 == 0 {
+                sync.progress(format!("deployments: {} read", buffer.len()));
+            }
+        }
+        let _ = oldest_unfinished;
+        sync.write("deployments", vec![&mut buffer], |c| {
+            c.deployments = later(c.deployments, newest)
+        })
+    }
+
+    async fn sync_releases(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let endpoint = api::projects::releases::ProjectReleases::builder()
+            .project(repo.as_str())
+            .build()
+            .map_err(|e| shape(&repo, "releases", e))?;
+        let paged = api::paged(endpoint, Pagination::All);
+        let mut stream = std::pin::pin!(Self::all::<_, Release>(&client, &paged));
+        let mut buffer = TableBuffer::new(Table::Deployments);
+        let mut newest = None;
+        let since_mark = sync.cursor.releases;
+        while let Some(r) = stream.next().await {
+            let r = r.map_err(|e| api_error(&repo, "releases", e))?;
+            let (Some(released), Some(commit)) = (
+                r.released_at.as_deref().and_then(parse_time),
+                r.commit.as_ref(),
+            ) else {
+                continue;
+            };
+            if r.upcoming_release || since_mark.is_some_and(|s| released < s) {
+                continue;
+            }
+            newest = later(newest, Some(released));
+            let id = format!("{repo}/releases/{}", r.tag_name);
+            buffer.push(&[
+                Cell::Text(&id),
+                Cell::Text(&repo),
+                Cell::Text(&sync.service),
+                Cell::Text("production"),
+                Cell::Text(&commit.id),
+                Cell::Text("success"),
+                Cell::Null,
+                Cell::Time(released),
+            ]);
+        }
+        sync.write("releases", vec![&mut buffer], |c| {
+            c.releases = later(c.releases, newest)
+        })
+    }
+
+    async fn sync_incidents(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let mut builder = api::issues::ProjectIssues::builder();
+        builder
+            .project(repo.as_str())
+            .issue_type(api::issues::IssueType::Incident)
+            .order_by(api::issues::IssueOrderBy::UpdatedAt)
+            .sort(api::common::SortOrder::Ascending);
+        if let Some(after) = since(sync.cursor.incidents) {
+            builder.updated_after(after);
+        }
+        let endpoint = builder.build().map_err(|e| shape(&repo, "incidents", e))?;
+        let paged = api::paged(endpoint, Pagination::All);
+        let mut stream = std::pin::pin!(Self::all::<_, Issue>(&client, &paged));
+        let mut buffer = TableBuffer::new(Table::Incidents);
+        let mut newest = None;
+        let prefix = format!("{repo}/deployments/");
+        while let Some(issue) = stream.next().await {
+            let issue = issue.map_err(|e| api_error(&repo, "incidents", e))?;
+            let created = time(&repo, "created_at", &issue.created_at)?;
+            let closed = opt_time(&repo, "closed_at", issue.closed_at.as_deref())?;
+            newest = later(newest, parse_time(&issue.updated_at));
+            let severity = issue.severity.as_deref().filter(|s| *s != "UNKNOWN");
+            forge::push_incident(
+                &mut buffer,
+                sync,
+                issue.iid,
+                issue.title.as_deref(),
+                severity,
+                created,
+                closed,
+                issue.description.as_deref(),
+                &prefix,
+            );
+        }
+        sync.write("incidents", vec![&mut buffer], |c| {
+            c.incidents = later(c.incidents, newest)
+        })
+    }
+}
+
+/// The deployments list is paginated like every list, but this version of
+/// the gitlab crate does not mark its endpoint `Pageable`.
+struct PagedDeployments<'a>(api::projects::deployments::Deployments<'a>);
+
+impl api::Endpoint for PagedDeployments<'_> {
+    fn method(&self) -> http::Method {
+        self.0.method()
+    }
+
+    fn endpoint(&self) -> std::borrow::Cow<'static, str> {
+        self.0.endpoint()
+    }
+
+    fn parameters(&self) -> api::QueryParams<'_> {
+        self.0.parameters()
+    }
+}
+
+impl api::Pageable for PagedDeployments<'_> {}
+
+impl Forge for GitLab {
+    fn name(&self) -> &'static str {
+        "gitlab"
+    }
+
+    async fn sync_repo(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        if !repo.contains('/') || repo.split('/').any(str::is_empty) {
+            return Err(Error::usage(
+                "PROJECT",
+                format!("`{repo}` is not a project path (group/project, e.g. gitlab-org/gitlab)"),
+            ));
+        }
+        sync.progress("project");
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let endpoint = api::projects::Project::builder()
+            .project(repo.as_str())
+            .build()
+            .map_err(|e| shape(&repo, "project", e))?;
+        let project: Project = api::AsyncQuery::query_async(&endpoint, &client)
+            .await
+            .map_err(|e| api_error(&repo, "project", e))?;
+        let Some(branch) = project.default_branch else {
+            return Err(Error::Forge {
+                forge: "gitlab",
+                repo,
+                message: "the project has no default branch (an empty repository?)".into(),
+            });
+        };
+        self.sync_commits(sync, &branch).await?;
+        self.sync_changes(sync).await?;
+        self.sync_deployments(sync).await?;
+        if sync.options().releases_as_deployments {
+            self.sync_releases(sync).await?;
+        }
+        sync.write_rollbacks()?;
+        self.sync_incidents(sync).await
+    }
+}

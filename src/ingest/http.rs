@@ -1,0 +1,397 @@
+//! What every forge request goes through: timeouts, retries with backoff,
+//! and rate limits. GitHub requests are sent by octocrab and GitLab requests
+//! by a hyper client; both hand each attempt to [`Http::send`], so the two
+//! forges behave the same way when the network or the API misbehaves:
+//!
+//! - **5xx, timeouts, resets and truncated bodies** are retried with
+//!   exponential backoff (`retries` times, starting at `base_delay`);
+//! - **rate limits** (429, or 403 with `Retry-After`, an exhausted
+//!   `x-ratelimit-remaining`/`RateLimit-Remaining` or GitHub's "secondary
+//!   rate limit" message) wait as long as the server says, with a message on
+//!   stderr, and do not count as failures;
+//! - **an exhausted primary limit on a successful answer** closes a gate
+//!   that every concurrent request of this forge waits at until the reset,
+//!   so several repositories sync concurrently without overrunning it;
+//! - **401** is a token problem and is not retried; other 4xx are final.
+//!
+//! Nothing here sees the token: it is added to the request by the forge
+//! client, and messages carry only the URL path.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+use crate::error::{Error, Result};
+
+/// One HTTP answer, body read completely.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Fetched {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts after the first one for failures (not for rate limits).
+    pub retries: u32,
+    pub base_delay: Duration,
+    /// Whole request including its body.
+    pub timeout: Duration,
+    /// Rate-limit waits in a row before giving up (a server that never
+    /// lets us through).
+    pub max_rate_limit_waits: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        // DORALENS_HTTP_BACKOFF_MS / DORALENS_HTTP_TIMEOUT_S tune the policy
+        // (tests shorten the backoff; slow self-hosted forges lengthen the
+        // timeout).
+        let ms = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        RetryPolicy {
+            retries: 5,
+            base_delay: Duration::from_millis(ms("DORALENS_HTTP_BACKOFF_MS", 1000)),
+            timeout: Duration::from_secs(ms("DORALENS_HTTP_TIMEOUT_S", 60)),
+            max_rate_limit_waits: 20,
+        }
+    }
+}
+
+/// Where visible messages (rate-limit waits, retries) go: stderr, above the
+/// progress bars.
+pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
+
+pub struct Http {
+    forge: &'static str,
+    token_env: &'static str,
+    policy: RetryPolicy,
+    /// Requests wait here until the primary rate limit resets.
+    gate: Mutex<Option<Instant>>,
+    notify: Notify,
+}
+
+enum Verdict {
+    Done,
+    Wait(Duration, String),
+    Retry(String),
+    Final(Error),
+}
+
+impl Http {
+    pub fn new(
+        forge: &'static str,
+        token_env: &'static str,
+        policy: RetryPolicy,
+        notify: Notify,
+    ) -> Self {
+        Http {
+            forge,
+            token_env,
+            policy,
+            gate: Mutex::new(None),
+            notify,
+        }
+    }
+
+    pub fn forge(&self) -> &'static str {
+        self.forge
+    }
+
+    pub fn notify(&self, message: &str) {
+        (self.notify)(message)
+    }
+
+    /// Runs `attempt` until it gives a 2xx answer or a final error. `what`
+    /// names the request in messages (a URL path, never with credentials);
+    /// `repo` is the repository it is for.
+    pub async fn send<F, Fut>(&self, repo: &str, what: &str, mut attempt: F) -> Result<Fetched>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<Fetched, String>>,
+    {
+        let mut failures = 0u32;
+        let mut waits = 0u32;
+        loop {
+            self.wait_at_gate(what).await;
+            let outcome = tokio::time::timeout(self.policy.timeout, attempt()).await;
+            let verdict = match outcome {
+                Err(_) => Verdict::Retry(format!(
+                    "no complete answer within {} s",
+                    self.policy.timeout.as_secs()
+                )),
+                Ok(Err(transport)) => Verdict::Retry(transport),
+                Ok(Ok(fetched)) => match self.judge(repo, what, &fetched, waits) {
+                    Verdict::Done => return Ok(fetched),
+                    other => other,
+                },
+            };
+            match verdict {
+                Verdict::Done => unreachable!("returned above"),
+                Verdict::Wait(delay, why) => {
+                    waits += 1;
+                    self.notify(&format!(
+                        "{} {what}: {why}; waiting {} s",
+                        self.forge,
+                        delay.as_secs_f64().ceil() as u64
+                    ));
+                    tokio::time::sleep(delay).await;
+                }
+                Verdict::Retry(problem) => {
+                    failures += 1;
+                    if failures > self.policy.retries {
+                        return Err(Error::Forge {
+                            forge: self.forge,
+                            repo: repo.to_string(),
+                            message: format!(
+                                "{what}: {problem} (gave up after {} attempts)",
+                                failures
+                            ),
+                        });
+                    }
+                    let delay = self.policy.base_delay * 2u32.pow(failures - 1);
+                    self.notify(&format!(
+                        "{} {what}: {problem}; retry {failures}/{} in {:.1} s",
+                        self.forge,
+                        self.policy.retries,
+                        delay.as_secs_f64()
+                    ));
+                    tokio::time::sleep(delay).await;
+                }
+                Verdict::Final(e) => return Err(e),
+            }
+        }
+    }
+
+    fn judge(&self, repo: &str, what: &str, fetched: &Fetched, waits: u32) -> Verdict {
+        let status = fetched.status;
+        if status.is_success() {
+            self.note_primary_limit(fetched);
+            // A body cut off without the connection saying so (no
+            // Content-Length, closed early) is not valid JSON: retry it.
+            let looks_json = fetched
+                .header("content-type")
+                .is_none_or(|t| t.contains("json"));
+            if looks_json
+                && !fetched.body.is_empty()
+                && serde_json::from_slice::<serde::de::IgnoredAny>(&fetched.body).is_err()
+            {
+                return Verdict::Retry("the answer is not complete JSON (cut off?)".into());
+            }
+            return Verdict::Done;
+        }
+        if let Some((delay, why)) = rate_limit_wait(fetched) {
+            if waits >= self.policy.max_rate_limit_waits {
+                return Verdict::Final(Error::Forge {
+                    forge: self.forge,
+                    repo: repo.to_string(),
+                    message: format!("{what}: still rate limited after {waits} waits"),
+                });
+            }
+            return Verdict::Wait(delay, why);
+        }
+        let message = api_message(&fetched.body);
+        if status == StatusCode::UNAUTHORIZED {
+            return Verdict::Final(Error::Token {
+                forge: self.forge,
+                message: format!(
+                    "the server rejected the token in {} (HTTP 401: {message}); it may have \
+                     expired or been revoked: create a new one and export it as {}",
+                    self.token_env, self.token_env
+                ),
+            });
+        }
+        if status.is_server_error() {
+            return Verdict::Retry(format!("HTTP {}: {message}", status.as_u16()));
+        }
+        let hint = match status {
+            StatusCode::NOT_FOUND => {
+                "; check the name (owner/repo or group/project), the --api-url, and that the token can read it"
+            }
+            StatusCode::FORBIDDEN => "; the token may lack a scope (repo, read_api)",
+            _ => "",
+        };
+        Verdict::Final(Error::Forge {
+            forge: self.forge,
+            repo: repo.to_string(),
+            message: format!("{what}: HTTP {}: {message}{hint}", status.as_u16()),
+        })
+    }
+
+    /// Closes the gate until the reset when a successful answer says the
+    /// primary limit is used up.
+    fn note_primary_limit(&self, fetched: &Fetched) {
+        let remaining = header_u64(fetched, &["x-ratelimit-remaining", "ratelimit-remaining"]);
+        if remaining == Some(0)
+            && let Some(reset) = reset_delay(fetched)
+        {
+            let until = Instant::now() + reset;
+            let mut gate = self.gate.lock().expect("gate poisoned");
+            if gate.is_none_or(|g| g < until) {
+                *gate = Some(until);
+            }
+        }
+    }
+
+    async fn wait_at_gate(&self, what: &str) {
+        let until = *self.gate.lock().expect("gate poisoned");
+        if let Some(until) = until {
+            let now = Instant::now();
+            if until > now {
+                let delay = until - now;
+                self.notify(&format!(
+                    "{} {what}: rate limit used up; waiting {} s for the reset",
+                    self.forge,
+                    delay.as_secs_f64().ceil() as u64
+                ));
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+fn header_u64(fetched: &Fetched, names: &[&str]) -> Option<u64> {
+    names
+        .iter()
+        .find_map(|n| fetched.header(n))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Time until the rate-limit window resets (`x-ratelimit-reset` on GitHub,
+/// `RateLimit-Reset` on GitLab: epoch seconds), plus a second of margin.
+fn reset_delay(fetched: &Fetched) -> Option<Duration> {
+    let reset = header_u64(fetched, &["x-ratelimit-reset", "ratelimit-reset"])?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Some(Duration::from_secs(reset.saturating_sub(now) + 1))
+}
+
+/// How long a rate-limited answer asks us to wait, and why; None when the
+/// answer is not a rate limit.
+fn rate_limit_wait(fetched: &Fetched) -> Option<(Duration, String)> {
+    let status = fetched.status;
+    if status != StatusCode::TOO_MANY_REQUESTS && status != StatusCode::FORBIDDEN {
+        return None;
+    }
+    if let Some(secs) = header_u64(fetched, &["retry-after"]) {
+        return Some((
+            Duration::from_secs(secs),
+            format!(
+                "HTTP {}, rate limited (Retry-After: {secs})",
+                status.as_u16()
+            ),
+        ));
+    }
+    let remaining = header_u64(fetched, &["x-ratelimit-remaining", "ratelimit-remaining"]);
+    if remaining == Some(0)
+        && let Some(delay) = reset_delay(fetched)
+    {
+        return Some((delay, "primary rate limit used up".into()));
+    }
+    let body = String::from_utf8_lossy(&fetched.body).to_ascii_lowercase();
+    if status == StatusCode::TOO_MANY_REQUESTS || body.contains("rate limit") {
+        // GitHub: "wait at least one minute" when no header says how long.
+        return Some((Duration::from_secs(60), "secondary rate limit".into()));
+    }
+    None
+}
+
+/// The `message` (GitHub) or `message`/`error` (GitLab) of an error body,
+/// else its first 200 characters.
+fn api_message(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        for key in ["message", "error", "error_description"] {
+            if let Some(s) = v.get(key).and_then(|m| m.as_str()) {
+                return s.to_string();
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        "empty body".into()
+    } else {
+        text.chars().take(200).collect()
+    }
+}
+
+/// Reads a body to the end; a connection closed early (a truncated body) is
+/// an error the caller retries.
+pub async fn collect_body<B>(body: B) -> std::result::Result<Bytes, String>
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Display,
+{
+    use http_body_util::BodyExt;
+    body.collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| format!("reading the answer failed ({e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Fetched {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(
+                http::header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        Fetched {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn rate_limits_are_recognised_by_header_or_message() {
+        let retry_after = answer(403, &[("retry-after", "7")], "{}");
+        assert_eq!(rate_limit_wait(&retry_after).unwrap().0.as_secs(), 7);
+        let secondary = answer(
+            403,
+            &[],
+            r#"{"message":"You have exceeded a secondary rate limit."}"#,
+        );
+        assert_eq!(rate_limit_wait(&secondary).unwrap().0.as_secs(), 60);
+        let forbidden = answer(403, &[], r#"{"message":"Resource not accessible"}"#);
+        assert!(rate_limit_wait(&forbidden).is_none());
+        assert!(rate_limit_wait(&answer(500, &[("retry-after", "1")], "")).is_none());
+    }
+
+    #[test]
+    fn error_messages_come_from_the_json_body() {
+        assert_eq!(
+            api_message(br#"{"message":"Bad credentials"}"#),
+            "Bad credentials"
+        );
+        assert_eq!(
+            api_message(br#"{"error":"invalid_token"}"#),
+            "invalid_token"
+        );
+        assert_eq!(
+            api_message(b"<html>bad gateway</html>"),
+            "<html>bad gateway</html>"
+        );
+    }
+}
