@@ -148,8 +148,19 @@ pub fn stderr_notify(bars: &indicatif::MultiProgress) -> Notify {
     })
 }
 
+/// TLS for both forges uses ring. Two crypto providers are compiled in
+/// (the gitlab crate's unused reqwest brings aws-lc), so rustls cannot pick
+/// one by itself: choose ours once per process.
+pub fn install_tls_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
 impl<'a> SyncContext<'a> {
     pub fn new(warehouse: &'a Warehouse, options: &'a ForgeOptions) -> Self {
+        install_tls_provider();
         SyncContext {
             warehouse,
             options,

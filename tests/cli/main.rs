@@ -1,8 +1,10 @@
 //! The integration tests: one binary (see Cargo.toml), one module per area.
 
+mod mock_forge;
 mod util;
 
 mod conformance;
+mod forges;
 mod generate;
 mod git;
 mod import_errors;

@@ -1,0 +1,534 @@
+//! GitHub and GitLab ingestion against the mock APIs in `mock_forge`
+//! (fixtures in `fixtures/github/`, `fixtures/gitlab/`). The mock
+//! organisation and its hand-computed metrics are described in
+//! `fixtures/github/README.md`.
+
+use std::collections::HashMap;
+
+use assert_cmd::Command;
+
+use crate::mock_forge::{Fault, Flavour, MockForge};
+use crate::util::{Workspace, output_ok};
+
+const GH_TOKEN: &str = "ghp_s3cr3tTOKENvalue0000000000000000000";
+const GL_TOKEN: &str = "glpat-s3cr3tTOKENvalue00000";
+
+fn forge_cmd(ws: &Workspace, mock: &MockForge, args: &[&str]) -> Command {
+    let mut cmd = ws.doralens(args);
+    let (forge, token_env, token) = match mock.flavour {
+        Flavour::GitHub => ("github", "GITHUB_TOKEN", GH_TOKEN),
+        Flavour::GitLab => ("gitlab", "GITLAB_TOKEN", GL_TOKEN),
+    };
+    let _ = forge;
+    cmd.env(token_env, token)
+        .env("DORALENS_HTTP_BACKOFF_MS", "20")
+        .arg("--api-url")
+        .arg(mock.api_url());
+    cmd
+}
+
+fn github(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
+    let mut args = vec!["ingest", "github"];
+    args.extend(extra);
+    forge_cmd(ws, mock, &args)
+}
+
+fn gitlab(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
+    let mut args = vec!["ingest", "gitlab"];
+    args.extend(extra);
+    forge_cmd(ws, mock, &args)
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Rows of a CSV with a header, as column → value maps.
+fn csv_rows(text: &str) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn assert_number(row: &HashMap<String, String>, column: &str, expected: Option<f64>) {
+    let value = &row[column];
+    match expected {
+        None => assert!(value.is_empty(), "{column}: expected null, got {value}"),
+        Some(e) => {
+            let got: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("{column}: `{value}` is not a number"));
+            assert!(
+                (got - e).abs() < 1e-6 * e.abs().max(1.0),
+                "{column}: expected {e}, got {got}"
+            );
+        }
+    }
+}
+
+/// Every table of a warehouse, sorted, as text (to compare warehouses).
+fn dump(ws: &Workspace, warehouse: &std::path::Path) -> String {
+    let mut all = String::new();
+    for (table, order) in [
+        ("commits", "repo, sha"),
+        ("changes", "repo, number"),
+        ("deployments", "id"),
+        ("incidents", "id"),
+        ("rollbacks", "id"),
+    ] {
+        all.push_str(&ws.sql_csv_in(
+            warehouse,
+            &format!("SELECT * FROM {table} ORDER BY {order}"),
+            &[],
+        ));
+    }
+    all
+}
+
+fn config(github: &MockForge, gitlab: &MockForge) -> String {
+    format!(
+        r#"production = "production|prod"
+concurrency = 2
+
+[github]
+api_url = "{}"
+repos = ["acme/api", "acme/web"]
+releases_as_deployments = true
+
+[gitlab]
+api_url = "{}"
+repos = ["acme/billing"]
+
+[services]
+"acme/api" = "api"
+"acme/web" = "web"
+"acme/billing" = "billing"
+
+[teams]
+payments = ["api", "billing"]
+storefront = ["web"]
+"#,
+        github.api_url(),
+        gitlab.api_url()
+    )
+}
+
+fn ingest_all(ws: &Workspace, warehouse: &std::path::Path) -> std::process::Output {
+    let mut cmd = ws.doralens_in(warehouse, &["ingest"]);
+    cmd.env("GITHUB_TOKEN", GH_TOKEN)
+        .env("GITLAB_TOKEN", GL_TOKEN)
+        .env("DORALENS_HTTP_BACKOFF_MS", "20");
+    output_ok(cmd)
+}
+
+#[test]
+fn mock_organisation_metrics_match_hand_computed_values() {
+    let gh = MockForge::start(Flavour::GitHub);
+    let gl = MockForge::start(Flavour::GitLab);
+    // Two items per page: every list of the organisation spans pages.
+    gh.set_max_per_page(Some(2));
+    let ws = Workspace::new();
+    ws.write("doralens.toml", &config(&gh, &gl));
+    let out = ingest_all(&ws, &ws.warehouse());
+    let log = stderr(&out);
+    // Rows read: the 6 commits of main, and 3 that merged pull requests
+    // brought (one of them also on main).
+    assert!(
+        log.contains(
+            "github acme/api: 9 commits, 4 changes, 6 deployments, 1 incidents, 1 rollbacks"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("gitlab acme/billing: 5 commits"), "{log}");
+
+    let metrics = ws
+        .doralens(&[
+            "metrics",
+            "--by",
+            "service",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-08",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .unwrap();
+    assert!(metrics.status.success(), "{}", stderr(&metrics));
+    let rows = csv_rows(&String::from_utf8(metrics.stdout).unwrap());
+    let by_service: HashMap<&str, &HashMap<String, String>> =
+        rows.iter().map(|r| (r["service"].as_str(), r)).collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    // (column, api, billing, web); see fixtures/github/README.md.
+    let expected: &[(&str, Option<f64>, Option<f64>, Option<f64>)] = &[
+        ("deployments", Some(5.0), Some(2.0), Some(2.0)),
+        ("deploy_days", Some(4.0), Some(2.0), Some(2.0)),
+        (
+            "deploys_per_day",
+            Some(5.0 / 7.0),
+            Some(2.0 / 7.0),
+            Some(2.0 / 7.0),
+        ),
+        ("lead_time_count", Some(4.0), Some(2.0), Some(2.0)),
+        (
+            "lead_time_p50_s",
+            Some(53100.0),
+            Some(19200.0),
+            Some(5400.0),
+        ),
+        (
+            "lead_time_p90_s",
+            Some(96300.0),
+            Some(27840.0),
+            Some(6840.0),
+        ),
+        ("failed_deployments", Some(1.0), Some(1.0), Some(1.0)),
+        ("change_failure_rate", Some(0.2), Some(0.5), Some(0.5)),
+        ("recovery_count", Some(1.0), Some(1.0), Some(0.0)),
+        ("recovery_time_p50_s", Some(12600.0), Some(6000.0), None),
+        ("open_failures", Some(0.0), Some(0.0), Some(1.0)),
+        ("incidents", Some(1.0), Some(1.0), Some(1.0)),
+        ("time_to_restore_p50_s", Some(9000.0), Some(3600.0), None),
+        ("rework_deployments", Some(2.0), Some(1.0), Some(1.0)),
+        ("rework_rate", Some(0.4), Some(0.5), Some(0.5)),
+    ];
+    for (column, api, billing, web) in expected {
+        assert_number(by_service["api"], column, *api);
+        assert_number(by_service["billing"], column, *billing);
+        assert_number(by_service["web"], column, *web);
+    }
+
+    // What the changes carry: first commit, first review (not the author,
+    // not a bot, not a system note), merge sha only once merged.
+    let changes = ws.sql_csv(
+        "SELECT repo, number, CAST(first_commit_at AS VARCHAR) AS first_commit, \
+         CAST(first_review_at AS VARCHAR) AS first_review, substr(merge_sha, 1, 2) AS merge, \
+         array_to_string(labels, ';') AS labels FROM changes ORDER BY repo, number",
+    );
+    assert_eq!(
+        changes,
+        "repo,number,first_commit,first_review,merge,labels\n\
+         acme/api,1,2026-11-02T08:30:00Z,2026-11-02T15:00:00Z,a3,\n\
+         acme/api,2,2026-11-03T11:00:00Z,2026-11-03T16:00:00Z,a4,feature\n\
+         acme/api,3,2026-11-05T09:00:00Z,,a5,hotfix\n\
+         acme/api,4,2026-11-05T13:50:00Z,,,\n\
+         acme/billing,7,2026-11-03T09:00:00Z,2026-11-03T11:00:00Z,b3,bug\n"
+    );
+    let incidents =
+        ws.sql_csv("SELECT id, service, severity, deployment_id, sha FROM incidents ORDER BY id");
+    assert_eq!(
+        incidents,
+        format!(
+            "id,service,severity,deployment_id,sha\n\
+             acme/api#10,api,sev2,,a4{zeros}\n\
+             acme/billing#20,billing,HIGH,acme/billing/deployments/3,\n\
+             acme/web#5,web,,,\n",
+            zeros = "0".repeat(38)
+        )
+    );
+    let deployments = ws.sql_csv(
+        "SELECT id, environment, status, substr(sha, 1, 2) AS sha FROM deployments ORDER BY id",
+    );
+    assert_eq!(
+        deployments,
+        "id,environment,status,sha\n\
+         acme/api/deployments/100,staging,success,a2\n\
+         acme/api/deployments/101,production,success,a2\n\
+         acme/api/deployments/102,production,success,a3\n\
+         acme/api/deployments/103,production,success,a4\n\
+         acme/api/deployments/104,production,success,a3\n\
+         acme/api/deployments/105,production,success,a5\n\
+         acme/billing/deployments/1,production,success,b2\n\
+         acme/billing/deployments/2,production,failure,b3\n\
+         acme/billing/deployments/3,production,success,b3\n\
+         acme/billing/deployments/4,review/fix-x,success,b3\n\
+         acme/web/releases/v1.0,production,success,f1\n\
+         acme/web/releases/v1.1,production,success,f2\n\
+         acme/web/releases/v1.2,production,success,f3\n"
+    );
+    assert_eq!(
+        ws.sql_csv("SELECT id, deployment_id, rollback_deployment_id FROM rollbacks"),
+        "id,deployment_id,rollback_deployment_id\n\
+         acme/api/deployments/104#rollback,acme/api/deployments/103,acme/api/deployments/104\n"
+    );
+    assert_eq!(
+        ws.sql_csv("SELECT team, service FROM teams ORDER BY team, service"),
+        "team,service\npayments,api\npayments,billing\nstorefront,web\n"
+    );
+
+    // The tokens went in headers, and only to the mock.
+    assert!(
+        gh.requests()
+            .iter()
+            .all(|r| r.headers.get("authorization") == Some(&format!("Bearer {GH_TOKEN}")))
+    );
+    assert!(
+        gl.requests()
+            .iter()
+            .all(|r| r.headers.get("private-token") == Some(&GL_TOKEN.to_string()))
+    );
+    // Pagination followed the Link header to the end: 3 pages of the
+    // api's 6 commits on main, 2 per page.
+    let pages: Vec<String> = gh
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/repos/acme/api/commits")
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(pages[2].contains("page=3"), "{pages:?}");
+    assert!(!log.contains(GH_TOKEN) && !log.contains(GL_TOKEN));
+}
+
+#[test]
+fn incremental_sync_converges_to_a_full_sync() {
+    let gh = MockForge::start(Flavour::GitHub);
+    let gl = MockForge::start(Flavour::GitLab);
+    let ws = Workspace::new();
+    ws.write("doralens.toml", &config(&gh, &gl));
+    let full = ws.path("full");
+    ingest_all(&ws, &full);
+
+    // The same organisation seen mid-incident, then again later.
+    let incremental = ws.path("incremental");
+    gh.set_now(Some("2026-11-04T14:00:00Z"));
+    gl.set_now(Some("2026-11-03T17:10:00Z"));
+    ingest_all(&ws, &incremental);
+    let early = dump(&ws, &incremental);
+    assert!(!early.contains("acme/api/deployments/105"), "{early}");
+    assert!(early.contains("acme/api#10"));
+    gh.set_now(None);
+    gl.set_now(None);
+    let before = gh.requests().len();
+    let out = ingest_all(&ws, &incremental);
+    assert!(stderr(&out).contains("(incremental)"), "{}", stderr(&out));
+    assert_eq!(dump(&ws, &incremental), dump(&ws, &full));
+
+    // The second pass asked only for what changed.
+    let second: Vec<_> = gh.requests()[before..].to_vec();
+    let commits = second
+        .iter()
+        .find(|r| r.path == "/repos/acme/api/commits")
+        .expect("commits asked for");
+    assert!(commits.query.contains("since="), "{}", commits.query);
+    let issues = second
+        .iter()
+        .find(|r| r.path == "/repos/acme/api/issues")
+        .expect("issues asked for");
+    assert!(
+        issues.query.contains("since=2026-11-04T14"),
+        "{}",
+        issues.query
+    );
+    assert!(
+        gl.requests()
+            .iter()
+            .rev()
+            .any(|r| r.path.ends_with("/merge_requests") && r.query.contains("updated_after=")),
+    );
+}
+
+#[test]
+fn github_retries_5xx_truncated_bodies_and_rate_limits() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.fault(
+        "/repos/acme/api/commits",
+        Fault::Status(502, "Server Error"),
+        1,
+    );
+    gh.fault("/repos/acme/api/pulls", Fault::RetryAfter(1), 1);
+    gh.fault("/repos/acme/api/deployments", Fault::Truncate, 1);
+    gh.fault("/repos/acme/api", Fault::LimitExhausted(1), 1);
+    gh.fault("/repos/acme/api/tags", Fault::Truncate, 1);
+    let ws = Workspace::new();
+    let out = output_ok(github(&ws, &gh, &["acme/api", "--releases-as-deployments"]));
+    let log = stderr(&out);
+    assert!(log.contains("HTTP 502"), "{log}");
+    assert!(log.contains("retry 1/5"), "{log}");
+    assert!(log.contains("Retry-After: 1"), "{log}");
+    assert!(log.contains("reading the answer failed"), "{log}");
+    assert!(log.contains("not complete JSON") || log.contains("reading the answer failed"));
+    assert!(log.contains("github acme/api: 9 commits"), "{log}");
+    // After the exhausted limit the next request waited for the reset.
+    assert!(log.contains("rate limit used up"), "{log}");
+    assert_eq!(
+        ws.sql_csv("SELECT count(*) AS n FROM deployments"),
+        "n\n6\n"
+    );
+}
+
+#[test]
+fn gitlab_retries_and_waits_for_retry_after() {
+    let gl = MockForge::start(Flavour::GitLab);
+    gl.fault(
+        "/repository/commits",
+        Fault::Status(502, "502 Bad Gateway"),
+        2,
+    );
+    gl.fault("/merge_requests", Fault::RetryAfter(1), 1);
+    gl.fault("/deployments", Fault::Truncate, 1);
+    let ws = Workspace::new();
+    let out = output_ok(gitlab(&ws, &gl, &["acme/billing"]));
+    let log = stderr(&out);
+    assert!(log.contains("HTTP 502"), "{log}");
+    assert!(log.contains("retry 2/5"), "{log}");
+    assert!(log.contains("Retry-After: 1"), "{log}");
+    assert!(
+        log.contains("gitlab acme/billing: 5 commits, 1 changes, 4 deployments, 1 incidents"),
+        "{log}"
+    );
+}
+
+#[test]
+fn gitlab_pages_through_long_histories() {
+    let gl = MockForge::start(Flavour::GitLab);
+    // 230 commits: three pages of 100.
+    let commits: Vec<serde_json::Value> = (0..230)
+        .rev()
+        .map(|i| {
+            let sha = format!("{i:040x}");
+            let parent = if i == 0 { vec![] } else { vec![format!("{:040x}", i - 1)] };
+            let at = format!("2026-10-{:02}T{:02}:00:00.000Z", 1 + i / 24, i % 24);
+            serde_json::json!({"id": sha, "short_id": &sha[..8], "parent_ids": parent, "title": format!("change {i}"),
+                "message": format!("change {i}"), "author_name": "Dev", "authored_date": at, "committed_date": at,
+                "created_at": at, "web_url": "https://gitlab.example.com/x"})
+        })
+        .collect();
+    gl.route(
+        "/api/v4/projects/acme%2Fbilling/repository/commits",
+        serde_json::Value::Array(commits),
+    );
+    let ws = Workspace::new();
+    let out = output_ok(gitlab(&ws, &gl, &["acme/billing"]));
+    // 230 on the branch, and the merge request's own commit.
+    assert!(stderr(&out).contains("231 commits"), "{}", stderr(&out));
+    let pages: Vec<String> = gl
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/repository/commits"))
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM commits"), "n\n231\n");
+}
+
+#[test]
+fn expired_tokens_are_reported_without_the_token() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.fault("", Fault::Status(401, "Bad credentials"), u32::MAX);
+    let ws = Workspace::new();
+    let out = github(&ws, &gh, &["acme/api", "acme/web"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let log = stderr(&out);
+    assert!(log.contains("GITHUB_TOKEN"), "{log}");
+    assert!(
+        log.contains("401") && log.contains("Bad credentials"),
+        "{log}"
+    );
+    assert!(!log.contains(GH_TOKEN), "{log}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(GH_TOKEN));
+
+    let gl = MockForge::start(Flavour::GitLab);
+    gl.fault("", Fault::Status(401, "401 Unauthorized"), u32::MAX);
+    let out = gitlab(&ws, &gl, &["acme/billing"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let log = stderr(&out);
+    assert!(log.contains("GITLAB_TOKEN") && log.contains("401"), "{log}");
+    assert!(!log.contains(GL_TOKEN), "{log}");
+}
+
+#[test]
+fn a_failure_after_retries_keeps_what_was_synced_and_resumes() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.fault(
+        "/repos/acme/api/deployments",
+        Fault::Status(503, "unavailable"),
+        u32::MAX,
+    );
+    let ws = Workspace::new();
+    let out = github(&ws, &gh, &["acme/api", "acme/web"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = stderr(&out);
+    assert!(log.contains("gave up after 6 attempts"), "{log}");
+    assert!(
+        log.contains("kept what was synced: commits, changes"),
+        "{log}"
+    );
+    assert!(log.contains("run the same command again"), "{log}");
+    // acme/web finished; acme/api kept its commits and changes.
+    assert!(log.contains("github acme/web: 3 commits"), "{log}");
+    assert_eq!(
+        ws.sql_csv("SELECT repo, count(*) AS n FROM commits GROUP BY repo ORDER BY repo"),
+        "repo,n\nacme/api,8\nacme/web,3\n"
+    );
+    gh.clear_faults();
+    output_ok(github(&ws, &gh, &["acme/api", "acme/web"]));
+    let full = Workspace::new();
+    output_ok(github(&full, &gh, &["acme/api", "acme/web"]));
+    assert_eq!(dump(&ws, &ws.warehouse()), dump(&full, &full.warehouse()));
+}
+
+#[test]
+fn init_writes_a_config_that_ingest_reads() {
+    let ws = Workspace::new();
+    output_ok(ws.doralens(&["init"]));
+    let text = std::fs::read_to_string(ws.path("doralens.toml")).unwrap();
+    assert!(text.contains("[github]") && text.contains("[teams]"));
+    // Not overwritten without --force.
+    let again = ws.doralens(&["init"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    // The starter lists no repositories yet: ingest says so.
+    let out = ws.doralens(&["ingest"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("lists no repositories"),
+        "{}",
+        stderr(&out)
+    );
+    // A typo names the line.
+    ws.write("bad.toml", "[github]\nrepo = [\"acme/api\"]\n");
+    let out = ws
+        .doralens(&["ingest", "--config", "bad.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("bad.toml: line 2"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unknown_repositories_say_how_to_fix_them() {
+    let gh = MockForge::start(Flavour::GitHub);
+    let ws = Workspace::new();
+    let out = github(&ws, &gh, &["acme/nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let log = stderr(&out);
+    assert!(
+        log.contains("HTTP 404") && log.contains("check the name"),
+        "{log}"
+    );
+    let out = github(&ws, &gh, &["nope"]).output().unwrap();
+    assert!(
+        stderr(&out).contains("is not owner/repo"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -1,0 +1,464 @@
+//! A mock GitHub / GitLab API on 127.0.0.1 for the forge ingestor tests.
+//!
+//! Responses come from `fixtures/github/*.json` and `fixtures/gitlab/*.json`:
+//! each file maps a URL path to the JSON body the real API returns there
+//! (shapes from the APIs' documentation). The server behaves like the real
+//! APIs where the ingestors depend on it:
+//! - lists are paginated by `page` / `per_page` with a `Link` header (and
+//!   GitLab's `x-next-page`/`x-total`); `max_per_page` lowers the page size
+//!   the way a server's cap does;
+//! - `since` (GitHub commits and issues, GitLab commits) and
+//!   `updated_after` (GitLab) filter lists;
+//! - `set_now(t)` shows the world as it was at `t`: later items hidden,
+//!   later merges, closes and finishes undone (to test incremental sync);
+//! - scripted faults: a status (502, 401), a rate limit with `Retry-After`,
+//!   an exhausted primary limit, a body cut off mid-way.
+//!
+//! Every request is recorded (path, query and headers) for assertions.
+//! Connections are closed after each answer (`Connection: close`).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    GitHub,
+    GitLab,
+}
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and a JSON `message`.
+    Status(u16, &'static str),
+    /// 403 (GitHub) / 429 (GitLab) with `Retry-After: secs`.
+    RetryAfter(u64),
+    /// 200 with the primary limit used up, resetting in `secs`.
+    LimitExhausted(u64),
+    /// The real answer, cut off after half its body.
+    Truncate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub query: String,
+    pub headers: HashMap<String, String>,
+}
+
+#[derive(Default)]
+struct State {
+    routes: HashMap<String, Value>,
+    /// (path suffix, fault, times left; u32::MAX = always)
+    faults: Vec<(String, Fault, u32)>,
+    requests: Vec<Recorded>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+    max_per_page: Option<usize>,
+}
+
+pub struct MockForge {
+    pub flavour: Flavour,
+    pub url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl MockForge {
+    /// Serves every fixture file of `fixtures/<github|gitlab>/`.
+    pub fn start(flavour: Flavour) -> MockForge {
+        let dir = crate::util::repo_root()
+            .join("fixtures")
+            .join(match flavour {
+                Flavour::GitHub => "github",
+                Flavour::GitLab => "gitlab",
+            });
+        let mut routes = HashMap::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let file: HashMap<String, Value> =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                routes.extend(file);
+            }
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State {
+            routes,
+            ..Default::default()
+        }));
+        let shared = state.clone();
+        let base = url.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let state = shared.clone();
+                let base = base.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &state, flavour, &base);
+                });
+            }
+        });
+        MockForge {
+            flavour,
+            url,
+            state,
+        }
+    }
+
+    /// The `--api-url` for this mock.
+    pub fn api_url(&self) -> String {
+        self.url.clone()
+    }
+
+    pub fn route(&self, path: &str, body: Value) {
+        self.state
+            .lock()
+            .unwrap()
+            .routes
+            .insert(path.to_string(), body);
+    }
+
+    /// Injects `fault` into the next `times` requests whose path ends with
+    /// `path_suffix` (`u32::MAX`: every one).
+    pub fn fault(&self, path_suffix: &str, fault: Fault, times: u32) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push((path_suffix.to_string(), fault, times));
+    }
+
+    pub fn clear_faults(&self) {
+        self.state.lock().unwrap().faults.clear();
+    }
+
+    pub fn set_now(&self, now: Option<&str>) {
+        self.state.lock().unwrap().now = now.map(|s| s.parse().unwrap());
+    }
+
+    pub fn set_max_per_page(&self, n: Option<usize>) {
+        self.state.lock().unwrap().max_per_page = n;
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    state: &Mutex<State>,
+    flavour: Flavour,
+    base: &str,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    if let Some(len) = headers
+        .get("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+    {
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+    }
+    let target = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let (path, query) = (path.to_string(), query.to_string());
+    let answer = {
+        let mut state = state.lock().unwrap();
+        state.requests.push(Recorded {
+            path: path.clone(),
+            query: query.clone(),
+            headers: headers.clone(),
+        });
+        answer(&mut state, flavour, base, &path, &query)
+    };
+    write_answer(stream, answer)
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+    truncate: bool,
+}
+
+fn json_answer(status: u16, body: String) -> Answer {
+    Answer {
+        status,
+        headers: vec![],
+        body,
+        truncate: false,
+    }
+}
+
+fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &str) -> Answer {
+    let fault = state
+        .faults
+        .iter_mut()
+        .find(|(suffix, _, left)| path.ends_with(suffix.as_str()) && *left > 0)
+        .map(|(_, fault, left)| {
+            if *left != u32::MAX {
+                *left -= 1;
+            }
+            fault.clone()
+        });
+    let mut truncate = false;
+    let mut exhausted = None;
+    match fault {
+        Some(Fault::Status(code, message)) => {
+            return json_answer(code, serde_json::json!({ "message": message }).to_string());
+        }
+        Some(Fault::RetryAfter(secs)) => {
+            let (status, message) = match flavour {
+                Flavour::GitHub => (
+                    403,
+                    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                ),
+                Flavour::GitLab => (429, "Retry later"),
+            };
+            let mut a = json_answer(
+                status,
+                serde_json::json!({ "message": message }).to_string(),
+            );
+            a.headers.push(("retry-after".into(), secs.to_string()));
+            return a;
+        }
+        Some(Fault::LimitExhausted(secs)) => exhausted = Some(secs),
+        Some(Fault::Truncate) => truncate = true,
+        None => {}
+    }
+    let Some(route) = state.routes.get(path).cloned() else {
+        return json_answer(404, r#"{"message":"Not Found"}"#.into());
+    };
+    let params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let mut body = route;
+    if let Some(now) = state.now {
+        body = as_of(body, now);
+    }
+    let mut headers = Vec::new();
+    if let Value::Array(items) = body {
+        let items = filter_since(items, &params, flavour);
+        let per_page: usize = params
+            .get("per_page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(30)
+            .min(state.max_per_page.unwrap_or(usize::MAX));
+        let page: usize = params.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let total = items.len();
+        let last = total.div_ceil(per_page).max(1);
+        let slice: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .collect();
+        let link = |p: usize| {
+            let mut q: Vec<(String, String)> = params
+                .iter()
+                .filter(|(k, _)| k.as_str() != "page")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            q.sort();
+            q.push(("page".into(), p.to_string()));
+            let qs: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(q)
+                .finish();
+            format!("{base}{path}?{qs}")
+        };
+        let mut links = Vec::new();
+        if page < last {
+            links.push(format!("<{}>; rel=\"next\"", link(page + 1)));
+            links.push(format!("<{}>; rel=\"last\"", link(last)));
+            if flavour == Flavour::GitLab {
+                headers.push(("x-next-page".into(), (page + 1).to_string()));
+            }
+        }
+        if page > 1 {
+            links.push(format!("<{}>; rel=\"prev\"", link(page - 1)));
+        }
+        if !links.is_empty() {
+            headers.push(("link".into(), links.join(", ")));
+        }
+        if flavour == Flavour::GitLab {
+            headers.push(("x-total".into(), total.to_string()));
+            headers.push(("x-page".into(), page.to_string()));
+            headers.push(("x-per-page".into(), per_page.to_string()));
+        }
+        body = Value::Array(slice);
+    }
+    let (remaining, reset_in) = match exhausted {
+        Some(secs) => (0, secs),
+        None => (4999, 3600),
+    };
+    let reset = chrono::Utc::now().timestamp() as u64 + reset_in;
+    match flavour {
+        Flavour::GitHub => {
+            headers.push(("x-ratelimit-limit".into(), "5000".into()));
+            headers.push(("x-ratelimit-remaining".into(), remaining.to_string()));
+            headers.push(("x-ratelimit-reset".into(), reset.to_string()));
+        }
+        Flavour::GitLab => {
+            headers.push(("ratelimit-limit".into(), "2000".into()));
+            headers.push(("ratelimit-remaining".into(), remaining.to_string()));
+            headers.push(("ratelimit-reset".into(), reset.to_string()));
+        }
+    }
+    Answer {
+        status: 200,
+        headers,
+        body: body.to_string(),
+        truncate,
+    }
+}
+
+fn write_answer(mut stream: TcpStream, a: Answer) -> std::io::Result<()> {
+    let reason = match a.status {
+        200 => "OK",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        _ => "Status",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {} {reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n",
+        a.status,
+        a.body.len()
+    );
+    for (k, v) in &a.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if a.truncate {
+        // Promise the whole body, send half, hang up.
+        stream.write_all(&a.body.as_bytes()[..a.body.len() / 2])?;
+        stream.flush()?;
+        return stream.shutdown(std::net::Shutdown::Both);
+    }
+    stream.write_all(a.body.as_bytes())?;
+    stream.flush()
+}
+
+fn time_of(v: &Value, pointers: &[&str]) -> Option<chrono::DateTime<chrono::Utc>> {
+    pointers
+        .iter()
+        .find_map(|p| v.pointer(p).and_then(|t| t.as_str()))
+        .and_then(|t| t.parse().ok())
+}
+
+/// `since` / `updated_after` the way the APIs apply them.
+fn filter_since(
+    items: Vec<Value>,
+    params: &HashMap<String, String>,
+    flavour: Flavour,
+) -> Vec<Value> {
+    let since: Option<chrono::DateTime<chrono::Utc>> =
+        params.get("since").and_then(|s| s.parse().ok());
+    let updated_after: Option<chrono::DateTime<chrono::Utc>> =
+        params.get("updated_after").and_then(|s| s.parse().ok());
+    items
+        .into_iter()
+        .filter(|item| {
+            let since_ok = since.is_none_or(|s| {
+                // Commits filter by commit date, issues by update time.
+                time_of(
+                    item,
+                    &["/commit/committer/date", "/committed_date", "/updated_at"],
+                )
+                .is_none_or(|t| t >= s)
+            });
+            let after_ok = flavour == Flavour::GitHub
+                || updated_after
+                    .is_none_or(|s| time_of(item, &["/updated_at"]).is_none_or(|t| t > s));
+            since_ok && after_ok
+        })
+        .collect()
+}
+
+/// The world as of `now`: items created later disappear; merges, closes,
+/// finishes and status changes after `now` are undone; update times are
+/// capped at `now`.
+fn as_of(v: Value, now: chrono::DateTime<chrono::Utc>) -> Value {
+    let later = |v: &Value, p: &str| time_of(v, &[p]).is_some_and(|t| t > now);
+    match v {
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .filter(|item| {
+                    ![
+                        "/created_at",
+                        "/commit/committer/date",
+                        "/committed_date",
+                        "/submitted_at",
+                        "/published_at",
+                        "/released_at",
+                    ]
+                    .iter()
+                    .any(|p| later(item, p))
+                })
+                .map(|item| as_of(item, now))
+                .collect(),
+        ),
+        Value::Object(mut map) => {
+            let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let obj = Value::Object(map.clone());
+            if later(&obj, "/merged_at") {
+                map.insert("merged_at".into(), Value::Null);
+                map.insert("state".into(), "opened".into());
+                if map.contains_key("squash_commit_sha") {
+                    // GitLab: no merge commit before the merge.
+                    map.insert("merge_commit_sha".into(), Value::Null);
+                }
+            }
+            if later(&obj, "/closed_at") {
+                map.insert("closed_at".into(), Value::Null);
+                map.insert("state".into(), "open".into());
+            }
+            if later(&obj, "/finished_at") {
+                map.insert("finished_at".into(), Value::Null);
+                map.insert("status".into(), "running".into());
+            }
+            if later(&obj, "/updated_at") {
+                map.insert("updated_at".into(), Value::String(stamp));
+            }
+            Value::Object(map)
+        }
+        other => other,
+    }
+}
+
+/// The fixture directory for a forge (for tests reading the files).
+#[allow(dead_code)]
+pub fn fixture(flavour: Flavour, name: &str) -> std::path::PathBuf {
+    let dir = match flavour {
+        Flavour::GitHub => "github",
+        Flavour::GitLab => "gitlab",
+    };
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(dir)
+        .join(name)
+}
