@@ -521,6 +521,16 @@ async fn ingest_forges(
                 .or(config.concurrency)
                 .unwrap_or(4),
         };
+        for repo in &repos {
+            crate::ingest::forge::check_repo_name(
+                if forge == Forge::GitHub {
+                    "github"
+                } else {
+                    "gitlab"
+                },
+                repo,
+            )?;
+        }
         if options.concurrency == 0 {
             return Err(Error::usage("--concurrency", "must be at least 1"));
         }

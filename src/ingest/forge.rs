@@ -458,6 +458,24 @@ pub fn is_bot(login: &str, kind: Option<&str>) -> bool {
     kind == Some("Bot") || login.ends_with("[bot]") || login.ends_with("-bot")
 }
 
+/// Checks a repository name before any request: `owner/repo` on GitHub,
+/// `group/[subgroup/]project` on GitLab.
+pub fn check_repo_name(forge: &str, repo: &str) -> Result<()> {
+    let parts: Vec<&str> = repo.split('/').collect();
+    let github = forge == "github";
+    if parts.len() >= 2 && parts.iter().all(|p| !p.is_empty()) && (!github || parts.len() == 2) {
+        return Ok(());
+    }
+    Err(Error::usage(
+        "REPO",
+        if github {
+            format!("`{repo}` is not owner/repo (e.g. rust-lang/cargo)")
+        } else {
+            format!("`{repo}` is not a project path (group/project, e.g. gitlab-org/gitlab)")
+        },
+    ))
+}
+
 /// `max` of two optional marks.
 pub fn later(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {

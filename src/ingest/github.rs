@@ -681,12 +681,6 @@ impl Forge for GitHub {
 
     async fn sync_repo(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
-        if repo.split('/').count() != 2 || repo.split('/').any(str::is_empty) {
-            return Err(Error::usage(
-                "REPO",
-                format!("`{repo}` is not owner/repo (e.g. rust-lang/cargo)"),
-            ));
-        }
         sync.progress("repository");
         let info: Repository = self.get_json(&repo, &format!("/repos/{repo}")).await?;
         self.sync_commits(sync, &info.default_branch).await?;

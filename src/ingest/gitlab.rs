@@ -525,7 +525,6 @@ impl GitLab {
         let mut newest = None;
         // Only finished deployments are stored; a running one's update
         // time moves when it finishes, so the next run reads it again.
-        let mut oldest_unfinished: Option<i64> = None;
         while let Some(d) = stream.next().await {
             let d = d.map_err(|e| api_error(&repo, "deployments", e))?;
             let updated = time(&repo, "updated_at", &d.updated_at)?;
@@ -533,11 +532,7 @@ impl GitLab {
                 "success" => "success",
                 "failed" => "failure",
                 "canceled" => "cancelled",
-                "skipped" => continue,
-                _ => {
-                    oldest_unfinished = Some(oldest_unfinished.map_or(updated, |o| o.min(updated)));
-                    continue;
-                }
+                _ => continue,
             };
             newest = later(newest, Some(updated));
             let created = time(&repo, "created_at", &d.created_at)?;
@@ -562,7 +557,6 @@ impl GitLab {
                 sync.progress(format!("deployments: {} read", buffer.len()));
             }
         }
-        let _ = oldest_unfinished;
         sync.write("deployments", vec![&mut buffer], |c| {
             c.deployments = later(c.deployments, newest)
         })
@@ -684,12 +678,6 @@ impl Forge for GitLab {
 
     async fn sync_repo(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
-        if !repo.contains('/') || repo.split('/').any(str::is_empty) {
-            return Err(Error::usage(
-                "PROJECT",
-                format!("`{repo}` is not a project path (group/project, e.g. gitlab-org/gitlab)"),
-            ));
-        }
         sync.progress("project");
         let client = ProjectClient {
             gitlab: self,

@@ -532,3 +532,26 @@ fn unknown_repositories_say_how_to_fix_them() {
         stderr(&out)
     );
 }
+
+#[test]
+fn repositories_sync_concurrently() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.set_delay_ms(50);
+    let ws = Workspace::new();
+    output_ok(github(
+        &ws,
+        &gh,
+        &["acme/api", "acme/web", "--concurrency", "2"],
+    ));
+    assert_eq!(gh.max_repos_in_flight(), 2);
+    // One at a time when asked.
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.set_delay_ms(20);
+    let ws = Workspace::new();
+    output_ok(github(
+        &ws,
+        &gh,
+        &["acme/api", "acme/web", "--concurrency", "1"],
+    ));
+    assert_eq!(gh.max_repos_in_flight(), 1);
+}

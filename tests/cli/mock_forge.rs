@@ -58,6 +58,12 @@ struct State {
     requests: Vec<Recorded>,
     now: Option<chrono::DateTime<chrono::Utc>>,
     max_per_page: Option<usize>,
+    /// Added to every answer (to observe concurrency).
+    delay_ms: u64,
+    /// Requests being answered, per repository, and the most repositories
+    /// seen with a request in flight at once.
+    in_flight: HashMap<String, usize>,
+    max_repos_in_flight: usize,
 }
 
 pub struct MockForge {
@@ -144,6 +150,15 @@ impl MockForge {
         self.state.lock().unwrap().max_per_page = n;
     }
 
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.state.lock().unwrap().delay_ms = ms;
+    }
+
+    /// The most repositories that had a request in flight at the same time.
+    pub fn max_repos_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_repos_in_flight
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
     }
@@ -182,16 +197,33 @@ fn serve(
         .to_string();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let (path, query) = (path.to_string(), query.to_string());
-    let answer = {
+    // "/repos/acme/api/..." and "/api/v4/projects/acme%2Fbilling/...".
+    let repo: String = path
+        .trim_start_matches("/repos/")
+        .trim_start_matches("/api/v4/projects/")
+        .split('/')
+        .take(if flavour == Flavour::GitHub { 2 } else { 1 })
+        .collect::<Vec<_>>()
+        .join("/");
+    let (answer, delay) = {
         let mut state = state.lock().unwrap();
         state.requests.push(Recorded {
             path: path.clone(),
             query: query.clone(),
             headers: headers.clone(),
         });
-        answer(&mut state, flavour, base, &path, &query)
+        *state.in_flight.entry(repo.clone()).or_default() += 1;
+        let busy = state.in_flight.values().filter(|n| **n > 0).count();
+        state.max_repos_in_flight = state.max_repos_in_flight.max(busy);
+        (
+            answer(&mut state, flavour, base, &path, &query),
+            state.delay_ms,
+        )
     };
-    write_answer(stream, answer)
+    std::thread::sleep(std::time::Duration::from_millis(delay));
+    let written = write_answer(stream, answer);
+    *state.lock().unwrap().in_flight.entry(repo).or_default() -= 1;
+    written
 }
 
 struct Answer {

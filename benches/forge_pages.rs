@@ -1,0 +1,96 @@
+//! API pages → Arrow, on one core (issue #4's target: at least 50 000
+//! records per second per core, so conversion is never the bottleneck).
+//!
+//! `cargo bench --bench forge_pages` builds pages of 100 records from the
+//! recorded-shape fixtures (`fixtures/github/acme-api.json`,
+//! `fixtures/gitlab/acme-billing.json`), each record with its own sha, and
+//! times the same conversion the ingestors run on every page: JSON parse
+//! into the ingestor's structs, rows appended to the table's Arrow
+//! builders, and the batch finished. Best of 5 rounds of 200 pages.
+
+use std::time::Instant;
+
+use doralens::ingest::{github, gitlab};
+use doralens::store::buffer::TableBuffer;
+use doralens::store::schema::Table;
+use serde_json::Value;
+
+const PAGES: usize = 200;
+const PER_PAGE: usize = 100;
+
+fn fixture(path: &str, key: &str) -> Value {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let routes: serde_json::Map<String, Value> =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    routes[key].clone()
+}
+
+/// A page of `PER_PAGE` copies of `template`, `field` made unique per record.
+fn page(template: &Value, field: &str, page: usize) -> Vec<u8> {
+    let items: Vec<Value> = (0..PER_PAGE)
+        .map(|i| {
+            let mut item = template.clone();
+            let n = page * PER_PAGE + i;
+            item[field] = match &item[field] {
+                Value::Number(_) => Value::from(n as i64),
+                _ => Value::from(format!("{n:040x}")),
+            };
+            item
+        })
+        .collect();
+    serde_json::to_vec(&items).unwrap()
+}
+
+fn measure(name: &str, table: Table, pages: &[Vec<u8>], convert: impl Fn(&[u8], &mut TableBuffer)) {
+    let bytes: usize = pages.iter().map(|p| p.len()).sum();
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let started = Instant::now();
+        for body in pages {
+            let mut buffer = TableBuffer::new(table);
+            convert(body, &mut buffer);
+            let batch = buffer.finish().unwrap();
+            assert_eq!(batch.num_rows(), PER_PAGE);
+        }
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    let records = (pages.len() * PER_PAGE) as f64;
+    println!(
+        "| {name} | {} | {:.1} MB | {:.3} s | {:.0} records/s |",
+        pages.len() * PER_PAGE,
+        bytes as f64 / 1e6,
+        best,
+        records / best
+    );
+}
+
+fn main() {
+    println!("| pages | records | JSON | best time (1 core) | throughput |");
+    println!("|---|---|---|---|---|");
+    let commit = fixture("fixtures/github/acme-api.json", "/repos/acme/api/commits")[0].clone();
+    let pages: Vec<Vec<u8>> = (0..PAGES).map(|p| page(&commit, "sha", p)).collect();
+    measure("GitHub commits", Table::Commits, &pages, |body, out| {
+        github::commits_page("acme/api", body, out).unwrap();
+    });
+
+    let pull = fixture("fixtures/github/acme-api.json", "/repos/acme/api/pulls")[1].clone();
+    let pages: Vec<Vec<u8>> = (0..PAGES).map(|p| page(&pull, "number", p)).collect();
+    measure(
+        "GitHub pull requests",
+        Table::Changes,
+        &pages,
+        |body, out| {
+            github::pulls_page("acme/api", body, out).unwrap();
+        },
+    );
+
+    let commit = fixture(
+        "fixtures/gitlab/acme-billing.json",
+        "/api/v4/projects/acme%2Fbilling/repository/commits",
+    )[0]
+    .clone();
+    let pages: Vec<Vec<u8>> = (0..PAGES).map(|p| page(&commit, "id", p)).collect();
+    measure("GitLab commits", Table::Commits, &pages, |body, out| {
+        gitlab::commits_page("acme/billing", body, out).unwrap();
+    });
+}
