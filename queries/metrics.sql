@@ -4,7 +4,9 @@
 --          rework_rate.sql; grouped_deployments / incident_groups; buckets
 --          (interval_start, days_in_window: every bucket overlapping the window)
 -- Outputs: grp, interval_start, then the section 6 columns up to rework_rate
---          (the group column is renamed, and the levels added, by the engine)
+--          (the group column is renamed, and the levels added, by the engine),
+--          then the medians' intervals (*_ci, split into _low_s/_high_s and
+--          joined by the rates' Wilson intervals in src/metrics/mod.rs)
 -- METRICS.md: section 6. A group has rows when it has a production
 -- deployment or an incident in the window, and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics). failed_deployments comes
@@ -39,7 +41,10 @@ SELECT a.grp,
        coalesce(rw.rework_deployments, 0) AS rework_deployments,
        CASE WHEN coalesce(df.deployments, 0) > 0
             THEN coalesce(rw.rework_deployments, 0) / CAST(df.deployments AS DOUBLE)
-       END AS rework_rate
+       END AS rework_rate,
+       lt.lead_time_p50_ci,
+       rt.recovery_time_p50_ci,
+       tr.time_to_restore_p50_ci
 FROM active_groups a
 CROSS JOIN buckets b
 LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start

@@ -32,6 +32,7 @@ SELECT gd.grp,
        count(r.recovery_s) AS recovery_count,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p50_s,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p90_s,
+       median_interval(r.recovery_s) AS recovery_time_p50_ci,
        sum(CASE WHEN r.open_failure THEN 1 ELSE 0 END) AS open_failures
 FROM deployment_recovery r
 JOIN grouped_deployments gd ON gd.id = r.deployment_id

@@ -1,6 +1,7 @@
 -- time_to_restore: the older, incident-based measure.
 -- Inputs:  incidents, incident_groups
--- Outputs: grp, interval_start, incidents, time_to_restore_p50_s
+-- Outputs: grp, interval_start, incidents, time_to_restore_p50_s,
+--          time_to_restore_p50_ci ([low, high] of the median)
 -- METRICS.md: section 4.5. Incidents fall in the bucket of created_at;
 -- the median is over resolved incidents (resolved before created is bad
 -- data and left out of the median, still counted in `incidents`).
@@ -11,7 +12,11 @@ SELECT g.grp,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY
            CASE WHEN i.resolved_at >= i.created_at
                 THEN (arrow_cast(i.resolved_at, 'Int64') - arrow_cast(i.created_at, 'Int64')) / 1000000.0
-           END) AS time_to_restore_p50_s
+           END) AS time_to_restore_p50_s,
+       median_interval(
+           CASE WHEN i.resolved_at >= i.created_at
+                THEN (arrow_cast(i.resolved_at, 'Int64') - arrow_cast(i.created_at, 'Int64')) / 1000000.0
+           END) AS time_to_restore_p50_ci
 FROM incidents i
 JOIN incident_groups g ON g.incident_id = i.id
 WHERE i.created_at >= {{from}} AND i.created_at < {{to}}

@@ -3,6 +3,7 @@
 
 pub mod interval;
 pub mod levels;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -126,6 +127,7 @@ impl MetricsOptions {
 pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()> {
     let ctx = &engine.ctx;
     ctx.register_udf(bucket_start_udf(opts.interval, opts.from));
+    ctx.register_udaf(stats::median_interval_udaf());
 
     let buckets = interval::buckets(opts.from, opts.to, opts.interval);
     let schema = Arc::new(Schema::new(vec![
@@ -219,6 +221,8 @@ fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<Metric
                     }
                     None => continue,
                 },
+                // Set aside: the intervals follow the levels.
+                _ if name.ends_with("_ci") => continue,
                 "interval_start" if opts.interval.is_none() => continue,
                 "interval_start" => {
                     fields.push(Field::new(name, timestamp_type(), false));
@@ -245,6 +249,7 @@ fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<Metric
             fields.push(Field::new(level_col, DataType::Utf8, true));
             columns.push(Arc::new(levels));
         }
+        append_intervals(batch, &mut fields, &mut columns)?;
         let schema = Arc::new(Schema::new(fields));
         out.push(RecordBatch::try_new(schema.clone(), columns)?);
         out_schema = Some(schema);
@@ -291,7 +296,91 @@ fn empty_schema(opts: &MetricsOptions) -> SchemaRef {
     for (_, level) in LEVELLED {
         fields.push(Field::new(level, DataType::Utf8, true));
     }
+    for name in INTERVAL_COLUMNS {
+        fields.push(Field::new(name, DataType::Float64, true));
+    }
     Arc::new(Schema::new(fields))
+}
+
+/// The 95% intervals, after the levels (src/metrics/stats.rs).
+pub const INTERVAL_COLUMNS: [&str; 10] = [
+    "change_failure_rate_low",
+    "change_failure_rate_high",
+    "rework_rate_low",
+    "rework_rate_high",
+    "lead_time_p50_low_s",
+    "lead_time_p50_high_s",
+    "recovery_time_p50_low_s",
+    "recovery_time_p50_high_s",
+    "time_to_restore_p50_low_s",
+    "time_to_restore_p50_high_s",
+];
+
+/// Appends the rates' Wilson intervals (from the counts) and splits the
+/// medians' `[low, high]` lists, in INTERVAL_COLUMNS order.
+fn append_intervals(
+    batch: &RecordBatch,
+    fields: &mut Vec<Field>,
+    columns: &mut Vec<ArrayRef>,
+) -> Result<()> {
+    use datafusion::arrow::compute::cast;
+    let counts = |name: &str| -> Result<Vec<u64>> {
+        let c = cast(
+            batch.column(batch.schema().index_of(name)?),
+            &DataType::Int64,
+        )?;
+        Ok(c.as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .iter()
+            .map(|v| v.unwrap_or(0).max(0) as u64)
+            .collect())
+    };
+    let deployments = counts("deployments")?;
+    for (rate, count) in [
+        ("change_failure_rate", "failed_deployments"),
+        ("rework_rate", "rework_deployments"),
+    ] {
+        let x = counts(count)?;
+        let bounds: Vec<Option<(f64, f64)>> = x
+            .iter()
+            .zip(&deployments)
+            .map(|(x, n)| stats::wilson(*x, *n))
+            .collect();
+        for (suffix, pick) in [("low", 0usize), ("high", 1)] {
+            let values: Float64Array = bounds
+                .iter()
+                .map(|b| b.map(|(lo, hi)| if pick == 0 { lo } else { hi }))
+                .collect();
+            fields.push(Field::new(
+                format!("{rate}_{suffix}"),
+                DataType::Float64,
+                true,
+            ));
+            columns.push(Arc::new(values));
+        }
+    }
+    for median in ["lead_time_p50", "recovery_time_p50", "time_to_restore_p50"] {
+        let list = batch.column(batch.schema().index_of(&format!("{median}_ci"))?);
+        let list = list.as_list::<i32>();
+        for (suffix, pick) in [("low", 0usize), ("high", 1)] {
+            let values: Float64Array = (0..list.len())
+                .map(|r| {
+                    if list.is_null(r) {
+                        return None;
+                    }
+                    let pair = list.value(r);
+                    let pair = pair.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+                    (pair.len() == 2).then(|| pair.value(pick))
+                })
+                .collect();
+            fields.push(Field::new(
+                format!("{median}_{suffix}_s"),
+                DataType::Float64,
+                true,
+            ));
+            columns.push(Arc::new(values));
+        }
+    }
+    Ok(())
 }
 
 /// METRICS.md section 6 metric columns, in order (true = float).

@@ -202,12 +202,50 @@ fn mock_organisation_metrics_match_hand_computed_values() {
         ("time_to_restore_p50_s", Some(9000.0), Some(3600.0), None),
         ("rework_deployments", Some(2.0), Some(1.0), Some(1.0)),
         ("rework_rate", Some(0.4), Some(0.5), Some(0.5)),
+        // Median intervals: under 6 samples they are [min, max].
+        (
+            "lead_time_p50_low_s",
+            Some(5400.0),
+            Some(8400.0),
+            Some(3600.0),
+        ),
+        (
+            "lead_time_p50_high_s",
+            Some(99000.0),
+            Some(30000.0),
+            Some(7200.0),
+        ),
+        ("recovery_time_p50_low_s", Some(12600.0), Some(6000.0), None),
+        (
+            "recovery_time_p50_high_s",
+            Some(12600.0),
+            Some(6000.0),
+            None,
+        ),
+        (
+            "time_to_restore_p50_low_s",
+            Some(9000.0),
+            Some(3600.0),
+            None,
+        ),
     ];
     for (column, api, billing, web) in expected {
         assert_number(by_service["api"], column, *api);
         assert_number(by_service["billing"], column, *billing);
         assert_number(by_service["web"], column, *web);
     }
+
+    // Wilson interval of 1 failure in 5 deployments, by hand (z = 1.96):
+    // centre (0.2 + z²/10) / (1 + z²/5) = 0.330 35,
+    // half z·√(0.032 + z²/100) / (1 + z²/5) = 0.294 13.
+    let low: f64 = by_service["api"]["change_failure_rate_low"]
+        .parse()
+        .unwrap();
+    assert!((low - 0.036_22).abs() < 1e-4, "{low}");
+    let high: f64 = by_service["api"]["change_failure_rate_high"]
+        .parse()
+        .unwrap();
+    assert!((high - 0.624_48).abs() < 1e-4, "{high}");
 
     // What the changes carry: first commit, first review (not the author,
     // not a bot, not a system note), merge sha only once merged.

@@ -71,13 +71,23 @@ fn cells_equal(a: &str, b: &str) -> bool {
     }
 }
 
+/// Compares CSV output with a golden file. The golden file checks the
+/// columns it names, which must be the output's leading columns in order:
+/// cases written before the interval columns existed keep checking what
+/// they hand-checked, and cases that name the intervals check them too.
 pub fn assert_csv_matches(actual: &str, expected: &str, context: &str) {
-    let (a, e) = (parse_csv(actual), parse_csv(expected));
-    assert_eq!(
-        a.first(),
-        e.first(),
-        "{context}: header differs\nactual:\n{actual}"
+    let (mut a, e) = (parse_csv(actual), parse_csv(expected));
+    let width = e.first().map_or(0, |h| h.len());
+    let prefix_ok = a
+        .first()
+        .is_some_and(|h| h.len() >= width && h[..width] == e[0][..]);
+    assert!(
+        prefix_ok,
+        "{context}: header differs\nactual:\n{actual}\nexpected:\n{expected}"
     );
+    for row in &mut a {
+        row.truncate(width);
+    }
     assert_eq!(
         a.len(),
         e.len(),

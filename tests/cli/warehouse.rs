@@ -159,7 +159,16 @@ fn metrics_json_has_numbers_and_nulls() {
         .keys()
         .map(|k| k.as_str())
         .collect();
-    assert_eq!(keys.len(), 21);
+    // 21 section-6 columns, then 10 interval bounds.
+    assert_eq!(keys.len(), 31);
+    // Wilson interval of 1 failure in 2 deployments, by hand:
+    // centre (0.5 + z²/4) / (1 + z²/2) = 0.5,
+    // half z·√(0.125 + z²/16) / (1 + z²/2) = 0.405 47 (z = 1.96).
+    let low = rows[2]["change_failure_rate_low"].as_f64().unwrap();
+    let high = rows[2]["change_failure_rate_high"].as_f64().unwrap();
+    assert!((low - 0.094_53).abs() < 1e-4, "{low}");
+    assert!((high - 0.905_47).abs() < 1e-4, "{high}");
+    assert!(rows[1]["change_failure_rate_low"].is_null());
 }
 
 #[test]
