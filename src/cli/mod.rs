@@ -3,6 +3,7 @@
 
 pub mod config;
 mod demo;
+pub mod serve;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,51 @@ pub enum Command {
     },
     /// Describe the canonical tables and their columns.
     Tables,
+    /// Export the organisation's and each team's metrics for dashboards.
+    Export(ExportArgs),
+    /// Serve /metrics (Prometheus), a GitLab-shaped DORA API and read-only SQL.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// OpenMetrics text for Prometheus (ends with `# EOF`)
+    Openmetrics,
+    Json,
+    Csv,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+    #[arg(long, value_enum, default_value = "openmetrics")]
+    pub format: ExportFormat,
+    /// Production environments: a regex matched against the whole name, any case
+    #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
+    pub environment: String,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the URL is printed on stdout)
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
+    pub addr: std::net::SocketAddr,
+    /// Window of /metrics and of the SQL endpoint's metric views
+    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    pub window_days: i64,
+    #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
+    pub environment: String,
+    /// Most rows one SQL answer carries
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub sql_max_rows: usize,
+    /// Longest a SQL query may run
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub sql_timeout: f64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -446,7 +492,85 @@ async fn run_async(cli: Cli) -> Result<()> {
             print!("{}", schema::tables_markdown());
             Ok(())
         }
+        Command::Export(args) => export(&cli.warehouse, &args).await,
+        Command::Serve(args) => {
+            if args.window_days <= 0 || !(args.sql_timeout > 0.0) || args.sql_max_rows == 0 {
+                return Err(Error::usage(
+                    "--window-days/--sql-timeout/--sql-max-rows",
+                    "must all be positive",
+                ));
+            }
+            let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
+            serve::run(
+                warehouse,
+                serve::ServeOptions {
+                    addr: args.addr,
+                    window_days: args.window_days,
+                    production: ProductionPattern::new(&args.environment)?,
+                    sql_max_rows: args.sql_max_rows,
+                    sql_timeout: std::time::Duration::from_secs_f64(args.sql_timeout),
+                },
+            )
+            .await
+        }
     }
+}
+
+/// `export`: OpenMetrics of the organisation and each team, or the same
+/// rows as a table (the organisation's with an empty team).
+async fn export(warehouse: &Option<PathBuf>, args: &ExportArgs) -> Result<()> {
+    let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
+    opts.production = ProductionPattern::new(&args.environment)?;
+    opts.validate()?;
+    let warehouse = Warehouse::open_existing(warehouse_dir(warehouse))?;
+    let engine = open_engine(&warehouse, &opts.production).await?;
+    let format = match args.format {
+        ExportFormat::Openmetrics => {
+            let text = serve::openmetrics_text(&engine, &opts).await?;
+            return match &args.output {
+                Some(path) => {
+                    crate::store::warehouse::atomic_write(path, |f| f.write_all(text.as_bytes()))
+                }
+                None => {
+                    print!("{text}");
+                    Ok(())
+                }
+            };
+        }
+        ExportFormat::Json => Format::Json,
+        ExportFormat::Csv => Format::Csv,
+        ExportFormat::Parquet => Format::Parquet,
+    };
+    let org = metrics::compute(&engine, &opts).await?;
+    let mut by_team = opts.clone();
+    by_team.group = Some(Grouping::Team);
+    let teams = metrics::compute(&engine, &by_team).await?;
+    // The team column is null on the organisation's row.
+    let mut fields: Vec<datafusion::arrow::datatypes::Field> = teams
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[0] = fields[0].clone().with_nullable(true);
+    let schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+    let mut batches = Vec::new();
+    for batch in &org.batches {
+        // The organisation row: the team columns' place, empty.
+        let mut columns = vec![datafusion::arrow::array::new_null_array(
+            &datafusion::arrow::datatypes::DataType::Utf8,
+            batch.num_rows(),
+        )];
+        columns.extend(batch.columns().iter().cloned());
+        batches.push(datafusion::arrow::array::RecordBatch::try_new(
+            schema.clone(),
+            columns,
+        )?);
+    }
+    for batch in &teams.batches {
+        batches.push(batch.clone().with_schema(schema.clone())?);
+    }
+    emit(format, args.output.as_deref(), &schema, &batches)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@
 pub mod csv;
 pub mod import_files;
 pub mod json;
+pub mod openmetrics;
 pub mod parquet;
 pub mod table;
 

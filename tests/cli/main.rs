@@ -4,6 +4,7 @@ mod mock_forge;
 mod util;
 
 mod conformance;
+mod dashboards;
 mod forges;
 mod generate;
 mod git;
