@@ -158,7 +158,8 @@ impl Server {
         // GitLab's end_date is inclusive: the window runs to the next day.
         let mut opts = self.options(start, end + interval::days_micros(1));
         opts.interval = interval;
-        let team = params.get("team");
+        // Grafana sends `team=` for the organisation.
+        let team = params.get("team").filter(|t| !t.is_empty());
         if team.is_some() {
             opts.group = Some(Grouping::Team);
         }

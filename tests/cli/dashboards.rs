@@ -319,3 +319,41 @@ fn the_sql_endpoint_is_read_only_and_bounded() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("ran longer than 1 s"), "{body}");
 }
+
+#[test]
+fn the_grafana_dashboard_queries_work_against_serve() {
+    let ws = scenario_workspace();
+    let server = serve(&ws, &[]);
+    let path = repo_root().join("reports/grafana/doralens.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 4);
+    for panel in panels {
+        let target = &panel["targets"][0];
+        assert_eq!(target["url"], "${doralens}/api/v1/dora/metrics");
+        // Grafana's substitutions for a range over the scenario.
+        let query: Vec<String> = target["url_options"]["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let value = match p["value"].as_str().unwrap() {
+                    "${__from:date:YYYY-MM-DD}" => "2026-01-01",
+                    "${__to:date:YYYY-MM-DD}" => "2026-01-08",
+                    "${team}" => "",
+                    other => other,
+                };
+                format!("{}={}", p["key"].as_str().unwrap(), encode(value))
+            })
+            .collect();
+        let (status, _, body) = get(
+            &server.addr,
+            &format!("/api/v1/dora/metrics?{}", query.join("&")),
+        );
+        assert_eq!(status, 200, "{}: {body}", panel["title"]);
+        let points: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(!points.as_array().unwrap().is_empty(), "{}", panel["title"]);
+        assert!(points[0]["date"].is_string(), "{}", panel["title"]);
+    }
+}
