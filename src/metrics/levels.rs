@@ -146,6 +146,35 @@ impl Benchmark {
     }
 }
 
+impl Benchmark {
+    /// The value ranges of each level of `metric`, best level first, for
+    /// shading charts: `(level, low, high)` with open ends as infinities.
+    pub fn ranges(&self, metric: &str) -> Vec<(String, f64, f64)> {
+        let bands: Vec<&Band> = self.bands.iter().filter(|b| b.metric == metric).collect();
+        let higher_is_better = bands
+            .first()
+            .is_some_and(|b| matches!(b.comparison, Comparison::Ge | Comparison::Gt));
+        let mut out = Vec::new();
+        let mut edge = if higher_is_better { f64::INFINITY } else { 0.0 };
+        for band in &bands {
+            let (low, high) = if higher_is_better {
+                (band.threshold, edge)
+            } else {
+                (edge, band.threshold)
+            };
+            out.push((band.level.clone(), low, high));
+            edge = band.threshold;
+        }
+        let last = if higher_is_better {
+            (0.0, edge)
+        } else {
+            (edge, f64::INFINITY)
+        };
+        out.push(("low".into(), last.0, last.1));
+        out
+    }
+}
+
 /// `0.5`, `86400` or a fraction such as `1/7`.
 fn parse_number(s: &str) -> Option<f64> {
     match s.split_once('/') {
@@ -172,6 +201,18 @@ mod tests {
         assert_eq!(b.level("recovery_time_p50_s", Some(3600.0)), Some("high"));
         assert_eq!(b.level("recovery_time_p50_s", None), None);
         assert!(b.source.contains("2023"));
+    }
+
+    #[test]
+    fn ranges_tile_the_axis() {
+        let b = Benchmark::load(BenchmarkName::Dora2023).unwrap();
+        let lt = b.ranges("lead_time_p50_s");
+        assert_eq!(lt[0], ("elite".to_string(), 0.0, 86_400.0));
+        assert_eq!(lt[3], ("low".to_string(), 2_592_000.0, f64::INFINITY));
+        let df = b.ranges("deploys_per_day");
+        assert_eq!(df[0], ("elite".to_string(), 1.0, f64::INFINITY));
+        assert_eq!(df[3].0, "low");
+        assert_eq!(df[3].1, 0.0);
     }
 
     #[test]

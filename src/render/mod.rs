@@ -2,6 +2,7 @@
 //! [`Exporter`]. Data goes to the writer given (stdout or a file); nothing
 //! here logs.
 
+pub mod chart;
 pub mod csv;
 pub mod import_files;
 pub mod json;
