@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and the commands. `main.rs`
 //! only parses arguments, calls [`run`] and maps errors to exit codes.
 
+pub mod chart;
 pub mod config;
 mod demo;
 pub mod serve;
@@ -85,10 +86,51 @@ pub enum Command {
     },
     /// Describe the canonical tables and their columns.
     Tables,
+    /// Draw a metric as SVG and PNG (time series with level bands,
+    /// lead-time distribution, or team comparison with 95% intervals).
+    Chart(ChartArgs),
+    /// Write the weekly report (HTML and Markdown, with charts).
+    Report(ReportArgs),
     /// Export the organisation's and each team's metrics for dashboards.
     Export(ExportArgs),
     /// Serve /metrics (Prometheus), a GitLab-shaped DORA API and read-only SQL.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// ISO week, e.g. 2026-W46 (default: the last complete week)
+    #[arg(long)]
+    pub week: Option<String>,
+    /// Directory for report.html, report.md and charts/ (default: reports/<week>)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
+    pub environment: String,
+    #[arg(long, value_enum, default_value = "dora-2023")]
+    pub benchmark: BenchmarkName,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChartArgs {
+    #[arg(value_enum)]
+    pub metric: chart::ChartMetric,
+    #[arg(long, value_enum, default_value = "series")]
+    pub kind: chart::ChartKind,
+    #[arg(long, value_enum)]
+    pub by: Option<Grouping>,
+    /// Bucket size for series (default: week)
+    #[arg(long, value_enum, default_value = "week")]
+    pub interval: Interval,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
+    pub environment: String,
+    #[arg(long, value_enum, default_value = "dora-2023")]
+    pub benchmark: BenchmarkName,
+    /// Directory for the .svg and .png files
+    #[arg(long, default_value = "charts", value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -493,6 +535,21 @@ async fn run_async(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Export(args) => export(&cli.warehouse, &args).await,
+        Command::Report(args) => report(&cli.warehouse, &args).await,
+        Command::Chart(args) => {
+            let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
+            opts.interval = Some(args.interval);
+            opts.group = args.by;
+            opts.production = ProductionPattern::new(&args.environment)?;
+            opts.benchmark = Benchmark::load(args.benchmark)?;
+            opts.validate()?;
+            let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
+            let engine = open_engine(&warehouse, &opts.production).await?;
+            for path in chart::draw(&engine, &opts, args.metric, args.kind, &args.out).await? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
         Command::Serve(args) => {
             if args.window_days <= 0 || !(args.sql_timeout > 0.0) || args.sql_max_rows == 0 {
                 return Err(Error::usage(
@@ -514,6 +571,46 @@ async fn run_async(cli: Cli) -> Result<()> {
             .await
         }
     }
+}
+
+/// `report`: the week's report as report.html, report.md and charts/.
+async fn report(warehouse: &Option<PathBuf>, args: &ReportArgs) -> Result<()> {
+    use crate::render::report;
+    let monday = match &args.week {
+        Some(w) => report::parse_week(w)?,
+        None => report::last_complete_week(interval::now_micros()),
+    };
+    let week = report::week_name(monday);
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&week));
+    let mut opts = MetricsOptions::defaults(monday);
+    opts.production = ProductionPattern::new(&args.environment)?;
+    opts.benchmark = Benchmark::load(args.benchmark)?;
+    let warehouse = Warehouse::open_existing(warehouse_dir(warehouse))?;
+    let engine = open_engine(&warehouse, &opts.production).await?;
+    let built = report::build(&engine, &opts, monday).await?;
+    let charts = dir.join("charts");
+    std::fs::create_dir_all(&charts).map_err(|e| Error::io("cannot create", &charts, e))?;
+    for (stem, _, svg) in &built.charts {
+        let png = crate::render::chart::png(svg)?;
+        crate::store::warehouse::atomic_write(&charts.join(format!("{stem}.svg")), |f| {
+            f.write_all(svg.as_bytes())
+        })?;
+        crate::store::warehouse::atomic_write(&charts.join(format!("{stem}.png")), |f| {
+            f.write_all(&png)
+        })?;
+    }
+    for (name, content) in [
+        ("report.md", report::markdown(&built)),
+        ("report.html", report::html(&built)),
+    ] {
+        let path = dir.join(name);
+        crate::store::warehouse::atomic_write(&path, |f| f.write_all(content.as_bytes()))?;
+        println!("{}", path.display());
+    }
+    Ok(())
 }
 
 /// `export`: OpenMetrics of the organisation and each team, or the same

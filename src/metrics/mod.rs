@@ -188,6 +188,57 @@ impl MetricsTable {
     pub fn num_rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
     }
+
+    /// A numeric column, row by row (counts and statistics alike); all
+    /// nulls when the column is absent.
+    pub fn floats(&self, name: &str) -> Vec<Option<f64>> {
+        use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+        let mut out = Vec::with_capacity(self.num_rows());
+        for batch in &self.batches {
+            let Ok(i) = batch.schema().index_of(name) else {
+                out.extend(std::iter::repeat_n(None, batch.num_rows()));
+                continue;
+            };
+            let column = batch.column(i);
+            for r in 0..batch.num_rows() {
+                out.push(column.is_valid(r).then(|| match column.data_type() {
+                    DataType::Int64 => column.as_primitive::<Int64Type>().value(r) as f64,
+                    _ => column.as_primitive::<Float64Type>().value(r),
+                }));
+            }
+        }
+        out
+    }
+
+    /// A text column (the group), row by row.
+    pub fn strings(&self, name: &str) -> Vec<String> {
+        let mut out = Vec::with_capacity(self.num_rows());
+        for batch in &self.batches {
+            match batch.schema().index_of(name) {
+                Ok(i) => {
+                    let c = batch.column(i).as_string::<i32>();
+                    out.extend((0..batch.num_rows()).map(|r| c.value(r).to_string()));
+                }
+                Err(_) => out.extend(std::iter::repeat_n(String::new(), batch.num_rows())),
+            }
+        }
+        out
+    }
+
+    /// `interval_start`, row by row (µs; 0 without --interval).
+    pub fn starts(&self) -> Vec<i64> {
+        let mut out = Vec::with_capacity(self.num_rows());
+        for batch in &self.batches {
+            match batch.schema().index_of("interval_start") {
+                Ok(i) => {
+                    let c = batch.column(i).as_primitive::<TimestampMicrosecondType>();
+                    out.extend(c.values().iter().copied());
+                }
+                Err(_) => out.extend(std::iter::repeat_n(0, batch.num_rows())),
+            }
+        }
+        out
+    }
 }
 
 pub async fn compute(engine: &Engine, opts: &MetricsOptions) -> Result<MetricsTable> {

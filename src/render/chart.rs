@@ -99,7 +99,10 @@ pub fn time_series(
     series: &[Series],
     bands: &[(String, f64, f64)],
 ) -> Result<String> {
-    let xs: Vec<i64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).collect();
+    let xs: Vec<i64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .collect();
     let (x0, x1) = match (xs.iter().min(), xs.iter().max()) {
         (Some(a), Some(b)) if a < b => (*a, *b),
         (Some(a), _) => (*a, *a + 86_400_000_000),
@@ -123,7 +126,10 @@ pub fn time_series(
             .build_cartesian_2d(x0..x1, 0.0..y_max)
             .map_err(chart_error)?;
         for (i, (_, low, high)) in bands.iter().enumerate() {
-            let (lo, hi) = ((low * unit.scale).min(y_max), (high * unit.scale).min(y_max));
+            let (lo, hi) = (
+                (low * unit.scale).min(y_max),
+                (high * unit.scale).min(y_max),
+            );
             if hi <= lo {
                 continue;
             }
@@ -197,13 +203,22 @@ fn band_legend(svg: String, bands: &[(String, f64, f64)]) -> String {
     let names: Vec<&str> = bands.iter().map(|b| b.0.as_str()).collect();
     svg.replacen(
         ">",
-        &format!("><desc>Shaded bands, light to dark: {}</desc>", names.join(", ")),
+        &format!(
+            "><desc>Shaded bands, light to dark: {}</desc>",
+            names.join(", ")
+        ),
         1,
     )
 }
 
 /// A histogram of samples (stored units) with p50 and p90 lines.
-pub fn distribution(title: &str, unit: Unit, samples: &[f64], p50: f64, p90: f64) -> Result<String> {
+pub fn distribution(
+    title: &str,
+    unit: Unit,
+    samples: &[f64],
+    p50: f64,
+    p90: f64,
+) -> Result<String> {
     let values: Vec<f64> = samples.iter().map(|v| v * unit.scale).collect();
     let mut sorted = values.clone();
     sorted.sort_by(f64::total_cmp);
@@ -246,7 +261,10 @@ pub fn distribution(title: &str, unit: Unit, samples: &[f64], p50: f64, p90: f64
         chart
             .draw_series(counts.iter().enumerate().map(|(i, c)| {
                 let x = i as f64 * width;
-                Rectangle::new([(x, 0.0), (x + width * 0.9, *c as f64)], PALETTE[0].filled())
+                Rectangle::new(
+                    [(x, 0.0), (x + width * 0.9, *c as f64)],
+                    PALETTE[0].filled(),
+                )
             }))
             .map_err(chart_error)?;
         for (name, value, colour) in [("p50", p50, PALETTE[1]), ("p90", p90, PALETTE[5])] {
@@ -289,7 +307,7 @@ pub fn comparison(
         .map(|v| v * unit.scale)
         .fold(0.0, f64::max)
         .max(1e-9)
-        * 1.1;
+        * 1.45; // room for the labels beside the longest bar
     let height = (120 + 36 * n).min(2000) as u32;
     let mut svg = String::new();
     {
@@ -299,29 +317,32 @@ pub fn comparison(
             .caption(title, font(20.0))
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(160)
+            .y_label_area_size(20)
             .build_cartesian_2d(0.0..x_max, 0.0..n as f64)
             .map_err(chart_error)?;
-        let names: Vec<String> = items.iter().map(|i| i.0.clone()).collect();
         chart
             .configure_mesh()
             .x_desc(unit.label)
-            .y_labels(n)
-            .y_label_formatter(&|y| {
-                let i = (*y - 0.5).round() as isize;
-                if (*y - 0.5 - i as f64).abs() < 1e-6 && i >= 0 {
-                    names.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .y_labels(0)
+            .disable_y_mesh()
             .label_style(font(12.0))
             .axis_desc_style(font(14.0))
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(chart_error)?;
-        for (i, (_, value, low, high)) in items.iter().enumerate() {
+        for (i, (name, value, low, high)) in items.iter().enumerate() {
             let y = i as f64;
+            // The group's name and value beside its bar, inside the plot.
+            let label = match value {
+                Some(v) => format!("{name}: {:.1} {}", v * unit.scale, unit.label),
+                None => format!("{name}: no data"),
+            };
+            let at = high.or(*value).unwrap_or(0.0) * unit.scale;
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((at, y + 0.5)) + Text::new(label, (8, -7), font(12.0)),
+                ))
+                .map_err(chart_error)?;
             if let Some(v) = value {
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
@@ -364,7 +385,10 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
         match v {
             Some(v) => {
                 let (x, y) = (i as f64 * step, h - 3.0 - (v - min) / span * (h - 6.0));
-                current.push_str(&format!("{}{x:.1},{y:.1} ", if current.is_empty() { "M" } else { "L" }));
+                current.push_str(&format!(
+                    "{}{x:.1},{y:.1} ",
+                    if current.is_empty() { "M" } else { "L" }
+                ));
                 last = Some((x, y));
             }
             None if !current.is_empty() => paths.push(std::mem::take(&mut current)),
@@ -376,7 +400,12 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
     }
     let lines: String = paths
         .iter()
-        .map(|d| format!("<path d=\"{}\" fill=\"none\" stroke=\"#0072B2\" stroke-width=\"1.5\"/>", d.trim()))
+        .map(|d| {
+            format!(
+                "<path d=\"{}\" fill=\"none\" stroke=\"#0072B2\" stroke-width=\"1.5\"/>",
+                d.trim()
+            )
+        })
         .collect();
     let dot = last
         .map(|(x, y)| format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"2.5\" fill=\"#D55E00\"/>"))
@@ -423,7 +452,11 @@ pub fn png(svg: &str) -> Result<Vec<u8>> {
     let size = tree.size().to_int_size();
     let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
         .ok_or_else(|| chart_error("empty chart"))?;
-    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    resvg::render(
+        &tree,
+        resvg::tiny_skia::Transform::default(),
+        &mut pixmap.as_mut(),
+    );
     pixmap.encode_png().map_err(chart_error)
 }
 

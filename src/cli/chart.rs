@@ -1,0 +1,234 @@
+//! `doralens chart <metric>`: the metric as SVG and PNG files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::metrics::{self, MetricsOptions};
+use crate::render::chart::{self, Series, Unit};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChartMetric {
+    DeploymentFrequency,
+    LeadTime,
+    ChangeFailureRate,
+    RecoveryTime,
+    ReworkRate,
+    TimeToRestore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChartKind {
+    /// One line per group over the buckets, level bands shaded
+    Series,
+    /// Histogram of per-commit lead times with p50 and p90 (lead-time only)
+    Distribution,
+    /// One bar per group with its 95% interval
+    Comparison,
+}
+
+pub struct MetricSpec {
+    pub column: &'static str,
+    pub title: &'static str,
+    pub unit: Unit,
+    /// The 95% interval columns, when the metric has them.
+    pub interval: Option<(&'static str, &'static str)>,
+    pub file: &'static str,
+}
+
+impl ChartMetric {
+    pub fn spec(self) -> MetricSpec {
+        let (column, title, unit, interval, file) = match self {
+            ChartMetric::DeploymentFrequency => (
+                "deploys_per_day",
+                "Deployment frequency",
+                Unit::PER_DAY,
+                None,
+                "deployment-frequency",
+            ),
+            ChartMetric::LeadTime => (
+                "lead_time_p50_s",
+                "Lead time for changes (median)",
+                Unit::HOURS,
+                Some(("lead_time_p50_low_s", "lead_time_p50_high_s")),
+                "lead-time",
+            ),
+            ChartMetric::ChangeFailureRate => (
+                "change_failure_rate",
+                "Change failure rate",
+                Unit::PERCENT,
+                Some(("change_failure_rate_low", "change_failure_rate_high")),
+                "change-failure-rate",
+            ),
+            ChartMetric::RecoveryTime => (
+                "recovery_time_p50_s",
+                "Failed deployment recovery time (median)",
+                Unit::HOURS,
+                Some(("recovery_time_p50_low_s", "recovery_time_p50_high_s")),
+                "recovery-time",
+            ),
+            ChartMetric::ReworkRate => (
+                "rework_rate",
+                "Deployment rework rate",
+                Unit::PERCENT,
+                Some(("rework_rate_low", "rework_rate_high")),
+                "rework-rate",
+            ),
+            ChartMetric::TimeToRestore => (
+                "time_to_restore_p50_s",
+                "Time to restore (median, incidents)",
+                Unit::HOURS,
+                Some(("time_to_restore_p50_low_s", "time_to_restore_p50_high_s")),
+                "time-to-restore",
+            ),
+        };
+        MetricSpec {
+            column,
+            title,
+            unit,
+            interval,
+            file,
+        }
+    }
+}
+
+/// The metric per group and bucket as series (one per group; the
+/// organisation when ungrouped).
+pub fn series(
+    table: &metrics::MetricsTable,
+    column: &str,
+    group_column: Option<&str>,
+) -> Vec<Series> {
+    let groups = match group_column {
+        Some(g) => table.strings(g),
+        None => vec!["organisation".to_string(); table.num_rows()],
+    };
+    let starts = table.starts();
+    let values = table.floats(column);
+    let mut by_group: BTreeMap<String, Vec<(i64, Option<f64>)>> = BTreeMap::new();
+    for ((g, t), v) in groups.into_iter().zip(starts).zip(values) {
+        by_group.entry(g).or_default().push((t, v));
+    }
+    by_group
+        .into_iter()
+        .map(|(name, points)| Series { name, points })
+        .collect()
+}
+
+/// Per-commit lead times (seconds) of production deployments in the window.
+pub async fn lead_time_samples(engine: &Engine, opts: &MetricsOptions) -> Result<Vec<f64>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Float64Type;
+    metrics::register_views(engine, opts).await?;
+    let sql = format!(
+        "SELECT (arrow_cast(dc.deployed_at, 'Int64') - arrow_cast(dc.authored_at, 'Int64')) / 1000000.0 AS s \
+         FROM deployment_commits dc JOIN production_deployments d ON d.id = dc.deployment_id \
+         WHERE NOT dc.baseline AND dc.authored_at <= dc.deployed_at \
+           AND dc.deployed_at >= {} AND dc.deployed_at < {}",
+        crate::engine::queries::timestamp_literal(opts.from),
+        crate::engine::queries::timestamp_literal(opts.to),
+    );
+    let (_, batches) = engine.sql(&sql).await?;
+    Ok(batches
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_primitive::<Float64Type>()
+                .iter()
+                .flatten()
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
+/// Draws the chart and writes `<dir>/<metric>[-kind].svg` and `.png`;
+/// returns the two paths.
+pub async fn draw(
+    engine: &Engine,
+    opts: &MetricsOptions,
+    metric: ChartMetric,
+    kind: ChartKind,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let spec = metric.spec();
+    let group_column = opts.group.map(|g| g.column());
+    let who = match group_column {
+        Some(g) => format!(" by {g}"),
+        None => String::new(),
+    };
+    let (svg, name) = match kind {
+        ChartKind::Series => {
+            let table = metrics::compute(engine, opts).await?;
+            let bands = opts.benchmark.ranges(spec.column);
+            let title = format!("{}{who}", spec.title);
+            (
+                chart::time_series(
+                    &title,
+                    spec.unit,
+                    &series(&table, spec.column, group_column),
+                    &bands,
+                )?,
+                spec.file.to_string(),
+            )
+        }
+        ChartKind::Comparison => {
+            let mut whole = opts.clone();
+            whole.interval = None;
+            let table = metrics::compute(engine, &whole).await?;
+            let names = match group_column {
+                Some(g) => table.strings(g),
+                None => vec!["organisation".into(); table.num_rows()],
+            };
+            let values = table.floats(spec.column);
+            let (low, high) = match spec.interval {
+                Some((l, h)) => (table.floats(l), table.floats(h)),
+                None => (vec![None; values.len()], vec![None; values.len()]),
+            };
+            let items: Vec<_> = names
+                .into_iter()
+                .zip(values)
+                .zip(low.into_iter().zip(high))
+                .map(|((n, v), (l, h))| (n, v, l, h))
+                .collect();
+            let title = format!("{}{who}, with 95% intervals", spec.title);
+            (
+                chart::comparison(&title, spec.unit, &items)?,
+                format!("{}-comparison", spec.file),
+            )
+        }
+        ChartKind::Distribution => {
+            if metric != ChartMetric::LeadTime {
+                return Err(Error::usage(
+                    "--kind",
+                    "distribution is drawn for lead-time (per-commit samples)",
+                ));
+            }
+            let samples = lead_time_samples(engine, opts).await?;
+            let mut sorted = samples.clone();
+            sorted.sort_by(f64::total_cmp);
+            let q = |p: f64| -> f64 {
+                if sorted.is_empty() {
+                    return 0.0;
+                }
+                let h = (sorted.len() - 1) as f64 * p;
+                let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+                sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+            };
+            let title = format!("Lead time distribution ({} commits)", samples.len());
+            (
+                chart::distribution(&title, Unit::HOURS, &samples, q(0.5), q(0.9))?,
+                "lead-time-distribution".to_string(),
+            )
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
+    let svg_path = dir.join(format!("{name}.svg"));
+    let png_path = dir.join(format!("{name}.png"));
+    let png = chart::png(&svg)?;
+    crate::store::warehouse::atomic_write(&svg_path, |f| {
+        std::io::Write::write_all(f, svg.as_bytes())
+    })?;
+    crate::store::warehouse::atomic_write(&png_path, |f| std::io::Write::write_all(f, &png))?;
+    Ok(vec![svg_path, png_path])
+}

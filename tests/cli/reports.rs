@@ -1,0 +1,204 @@
+//! The weekly report and charts, on a generated organisation (seed 42, six
+//! teams, 120 days to 2026-11-16): the Markdown against the committed
+//! sample (`reports/sample/2026-W46/report.md`), the HTML in headless
+//! Chromium at phone width, and the chart SVGs by their content.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use doralens::render::chart::{series_colours, texts};
+
+use crate::util::{Workspace, output_ok, repo_root};
+
+const TEAMS: [&str; 6] = [
+    "checkout", "identity", "mobile", "payments", "platform", "search",
+];
+
+/// One generated warehouse for every test here (generating takes seconds).
+fn organisation() -> &'static Path {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DIR.get_or_init(|| {
+        let ws = Workspace::new();
+        output_ok(ws.doralens(&[
+            "generate",
+            "--seed",
+            "42",
+            "--teams",
+            "6",
+            "--days",
+            "120",
+            "--end",
+            "2026-11-16",
+        ]));
+        let warehouse = ws.warehouse();
+        (ws.dir, warehouse)
+    })
+    .1
+}
+
+fn report(ws: &Workspace) -> PathBuf {
+    let out = ws.path("report");
+    output_ok(ws.doralens_in(
+        organisation(),
+        &[
+            "report",
+            "--week",
+            "2026-W46",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ));
+    out
+}
+
+#[test]
+fn the_markdown_report_matches_the_sample() {
+    let ws = Workspace::new();
+    let out = report(&ws);
+    let got = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let sample = repo_root().join("reports/sample/2026-W46/report.md");
+    let expected = std::fs::read_to_string(&sample).unwrap();
+    assert_eq!(
+        got,
+        expected,
+        "the report changed; if intended, review it and copy it over {}",
+        sample.display()
+    );
+    for chart in ["deployment-frequency", "lead-time", "change-failure-rate"] {
+        assert!(got.contains(&format!("(charts/{chart}.png)")));
+        let png = std::fs::read(out.join(format!("charts/{chart}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        let svg = std::fs::read_to_string(out.join(format!("charts/{chart}.svg"))).unwrap();
+        assert!(texts(&svg).iter().any(|t| t.ends_with("last 13 weeks")));
+    }
+}
+
+/// Installs Chromium through `.ci/setup` when it is missing.
+fn chromium() -> &'static str {
+    if Command::new("chromium").arg("--version").output().is_err() {
+        let status = Command::new("bash")
+            .arg(repo_root().join(".ci/setup"))
+            .status()
+            .unwrap();
+        assert!(status.success(), ".ci/setup failed");
+    }
+    "chromium"
+}
+
+#[test]
+fn the_html_report_renders_in_headless_chromium_without_errors() {
+    let ws = Workspace::new();
+    // The check below sees console errors: a page with one is caught.
+    let bad = ws.write(
+        "bad.html",
+        "<html><body><script>console.error('boom')</script></body></html>",
+    );
+    let (_, log) = screenshot(&ws, &bad, "bad.png");
+    assert!(log.contains("CONSOLE") && log.contains("boom"), "{log}");
+
+    let out = report(&ws);
+    let html_path = out.join("report.html");
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    // Self-contained: no scripts, stylesheets, images or fonts from elsewhere.
+    for needle in ["src=", "href=", "url(", "@import", "<script"] {
+        assert!(!html.contains(needle), "the report references `{needle}`");
+    }
+    assert!(html.contains("name=\"viewport\""));
+    assert!(html.contains("@media print"));
+    let (shot, log) = screenshot(&ws, &html_path, "phone.png");
+    // The page's console messages are logged as CONSOLE lines.
+    let console_errors: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
+        .collect();
+    assert!(console_errors.is_empty(), "{console_errors:?}");
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // A real page, not a blank one: well above an empty screenshot's size.
+    assert!(png.len() > 20_000, "{} bytes", png.len());
+}
+
+/// Opens `page` in headless Chromium at phone size; (screenshot, log).
+fn screenshot(ws: &Workspace, page: &Path, name: &str) -> (PathBuf, String) {
+    let shot = ws.path(name);
+    let profile = ws.path(&format!("{name}-profile"));
+    let run = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=390,2400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(run.status.success(), "{log}");
+    (shot, log)
+}
+
+#[test]
+fn chart_svgs_show_title_units_and_one_series_per_team() {
+    let ws = Workspace::new();
+    let out = ws.path("charts");
+    let run = |args: &[&str]| {
+        let mut all = vec!["chart"];
+        all.extend(args);
+        all.extend(["--to", "2026-11-16", "--out", out.to_str().unwrap()]);
+        output_ok(ws.doralens_in(organisation(), &all));
+    };
+    run(&["lead-time", "--by", "team", "--interval", "week"]);
+    let svg = std::fs::read_to_string(out.join("lead-time.svg")).unwrap();
+    let t = texts(&svg);
+    assert!(
+        t.contains(&"Lead time for changes (median) by team".to_string()),
+        "{t:?}"
+    );
+    assert!(t.contains(&"hours".to_string()));
+    for team in TEAMS {
+        assert!(t.contains(&team.to_string()), "{team} missing: {t:?}");
+    }
+    // Six teams, six of the palette's colours.
+    assert_eq!(series_colours(&svg), 6);
+    assert!(svg.contains("Shaded bands, light to dark: elite, high, medium, low"));
+    let png = std::fs::read(out.join("lead-time.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    run(&["lead-time", "--kind", "distribution"]);
+    let t = texts(&std::fs::read_to_string(out.join("lead-time-distribution.svg")).unwrap());
+    assert!(
+        t.iter()
+            .any(|x| x.starts_with("p50 = ") && x.ends_with(" hours")),
+        "{t:?}"
+    );
+    assert!(t.iter().any(|x| x.starts_with("p90 = ")), "{t:?}");
+    assert!(t.contains(&"commits".to_string()));
+
+    run(&[
+        "change-failure-rate",
+        "--by",
+        "team",
+        "--kind",
+        "comparison",
+    ]);
+    let t =
+        texts(&std::fs::read_to_string(out.join("change-failure-rate-comparison.svg")).unwrap());
+    assert!(t.contains(&"Change failure rate by team, with 95% intervals".to_string()));
+    assert!(t.contains(&"%".to_string()));
+    for team in TEAMS {
+        assert!(
+            t.iter().any(|x| x.starts_with(&format!("{team}: "))),
+            "{team}: {t:?}"
+        );
+    }
+}
