@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and the commands. `main.rs`
 //! only parses arguments, calls [`run`] and maps errors to exit codes.
 
+pub mod benchmark;
 pub mod chart;
 pub mod config;
 mod demo;
@@ -91,10 +92,37 @@ pub enum Command {
     Chart(ChartArgs),
     /// Write the weekly report (HTML and Markdown, with charts).
     Report(ReportArgs),
+    /// Each team's level per metric per quarter and its trend (table and charts).
+    Benchmark(BenchmarkArgs),
     /// Export the organisation's and each team's metrics for dashboards.
     Export(ExportArgs),
     /// Serve /metrics (Prometheus), a GitLab-shaped DORA API and read-only SQL.
     Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchmarkArgs {
+    #[arg(long, value_enum, default_value = "team")]
+    pub by: Grouping,
+    #[arg(long, value_enum, default_value = "quarter")]
+    pub interval: Interval,
+    /// The window (default: the 365 days before --to)
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Buckets with fewer production deployments say `too few` instead of a level
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub min_deployments: u64,
+    #[arg(long, value_enum, default_value = "dora-2023")]
+    pub benchmark: BenchmarkName,
+    #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
+    pub environment: String,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Directory for one chart per metric (SVG and PNG)
+    #[arg(long, default_value = "charts", value_name = "DIR")]
+    pub charts: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -536,6 +564,36 @@ async fn run_async(cli: Cli) -> Result<()> {
         }
         Command::Export(args) => export(&cli.warehouse, &args).await,
         Command::Report(args) => report(&cli.warehouse, &args).await,
+        Command::Benchmark(args) => {
+            let mut opts = args.window.options(365)?;
+            opts.interval = Some(args.interval);
+            opts.group = Some(args.by);
+            opts.production = ProductionPattern::new(&args.environment)?;
+            opts.benchmark = Benchmark::load(args.benchmark)?;
+            opts.validate()?;
+            let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
+            let engine = open_engine(&warehouse, &opts.production).await?;
+            let (schema, batch) = benchmark::table(&engine, &opts, args.min_deployments).await?;
+            for metric in [
+                chart::ChartMetric::DeploymentFrequency,
+                chart::ChartMetric::LeadTime,
+                chart::ChartMetric::ChangeFailureRate,
+                chart::ChartMetric::RecoveryTime,
+            ] {
+                for path in chart::draw(
+                    &engine,
+                    &opts,
+                    metric,
+                    chart::ChartKind::Series,
+                    &args.charts,
+                )
+                .await?
+                {
+                    eprintln!("wrote {}", path.display());
+                }
+            }
+            emit(args.format, args.output.as_deref(), &schema, &[batch])
+        }
         Command::Chart(args) => {
             let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
             opts.interval = Some(args.interval);

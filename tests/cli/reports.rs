@@ -202,3 +202,94 @@ fn chart_svgs_show_title_units_and_one_series_per_team() {
         );
     }
 }
+
+#[test]
+fn benchmark_gives_levels_per_quarter_with_trends_and_charts() {
+    let ws = Workspace::new();
+    let charts = ws.path("bench-charts");
+    let out = output_ok(ws.doralens_in(
+        organisation(),
+        &[
+            "benchmark",
+            "--to",
+            "2026-11-16",
+            "--format",
+            "csv",
+            "--charts",
+            charts.to_str().unwrap(),
+        ],
+    ));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "team",
+            "interval_start",
+            "deployments",
+            "df_level",
+            "df_trend",
+            "lt_level",
+            "lt_trend",
+            "cfr_level",
+            "cfr_trend",
+            "rt_level",
+            "rt_trend"
+        ]
+    );
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    // Six teams × the five quarters overlapping 2025-11-16..2026-11-16.
+    assert_eq!(rows.len(), 30);
+    for team in TEAMS {
+        let own: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == team).collect();
+        assert_eq!(own.len(), 5, "{team}");
+        for (level, trend) in [(3, 4), (5, 6), (7, 8), (9, 10)] {
+            let judged: Vec<&str> = own
+                .iter()
+                .filter(|r| r[2].parse::<u64>().unwrap() >= 5)
+                .map(|r| r[level].as_str())
+                .collect();
+            // Under 5 deployments: no level.
+            for r in own.iter().filter(|r| r[2].parse::<u64>().unwrap() < 5) {
+                assert_eq!(r[level], "too few");
+            }
+            // The trend compares the first and last judged levels.
+            let rank = |l: &str| {
+                ["low", "medium", "high", "elite"]
+                    .iter()
+                    .position(|x| *x == l)
+            };
+            let expected = match (
+                judged.first().and_then(|l| rank(l)),
+                judged.last().and_then(|l| rank(l)),
+            ) {
+                (Some(a), Some(b)) if judged.len() >= 2 => {
+                    if b > a {
+                        "improving"
+                    } else if b == a {
+                        "steady"
+                    } else {
+                        "declining"
+                    }
+                }
+                _ => "",
+            };
+            assert!(
+                own.iter().all(|r| r[trend] == expected),
+                "{team} column {trend}"
+            );
+        }
+    }
+    // Generated history starts in July: the first three quarters are empty.
+    assert!(
+        rows.iter()
+            .filter(|r| r[1].starts_with("2026-04-01"))
+            .all(|r| r[3] == "too few")
+    );
+    let svg = std::fs::read_to_string(charts.join("lead-time.svg")).unwrap();
+    assert_eq!(series_colours(&svg), 6);
+}
