@@ -9,7 +9,11 @@
 //! - `attribution`: read commits + deployments, walk the graph, write
 //!   `deployment_commits` (forced: the cached result is discarded first);
 //! - `metrics`: `metrics --by team --interval week` over the last year;
-//! - `import`: a 1 000-row deployments CSV upserted into the warehouse.
+//! - `import`: a 1 000-row deployments CSV upserted into the warehouse;
+//! - `report`: the weekly report for the last complete week (all teams):
+//!   Markdown, HTML and the charts' PNGs, from an opened warehouse;
+//! - `scrape`: `serve`'s `/metrics`, the first (cold) answer and the median
+//!   of 20 warm ones, over HTTP on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -119,6 +123,66 @@ fn child(task: &str, dir: &Path) {
             }
             "see stderr".to_string()
         }
+        "report" => {
+            use doralens::render::report;
+            let engine = rt.block_on(Engine::open(&wh, &production)).unwrap();
+            let monday = report::last_complete_week(END);
+            let opts = MetricsOptions::defaults(monday);
+            let built = rt.block_on(report::build(&engine, &opts, monday)).unwrap();
+            let md = report::markdown(&built);
+            let html = report::html(&built);
+            let pngs: usize = built
+                .charts
+                .iter()
+                .map(|(_, _, svg)| doralens::render::chart::png(svg).unwrap().len())
+                .sum();
+            format!(
+                "week {}, {} teams, {} + {} bytes, {pngs} bytes of PNG",
+                built.week,
+                built.teams.len(),
+                md.len(),
+                html.len()
+            )
+        }
+        "scrape" => {
+            use std::io::{Read, Write};
+            let addr: std::net::SocketAddr = "127.0.0.1:39464".parse().unwrap();
+            let options = doralens::cli::serve::ServeOptions {
+                addr,
+                window_days: 90,
+                production: production.clone(),
+                sql_max_rows: 1000,
+                sql_timeout: std::time::Duration::from_secs(10),
+            };
+            rt.spawn(doralens::cli::serve::run(
+                Warehouse::open(dir).unwrap(),
+                options,
+            ));
+            let get = || {
+                let t = Instant::now();
+                let mut s = loop {
+                    match std::net::TcpStream::connect(addr) {
+                        Ok(s) => break s,
+                        Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                    }
+                };
+                s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                let mut body = String::new();
+                s.read_to_string(&mut body).unwrap();
+                assert!(body.contains("# EOF"), "{body}");
+                t.elapsed().as_secs_f64()
+            };
+            let cold = get();
+            let mut warm: Vec<f64> = (0..20).map(|_| get()).collect();
+            warm.sort_by(f64::total_cmp);
+            format!(
+                "cold {:.3}s, warm median {:.1} ms (max {:.1} ms)",
+                cold,
+                warm[10] * 1000.0,
+                warm[19] * 1000.0
+            )
+        }
         "import" => {
             let file = dir.join("bench-import.csv");
             let mut csv = String::from("id,repo,service,environment,sha,status,finished_at\n");
@@ -188,9 +252,16 @@ fn main() {
     println!("| task | seconds | peak RSS MiB | detail |\n|---|---|---|---|");
     let tasks: Vec<String> = match std::env::var("DORALENS_BENCH_ONLY") {
         Ok(list) => list.split(',').map(str::to_string).collect(),
-        Err(_) => ["attribution", "metrics", "metrics", "import"]
-            .map(String::from)
-            .to_vec(),
+        Err(_) => [
+            "attribution",
+            "metrics",
+            "metrics",
+            "import",
+            "report",
+            "scrape",
+        ]
+        .map(String::from)
+        .to_vec(),
     };
     for task in &tasks {
         let out = Command::new(&exe)
