@@ -440,8 +440,8 @@ pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Resul
     );
     let failed_sql = format!(
         "SELECT d.id, d.service, arrow_cast(d.finished_at, 'Int64') AS finished, \
-                string_agg(DISTINCT CASE WHEN l.incident_id IS NULL THEN l.link \
-                                         ELSE concat(l.incident_id, CASE WHEN l.inferred THEN ' (inferred)' ELSE '' END) END, ', ') AS links, \
+                array_to_string(array_sort(array_agg(DISTINCT CASE WHEN l.incident_id IS NULL THEN l.link \
+                    ELSE concat(l.incident_id, CASE WHEN l.inferred THEN ' (inferred)' ELSE '' END) END)), ', ') AS links, \
                 r.recovery_s, r.open_failure \
          FROM deployment_recovery r \
          JOIN production_deployments d ON d.id = r.deployment_id \
@@ -475,7 +475,7 @@ pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Resul
          LEFT JOIN changes ch ON ch.repo = dc.repo AND ch.merge_sha = dc.sha \
          WHERE NOT dc.baseline AND dc.authored_at <= dc.deployed_at \
            AND dc.deployed_at >= {from_lit} AND dc.deployed_at < {to_lit} \
-         ORDER BY lead_s DESC, dc.repo, dc.sha LIMIT 10"
+         ORDER BY lead_s DESC, dc.repo, dc.sha, dc.deployment_id LIMIT 10"
     );
     let mut slowest = Vec::new();
     for b in query(engine, &slow_sql).await? {
