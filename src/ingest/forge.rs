@@ -598,6 +598,52 @@ pub fn next_link(link: Option<&str>) -> Option<String> {
     })
 }
 
+/// A finished deployment of this repository (shared by both forges'
+/// deployments and releases).
+#[allow(clippy::too_many_arguments)]
+pub fn push_deployment(
+    out: &mut TableBuffer,
+    sync: &RepoSync<'_>,
+    id: &str,
+    environment: &str,
+    sha: &str,
+    status: &str,
+    started_at: Option<i64>,
+    finished_at: i64,
+) {
+    out.push(&[
+        Cell::Text(id),
+        Cell::Text(&sync.repo),
+        Cell::Text(&sync.service),
+        Cell::Text(environment),
+        Cell::Text(sha),
+        Cell::Text(status),
+        started_at.map_or(Cell::Null, Cell::Time),
+        Cell::Time(finished_at),
+    ]);
+}
+
+/// A published release as a successful production deployment of its commit.
+pub fn push_release(
+    out: &mut TableBuffer,
+    sync: &RepoSync<'_>,
+    tag: &str,
+    sha: &str,
+    published: i64,
+) {
+    let id = format!("{}/releases/{tag}", sync.repo);
+    push_deployment(
+        out,
+        sync,
+        &id,
+        "production",
+        sha,
+        "success",
+        None,
+        published,
+    );
+}
+
 /// Pushes an incident row (shared column order for both forges).
 #[allow(clippy::too_many_arguments)]
 pub fn push_incident(

@@ -534,16 +534,16 @@ impl GitHub {
                 let environment = sync
                     .options()
                     .environment(&d.environment, d.production_environment == Some(true));
-                buffer.push(&[
-                    Cell::Text(&id),
-                    Cell::Text(&repo),
-                    Cell::Text(&sync.service),
-                    Cell::Text(&environment),
-                    Cell::Text(&d.sha),
-                    Cell::Text(&outcome.state),
-                    Cell::Time(*created),
-                    Cell::Time(finished),
-                ]);
+                forge::push_deployment(
+                    &mut buffer,
+                    sync,
+                    &id,
+                    &environment,
+                    &d.sha,
+                    &outcome.state,
+                    Some(*created),
+                    finished,
+                );
             }
             sync.progress(format!("deployments: {} read", buffer.len()));
             if older_seen {
@@ -599,17 +599,7 @@ impl GitHub {
                     continue;
                 };
                 newest = later(newest, Some(published));
-                let id = format!("{repo}/releases/{}", r.tag_name);
-                buffer.push(&[
-                    Cell::Text(&id),
-                    Cell::Text(&repo),
-                    Cell::Text(&sync.service),
-                    Cell::Text("production"),
-                    Cell::Text(sha),
-                    Cell::Text("success"),
-                    Cell::Null,
-                    Cell::Time(published),
-                ]);
+                forge::push_release(&mut buffer, sync, &r.tag_name, sha, published);
             }
             match forge::next_link(fetched.header("link")) {
                 Some(next) => url = next,

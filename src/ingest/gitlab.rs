@@ -543,16 +543,16 @@ impl GitLab {
                 &d.environment.name,
                 d.environment.tier.as_deref() == Some("production"),
             );
-            buffer.push(&[
-                Cell::Text(&id),
-                Cell::Text(&repo),
-                Cell::Text(&sync.service),
-                Cell::Text(&environment),
-                Cell::Text(&d.sha),
-                Cell::Text(status),
-                Cell::Time(created),
-                Cell::Time(finished),
-            ]);
+            forge::push_deployment(
+                &mut buffer,
+                sync,
+                &id,
+                &environment,
+                &d.sha,
+                status,
+                Some(created),
+                finished,
+            );
             if buffer.len() % 100 == 0 {
                 sync.progress(format!("deployments: {} read", buffer.len()));
             }
@@ -589,17 +589,7 @@ impl GitLab {
                 continue;
             }
             newest = later(newest, Some(released));
-            let id = format!("{repo}/releases/{}", r.tag_name);
-            buffer.push(&[
-                Cell::Text(&id),
-                Cell::Text(&repo),
-                Cell::Text(&sync.service),
-                Cell::Text("production"),
-                Cell::Text(&commit.id),
-                Cell::Text("success"),
-                Cell::Null,
-                Cell::Time(released),
-            ]);
+            forge::push_release(&mut buffer, sync, &r.tag_name, &commit.id, released);
         }
         sync.write("releases", vec![&mut buffer], |c| {
             c.releases = later(c.releases, newest)
