@@ -311,6 +311,7 @@ fn float(b: &datafusion::arrow::array::RecordBatch, col: usize, row: usize) -> O
 }
 
 pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Result<Report> {
+    let timer = crate::engine::PhaseTimer::new("report");
     let to = monday + 7 * DAY_US;
     let history_from = monday - HISTORY_WEEKS as i64 * 7 * DAY_US;
     let mut weekly_opts = base.clone();
@@ -319,9 +320,11 @@ pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Resul
     weekly_opts.interval = Some(Interval::Week);
     weekly_opts.group = None;
     let org = metrics::compute(engine, &weekly_opts).await?;
+    timer.phase("organisation, 13 weeks");
     let mut team_opts = weekly_opts.clone();
     team_opts.group = Some(Grouping::Team);
     let teams_table = metrics::compute(engine, &team_opts).await?;
+    timer.phase("teams, 13 weeks");
 
     // The organisation's five metrics.
     let mut org_rows = Vec::new();
@@ -450,8 +453,45 @@ pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Resul
          GROUP BY d.id, d.service, d.finished_at, r.recovery_s, r.open_failure \
          ORDER BY d.finished_at, d.id"
     );
+    // The week's ten slowest commits first (small), then their message and
+    // change: the 10-row side comes first so it is the hash-join build side.
+    let slow_sql = format!(
+        "WITH slow AS ( \
+             SELECT dc.repo, dc.sha, dc.deployment_id, \
+                    (arrow_cast(dc.deployed_at, 'Int64') - arrow_cast(dc.authored_at, 'Int64')) / 1000000.0 AS lead_s \
+             FROM production_deployments d \
+             JOIN deployment_commits dc ON d.id = dc.deployment_id \
+             WHERE NOT dc.baseline AND dc.authored_at <= dc.deployed_at \
+               AND dc.deployed_at >= {from_lit} AND dc.deployed_at < {to_lit} \
+             ORDER BY lead_s DESC, dc.repo, dc.sha, dc.deployment_id LIMIT 10) \
+         SELECT slow.repo, slow.sha, coalesce(c.message, ''), \
+                CASE WHEN ch.number IS NULL THEN NULL ELSE concat(slow.repo, '#', CAST(ch.number AS VARCHAR), ' ', coalesce(ch.title, '')) END, \
+                slow.lead_s, slow.deployment_id \
+         FROM slow \
+         LEFT JOIN commits c ON c.repo = slow.repo AND c.sha = slow.sha \
+         LEFT JOIN changes ch ON ch.repo = slow.repo AND ch.merge_sha = slow.sha \
+         ORDER BY slow.lead_s DESC, slow.repo, slow.sha, slow.deployment_id"
+    );
+    // Data quality.
+    let quality_sql = format!(
+        "SELECT \
+           (SELECT count(*) FROM deployment_warnings w JOIN production_deployments d ON d.id = w.deployment_id \
+             WHERE d.finished_at >= {from_lit} AND d.finished_at < {to_lit}) AS unknown_sha, \
+           (SELECT count(DISTINCT l.deployment_id) FROM deployment_failure_links l \
+             JOIN production_deployments d ON d.id = l.deployment_id \
+             WHERE l.inferred AND d.finished_at >= {from_lit} AND d.finished_at < {to_lit}) AS inferred, \
+           (SELECT count(*) FROM incidents WHERE service IS NULL \
+             AND created_at >= {from_lit} AND created_at < {to_lit}) AS no_service"
+    );
+    // The three only read the week's views: run them together.
+    let (failed_batches, slow_batches, counts) = futures_util::try_join!(
+        query(engine, &failed_sql),
+        query(engine, &slow_sql),
+        query(engine, &quality_sql)
+    )?;
+    timer.phase("failed deployments, slowest changes, data quality");
     let mut failed = Vec::new();
-    for b in query(engine, &failed_sql).await? {
+    for b in failed_batches {
         use datafusion::arrow::array::AsArray;
         for r in 0..b.num_rows() {
             failed.push(FailedDeployment {
@@ -464,21 +504,8 @@ pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Resul
             });
         }
     }
-    let slow_sql = format!(
-        "SELECT dc.repo, dc.sha, coalesce(c.message, ''), \
-                CASE WHEN ch.number IS NULL THEN NULL ELSE concat(dc.repo, '#', CAST(ch.number AS VARCHAR), ' ', coalesce(ch.title, '')) END, \
-                (arrow_cast(dc.deployed_at, 'Int64') - arrow_cast(dc.authored_at, 'Int64')) / 1000000.0 AS lead_s, \
-                dc.deployment_id \
-         FROM deployment_commits dc \
-         JOIN production_deployments d ON d.id = dc.deployment_id \
-         LEFT JOIN commits c ON c.repo = dc.repo AND c.sha = dc.sha \
-         LEFT JOIN changes ch ON ch.repo = dc.repo AND ch.merge_sha = dc.sha \
-         WHERE NOT dc.baseline AND dc.authored_at <= dc.deployed_at \
-           AND dc.deployed_at >= {from_lit} AND dc.deployed_at < {to_lit} \
-         ORDER BY lead_s DESC, dc.repo, dc.sha, dc.deployment_id LIMIT 10"
-    );
     let mut slowest = Vec::new();
-    for b in query(engine, &slow_sql).await? {
+    for b in slow_batches {
         for r in 0..b.num_rows() {
             let change = text(&b, 3, r);
             slowest.push(SlowChange {
@@ -492,27 +519,8 @@ pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Resul
         }
     }
 
-    // Data quality.
-    let count = |sql: String| async move {
-        let batches = query(engine, &sql).await?;
-        Ok::<u64, Error>(batches.first().and_then(|b| float(b, 0, 0)).unwrap_or(0.0) as u64)
-    };
-    let unknown = count(format!(
-        "SELECT count(*) FROM deployment_warnings w JOIN production_deployments d ON d.id = w.deployment_id \
-         WHERE d.finished_at >= {from_lit} AND d.finished_at < {to_lit}"
-    ))
-    .await?;
-    let inferred = count(format!(
-        "SELECT count(DISTINCT l.deployment_id) FROM deployment_failure_links l \
-         JOIN production_deployments d ON d.id = l.deployment_id \
-         WHERE l.inferred AND d.finished_at >= {from_lit} AND d.finished_at < {to_lit}"
-    ))
-    .await?;
-    let no_service = count(format!(
-        "SELECT count(*) FROM incidents WHERE service IS NULL \
-         AND created_at >= {from_lit} AND created_at < {to_lit}"
-    ))
-    .await?;
+    let count = |i: usize| counts.first().and_then(|b| float(b, i, 0)).unwrap_or(0.0) as u64;
+    let (unknown, inferred, no_service) = (count(0), count(1), count(2));
     let small: Vec<&str> = teams
         .iter()
         .filter(|t| !t.judged)
@@ -565,6 +573,7 @@ pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Resul
         charts.push((stem.to_string(), title.to_string(), svg));
     }
 
+    timer.phase("charts");
     Ok(Report {
         week: week_name(monday),
         from: monday,
