@@ -62,7 +62,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         opts.benchmark.name
     );
     let org = metrics::compute(&engine, &opts).await?;
-    super::emit(Format::Table, None, &org.schema, &org.batches)?;
+    super::emit_metrics(Format::Table, None, &org)?;
 
     let by_team = MetricsOptions {
         group: Some(Grouping::Team),
@@ -70,7 +70,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     };
     println!("\nPer team, same window:");
     let teams = metrics::compute(&engine, &by_team).await?;
-    super::emit(Format::Table, None, &teams.schema, &teams.batches)?;
+    super::emit_metrics(Format::Table, None, &teams)?;
 
     let w = dir.display();
     println!(

@@ -515,12 +515,7 @@ async fn run_async(cli: Cli) -> Result<()> {
             let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
             let engine = open_engine(&warehouse, &opts.production).await?;
             let table = metrics::compute(&engine, &opts).await?;
-            emit(
-                args.format,
-                args.output.as_deref(),
-                &table.schema,
-                &table.batches,
-            )
+            emit_metrics(args.format, args.output.as_deref(), &table)
         }
         Command::Sql(args) => {
             let query = match (&args.query, &args.file) {
@@ -907,7 +902,7 @@ async fn analyze(warehouse: &Option<PathBuf>, args: &AnalyzeArgs) -> Result<()> 
                 interval::format_instant(opts.to)
             );
         }
-        emit(args.format, None, &table.schema, &table.batches)
+        emit_metrics(args.format, None, &table)
     }
     .await;
     if temporary {
@@ -966,6 +961,28 @@ fn generator_config(args: &GenerateArgs) -> Result<GeneratorConfig> {
         end,
         incident_rate: args.incident_rate,
     })
+}
+
+/// Metric rows; the readable table leaves out the 95% interval columns
+/// (JSON, CSV and Parquet keep them).
+pub fn emit_metrics(
+    format: Format,
+    output: Option<&Path>,
+    table: &crate::metrics::MetricsTable,
+) -> Result<()> {
+    if format != Format::Table {
+        return emit(format, output, &table.schema, &table.batches);
+    }
+    let keep: Vec<usize> = (0..table.schema.fields().len())
+        .filter(|&i| !metrics::INTERVAL_COLUMNS.contains(&table.schema.field(i).name().as_str()))
+        .collect();
+    let schema = std::sync::Arc::new(table.schema.project(&keep)?);
+    let batches = table
+        .batches
+        .iter()
+        .map(|b| b.project(&keep))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    emit(format, output, &schema, &batches)
 }
 
 /// Writes a result to stdout or, atomically, to a file.

@@ -593,3 +593,16 @@ fn repositories_sync_concurrently() {
     ));
     assert_eq!(gh.max_repos_in_flight(), 1);
 }
+
+#[test]
+fn a_stalled_answer_times_out_and_is_retried() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.fault("/repos/acme/web/commits", Fault::Stall(4000), 1);
+    let ws = Workspace::new();
+    let mut cmd = github(&ws, &gh, &["acme/web"]);
+    cmd.env("DORALENS_HTTP_TIMEOUT_S", "1");
+    let out = output_ok(cmd);
+    let log = stderr(&out);
+    assert!(log.contains("no complete answer within 1 s"), "{log}");
+    assert!(log.contains("github acme/web: 3 commits"), "{log}");
+}

@@ -41,6 +41,8 @@ pub enum Fault {
     LimitExhausted(u64),
     /// The real answer, cut off after half its body.
     Truncate,
+    /// The real answer, after this many milliseconds.
+    Stall(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -220,13 +222,15 @@ fn serve(
             state.delay_ms,
         )
     };
-    std::thread::sleep(std::time::Duration::from_millis(delay));
+    std::thread::sleep(std::time::Duration::from_millis(delay + answer.stall));
     let written = write_answer(stream, answer);
     *state.lock().unwrap().in_flight.entry(repo).or_default() -= 1;
     written
 }
 
 struct Answer {
+    /// Milliseconds to wait before answering.
+    stall: u64,
     status: u16,
     headers: Vec<(String, String)>,
     body: String,
@@ -235,6 +239,7 @@ struct Answer {
 
 fn json_answer(status: u16, body: String) -> Answer {
     Answer {
+        stall: 0,
         status,
         headers: vec![],
         body,
@@ -255,6 +260,7 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
         });
     let mut truncate = false;
     let mut exhausted = None;
+    let mut stall = 0;
     match fault {
         Some(Fault::Status(code, message)) => {
             return json_answer(code, serde_json::json!({ "message": message }).to_string());
@@ -276,6 +282,7 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
         }
         Some(Fault::LimitExhausted(secs)) => exhausted = Some(secs),
         Some(Fault::Truncate) => truncate = true,
+        Some(Fault::Stall(ms)) => stall = ms,
         None => {}
     }
     let Some(route) = state.routes.get(path).cloned() else {
@@ -356,6 +363,7 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
         }
     }
     Answer {
+        stall,
         status: 200,
         headers,
         body: body.to_string(),
