@@ -604,7 +604,8 @@ async fn run_async(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            if args.window_days <= 0 || !(args.sql_timeout > 0.0) || args.sql_max_rows == 0 {
+            let positive = |v: f64| v.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater);
+            if args.window_days <= 0 || !positive(args.sql_timeout) || args.sql_max_rows == 0 {
                 return Err(Error::usage(
                     "--window-days/--sql-timeout/--sql-max-rows",
                     "must all be positive",
@@ -947,7 +948,9 @@ fn generator_config(args: &GenerateArgs) -> Result<GeneratorConfig> {
         Some(s) => interval::parse_instant("--end", s)?,
         None => interval::floor(interval::now_micros(), Interval::Day),
     };
-    if args.teams == 0 || args.days <= 0 || !(args.scale > 0.0) {
+    // NaN is not positive either.
+    let positive = args.scale.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater);
+    if args.teams == 0 || args.days <= 0 || !positive {
         return Err(Error::usage(
             "--teams/--days/--scale",
             "must all be positive",

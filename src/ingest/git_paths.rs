@@ -141,8 +141,9 @@ fn diff(
         return Ok(());
     }
     let (a, b) = (entries(repo, old)?, entries(repo, new)?);
-    let mut by_name: HashMap<&[u8], (Option<(ObjectId, bool)>, Option<(ObjectId, bool)>)> =
-        HashMap::new();
+    // name → (entry in old, entry in new): (id, is a tree)
+    type Side = Option<(ObjectId, bool)>;
+    let mut by_name: HashMap<&[u8], (Side, Side)> = HashMap::new();
     for (name, id, is_tree) in &a {
         by_name.entry(name.as_slice()).or_default().0 = Some((*id, *is_tree));
     }

@@ -60,6 +60,10 @@ struct Commit {
     title: Option<String>,
 }
 
+/// A merge request's first commit and first review times, and its commits
+/// when it was merged.
+type MrDetail = (Option<i64>, Option<i64>, Vec<Commit>);
+
 #[derive(Deserialize)]
 struct UserRef {
     username: String,
@@ -366,7 +370,7 @@ impl GitLab {
         while let Some(c) = stream.next().await {
             let c = c.map_err(|e| api_error(&repo, "commits", e))?;
             newest = later(newest, Some(push_commit(&mut buffer, &repo, &c)?));
-            if buffer.len() % 100 == 0 {
+            if buffer.len().is_multiple_of(100) {
                 sync.progress(format!("commits: {} read", buffer.len()));
             }
         }
@@ -375,11 +379,7 @@ impl GitLab {
         })
     }
 
-    async fn mr_detail(
-        &self,
-        repo: &str,
-        mr: &MergeRequest,
-    ) -> Result<(Option<i64>, Option<i64>, Vec<Commit>)> {
+    async fn mr_detail(&self, repo: &str, mr: &MergeRequest) -> Result<MrDetail> {
         let client = ProjectClient { gitlab: self, repo };
         let iid = mr.iid as u64;
         let commits_ep = api::projects::merge_requests::MergeRequestCommits::builder()
@@ -461,12 +461,11 @@ impl GitLab {
             "changes: {} merge requests, reading details",
             mrs.len()
         ));
-        let details: Vec<Result<(Option<i64>, Option<i64>, Vec<Commit>)>> =
-            futures_util::stream::iter(mrs.iter())
-                .map(|mr| self.mr_detail(&repo, mr))
-                .buffered(DETAIL_CONCURRENCY)
-                .collect()
-                .await;
+        let details: Vec<Result<MrDetail>> = futures_util::stream::iter(mrs.iter())
+            .map(|mr| self.mr_detail(&repo, mr))
+            .buffered(DETAIL_CONCURRENCY)
+            .collect()
+            .await;
         let mut changes = TableBuffer::new(Table::Changes);
         let mut commits = TableBuffer::new(Table::Commits);
         let mut newest = None;
@@ -553,7 +552,7 @@ impl GitLab {
                 Some(created),
                 finished,
             );
-            if buffer.len() % 100 == 0 {
+            if buffer.len().is_multiple_of(100) {
                 sync.progress(format!("deployments: {} read", buffer.len()));
             }
         }

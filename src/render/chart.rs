@@ -68,6 +68,9 @@ impl Unit {
     };
 }
 
+/// A comparison bar: (group, value, interval low, interval high).
+pub type Bar = (String, Option<f64>, Option<f64>, Option<f64>);
+
 pub struct Series {
     pub name: String,
     /// (bucket start, µs since the epoch; value in stored units)
@@ -294,11 +297,7 @@ pub fn distribution(
 
 /// One bar per group with its interval: (name, value, low, high) in stored
 /// units. Groups without a value are listed with an empty bar.
-pub fn comparison(
-    title: &str,
-    unit: Unit,
-    items: &[(String, Option<f64>, Option<f64>, Option<f64>)],
-) -> Result<String> {
+pub fn comparison(title: &str, unit: Unit, items: &[Bar]) -> Result<String> {
     let n = items.len().max(1);
     let x_max = items
         .iter()

@@ -800,9 +800,9 @@ pub fn html(r: &Report) -> String {
     }
     h.push_str("</table></div>\n");
     for (_, title, svg) in &r.charts {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<figure aria-label=\"{}\">{}</figure>\n",
+            "<figure aria-label=\"{}\">{}</figure>",
             html_escape(title),
             responsive(svg)
         );

@@ -171,7 +171,8 @@ fn mock_organisation_metrics_match_hand_computed_values() {
         rows.iter().map(|r| (r["service"].as_str(), r)).collect();
     assert_eq!(rows.len(), 3, "{rows:?}");
     // (column, api, billing, web); see fixtures/github/README.md.
-    let expected: &[(&str, Option<f64>, Option<f64>, Option<f64>)] = &[
+    type Row<'a> = (&'a str, Option<f64>, Option<f64>, Option<f64>);
+    let expected: &[Row] = &[
         ("deployments", Some(5.0), Some(2.0), Some(2.0)),
         ("deploy_days", Some(4.0), Some(2.0), Some(2.0)),
         (
