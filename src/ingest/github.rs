@@ -30,7 +30,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
-use super::http::{Fetched, Http, Notify, RetryPolicy, collect_body};
+use super::http::{Fetched, Http, Notify, RetryPolicy, fetched};
 use crate::error::{Error, Result};
 use crate::store::buffer::{Cell, TableBuffer};
 use crate::store::schema::Table;
@@ -320,12 +320,7 @@ impl GitHub {
                     ._get(url)
                     .await
                     .map_err(|e| format!("request failed ({e})"))?;
-                let (parts, body) = response.into_parts();
-                Ok(Fetched {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body: collect_body(body).await?,
-                })
+                fetched(response).await
             })
             .await
     }

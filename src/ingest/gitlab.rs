@@ -35,7 +35,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
-use super::http::{Fetched, Http, Notify, RetryPolicy, collect_body};
+use super::http::{Http, Notify, RetryPolicy};
 use crate::error::{Error, Result};
 use crate::store::buffer::{Cell, TableBuffer};
 use crate::store::schema::Table;
@@ -208,12 +208,7 @@ impl AsyncClient for ProjectClient<'_> {
                 let sent = gitlab.client.request(request);
                 async move {
                     let response = sent.await.map_err(|e| format!("request failed ({e})"))?;
-                    let (parts, body) = response.into_parts();
-                    Ok(Fetched {
-                        status: parts.status,
-                        headers: parts.headers,
-                        body: collect_body(body).await?,
-                    })
+                    super::http::fetched(response).await
                 }
             })
             .await

@@ -331,6 +331,20 @@ fn api_message(body: &[u8]) -> String {
     }
 }
 
+/// A response with its body read to the end (see [`collect_body`]).
+pub async fn fetched<B>(response: http::Response<B>) -> std::result::Result<Fetched, String>
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Display,
+{
+    let (parts, body) = response.into_parts();
+    Ok(Fetched {
+        status: parts.status,
+        headers: parts.headers,
+        body: collect_body(body).await?,
+    })
+}
+
 /// Reads a body to the end; a connection closed early (a truncated body) is
 /// an error the caller retries.
 pub async fn collect_body<B>(body: B) -> std::result::Result<Bytes, String>
