@@ -32,6 +32,7 @@
 //!   rolls that one back.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::io::IsTerminal;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -120,10 +121,33 @@ pub struct RepoReport {
     pub incremental: bool,
 }
 
-/// A forge: syncs one repository's resources through a [`RepoSync`].
+/// A forge: reads one repository's resources into a [`RepoSync`], each
+/// step writing its rows and cursor. [`sync_repo`] runs the steps in order.
 pub trait Forge: Sync {
     fn name(&self) -> &'static str;
-    fn sync_repo(&self, sync: &mut RepoSync<'_>) -> impl std::future::Future<Output = Result<()>>;
+    fn default_branch(&self, sync: &RepoSync<'_>) -> impl Future<Output = Result<String>>;
+    fn commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> impl Future<Output = Result<()>>;
+    fn changes(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
+    fn deployments(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
+    fn releases(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
+    fn incidents(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
+}
+
+/// One repository, in the order every forge follows: commits first (the
+/// rest links to them), then changes (which add their own commits),
+/// deployments and releases, rollbacks from what is now stored, incidents
+/// last (their short shas resolve against the commits).
+pub async fn sync_repo<F: Forge>(forge: &F, sync: &mut RepoSync<'_>) -> Result<()> {
+    sync.progress("repository");
+    let branch = forge.default_branch(sync).await?;
+    forge.commits(sync, &branch).await?;
+    forge.changes(sync).await?;
+    forge.deployments(sync).await?;
+    if sync.options().releases_as_deployments {
+        forge.releases(sync).await?;
+    }
+    sync.write_rollbacks()?;
+    forge.incidents(sync).await
 }
 
 /// Shared by the repositories of one run.
@@ -537,7 +561,7 @@ pub async fn sync_all<F: Forge>(
 
 async fn sync_one<F: Forge>(forge: &F, ctx: &SyncContext<'_>, repo: &str) -> Result<RepoReport> {
     let mut sync = RepoSync::new(ctx, forge.name(), repo)?;
-    let result = forge.sync_repo(&mut sync).await;
+    let result = sync_repo(forge, &mut sync).await;
     sync.bar.finish_and_clear();
     match result {
         Ok(()) => Ok(sync.report),

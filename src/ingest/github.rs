@@ -339,45 +339,6 @@ impl GitHub {
         serde_json::from_slice(&fetched.body).map_err(|e| Self::shape_error(repo, path, e))
     }
 
-    async fn sync_commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> Result<()> {
-        let repo = sync.repo.clone();
-        let since = sync
-            .cursor
-            .commits
-            .map(|c| {
-                format!(
-                    "&since={}",
-                    forge::format_time(c - forge::COMMIT_OVERLAP_US)
-                )
-            })
-            .unwrap_or_default();
-        let path = format!(
-            "/repos/{repo}/commits?sha={}&per_page=100{since}",
-            urlencode(branch)
-        );
-        let mut buffer = TableBuffer::new(Table::Commits);
-        let mut newest = None;
-        let mut pages = 0usize;
-        let mut url = format!("{}{path}", self.api);
-        loop {
-            let fetched = self.get(&repo, &url).await?;
-            newest = later(
-                newest,
-                commits_page(&repo, &fetched.body, &mut buffer)
-                    .map_err(|e| Self::shape_error(&repo, "commits", e))?,
-            );
-            pages += 1;
-            sync.progress(format!("commits: {} read ({pages} pages)", buffer.len()));
-            match forge::next_link(fetched.header("link")) {
-                Some(next) => url = next,
-                None => break,
-            }
-        }
-        sync.write("commits", vec![&mut buffer], |c| {
-            c.commits = later(c.commits, newest)
-        })
-    }
-
     /// First commit and first review times of a change, and its commits
     /// when it was merged.
     async fn change_detail(&self, repo: &str, pull: &Pull) -> Result<(ChangeDetail, Vec<Commit>)> {
@@ -419,8 +380,63 @@ impl GitHub {
         };
         Ok((detail, commits))
     }
+}
 
-    async fn sync_changes(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl Forge for GitHub {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    async fn default_branch(&self, sync: &RepoSync<'_>) -> Result<String> {
+        let repo = &sync.repo;
+        let info: Repository = self.get_json(repo, &format!("/repos/{repo}")).await?;
+        Ok(info.default_branch)
+    }
+
+    async fn commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> Result<()> {
+        let repo = sync.repo.clone();
+        let since = sync
+            .cursor
+            .commits
+            .map(|c| {
+                format!(
+                    "&since={}",
+                    forge::format_time(c - forge::COMMIT_OVERLAP_US)
+                )
+            })
+            .unwrap_or_default();
+        let path = format!(
+            "/repos/{repo}/commits?sha={}&per_page=100{since}",
+            urlencode(branch)
+        );
+        let mut buffer = TableBuffer::new(Table::Commits);
+        let mut newest = None;
+        let mut pages = 0usize;
+        let mut url = format!("{}{path}", self.api);
+        loop {
+            let fetched = self.get(&repo, &url).await?;
+            newest = later(
+                newest,
+                commits_page(&repo, &fetched.body, &mut buffer)
+                    .map_err(|e| Self::shape_error(&repo, "commits", e))?,
+            );
+            pages += 1;
+            sync.progress(format!("commits: {} read ({pages} pages)", buffer.len()));
+            match forge::next_link(fetched.header("link")) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        sync.write("commits", vec![&mut buffer], |c| {
+            c.commits = later(c.commits, newest)
+        })
+    }
+
+    async fn changes(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let since = sync.cursor.changes;
         let mut changes = TableBuffer::new(Table::Changes);
@@ -475,7 +491,7 @@ impl GitHub {
         })
     }
 
-    async fn sync_deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+    async fn deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let since = sync.cursor.deployments;
         let mut buffer = TableBuffer::new(Table::Deployments);
@@ -560,7 +576,7 @@ impl GitHub {
         })
     }
 
-    async fn sync_releases(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+    async fn releases(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let mut tags: HashMap<String, String> = HashMap::new();
         let mut url = format!("{}/repos/{repo}/tags?per_page=100", self.api);
@@ -606,7 +622,7 @@ impl GitHub {
         })
     }
 
-    async fn sync_incidents(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+    async fn incidents(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let label = urlencode(&sync.options().incident_label);
         let since = sync
@@ -652,29 +668,5 @@ impl GitHub {
         sync.write("incidents", vec![&mut buffer], |c| {
             c.incidents = later(c.incidents, newest)
         })
-    }
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-impl Forge for GitHub {
-    fn name(&self) -> &'static str {
-        "github"
-    }
-
-    async fn sync_repo(&self, sync: &mut RepoSync<'_>) -> Result<()> {
-        let repo = sync.repo.clone();
-        sync.progress("repository");
-        let info: Repository = self.get_json(&repo, &format!("/repos/{repo}")).await?;
-        self.sync_commits(sync, &info.default_branch).await?;
-        self.sync_changes(sync).await?;
-        self.sync_deployments(sync).await?;
-        if sync.options().releases_as_deployments {
-            self.sync_releases(sync).await?;
-        }
-        sync.write_rollbacks()?;
-        self.sync_incidents(sync).await
     }
 }

@@ -346,34 +346,6 @@ impl GitLab {
         endpoint.iter_async(client)
     }
 
-    async fn sync_commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> Result<()> {
-        let repo = sync.repo.clone();
-        let client = ProjectClient {
-            gitlab: self,
-            repo: &repo,
-        };
-        let mut builder = api::projects::repository::commits::Commits::builder();
-        builder.project(repo.as_str()).ref_name(branch);
-        if let Some(s) = sync.cursor.commits {
-            builder.since(since(Some(s - forge::COMMIT_OVERLAP_US)).unwrap_or_default());
-        }
-        let endpoint = builder.build().map_err(|e| shape(&repo, "commits", e))?;
-        let paged = api::paged(endpoint, Pagination::All);
-        let mut stream = std::pin::pin!(Self::all::<_, Commit>(&client, &paged));
-        let mut buffer = TableBuffer::new(Table::Commits);
-        let mut newest = None;
-        while let Some(c) = stream.next().await {
-            let c = c.map_err(|e| api_error(&repo, "commits", e))?;
-            newest = later(newest, Some(push_commit(&mut buffer, &repo, &c)?));
-            if buffer.len().is_multiple_of(100) {
-                sync.progress(format!("commits: {} read", buffer.len()));
-            }
-        }
-        sync.write("commits", vec![&mut buffer], |c| {
-            c.commits = later(c.commits, newest)
-        })
-    }
-
     async fn mr_detail(&self, repo: &str, mr: &MergeRequest) -> Result<MrDetail> {
         let client = ProjectClient { gitlab: self, repo };
         let iid = mr.iid as u64;
@@ -427,8 +399,82 @@ impl GitLab {
         };
         Ok((first_commit, first_review, commits))
     }
+}
 
-    async fn sync_changes(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+/// The deployments list is paginated like every list, but this version of
+/// the gitlab crate does not mark its endpoint `Pageable`.
+struct PagedDeployments<'a>(api::projects::deployments::Deployments<'a>);
+
+impl api::Endpoint for PagedDeployments<'_> {
+    fn method(&self) -> http::Method {
+        self.0.method()
+    }
+
+    fn endpoint(&self) -> std::borrow::Cow<'static, str> {
+        self.0.endpoint()
+    }
+
+    fn parameters(&self) -> api::QueryParams<'_> {
+        self.0.parameters()
+    }
+}
+
+impl api::Pageable for PagedDeployments<'_> {}
+
+impl Forge for GitLab {
+    fn name(&self) -> &'static str {
+        "gitlab"
+    }
+
+    async fn default_branch(&self, sync: &RepoSync<'_>) -> Result<String> {
+        let repo = sync.repo.clone();
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let endpoint = api::projects::Project::builder()
+            .project(repo.as_str())
+            .build()
+            .map_err(|e| shape(&repo, "project", e))?;
+        let project: Project = api::AsyncQuery::query_async(&endpoint, &client)
+            .await
+            .map_err(|e| api_error(&repo, "project", e))?;
+        project.default_branch.ok_or_else(|| Error::Forge {
+            forge: "gitlab",
+            repo,
+            message: "the project has no default branch (an empty repository?)".into(),
+        })
+    }
+
+    async fn commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> Result<()> {
+        let repo = sync.repo.clone();
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let mut builder = api::projects::repository::commits::Commits::builder();
+        builder.project(repo.as_str()).ref_name(branch);
+        if let Some(s) = sync.cursor.commits {
+            builder.since(since(Some(s - forge::COMMIT_OVERLAP_US)).unwrap_or_default());
+        }
+        let endpoint = builder.build().map_err(|e| shape(&repo, "commits", e))?;
+        let paged = api::paged(endpoint, Pagination::All);
+        let mut stream = std::pin::pin!(Self::all::<_, Commit>(&client, &paged));
+        let mut buffer = TableBuffer::new(Table::Commits);
+        let mut newest = None;
+        while let Some(c) = stream.next().await {
+            let c = c.map_err(|e| api_error(&repo, "commits", e))?;
+            newest = later(newest, Some(push_commit(&mut buffer, &repo, &c)?));
+            if buffer.len().is_multiple_of(100) {
+                sync.progress(format!("commits: {} read", buffer.len()));
+            }
+        }
+        sync.write("commits", vec![&mut buffer], |c| {
+            c.commits = later(c.commits, newest)
+        })
+    }
+
+    async fn changes(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let client = ProjectClient {
             gitlab: self,
@@ -496,7 +542,7 @@ impl GitLab {
         })
     }
 
-    async fn sync_deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+    async fn deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let client = ProjectClient {
             gitlab: self,
@@ -556,7 +602,7 @@ impl GitLab {
         })
     }
 
-    async fn sync_releases(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+    async fn releases(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let client = ProjectClient {
             gitlab: self,
@@ -590,7 +636,7 @@ impl GitLab {
         })
     }
 
-    async fn sync_incidents(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+    async fn incidents(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let client = ProjectClient {
             gitlab: self,
@@ -632,62 +678,5 @@ impl GitLab {
         sync.write("incidents", vec![&mut buffer], |c| {
             c.incidents = later(c.incidents, newest)
         })
-    }
-}
-
-/// The deployments list is paginated like every list, but this version of
-/// the gitlab crate does not mark its endpoint `Pageable`.
-struct PagedDeployments<'a>(api::projects::deployments::Deployments<'a>);
-
-impl api::Endpoint for PagedDeployments<'_> {
-    fn method(&self) -> http::Method {
-        self.0.method()
-    }
-
-    fn endpoint(&self) -> std::borrow::Cow<'static, str> {
-        self.0.endpoint()
-    }
-
-    fn parameters(&self) -> api::QueryParams<'_> {
-        self.0.parameters()
-    }
-}
-
-impl api::Pageable for PagedDeployments<'_> {}
-
-impl Forge for GitLab {
-    fn name(&self) -> &'static str {
-        "gitlab"
-    }
-
-    async fn sync_repo(&self, sync: &mut RepoSync<'_>) -> Result<()> {
-        let repo = sync.repo.clone();
-        sync.progress("project");
-        let client = ProjectClient {
-            gitlab: self,
-            repo: &repo,
-        };
-        let endpoint = api::projects::Project::builder()
-            .project(repo.as_str())
-            .build()
-            .map_err(|e| shape(&repo, "project", e))?;
-        let project: Project = api::AsyncQuery::query_async(&endpoint, &client)
-            .await
-            .map_err(|e| api_error(&repo, "project", e))?;
-        let Some(branch) = project.default_branch else {
-            return Err(Error::Forge {
-                forge: "gitlab",
-                repo,
-                message: "the project has no default branch (an empty repository?)".into(),
-            });
-        };
-        self.sync_commits(sync, &branch).await?;
-        self.sync_changes(sync).await?;
-        self.sync_deployments(sync).await?;
-        if sync.options().releases_as_deployments {
-            self.sync_releases(sync).await?;
-        }
-        sync.write_rollbacks()?;
-        self.sync_incidents(sync).await
     }
 }
