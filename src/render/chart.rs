@@ -94,6 +94,23 @@ fn day_label(micros: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A white canvas with the title and axis areas every chart shares
+/// (`y_area`: room for the y labels).
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    y_area: u32,
+) -> Result<ChartBuilder<'a, 'static, SVGBackend<'b>>> {
+    root.fill(&WHITE).map_err(chart_error)?;
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, font(20.0))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(y_area);
+    Ok(builder)
+}
+
 /// A line per series over time, level bands shaded (`bands` in stored
 /// units, from `Benchmark::ranges`).
 pub fn time_series(
@@ -120,12 +137,7 @@ pub fn time_series(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, font(20.0))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
+        let mut chart = frame(&root, title, 70)?
             .build_cartesian_2d(x0..x1, 0.0..y_max)
             .map_err(chart_error)?;
         for (i, (_, low, high)) in bands.iter().enumerate() {
@@ -244,12 +256,7 @@ pub fn distribution(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, font(20.0))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
+        let mut chart = frame(&root, title, 70)?
             .build_cartesian_2d(0.0..cap, 0.0..top)
             .map_err(chart_error)?;
         chart
@@ -311,12 +318,7 @@ pub fn comparison(title: &str, unit: Unit, items: &[Bar]) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, font(20.0))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(20)
+        let mut chart = frame(&root, title, 20)?
             .build_cartesian_2d(0.0..x_max, 0.0..n as f64)
             .map_err(chart_error)?;
         chart
