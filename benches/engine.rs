@@ -128,7 +128,10 @@ fn child(task: &str, dir: &Path) {
             let engine = rt.block_on(Engine::open(&wh, &production)).unwrap();
             let monday = report::last_complete_week(END);
             let opts = MetricsOptions::defaults(monday);
-            let built = rt.block_on(report::build(&engine, &opts, monday)).unwrap();
+            let links = doralens::ingest::forge::WebLinks::load(&wh);
+            let built = rt
+                .block_on(report::build(&engine, &opts, monday, &links))
+                .unwrap();
             let md = report::markdown(&built);
             let html = report::html(&built);
             let pngs: usize = built

@@ -644,7 +644,8 @@ async fn report(warehouse: &Option<PathBuf>, args: &ReportArgs) -> Result<()> {
     opts.benchmark = Benchmark::load(args.benchmark)?;
     let warehouse = Warehouse::open_existing(warehouse_dir(warehouse))?;
     let engine = open_engine(&warehouse, &opts.production).await?;
-    let built = report::build(&engine, &opts, monday).await?;
+    let links = crate::ingest::forge::WebLinks::load(&warehouse);
+    let built = report::build(&engine, &opts, monday, &links).await?;
     let charts = dir.join("charts");
     std::fs::create_dir_all(&charts).map_err(|e| Error::io("cannot create", &charts, e))?;
     for (stem, _, svg) in &built.charts {

@@ -100,7 +100,8 @@ impl ForgeOptions {
     }
 }
 
-/// Per-resource "changed since" marks, microseconds UTC.
+/// Per-resource "changed since" marks, microseconds UTC, and the
+/// repository's web links (for reports).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Cursor {
     pub commits: Option<i64>,
@@ -108,6 +109,48 @@ pub struct Cursor {
     pub deployments: Option<i64>,
     pub releases: Option<i64>,
     pub incidents: Option<i64>,
+    #[serde(default)]
+    pub links: Option<WebLinks>,
+}
+
+/// URL templates of a repository's pages: `{sha}` and `{number}` are
+/// replaced.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WebLinks {
+    pub repo: String,
+    pub commit: String,
+    pub change: String,
+}
+
+impl WebLinks {
+    pub fn commit_url(&self, sha: &str) -> String {
+        self.commit.replace("{sha}", sha)
+    }
+
+    pub fn change_url(&self, number: i64) -> String {
+        self.change.replace("{number}", &number.to_string())
+    }
+
+    /// The links of every forge-synced repository of a warehouse (from the
+    /// sync cursors in `_state/`), by repository name.
+    pub fn load(warehouse: &Warehouse) -> HashMap<String, WebLinks> {
+        let mut out = HashMap::new();
+        let Ok(entries) = std::fs::read_dir(warehouse.root().join("_state")) else {
+            return out;
+        };
+        for entry in entries.flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            if let Ok(Cursor {
+                links: Some(links), ..
+            }) = serde_json::from_str::<Cursor>(&text)
+            {
+                out.insert(links.repo.clone(), links);
+            }
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -125,7 +168,8 @@ pub struct RepoReport {
 /// step writing its rows and cursor. [`sync_repo`] runs the steps in order.
 pub trait Forge: Sync {
     fn name(&self) -> &'static str;
-    fn default_branch(&self, sync: &RepoSync<'_>) -> impl Future<Output = Result<String>>;
+    /// The branch to read, and the repository's web links into `sync.cursor`.
+    fn default_branch(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<String>>;
     fn commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> impl Future<Output = Result<()>>;
     fn changes(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
     fn deployments(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;

@@ -43,6 +43,7 @@ const DETAIL_CONCURRENCY: usize = 4;
 #[derive(Deserialize)]
 struct Repository {
     default_branch: String,
+    html_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -391,9 +392,14 @@ impl Forge for GitHub {
         "github"
     }
 
-    async fn default_branch(&self, sync: &RepoSync<'_>) -> Result<String> {
+    async fn default_branch(&self, sync: &mut RepoSync<'_>) -> Result<String> {
         let repo = &sync.repo;
         let info: Repository = self.get_json(repo, &format!("/repos/{repo}")).await?;
+        sync.cursor.links = info.html_url.map(|web| forge::WebLinks {
+            repo: repo.clone(),
+            commit: format!("{web}/commit/{{sha}}"),
+            change: format!("{web}/pull/{{number}}"),
+        });
         Ok(info.default_branch)
     }
 

@@ -47,6 +47,7 @@ const DETAIL_CONCURRENCY: usize = 4;
 #[derive(Deserialize)]
 struct Project {
     default_branch: Option<String>,
+    web_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -426,7 +427,7 @@ impl Forge for GitLab {
         "gitlab"
     }
 
-    async fn default_branch(&self, sync: &RepoSync<'_>) -> Result<String> {
+    async fn default_branch(&self, sync: &mut RepoSync<'_>) -> Result<String> {
         let repo = sync.repo.clone();
         let client = ProjectClient {
             gitlab: self,
@@ -439,6 +440,11 @@ impl Forge for GitLab {
         let project: Project = api::AsyncQuery::query_async(&endpoint, &client)
             .await
             .map_err(|e| api_error(&repo, "project", e))?;
+        sync.cursor.links = project.web_url.map(|web| forge::WebLinks {
+            repo: repo.clone(),
+            commit: format!("{web}/-/commit/{{sha}}"),
+            change: format!("{web}/-/merge_requests/{{number}}"),
+        });
         project.default_branch.ok_or_else(|| Error::Forge {
             forge: "gitlab",
             repo,

@@ -248,6 +248,9 @@ pub struct FailedDeployment {
 }
 
 pub struct SlowChange {
+    /// Pages on the forge, when the repository was synced from one.
+    pub commit_url: Option<String>,
+    pub change_url: Option<String>,
     pub repo: String,
     pub sha: String,
     pub message: String,
@@ -310,7 +313,14 @@ fn float(b: &datafusion::arrow::array::RecordBatch, col: usize, row: usize) -> O
     (!c.is_null(row)).then(|| c.as_primitive::<Float64Type>().value(row))
 }
 
-pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Result<Report> {
+/// `links`: the web pages of forge-synced repositories
+/// (`WebLinks::load`), for links in "slowest changes".
+pub async fn build(
+    engine: &Engine,
+    base: &MetricsOptions,
+    monday: i64,
+    links: &std::collections::HashMap<String, crate::ingest::forge::WebLinks>,
+) -> Result<Report> {
     let timer = crate::engine::PhaseTimer::new("report");
     let to = monday + 7 * DAY_US;
     let history_from = monday - HISTORY_WEEKS as i64 * 7 * DAY_US;
@@ -466,7 +476,7 @@ pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Resul
              ORDER BY lead_s DESC, dc.repo, dc.sha, dc.deployment_id LIMIT 10) \
          SELECT slow.repo, slow.sha, coalesce(c.message, ''), \
                 CASE WHEN ch.number IS NULL THEN NULL ELSE concat(slow.repo, '#', CAST(ch.number AS VARCHAR), ' ', coalesce(ch.title, '')) END, \
-                slow.lead_s, slow.deployment_id \
+                slow.lead_s, slow.deployment_id, ch.number \
          FROM slow \
          LEFT JOIN commits c ON c.repo = slow.repo AND c.sha = slow.sha \
          LEFT JOIN changes ch ON ch.repo = slow.repo AND ch.merge_sha = slow.sha \
@@ -508,7 +518,11 @@ pub async fn build(engine: &Engine, base: &MetricsOptions, monday: i64) -> Resul
     for b in slow_batches {
         for r in 0..b.num_rows() {
             let change = text(&b, 3, r);
+            let repo_links = links.get(&text(&b, 0, r));
+            let number = float(&b, 6, r).map(|n| n as i64);
             slowest.push(SlowChange {
+                commit_url: repo_links.map(|l| l.commit_url(&text(&b, 1, r))),
+                change_url: repo_links.zip(number).map(|(l, n)| l.change_url(n)),
                 repo: text(&b, 0, r),
                 sha: text(&b, 1, r),
                 message: text(&b, 2, r),
@@ -718,17 +732,25 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(md, "| lead time | commit | change | deployment |");
         let _ = writeln!(md, "|---|---|---|---|");
         for s in &r.slowest {
+            let commit = format!("{} `{}`", md_escape(&s.repo), &s.sha[..s.sha.len().min(10)]);
+            let commit = match &s.commit_url {
+                Some(url) => format!("[{commit}]({url})"),
+                None => commit,
+            };
+            let change = s
+                .change
+                .as_deref()
+                .map(md_escape)
+                .unwrap_or_else(|| "–".into());
+            let change = match &s.change_url {
+                Some(url) => format!("[{change}]({url})"),
+                None => change,
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} `{}` {} | {} | {} |",
+                "| {} | {commit} {} | {change} | {} |",
                 fmt_value(Kind::Duration, Some(s.lead_time_s)),
-                md_escape(&s.repo),
-                &s.sha[..s.sha.len().min(10)],
                 md_escape(&s.message),
-                s.change
-                    .as_deref()
-                    .map(md_escape)
-                    .unwrap_or_else(|| "–".into()),
                 md_escape(&s.deployment_id)
             );
         }
@@ -868,15 +890,26 @@ pub fn html(r: &Report) -> String {
         h.push_str("<p>No commits shipped this week.</p>\n");
     } else {
         h.push_str("<div class=\"wrap\"><table><tr><th>lead time</th><th>commit</th><th>change</th><th>deployment</th></tr>");
+        let link = |text: String, url: &Option<String>| match url {
+            Some(url) => format!("<a href=\"{}\">{text}</a>", html_escape(url)),
+            None => text,
+        };
         for s in &r.slowest {
+            let commit = format!(
+                "{} <code>{}</code>",
+                html_escape(&s.repo),
+                html_escape(&s.sha[..s.sha.len().min(10)])
+            );
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{} <code>{}</code> {}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
                 fmt_value(Kind::Duration, Some(s.lead_time_s)),
-                html_escape(&s.repo),
-                html_escape(&s.sha[..s.sha.len().min(10)]),
+                link(commit, &s.commit_url),
                 html_escape(&s.message),
-                html_escape(s.change.as_deref().unwrap_or("–")),
+                link(
+                    html_escape(s.change.as_deref().unwrap_or("–")),
+                    &s.change_url
+                ),
                 html_escape(&s.deployment_id)
             );
         }

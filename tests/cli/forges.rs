@@ -306,6 +306,29 @@ fn mock_organisation_metrics_match_hand_computed_values() {
         "team,service\npayments,api\npayments,billing\nstorefront,web\n"
     );
 
+    // The week's report links the slowest changes to the forges' pages.
+    let report = ws.path("report");
+    output_ok(ws.doralens(&[
+        "report",
+        "--week",
+        "2026-W45",
+        "--out",
+        report.to_str().unwrap(),
+    ]));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    let zeros = "0".repeat(38);
+    for link in [
+        format!("[acme/api `a400000000`](https://github.com/acme/api/commit/a4{zeros})"),
+        "[acme/api#2 Add currency field](https://github.com/acme/api/pull/2)".to_string(),
+        format!("(https://gitlab.example.com/acme/billing/-/commit/b3{zeros})"),
+        "[acme/billing#7 Fix rounding](https://gitlab.example.com/acme/billing/-/merge_requests/7)"
+            .to_string(),
+    ] {
+        assert!(md.contains(&link), "{link} missing:\n{md}");
+    }
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("<a href=\"https://github.com/acme/api/pull/2\">"));
+
     // The tokens went in headers, and only to the mock.
     assert!(
         gh.requests()
