@@ -334,6 +334,16 @@ impl GitHub {
         }
     }
 
+    /// The pages of the list at `path` (under the API root).
+    fn pages(&self, repo: &str, what: &'static str, path: &str) -> Pages<'_> {
+        Pages {
+            github: self,
+            repo: repo.to_string(),
+            what,
+            next: Some(format!("{}{path}", self.api)),
+        }
+    }
+
     async fn get_json<T: DeserializeOwned>(&self, repo: &str, path: &str) -> Result<T> {
         let url = format!("{}{path}", self.api);
         let fetched = self.get(repo, &url).await?;
@@ -383,6 +393,36 @@ impl GitHub {
     }
 }
 
+/// The pages of a list, following `Link: <…>; rel="next"` to the end.
+struct Pages<'g> {
+    github: &'g GitHub,
+    repo: String,
+    what: &'static str,
+    next: Option<String>,
+}
+
+impl Pages<'_> {
+    /// The next page's body, or None after the last page.
+    async fn next_body(&mut self) -> Result<Option<bytes::Bytes>> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        let fetched = self.github.get(&self.repo, &url).await?;
+        self.next = forge::next_link(fetched.header("link"));
+        Ok(Some(fetched.body))
+    }
+
+    /// The next page, parsed.
+    async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<Vec<T>>> {
+        match self.next_body().await? {
+            Some(body) => serde_json::from_slice(&body)
+                .map(Some)
+                .map_err(|e| GitHub::shape_error(&self.repo, self.what, e)),
+            None => Ok(None),
+        }
+    }
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -421,21 +461,16 @@ impl Forge for GitHub {
         );
         let mut buffer = TableBuffer::new(Table::Commits);
         let mut newest = None;
-        let mut pages = 0usize;
-        let mut url = format!("{}{path}", self.api);
-        loop {
-            let fetched = self.get(&repo, &url).await?;
+        let mut count = 0usize;
+        let mut pages = self.pages(&repo, "commits", &path);
+        while let Some(body) = pages.next_body().await? {
             newest = later(
                 newest,
-                commits_page(&repo, &fetched.body, &mut buffer)
+                commits_page(&repo, &body, &mut buffer)
                     .map_err(|e| Self::shape_error(&repo, "commits", e))?,
             );
-            pages += 1;
-            sync.progress(format!("commits: {} read ({pages} pages)", buffer.len()));
-            match forge::next_link(fetched.header("link")) {
-                Some(next) => url = next,
-                None => break,
-            }
+            count += 1;
+            sync.progress(format!("commits: {} read ({count} pages)", buffer.len()));
         }
         sync.write("commits", vec![&mut buffer], |c| {
             c.commits = later(c.commits, newest)
@@ -448,14 +483,12 @@ impl Forge for GitHub {
         let mut changes = TableBuffer::new(Table::Changes);
         let mut commits = TableBuffer::new(Table::Commits);
         let mut newest = None;
-        let mut url = format!(
-            "{}/repos/{repo}/pulls?state=all&sort=updated&direction=desc&per_page=100",
-            self.api
+        let mut pages = self.pages(
+            &repo,
+            "pulls",
+            &format!("/repos/{repo}/pulls?state=all&sort=updated&direction=desc&per_page=100"),
         );
-        'pages: loop {
-            let fetched = self.get(&repo, &url).await?;
-            let pulls: Vec<Pull> = serde_json::from_slice(&fetched.body)
-                .map_err(|e| Self::shape_error(&repo, "pulls", e))?;
+        while let Some(pulls) = pages.next::<Pull>().await? {
             let mut fresh = Vec::new();
             let mut older_seen = false;
             for p in pulls {
@@ -485,11 +518,7 @@ impl Forge for GitHub {
             }
             sync.progress(format!("changes: {} read", changes.len()));
             if older_seen {
-                break 'pages;
-            }
-            match forge::next_link(fetched.header("link")) {
-                Some(next) => url = next,
-                None => break,
+                break;
             }
         }
         sync.write("changes", vec![&mut commits, &mut changes], |c| {
@@ -504,11 +533,9 @@ impl Forge for GitHub {
         let mut newest: Option<i64> = None;
         let mut oldest_pending: Option<i64> = None;
         let recent = crate::metrics::interval::now_micros() - forge::COMMIT_OVERLAP_US;
-        let mut url = format!("{}/repos/{repo}/deployments?per_page=100", self.api);
-        loop {
-            let fetched = self.get(&repo, &url).await?;
-            let page: Vec<Deployment> = serde_json::from_slice(&fetched.body)
-                .map_err(|e| Self::shape_error(&repo, "deployments", e))?;
+        let path = format!("/repos/{repo}/deployments?per_page=100");
+        let mut pages = self.pages(&repo, "deployments", &path);
+        while let Some(page) = pages.next::<Deployment>().await? {
             let mut older_seen = false;
             let mut fresh = Vec::new();
             for d in page {
@@ -566,10 +593,6 @@ impl Forge for GitHub {
             if older_seen {
                 break;
             }
-            match forge::next_link(fetched.header("link")) {
-                Some(next) => url = next,
-                None => break,
-            }
         }
         // Next time start at the oldest deployment still running (so its
         // outcome is read), else at the newest one seen.
@@ -585,25 +608,16 @@ impl Forge for GitHub {
     async fn releases(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let mut tags: HashMap<String, String> = HashMap::new();
-        let mut url = format!("{}/repos/{repo}/tags?per_page=100", self.api);
-        loop {
-            let fetched = self.get(&repo, &url).await?;
-            let page: Vec<Tag> = serde_json::from_slice(&fetched.body)
-                .map_err(|e| Self::shape_error(&repo, "tags", e))?;
+        let mut pages = self.pages(&repo, "tags", &format!("/repos/{repo}/tags?per_page=100"));
+        while let Some(page) = pages.next::<Tag>().await? {
             tags.extend(page.into_iter().map(|t| (t.name, t.commit.sha)));
-            match forge::next_link(fetched.header("link")) {
-                Some(next) => url = next,
-                None => break,
-            }
         }
         let since = sync.cursor.releases;
         let mut buffer = TableBuffer::new(Table::Deployments);
         let mut newest = None;
-        let mut url = format!("{}/repos/{repo}/releases?per_page=100", self.api);
-        loop {
-            let fetched = self.get(&repo, &url).await?;
-            let page: Vec<Release> = serde_json::from_slice(&fetched.body)
-                .map_err(|e| Self::shape_error(&repo, "releases", e))?;
+        let path = format!("/repos/{repo}/releases?per_page=100");
+        let mut pages = self.pages(&repo, "releases", &path);
+        while let Some(page) = pages.next::<Release>().await? {
             for r in page.iter().filter(|r| !r.draft && !r.prerelease) {
                 let Some(published) = r.published_at.as_deref().and_then(parse_time) else {
                     continue;
@@ -617,10 +631,6 @@ impl Forge for GitHub {
                 };
                 newest = later(newest, Some(published));
                 forge::push_release(&mut buffer, sync, &r.tag_name, sha, published);
-            }
-            match forge::next_link(fetched.header("link")) {
-                Some(next) => url = next,
-                None => break,
             }
         }
         sync.write("releases", vec![&mut buffer], |c| {
@@ -638,15 +648,12 @@ impl Forge for GitHub {
             .unwrap_or_default();
         let mut buffer = TableBuffer::new(Table::Incidents);
         let mut newest = None;
-        let mut url = format!(
-            "{}/repos/{repo}/issues?labels={label}&state=all&sort=updated&direction=asc&per_page=100{since}",
-            self.api
+        let path = format!(
+            "/repos/{repo}/issues?labels={label}&state=all&sort=updated&direction=asc&per_page=100{since}"
         );
         let prefix = format!("{repo}/deployments/");
-        loop {
-            let fetched = self.get(&repo, &url).await?;
-            let page: Vec<Issue> = serde_json::from_slice(&fetched.body)
-                .map_err(|e| Self::shape_error(&repo, "issues", e))?;
+        let mut pages = self.pages(&repo, "issues", &path);
+        while let Some(page) = pages.next::<Issue>().await? {
             for issue in page.iter().filter(|i| i.pull_request.is_none()) {
                 let shape = |e| Self::shape_error(&repo, "issues", e);
                 let created = time("created_at", &issue.created_at).map_err(shape)?;
@@ -666,10 +673,6 @@ impl Forge for GitHub {
                 );
             }
             sync.progress(format!("incidents: {} read", buffer.len()));
-            match forge::next_link(fetched.header("link")) {
-                Some(next) => url = next,
-                None => break,
-            }
         }
         sync.write("incidents", vec![&mut buffer], |c| {
             c.incidents = later(c.incidents, newest)
