@@ -254,7 +254,9 @@ pub struct RepoSync<'a> {
     report: RepoReport,
     done: Vec<&'static str>,
     bar: indicatif::ProgressBar,
-    shas: OnceLock<Vec<String>>,
+    /// This repository's stored commits, read once for incident links and
+    /// rollbacks; dropped whenever commits are written.
+    commits: OnceLock<RepoCommits>,
 }
 
 impl<'a> RepoSync<'a> {
@@ -290,7 +292,7 @@ impl<'a> RepoSync<'a> {
             cursor: saved.unwrap_or_default(),
             done: Vec::new(),
             bar,
-            shas: OnceLock::new(),
+            commits: OnceLock::new(),
         })
     }
 
@@ -317,6 +319,9 @@ impl<'a> RepoSync<'a> {
                     continue;
                 }
                 let table = buffer.table();
+                if table == Table::Commits {
+                    self.commits = OnceLock::new();
+                }
                 let rows = buffer.len();
                 let batch = buffer.finish()?;
                 let batches = super::keep_last_per_key(table, vec![batch])?;
@@ -337,10 +342,6 @@ impl<'a> RepoSync<'a> {
                 &serde_json::to_value(&self.cursor).expect("cursor serialises"),
             )
         })?;
-        if resource == "commits" {
-            // Short shas in incident bodies resolve against the new commits.
-            self.shas = OnceLock::new();
-        }
         self.done.push(resource);
         Ok(())
     }
@@ -352,13 +353,11 @@ impl<'a> RepoSync<'a> {
         if prefix.len() >= 40 {
             return prefix;
         }
-        let shas = self.shas.get_or_init(|| {
-            let mut shas: Vec<String> = read_repo_commits(self.ctx.warehouse, &self.repo)
-                .map(|g| g.into_keys().collect())
-                .unwrap_or_default();
-            shas.sort_unstable();
-            shas
-        });
+        // Unreadable commits leave the prefix as written.
+        let shas = &self
+            .commits
+            .get_or_init(|| RepoCommits::read(self.ctx.warehouse, &self.repo).unwrap_or_default())
+            .sorted;
         let start = shas.partition_point(|s| s.as_str() < prefix.as_str());
         let mut matches = shas[start..].iter().take_while(|s| s.starts_with(&prefix));
         match (matches.next(), matches.next()) {
@@ -370,9 +369,32 @@ impl<'a> RepoSync<'a> {
     /// Recomputes this repository's rollbacks from its stored deployments
     /// and commits (deterministic ids, so re-running replaces them).
     pub fn write_rollbacks(&mut self) -> Result<()> {
-        let mut rollbacks =
-            tokio::task::block_in_place(|| detect_rollbacks(self.ctx.warehouse, &self.repo))?;
+        let mut rollbacks = tokio::task::block_in_place(|| -> Result<TableBuffer> {
+            if self.commits.get().is_none() {
+                let read = RepoCommits::read(self.ctx.warehouse, &self.repo)?;
+                let _ = self.commits.set(read);
+            }
+            let commits = self.commits.get().expect("set above");
+            detect_rollbacks(self.ctx.warehouse, &self.repo, &commits.parents)
+        })?;
         self.write("rollbacks", vec![&mut rollbacks], |_| {})
+    }
+}
+
+/// One repository's stored commits: `sha → parents`, and the shas sorted
+/// (for prefix lookups).
+#[derive(Default)]
+struct RepoCommits {
+    parents: HashMap<String, Vec<String>>,
+    sorted: Vec<String>,
+}
+
+impl RepoCommits {
+    fn read(warehouse: &Warehouse, repo: &str) -> Result<RepoCommits> {
+        let parents = read_repo_commits(warehouse, repo)?;
+        let mut sorted: Vec<String> = parents.keys().cloned().collect();
+        sorted.sort_unstable();
+        Ok(RepoCommits { parents, sorted })
     }
 }
 
@@ -430,7 +452,11 @@ struct StoredDeployment {
     finished_at: i64,
 }
 
-fn detect_rollbacks(warehouse: &Warehouse, repo: &str) -> Result<TableBuffer> {
+fn detect_rollbacks(
+    warehouse: &Warehouse,
+    repo: &str,
+    graph: &HashMap<String, Vec<String>>,
+) -> Result<TableBuffer> {
     let mut deployments: Vec<StoredDeployment> = Vec::new();
     let columns = ["id", "repo", "environment", "sha", "status", "finished_at"];
     for batch in warehouse.read_table(Table::Deployments, Some(&columns))? {
@@ -452,14 +478,13 @@ fn detect_rollbacks(warehouse: &Warehouse, repo: &str) -> Result<TableBuffer> {
     if deployments.len() < 2 {
         return Ok(out);
     }
-    let graph = read_repo_commits(warehouse, repo)?;
     deployments.sort_by(|a, b| {
         (&a.environment, a.finished_at, &a.id).cmp(&(&b.environment, b.finished_at, &b.id))
     });
     for pair in deployments.windows(2) {
         let (previous, current) = (&pair[0], &pair[1]);
         if previous.environment == current.environment
-            && is_strict_ancestor(&graph, &current.sha, &previous.sha)
+            && is_strict_ancestor(graph, &current.sha, &previous.sha)
         {
             let id = format!("{}#rollback", current.id);
             out.push(&[
