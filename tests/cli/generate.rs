@@ -50,14 +50,7 @@ fn generated_files_import_to_the_same_metrics_as_direct_generation() {
         args.extend(["--out", files.to_str().unwrap(), "--file-format", format]);
         ws.doralens(&args).assert().success();
         let other = ws.path(&format!("wh-{format}"));
-        for table in [
-            "teams",
-            "commits",
-            "changes",
-            "deployments",
-            "incidents",
-            "rollbacks",
-        ] {
+        for table in crate::scenarios::TABLES {
             let file = files.join(format!("{table}.{format}"));
             assert!(file.exists(), "{}", file.display());
             ws.doralens_in(&other, &["import", table, file.to_str().unwrap()])

@@ -28,7 +28,8 @@ fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     v
 }
 
-const TABLES: [&str; 6] = [
+/// Every canonical table, in an order that imports cleanly.
+pub const TABLES: [&str; 6] = [
     "teams",
     "commits",
     "changes",
