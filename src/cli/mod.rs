@@ -693,10 +693,7 @@ async fn export(warehouse: &Option<PathBuf>, args: &ExportArgs) -> Result<()> {
         ExportFormat::Csv => Format::Csv,
         ExportFormat::Parquet => Format::Parquet,
     };
-    let org = metrics::compute(&engine, &opts).await?;
-    let mut by_team = opts.clone();
-    by_team.group = Some(Grouping::Team);
-    let teams = metrics::compute(&engine, &by_team).await?;
+    let (org, teams) = metrics::organisation_and_teams(&engine, &opts).await?;
     // The team column is null on the organisation's row.
     let mut fields: Vec<datafusion::arrow::datatypes::Field> = teams
         .schema

@@ -38,7 +38,7 @@ use tokio::sync::Mutex;
 use crate::engine::{Engine, ProductionPattern};
 use crate::error::{Error, Result};
 use crate::metrics::interval::{self, Interval};
-use crate::metrics::{self, Grouping, MetricsOptions, MetricsTable};
+use crate::metrics::{self, Grouping, MetricsOptions};
 use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 
@@ -330,10 +330,7 @@ fn json_reply(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
 
 /// The organisation's and each team's metrics as OpenMetrics text.
 pub async fn openmetrics_text(engine: &Engine, opts: &MetricsOptions) -> Result<String> {
-    let org = metrics::compute(engine, opts).await?;
-    let mut by_team = opts.clone();
-    by_team.group = Some(Grouping::Team);
-    let teams: MetricsTable = metrics::compute(engine, &by_team).await?;
+    let (org, teams) = metrics::organisation_and_teams(engine, opts).await?;
     crate::render::openmetrics::render(&[
         crate::render::openmetrics::Scope {
             label: None,

@@ -252,6 +252,20 @@ pub async fn compute(engine: &Engine, opts: &MetricsOptions) -> Result<MetricsTa
     shape_output(&batches, opts)
 }
 
+/// The organisation's rows and each team's, for the same options (what
+/// exports and `/metrics` publish).
+pub async fn organisation_and_teams(
+    engine: &Engine,
+    opts: &MetricsOptions,
+) -> Result<(MetricsTable, MetricsTable)> {
+    let mut whole = opts.clone();
+    whole.group = None;
+    let org = compute(engine, &whole).await?;
+    let mut by_team = opts.clone();
+    by_team.group = Some(Grouping::Team);
+    Ok((org, compute(engine, &by_team).await?))
+}
+
 /// Renames or drops the group column, drops `interval_start` for
 /// whole-window rows, and appends the level columns.
 fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<MetricsTable> {
