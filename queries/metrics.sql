@@ -5,8 +5,8 @@
 --          (interval_start, days_in_window: every bucket overlapping the window)
 -- Outputs: grp, interval_start, then the section 6 columns up to rework_rate
 --          (the group column is renamed, and the levels added, by the engine),
---          then the medians' intervals (*_ci, split into _low_s/_high_s and
---          joined by the rates' Wilson intervals in src/metrics/mod.rs)
+--          then the medians' intervals (*_p50_low_s, *_p50_high_s; the
+--          rates' Wilson intervals are added in src/metrics/mod.rs)
 -- METRICS.md: section 6. A group has rows when it has a production
 -- deployment or an incident in the window, and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics). failed_deployments comes
@@ -42,9 +42,12 @@ SELECT a.grp,
        CASE WHEN coalesce(df.deployments, 0) > 0
             THEN coalesce(rw.rework_deployments, 0) / CAST(df.deployments AS DOUBLE)
        END AS rework_rate,
-       lt.lead_time_p50_ci,
-       rt.recovery_time_p50_ci,
-       tr.time_to_restore_p50_ci
+       lt.lead_time_p50_low_s,
+       lt.lead_time_p50_high_s,
+       rt.recovery_time_p50_low_s,
+       rt.recovery_time_p50_high_s,
+       tr.time_to_restore_p50_low_s,
+       tr.time_to_restore_p50_high_s
 FROM active_groups a
 CROSS JOIN buckets b
 LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start

@@ -3,7 +3,8 @@
 --          production_deployments, grouped_deployments
 -- Outputs: deployment_recovery(deployment_id, open_failure, recovered_at, recovery_s)
 --          recovery_time(grp, interval_start, failed_deployments, recovery_count,
---              recovery_time_p50_s, recovery_time_p90_s, open_failures)
+--              recovery_time_p50_s, recovery_time_p90_s,
+--              recovery_time_p50_low_s, recovery_time_p50_high_s, open_failures)
 -- METRICS.md: section 4.4. Recovery ends at the latest linked incident's
 -- resolved_at or rollback's finished_at; a failure with an unresolved linked
 -- incident is open and left out; a recovery ending before the deployment
@@ -23,17 +24,23 @@ FROM (
 JOIN production_deployments d ON d.id = r.deployment_id;
 
 CREATE VIEW recovery_time AS
-SELECT gd.grp,
-       gd.interval_start,
-       -- deployment_recovery has one row per failed deployment, so this is
-       -- change_failure_rate.sql's failed_deployments; metrics.sql takes it
-       -- from here so the failure links are evaluated once.
-       count(*) AS failed_deployments,
-       count(r.recovery_s) AS recovery_count,
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p50_s,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY r.recovery_s) AS recovery_time_p90_s,
-       median_interval(r.recovery_s) AS recovery_time_p50_ci,
-       sum(CASE WHEN r.open_failure THEN 1 ELSE 0 END) AS open_failures
-FROM deployment_recovery r
-JOIN grouped_deployments gd ON gd.id = r.deployment_id
-GROUP BY gd.grp, gd.interval_start;
+SELECT grp, interval_start, failed_deployments, recovery_count,
+       summary['p50'] AS recovery_time_p50_s,
+       summary['p90'] AS recovery_time_p90_s,
+       summary['p50_low'] AS recovery_time_p50_low_s,
+       summary['p50_high'] AS recovery_time_p50_high_s,
+       open_failures
+FROM (
+    SELECT gd.grp,
+           gd.interval_start,
+           -- deployment_recovery has one row per failed deployment, so this is
+           -- change_failure_rate.sql's failed_deployments; metrics.sql takes it
+           -- from here so the failure links are evaluated once.
+           count(*) AS failed_deployments,
+           count(r.recovery_s) AS recovery_count,
+           duration_summary(r.recovery_s) AS summary,
+           sum(CASE WHEN r.open_failure THEN 1 ELSE 0 END) AS open_failures
+    FROM deployment_recovery r
+    JOIN grouped_deployments gd ON gd.id = r.deployment_id
+    GROUP BY gd.grp, gd.interval_start
+) summarised;

@@ -145,6 +145,15 @@ impl Engine {
     /// Runs one statement and collects its result.
     pub async fn sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let df = self.ctx.sql(sql).await?;
+        // Profiling aid: DORALENS_EXPLAIN=1 prints each query's executed plan
+        // with per-operator times and row counts to stderr.
+        if std::env::var_os("DORALENS_EXPLAIN").is_some() {
+            let explained = df.clone().explain(false, true)?.collect().await?;
+            eprintln!(
+                "{}",
+                datafusion::arrow::util::pretty::pretty_format_batches(&explained)?
+            );
+        }
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;
         Ok((schema, batches))

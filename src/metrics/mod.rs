@@ -127,7 +127,7 @@ impl MetricsOptions {
 pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()> {
     let ctx = &engine.ctx;
     ctx.register_udf(bucket_start_udf(opts.interval, opts.from));
-    ctx.register_udaf(stats::median_interval_udaf());
+    ctx.register_udaf(stats::DurationSummary::udaf());
 
     let buckets = interval::buckets(opts.from, opts.to, opts.interval);
     let schema = Arc::new(Schema::new(vec![
@@ -287,7 +287,7 @@ fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<Metric
                     None => continue,
                 },
                 // Set aside: the intervals follow the levels.
-                _ if name.ends_with("_ci") => continue,
+                _ if INTERVAL_COLUMNS.contains(&name) => continue,
                 "interval_start" if opts.interval.is_none() => continue,
                 "interval_start" => {
                     fields.push(Field::new(name, timestamp_type(), false));
@@ -381,8 +381,8 @@ pub const INTERVAL_COLUMNS: [&str; 10] = [
     "time_to_restore_p50_high_s",
 ];
 
-/// Appends the rates' Wilson intervals (from the counts) and splits the
-/// medians' `[low, high]` lists, in INTERVAL_COLUMNS order.
+/// Appends the rates' Wilson intervals (from the counts) and the medians'
+/// intervals (from the SQL), in INTERVAL_COLUMNS order.
 fn append_intervals(
     batch: &RecordBatch,
     fields: &mut Vec<Field>,
@@ -424,25 +424,14 @@ fn append_intervals(
         }
     }
     for median in ["lead_time_p50", "recovery_time_p50", "time_to_restore_p50"] {
-        let list = batch.column(batch.schema().index_of(&format!("{median}_ci"))?);
-        let list = list.as_list::<i32>();
-        for (suffix, pick) in [("low", 0usize), ("high", 1)] {
-            let values: Float64Array = (0..list.len())
-                .map(|r| {
-                    if list.is_null(r) {
-                        return None;
-                    }
-                    let pair = list.value(r);
-                    let pair = pair.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-                    (pair.len() == 2).then(|| pair.value(pick))
-                })
-                .collect();
-            fields.push(Field::new(
-                format!("{median}_{suffix}_s"),
-                DataType::Float64,
-                true,
-            ));
-            columns.push(Arc::new(values));
+        for suffix in ["low", "high"] {
+            let name = format!("{median}_{suffix}_s");
+            let column = cast(
+                batch.column(batch.schema().index_of(&name)?),
+                &DataType::Float64,
+            )?;
+            fields.push(Field::new(name, DataType::Float64, true));
+            columns.push(column);
         }
     }
     Ok(())
