@@ -51,10 +51,11 @@ UNION ALL
 SELECT DISTINCT dc.deployment_id, 'incident.sha' AS link, i.id AS incident_id,
        i.resolved_at AS recovered_at, false AS inferred
 FROM incidents i
-JOIN deployment_commits dc ON dc.sha = i.sha
+JOIN deployment_commits dc ON dc.sha_key = sha_key(i.sha)
 WHERE i.sha IS NOT NULL AND (i.service IS NULL OR i.service = dc.service)
   -- (for the sha link, the window is applied to deployment_commits itself,
-  -- so only the window's rows of that large table are probed)
+  -- so only the window's rows of that large table are probed, on the
+  -- 16-byte sha_key rather than the 40-character sha)
   AND dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
 UNION ALL
 SELECT d.id AS deployment_id, 'rollback' AS link, CAST(NULL AS VARCHAR) AS incident_id,

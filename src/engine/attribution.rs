@@ -12,23 +12,23 @@
 //! are its baseline (their real deploy time is unknown).
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch, StringArray,
+    UInt32Array,
 };
 use datafusion::arrow::compute::{concat, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
 use hashbrown::HashTable;
 use regex::Regex;
-use rustc_hash::FxBuildHasher;
 
 use crate::error::Result;
+use crate::store::keys::{SHA_KEY_BYTES, sha_key};
 use crate::store::schema::timestamp_type;
 
 /// Columns of the commits table attribution reads.
-pub const COMMIT_COLUMNS: [&str; 4] = ["repo", "sha", "parents", "authored_at"];
+pub const COMMIT_COLUMNS: [&str; 5] = ["repo", "sha", "parents", "authored_at", "message"];
 /// Columns of the deployments table attribution reads.
 pub const DEPLOYMENT_COLUMNS: [&str; 7] = [
     "id",
@@ -49,6 +49,15 @@ pub fn shipped_schema() -> SchemaRef {
         Field::new("authored_at", timestamp_type(), false),
         Field::new("deployed_at", timestamp_type(), false),
         Field::new("baseline", DataType::Boolean, false),
+        // For the metric SQL: the sha as a 16-byte key (store::keys::sha_key,
+        // also the SQL function `sha_key(sha)`), and whether the commit's
+        // message starts with `Revert ` (a rework commit, METRICS.md 4.6).
+        Field::new(
+            "sha_key",
+            DataType::FixedSizeBinary(crate::store::keys::SHA_KEY_BYTES),
+            false,
+        ),
+        Field::new("revert", DataType::Boolean, false),
     ]))
 }
 
@@ -71,14 +80,29 @@ pub struct Attribution {
 }
 
 /// The commit graph of every repository, with commits numbered densely.
+/// Commits are indexed by (repo, sha_key), so a look-up compares integers
+/// and never touches the sha strings.
 struct CommitGraph {
     repo_ids: Vec<u32>,
-    shas: StringArray,
+    keys: Vec<u128>,
+    /// Whether each commit's message starts with `Revert `.
+    reverts: Vec<bool>,
     index: HashTable<u32>,
     repos: HashMap<String, u32>,
     parent_offsets: Vec<u32>,
     parents: Vec<u32>,
-    hasher: FxBuildHasher,
+}
+
+#[inline]
+fn slot_hash(repo: u32, key: u128) -> u64 {
+    // The key is already uniformly mixed; fold in the repo.
+    (key as u64) ^ (u64::from(repo)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Per-commit facts computed on all cores, one run of batches per thread.
+struct CommitFacts {
+    keys: Vec<u128>,
+    reverts: Vec<bool>,
 }
 
 impl CommitGraph {
@@ -99,51 +123,99 @@ impl CommitGraph {
             }
             Ok(concat(&parts)?)
         };
-        let repo_col = column("repo")?;
         let sha_col = column("sha")?;
         let authored = column("authored_at")?;
-        let shas = sha_col.as_string::<i32>().clone();
-        let repo_arr = repo_col.as_string::<i32>();
-        let n = shas.len();
+        let n = sha_col.len();
 
         let mut repos: HashMap<String, u32> = HashMap::new();
         let mut repo_ids = Vec::with_capacity(n);
         let mut last: Option<(&str, u32)> = None;
-        for r in repo_arr.iter() {
-            let r = r.unwrap_or("");
-            // Commits of one repo come in runs; skip the map lookup then.
-            let id = match last {
-                Some((name, id)) if name == r => id,
-                _ => {
-                    let next = repos.len() as u32;
-                    *repos.entry(r.to_string()).or_insert(next)
-                }
-            };
-            last = Some((r, id));
-            repo_ids.push(id);
+        for batch in commits {
+            let repo_arr = batch
+                .column_by_name("repo")
+                .expect("projected")
+                .as_string::<i32>();
+            for r in repo_arr.iter() {
+                let r = r.unwrap_or("");
+                // Commits of one repo come in runs; skip the map lookup then.
+                let id = match last {
+                    Some((name, id)) if name == r => id,
+                    _ => {
+                        let next = repos.len() as u32;
+                        *repos.entry(r.to_string()).or_insert(next)
+                    }
+                };
+                last = Some((r, id));
+                repo_ids.push(id);
+            }
         }
 
-        let hasher = FxBuildHasher;
+        let threads = crate::cores();
+        let per_thread = commits.len().div_ceil(threads).max(1);
+        let facts: Vec<CommitFacts> = std::thread::scope(|scope| {
+            let handles: Vec<_> = commits
+                .chunks(per_thread)
+                .map(|batches| {
+                    scope.spawn(move || {
+                        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                        let mut facts = CommitFacts {
+                            keys: Vec::with_capacity(rows),
+                            reverts: Vec::with_capacity(rows),
+                        };
+                        for batch in batches {
+                            let shas = batch
+                                .column_by_name("sha")
+                                .expect("projected")
+                                .as_string::<i32>();
+                            facts
+                                .keys
+                                .extend(shas.iter().map(|s| sha_key(s.unwrap_or(""))));
+                            let messages = batch
+                                .column_by_name("message")
+                                .expect("projected")
+                                .as_string::<i32>();
+                            facts.reverts.extend(
+                                messages
+                                    .iter()
+                                    .map(|m| m.is_some_and(|m| m.starts_with("Revert "))),
+                            );
+                        }
+                        facts
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("key thread"))
+                .collect()
+        });
+        let mut keys = Vec::with_capacity(n);
+        let mut reverts = Vec::with_capacity(n);
+        for f in facts {
+            keys.extend(f.keys);
+            reverts.extend(f.reverts);
+        }
+
         let mut index: HashTable<u32> = HashTable::with_capacity(n);
         for i in 0..n {
-            let h = hasher.hash_one((repo_ids[i], shas.value(i)));
+            let (repo, key) = (repo_ids[i], keys[i]);
             // One probe: a (repo, sha) seen twice keeps its first number.
             if let hashbrown::hash_table::Entry::Vacant(slot) = index.entry(
-                h,
-                |&j| repo_ids[j as usize] == repo_ids[i] && shas.value(j as usize) == shas.value(i),
-                |&j| hasher.hash_one((repo_ids[j as usize], shas.value(j as usize))),
+                slot_hash(repo, key),
+                |&j| repo_ids[j as usize] == repo && keys[j as usize] == key,
+                |&j| slot_hash(repo_ids[j as usize], keys[j as usize]),
             ) {
                 slot.insert(i as u32);
             }
         }
         let mut graph = CommitGraph {
             repo_ids,
-            shas,
+            keys,
+            reverts,
             index,
             repos,
             parent_offsets: Vec::with_capacity(n + 1),
             parents: Vec::with_capacity(n + n / 8),
-            hasher,
         };
 
         // Parent edges as compressed rows; parents outside the warehouse
@@ -156,8 +228,6 @@ impl CommitGraph {
             first_commit.push(next);
             next += batch.num_rows();
         }
-        let threads = crate::cores();
-        let per_thread = commits.len().div_ceil(threads).max(1);
         let pieces: Vec<(Vec<u32>, Vec<u32>)> = std::thread::scope(|scope| {
             let graph = &graph;
             let handles: Vec<_> = commits
@@ -209,10 +279,10 @@ impl CommitGraph {
     }
 
     fn lookup(&self, repo: u32, sha: &str) -> Option<u32> {
-        let h = self.hasher.hash_one((repo, sha));
+        let key = sha_key(sha);
         self.index
-            .find(h, |&j| {
-                self.repo_ids[j as usize] == repo && self.shas.value(j as usize) == sha
+            .find(slot_hash(repo, key), |&j| {
+                self.repo_ids[j as usize] == repo && self.keys[j as usize] == key
             })
             .copied()
     }
@@ -291,7 +361,7 @@ pub fn attribute(
             .then(ids.value(a).cmp(ids.value(b)))
     });
 
-    let n = graph.shas.len();
+    let n = graph.keys.len();
     let mut shipped = Shipped(vec![0u64; n.div_ceil(64).max(1)]);
     let mut out_dep: Vec<u32> = Vec::new();
     let mut out_commit: Vec<u32> = Vec::new();
@@ -352,7 +422,7 @@ pub fn attribute(
             .zip(out_commit.chunks(chunk))
             .zip(out_baseline.chunks(chunk))
             .map(|((deps, commits), baseline)| {
-                let (sha_col, authored, finished) = (&sha_col, &authored, &finished);
+                let (sha_col, authored, finished, graph) = (&sha_col, &authored, &finished, &graph);
                 scope.spawn(move || -> Result<Vec<RecordBatch>> {
                     let dep_idx = UInt32Array::from(deps.to_vec());
                     let commit_idx = UInt32Array::from(commits.to_vec());
@@ -366,6 +436,21 @@ pub fn attribute(
                             take(authored.as_ref(), &commit_idx, None)?,
                             take(finished.as_ref(), &dep_idx, None)?,
                             Arc::new(BooleanArray::from(baseline.to_vec())),
+                            Arc::new(FixedSizeBinaryArray::new(
+                                SHA_KEY_BYTES,
+                                commits
+                                    .iter()
+                                    .flat_map(|&c| graph.keys[c as usize].to_be_bytes())
+                                    .collect::<Vec<u8>>()
+                                    .into(),
+                                None,
+                            )),
+                            Arc::new(
+                                commits
+                                    .iter()
+                                    .map(|&c| Some(graph.reverts[c as usize]))
+                                    .collect::<BooleanArray>(),
+                            ),
                         ],
                     )?])
                 })

@@ -96,8 +96,43 @@ impl PhaseTimer {
     }
 }
 
+/// `sha_key(sha VARCHAR) -> FIXED_SIZE_BINARY(16)`: the key
+/// `deployment_commits.sha_key` holds (store::keys::sha_key), so SQL joins
+/// the large table on 16 bytes instead of a 40-character string.
+pub fn sha_key_udf() -> datafusion::logical_expr::ScalarUDF {
+    use crate::store::keys::{SHA_KEY_BYTES, sha_key};
+    use datafusion::arrow::array::{Array, AsArray, FixedSizeBinaryBuilder};
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::common::ScalarValue;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    create_udf(
+        "sha_key",
+        vec![DataType::Utf8],
+        DataType::FixedSizeBinary(SHA_KEY_BYTES),
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let scalar = matches!(args[0], ColumnarValue::Scalar(_));
+            let input = args[0].to_array(1)?;
+            let strings = input.as_string::<i32>();
+            let mut keys = FixedSizeBinaryBuilder::with_capacity(strings.len(), SHA_KEY_BYTES);
+            for sha in strings.iter() {
+                match sha {
+                    Some(sha) => keys.append_value(sha_key(sha).to_be_bytes())?,
+                    None => keys.append_null(),
+                }
+            }
+            let keys: datafusion::arrow::array::ArrayRef = Arc::new(keys.finish());
+            Ok(if scalar && keys.len() == 1 {
+                ColumnarValue::Scalar(ScalarValue::try_from_array(&keys, 0)?)
+            } else {
+                ColumnarValue::Array(keys)
+            })
+        }),
+    )
+}
+
 /// Bumped whenever attribution's output would change for the same input.
-const ATTRIBUTION_VERSION: u32 = 1;
+const ATTRIBUTION_VERSION: u32 = 2;
 
 impl Engine {
     pub async fn open(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {
@@ -124,6 +159,7 @@ impl Engine {
             .optimizer
             .enable_join_dynamic_filter_pushdown = false;
         let ctx = SessionContext::new_with_config(config);
+        ctx.register_udf(sha_key_udf());
         for table in Table::ALL {
             let provider = table_provider(table.schema(), &warehouse.table_files(table)?).await?;
             ctx.register_table(table.name(), provider)?;
