@@ -18,13 +18,14 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, FixedSizeBinaryArray, RecordBatch, StringArray,
     UInt32Array,
 };
-use datafusion::arrow::compute::{concat, take};
+use datafusion::arrow::compute::{interleave, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
 use hashbrown::HashTable;
 use regex::Regex;
 
 use crate::error::Result;
 use crate::store::keys::{SHA_KEY_BYTES, sha_key};
+use crate::store::warehouse::BatchSink;
 use crate::store::schema::timestamp_type;
 
 /// Columns of the commits table attribution reads.
@@ -72,11 +73,116 @@ pub fn warnings_schema() -> SchemaRef {
 }
 
 pub struct Attribution {
-    /// `deployment_commits`: one row per (shipping deployment, commit), in
-    /// one part per core (written as separate files in parallel).
-    pub shipped: Vec<Vec<RecordBatch>>,
+    /// `deployment_commits`, as row indices: its columns are gathered a
+    /// batch at a time while it is written (see [`Attribution::write_part`]),
+    /// so ~10 million rows never sit in memory as strings.
+    shipped: ShippedRows,
     /// `deployment_warnings`: production deployments whose sha is unknown.
     pub warnings: RecordBatch,
+}
+
+/// Rows gathered per output batch.
+const OUTPUT_BATCH_ROWS: usize = 64 * 1024;
+
+struct ShippedRows {
+    /// The projected deployments (DEPLOYMENT_COLUMNS) the rows point into.
+    deployments: RecordBatch,
+    /// `sha` and `authored_at` of the commits, one array per input batch;
+    /// commit number c is row c − starts[b] of batch b.
+    commit_shas: Vec<ArrayRef>,
+    commit_authored: Vec<ArrayRef>,
+    commit_starts: Vec<usize>,
+    keys: Vec<u128>,
+    reverts: Vec<bool>,
+    dep: Vec<u32>,
+    commit: Vec<u32>,
+    baseline: Vec<bool>,
+}
+
+impl ShippedRows {
+    fn locate(&self, c: u32) -> (usize, usize) {
+        let c = c as usize;
+        let b = self.commit_starts.partition_point(|&s| s <= c) - 1;
+        (b, c - self.commit_starts[b])
+    }
+
+    fn batch(&self, rows: std::ops::Range<usize>) -> Result<RecordBatch> {
+        let dep_idx = UInt32Array::from(self.dep[rows.clone()].to_vec());
+        let commits = &self.commit[rows.clone()];
+        let at: Vec<(usize, usize)> = commits.iter().map(|&c| self.locate(c)).collect();
+        let gather = |parts: &[ArrayRef]| -> Result<ArrayRef> {
+            let parts: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+            Ok(interleave(&parts, &at)?)
+        };
+        let dep_col = |name: &str| -> Result<ArrayRef> {
+            let column = self.deployments.column_by_name(name).expect("projected");
+            Ok(take(column.as_ref(), &dep_idx, None)?)
+        };
+        let mut key_bytes = Vec::with_capacity(commits.len() * SHA_KEY_BYTES as usize);
+        for &c in commits {
+            key_bytes.extend_from_slice(&self.keys[c as usize].to_be_bytes());
+        }
+        Ok(RecordBatch::try_new(
+            shipped_schema(),
+            vec![
+                dep_col("id")?,
+                dep_col("service")?,
+                dep_col("repo")?,
+                gather(&self.commit_shas)?,
+                gather(&self.commit_authored)?,
+                dep_col("finished_at")?,
+                Arc::new(BooleanArray::from(self.baseline[rows].to_vec())),
+                Arc::new(FixedSizeBinaryArray::new(SHA_KEY_BYTES, key_bytes.into(), None)),
+                Arc::new(
+                    commits
+                        .iter()
+                        .map(|&c| Some(self.reverts[c as usize]))
+                        .collect::<BooleanArray>(),
+                ),
+            ],
+        )?)
+    }
+}
+
+impl Attribution {
+    /// Rows of `deployment_commits`.
+    pub fn shipped_rows(&self) -> usize {
+        self.shipped.dep.len()
+    }
+
+    /// How many parts [`Attribution::write_part`] splits the rows into (one
+    /// per core, written in parallel).
+    pub fn parts(&self) -> usize {
+        crate::cores()
+    }
+
+    /// Hands part `part` of `deployment_commits` to `sink`, a batch at a
+    /// time.
+    pub fn write_part(&self, part: usize, sink: &mut BatchSink) -> Result<()> {
+        let rows = self.shipped_rows();
+        let per_part = rows.div_ceil(self.parts()).max(1);
+        let (start, end) = ((part * per_part).min(rows), ((part + 1) * per_part).min(rows));
+        let mut at = start;
+        while at < end {
+            let next = (at + OUTPUT_BATCH_ROWS).min(end);
+            sink(self.shipped.batch(at..next)?)?;
+            at = next;
+        }
+        Ok(())
+    }
+
+    /// Every row of `deployment_commits` in memory (for tests and small
+    /// warehouses).
+    pub fn shipped_batches(&self) -> Result<Vec<RecordBatch>> {
+        let mut out = Vec::new();
+        for part in 0..self.parts() {
+            self.write_part(part, &mut |b| {
+                out.push(b);
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
 }
 
 /// The commit graph of every repository, with commits numbered densely.
@@ -106,26 +212,9 @@ struct CommitFacts {
 }
 
 impl CommitGraph {
-    fn build(commits: &[RecordBatch]) -> Result<(CommitGraph, ArrayRef, ArrayRef)> {
-        let column = |name: &str| -> Result<ArrayRef> {
-            let parts: Vec<&dyn Array> = commits
-                .iter()
-                .map(|b| b.column_by_name(name).expect("projected column").as_ref())
-                .collect();
-            if parts.is_empty() {
-                return Ok(datafusion::arrow::array::new_empty_array(
-                    &crate::store::schema::Table::Commits
-                        .schema()
-                        .field_with_name(name)?
-                        .data_type()
-                        .clone(),
-                ));
-            }
-            Ok(concat(&parts)?)
-        };
-        let sha_col = column("sha")?;
-        let authored = column("authored_at")?;
-        let n = sha_col.len();
+    fn build(commits: &[RecordBatch]) -> Result<CommitGraph> {
+        let timer = crate::engine::PhaseTimer::new("attribution");
+        let n: usize = commits.iter().map(|b| b.num_rows()).sum();
 
         let mut repos: HashMap<String, u32> = HashMap::new();
         let mut repo_ids = Vec::with_capacity(n);
@@ -196,6 +285,7 @@ impl CommitGraph {
             reverts.extend(f.reverts);
         }
 
+        timer.phase("graph: repos, keys, reverts");
         let mut index: HashTable<u32> = HashTable::with_capacity(n);
         for i in 0..n {
             let (repo, key) = (repo_ids[i], keys[i]);
@@ -208,6 +298,7 @@ impl CommitGraph {
                 slot.insert(i as u32);
             }
         }
+        timer.phase("graph: index");
         let mut graph = CommitGraph {
             repo_ids,
             keys,
@@ -275,7 +366,8 @@ impl CommitGraph {
             }
             graph.parents.extend(parents);
         }
-        Ok((graph, sha_col, authored))
+        timer.phase("graph: parents");
+        Ok(graph)
     }
 
     fn lookup(&self, repo: u32, sha: &str) -> Option<u32> {
@@ -318,7 +410,7 @@ pub fn attribute(
     production: &Regex,
 ) -> Result<Attribution> {
     let timer = crate::engine::PhaseTimer::new("attribution");
-    let (graph, sha_col, authored) = CommitGraph::build(commits)?;
+    let graph = CommitGraph::build(commits)?;
     timer.phase("commit graph");
     let deps = concat_deployments(deployments)?;
     let col = |name: &str| deps.column_by_name(name).expect("projected").clone();
@@ -363,9 +455,10 @@ pub fn attribute(
 
     let n = graph.keys.len();
     let mut shipped = Shipped(vec![0u64; n.div_ceil(64).max(1)]);
-    let mut out_dep: Vec<u32> = Vec::new();
-    let mut out_commit: Vec<u32> = Vec::new();
-    let mut out_baseline: Vec<bool> = Vec::new();
+    // Each commit is shipped at most once per service: usually about once.
+    let mut out_dep: Vec<u32> = Vec::with_capacity(n + n / 8);
+    let mut out_commit: Vec<u32> = Vec::with_capacity(n + n / 8);
+    let mut out_baseline: Vec<bool> = Vec::with_capacity(n + n / 8);
     let mut warn_rows: Vec<u32> = Vec::new();
     let mut stack: Vec<u32> = Vec::new();
 
@@ -413,59 +506,6 @@ pub fn attribute(
     }
 
     timer.phase("walk");
-    // The output columns are gathered on all cores, one row range each.
-    let parts = crate::cores();
-    let chunk = out_dep.len().div_ceil(parts).max(1);
-    let shipped: Vec<Vec<RecordBatch>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = out_dep
-            .chunks(chunk)
-            .zip(out_commit.chunks(chunk))
-            .zip(out_baseline.chunks(chunk))
-            .map(|((deps, commits), baseline)| {
-                let (sha_col, authored, finished, graph) = (&sha_col, &authored, &finished, &graph);
-                scope.spawn(move || -> Result<Vec<RecordBatch>> {
-                    let dep_idx = UInt32Array::from(deps.to_vec());
-                    let commit_idx = UInt32Array::from(commits.to_vec());
-                    Ok(vec![RecordBatch::try_new(
-                        shipped_schema(),
-                        vec![
-                            take(ids, &dep_idx, None)?,
-                            take(services, &dep_idx, None)?,
-                            take(repos, &dep_idx, None)?,
-                            take(sha_col.as_ref(), &commit_idx, None)?,
-                            take(authored.as_ref(), &commit_idx, None)?,
-                            take(finished.as_ref(), &dep_idx, None)?,
-                            Arc::new(BooleanArray::from(baseline.to_vec())),
-                            Arc::new(FixedSizeBinaryArray::new(
-                                SHA_KEY_BYTES,
-                                commits
-                                    .iter()
-                                    .flat_map(|&c| graph.keys[c as usize].to_be_bytes())
-                                    .collect::<Vec<u8>>()
-                                    .into(),
-                                None,
-                            )),
-                            Arc::new(
-                                commits
-                                    .iter()
-                                    .map(|&c| Some(graph.reverts[c as usize]))
-                                    .collect::<BooleanArray>(),
-                            ),
-                        ],
-                    )?])
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("take thread"))
-            .collect::<Result<_>>()
-    })?;
-    let shipped_batch = if shipped.is_empty() {
-        vec![vec![RecordBatch::new_empty(shipped_schema())]]
-    } else {
-        shipped
-    };
     let warn_idx = UInt32Array::from(warn_rows);
     let problems = StringArray::from(vec!["sha is not among the repo's commits"; warn_idx.len()]);
     let warnings = RecordBatch::try_new(
@@ -478,9 +518,31 @@ pub fn attribute(
             Arc::new(problems),
         ],
     )?;
-    timer.phase("output columns");
+    let column = |name: &str| -> Vec<ArrayRef> {
+        commits
+            .iter()
+            .map(|b| b.column_by_name(name).expect("projected").clone())
+            .collect()
+    };
+    let mut commit_starts = Vec::with_capacity(commits.len());
+    let mut next = 0;
+    for b in commits {
+        commit_starts.push(next);
+        next += b.num_rows();
+    }
+    let CommitGraph { keys, reverts, .. } = graph;
     Ok(Attribution {
-        shipped: shipped_batch,
+        shipped: ShippedRows {
+            deployments: deps.clone(),
+            commit_shas: column("sha"),
+            commit_authored: column("authored_at"),
+            commit_starts,
+            keys,
+            reverts,
+            dep: out_dep,
+            commit: out_commit,
+            baseline: out_baseline,
+        },
         warnings,
     })
 }

@@ -288,13 +288,16 @@ pub fn ensure_attribution(warehouse: &Warehouse, production: &ProductionPattern)
         warehouse.read_table(Table::Deployments, Some(&attribution::DEPLOYMENT_COLUMNS))?;
     timer.phase("read inputs");
     let result = attribution::attribute(&commits, &deployments, &production.regex)?;
+    // Only sha and authored_at are still needed; parents and messages go.
     drop(commits);
     let timer = PhaseTimer::new("attribution");
-    warehouse.write_derived(
+    warehouse.write_derived_streamed(
         "deployment_commits",
         &attribution::shipped_schema(),
-        &result.shipped,
+        result.parts(),
         &stamp,
+        &["sha", "sha_key"],
+        &|part, sink| result.write_part(part, sink),
     )?;
     timer.phase("write deployment_commits");
     let unknown = result.warnings.num_rows();
@@ -303,6 +306,7 @@ pub fn ensure_attribution(warehouse: &Warehouse, production: &ProductionPattern)
         &attribution::warnings_schema(),
         &[vec![result.warnings]],
         &stamp,
+        &[],
     )?;
     Ok(unknown)
 }

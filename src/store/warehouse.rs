@@ -376,12 +376,34 @@ impl Warehouse {
     /// in parallel, into a fresh directory that then replaces the old one.
     /// A reader that looks in between finds no table (or stamps that do not
     /// match) and recomputes it; it never reads a half-written file.
+    /// `incompressible` names columns of random-looking values (shas, keys):
+    /// they are written plain, without a dictionary or compression, which
+    /// cannot shrink them but cost time on every write and read.
     pub fn write_derived(
         &self,
         name: &str,
         schema: &SchemaRef,
         parts: &[Vec<RecordBatch>],
         stamp: &str,
+        incompressible: &[&str],
+    ) -> Result<()> {
+        self.write_derived_streamed(name, schema, parts.len(), stamp, incompressible, &|part, sink| {
+            parts[part].iter().try_for_each(|b| sink(b.clone()))
+        })
+    }
+
+    /// [`Warehouse::write_derived`] for a table too large to hold in memory
+    /// twice: `produce(part, sink)` hands part `part`'s batches to `sink` one
+    /// at a time, and each is encoded as it arrives. Parts are produced and
+    /// written on their own threads.
+    pub fn write_derived_streamed(
+        &self,
+        name: &str,
+        schema: &SchemaRef,
+        parts: usize,
+        stamp: &str,
+        incompressible: &[&str],
+        produce: &(dyn Fn(usize, &mut BatchSink) -> Result<()> + Sync),
     ) -> Result<()> {
         let dir = self.derived_dir(name);
         let parent = dir.parent().expect("derived dir");
@@ -390,12 +412,14 @@ impl Warehouse {
         let _ = fs::remove_dir_all(&fresh);
         fs::create_dir_all(&fresh).map_err(|e| Error::io("cannot create", &fresh, e))?;
         std::thread::scope(|scope| -> Result<()> {
-            let handles: Vec<_> = parts
-                .iter()
-                .enumerate()
-                .map(|(i, batches)| {
+            let handles: Vec<_> = (0..parts.max(1))
+                .map(|i| {
                     let path = fresh.join(format!("part-{i:03}.parquet"));
-                    scope.spawn(move || write_parquet(&path, schema, batches, Some(stamp)))
+                    scope.spawn(move || {
+                        write_parquet_tuned(&path, schema, Some(stamp), incompressible, &mut |sink| {
+                            if i < parts { produce(i, sink) } else { Ok(()) }
+                        })
+                    })
                 })
                 .collect();
             for h in handles {
@@ -495,9 +519,34 @@ pub fn write_parquet(
     batches: &[RecordBatch],
     stamp: Option<&str>,
 ) -> Result<()> {
+    write_parquet_tuned(path, schema, stamp, &[], &mut |sink| {
+        batches.iter().try_for_each(|b| sink(b.clone()))
+    })
+}
+
+/// Receives a table's batches one at a time (see
+/// [`Warehouse::write_derived_streamed`]).
+pub type BatchSink<'a> = dyn FnMut(RecordBatch) -> Result<()> + 'a;
+
+/// [`write_parquet`], with `incompressible` columns written plain and
+/// uncompressed (see [`Warehouse::write_derived`]).
+pub fn write_parquet_tuned(
+    path: &Path,
+    schema: &SchemaRef,
+    stamp: Option<&str>,
+    incompressible: &[&str],
+    produce: &mut dyn FnMut(&mut BatchSink) -> Result<()>,
+) -> Result<()> {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+    for column in incompressible {
+        let path = datafusion::parquet::schema::types::ColumnPath::from(*column);
+        props = props
+            .set_column_dictionary_enabled(path.clone(), false)
+            .set_column_compression(path.clone(), Compression::UNCOMPRESSED)
+            .set_column_encoding(path, datafusion::parquet::basic::Encoding::PLAIN);
+    }
     if let Some(stamp) = stamp {
         props = props.set_key_value_metadata(Some(vec![KeyValue::new(
             STAMP_KEY.to_string(),
@@ -509,11 +558,10 @@ pub fn write_parquet(
     atomic_write(path, |f| {
         let mut writer = ArrowWriter::try_new(f, Arc::clone(schema), Some(props))
             .map_err(std::io::Error::other)?;
-        for b in batches {
-            if let Err(e) = writer.write(b) {
-                result = Err(e.into());
-                return Err(std::io::Error::other("parquet write failed"));
-            }
+        let mut sink = |b: RecordBatch| -> Result<()> { Ok(writer.write(&b)?) };
+        if let Err(e) = produce(&mut sink) {
+            result = Err(e);
+            return Err(std::io::Error::other("parquet write failed"));
         }
         writer.close().map_err(std::io::Error::other)?;
         Ok(())

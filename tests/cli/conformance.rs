@@ -95,14 +95,14 @@ fn devlake_refdiff_deployment_commit_diff() {
 
     // Ours, keyed by the deployment's sha as DevLake keys its diffs.
     use datafusion::arrow::array::AsArray;
-    let b = &result.shipped;
+    let b = result.shipped_batches().unwrap();
     let dep_sha: BTreeMap<String, String> = read("cicd_deployment_commits.csv")
         .into_iter()
         .map(|r| (r["id"].clone(), r["commit_sha"].clone()))
         .collect();
     let mut ours: BTreeSet<(String, String)> = BTreeSet::new();
     let scope1 = "github:GithubRepo:1:484251804"; // project1, the one DevLake runs
-    for b in b.iter().flatten() {
+    for b in &b {
         for i in 0..b.num_rows() {
             if b.column(2).as_string::<i32>().value(i) == scope1 {
                 let dep = b.column(0).as_string::<i32>().value(i);
