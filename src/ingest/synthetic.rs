@@ -8,7 +8,8 @@
 //! weekdays and office hours; a few are hotfixes, bug fixes or reverts.
 //! Services deploy the main branch head to staging, then production; some
 //! deployments fail, some cause incidents (linked by deployment id, by sha,
-//! only by service and time, or not at all) and some are rolled back by
+//! only by service and time, or not at all; one outage often opens a few
+//! overlapping incidents with the same link) and some are rolled back by
 //! redeploying the previous sha. Each team has a "pace" so the teams land
 //! in different performance levels. The same seed and options always give
 //! the same rows.
@@ -616,26 +617,40 @@ fn generate_deployments(
             } else {
                 (Cell::Null, Cell::Null, Cell::Null)
             };
-            buf.push(
-                sink,
-                Table::Incidents,
-                &[
-                    Cell::Text(&incident_id),
-                    service_cell,
-                    Cell::Text(&title),
-                    Cell::Text(severity),
-                    Cell::Time(created_at),
-                    if open {
-                        Cell::Null
-                    } else {
-                        Cell::Time(resolved_at)
-                    },
-                    dep_cell,
-                    sha_cell,
-                ],
-            )?;
-            counts.incidents += 1;
-            last_incident_at = created_at;
+            // One outage often pages more than once: follow-up incidents
+            // (another alert, another team's page) open while the first is
+            // being handled, overlap it, and carry the same link.
+            let follow_ups = rng.poisson(0.8).min(4);
+            for k in 0..=follow_ups {
+                let (id_k, opened, resolved) = if k == 0 {
+                    (incident_id.clone(), created_at, resolved_at)
+                } else {
+                    let opened = created_at + rng.range(2 * MINUTE, 60 * MINUTE);
+                    let resolved = (opened + 5 * MINUTE).max(resolved_at - rng.range(0, 30 * MINUTE));
+                    (format!("{incident_id}-{k}"), opened, resolved)
+                };
+                let title_k = if k == 0 {
+                    title.clone()
+                } else {
+                    format!("{title} (follow-up {k})")
+                };
+                buf.push(
+                    sink,
+                    Table::Incidents,
+                    &[
+                        Cell::Text(&id_k),
+                        service_cell,
+                        Cell::Text(&title_k),
+                        Cell::Text(severity),
+                        Cell::Time(opened),
+                        if open { Cell::Null } else { Cell::Time(resolved) },
+                        dep_cell,
+                        sha_cell,
+                    ],
+                )?;
+                counts.incidents += 1;
+                last_incident_at = last_incident_at.max(opened);
+            }
             // Some failures are rolled back to the previous sha.
             if let Some(prev) = previous_sha.as_deref().filter(|_| rng.chance(0.35)) {
                 let rb_finished = created_at + rng.range(10 * MINUTE, 90 * MINUTE);
