@@ -25,8 +25,8 @@ use regex::Regex;
 
 use crate::error::Result;
 use crate::store::keys::{SHA_KEY_BYTES, sha_key};
-use crate::store::warehouse::BatchSink;
 use crate::store::schema::timestamp_type;
+use crate::store::warehouse::BatchSink;
 
 /// Columns of the commits table attribution reads.
 pub const COMMIT_COLUMNS: [&str; 5] = ["repo", "sha", "parents", "authored_at", "message"];
@@ -132,7 +132,11 @@ impl ShippedRows {
                 gather(&self.commit_authored)?,
                 dep_col("finished_at")?,
                 Arc::new(BooleanArray::from(self.baseline[rows].to_vec())),
-                Arc::new(FixedSizeBinaryArray::new(SHA_KEY_BYTES, key_bytes.into(), None)),
+                Arc::new(FixedSizeBinaryArray::new(
+                    SHA_KEY_BYTES,
+                    key_bytes.into(),
+                    None,
+                )),
                 Arc::new(
                     commits
                         .iter()
@@ -161,7 +165,10 @@ impl Attribution {
     pub fn write_part(&self, part: usize, sink: &mut BatchSink) -> Result<()> {
         let rows = self.shipped_rows();
         let per_part = rows.div_ceil(self.parts()).max(1);
-        let (start, end) = ((part * per_part).min(rows), ((part + 1) * per_part).min(rows));
+        let (start, end) = (
+            (part * per_part).min(rows),
+            ((part + 1) * per_part).min(rows),
+        );
         let mut at = start;
         while at < end {
             let next = (at + OUTPUT_BATCH_ROWS).min(end);

@@ -9,7 +9,8 @@
 //! Services deploy the main branch head to staging, then production; some
 //! deployments fail, some cause incidents (linked by deployment id, by sha,
 //! only by service and time, or not at all; one outage often opens a few
-//! overlapping incidents with the same link) and some are rolled back by
+//! overlapping incidents with the same link; a few incidents follow no
+//! deployment at all) and some are rolled back by
 //! redeploying the previous sha. Each team has a "pace" so the teams land
 //! in different performance levels. The same seed and options always give
 //! the same rows.
@@ -626,7 +627,8 @@ fn generate_deployments(
                     (incident_id.clone(), created_at, resolved_at)
                 } else {
                     let opened = created_at + rng.range(2 * MINUTE, 60 * MINUTE);
-                    let resolved = (opened + 5 * MINUTE).max(resolved_at - rng.range(0, 30 * MINUTE));
+                    let resolved =
+                        (opened + 5 * MINUTE).max(resolved_at - rng.range(0, 30 * MINUTE));
                     (format!("{incident_id}-{k}"), opened, resolved)
                 };
                 let title_k = if k == 0 {
@@ -643,7 +645,11 @@ fn generate_deployments(
                         Cell::Text(&title_k),
                         Cell::Text(severity),
                         Cell::Time(opened),
-                        if open { Cell::Null } else { Cell::Time(resolved) },
+                        if open {
+                            Cell::Null
+                        } else {
+                            Cell::Time(resolved)
+                        },
                         dep_cell,
                         sha_cell,
                     ],
@@ -685,6 +691,47 @@ fn generate_deployments(
             }
         }
         previous_sha = Some(sha.to_string());
+    }
+    // Not every incident follows a deployment: provider outages, capacity,
+    // expired certificates. Half name the service (inference may still link
+    // one to the service's last deployment), half only the organisation.
+    let mut background = 0u64;
+    for day in 0..config.days {
+        for _ in 0..rng.poisson(0.03 * config.incident_rate) {
+            background += 1;
+            let created_at = start + day * MICROS_PER_DAY + rng.range(0, MICROS_PER_DAY);
+            let open = created_at > config.end - 2 * MICROS_PER_DAY && rng.chance(0.5);
+            let resolved_at = created_at + rng.lognormal(2.0 * HOUR as f64, 1.0) as i64;
+            let id = format!("INC-{svc}-bg{background}");
+            let cause = *rng.pick(&[
+                "upstream provider outage",
+                "capacity",
+                "expired certificate",
+            ]);
+            buf.push(
+                sink,
+                Table::Incidents,
+                &[
+                    Cell::Text(&id),
+                    if rng.chance(0.5) {
+                        Cell::Text(svc)
+                    } else {
+                        Cell::Null
+                    },
+                    Cell::Text(&format!("{svc}: {cause}")),
+                    Cell::Text(*rng.pick(&["sev2", "sev3", "sev3"])),
+                    Cell::Time(created_at),
+                    if open {
+                        Cell::Null
+                    } else {
+                        Cell::Time(resolved_at)
+                    },
+                    Cell::Null,
+                    Cell::Null,
+                ],
+            )?;
+            counts.incidents += 1;
+        }
     }
     Ok(())
 }

@@ -387,9 +387,14 @@ impl Warehouse {
         stamp: &str,
         incompressible: &[&str],
     ) -> Result<()> {
-        self.write_derived_streamed(name, schema, parts.len(), stamp, incompressible, &|part, sink| {
-            parts[part].iter().try_for_each(|b| sink(b.clone()))
-        })
+        self.write_derived_streamed(
+            name,
+            schema,
+            parts.len(),
+            stamp,
+            incompressible,
+            &|part, sink| parts[part].iter().try_for_each(|b| sink(b.clone())),
+        )
     }
 
     /// [`Warehouse::write_derived`] for a table too large to hold in memory
@@ -416,9 +421,15 @@ impl Warehouse {
                 .map(|i| {
                     let path = fresh.join(format!("part-{i:03}.parquet"));
                     scope.spawn(move || {
-                        write_parquet_tuned(&path, schema, Some(stamp), incompressible, &mut |sink| {
-                            if i < parts { produce(i, sink) } else { Ok(()) }
-                        })
+                        write_parquet_tuned(
+                            &path,
+                            schema,
+                            Some(stamp),
+                            incompressible,
+                            &mut |sink| {
+                                if i < parts { produce(i, sink) } else { Ok(()) }
+                            },
+                        )
                     })
                 })
                 .collect();
