@@ -708,18 +708,20 @@ fn generate_deployments(
                 "capacity",
                 "expired certificate",
             ]);
+            let service_cell = if rng.chance(0.5) {
+                Cell::Text(svc)
+            } else {
+                Cell::Null
+            };
+            let severity = *rng.pick(&["sev2", "sev3", "sev3"]);
             buf.push(
                 sink,
                 Table::Incidents,
                 &[
                     Cell::Text(&id),
-                    if rng.chance(0.5) {
-                        Cell::Text(svc)
-                    } else {
-                        Cell::Null
-                    },
+                    service_cell,
                     Cell::Text(&format!("{svc}: {cause}")),
-                    Cell::Text(*rng.pick(&["sev2", "sev3", "sev3"])),
+                    Cell::Text(severity),
                     Cell::Time(created_at),
                     if open {
                         Cell::Null

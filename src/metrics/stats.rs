@@ -301,8 +301,11 @@ impl GroupsAccumulator for GroupSamples {
             if child.null_count() == 0 {
                 self.samples[g].extend_from_slice(&child.values()[start..end]);
             } else {
-                self.samples[g]
-                    .extend((start..end).filter_map(|i| child.is_valid(i).then(|| child.value(i))));
+                self.samples[g].extend(
+                    (start..end)
+                        .filter(|&i| child.is_valid(i))
+                        .map(|i| child.value(i)),
+                );
             }
         }
         Ok(())

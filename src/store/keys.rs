@@ -136,7 +136,7 @@ pub const SHA_KEY_BYTES: i32 = 16;
 /// million rows of `deployment_commits` on a fixed 16-byte value instead of
 /// hashing and comparing 40-character strings (and so attribution's commit
 /// index compares one integer, not a string). Two different shas sharing a
-/// key would be conflated; for 10⁷ commits the chance is about 10⁻²⁴.
+/// key would be conflated; for 10⁷ commits the chance is about 10⁻²⁵.
 ///
 /// Stored on disk in derived tables, so it must not change between versions
 /// without bumping the attribution version. Two independent multiply–rotate
