@@ -82,3 +82,45 @@ fn demo_prints_organisation_and_team_metrics_with_levels() {
     std::fs::create_dir_all(ws.path("mine")).unwrap();
     ws.doralens(&["demo", "--dir", "mine"]).assert().code(2);
 }
+
+/// The metric SQL joins `deployment_commits` on `sha_key` and counts
+/// reverts from its `revert` flag; both must agree with the strings they
+/// stand for, row by row.
+#[test]
+fn deployment_commits_keys_and_revert_flags_match_their_commits() {
+    let ws = Workspace::new();
+    let mut args = GEN.to_vec();
+    args.push("1.0");
+    ws.doralens(&args).assert().success();
+    let sql = |q: &str| -> String {
+        let out = output_ok(ws.doralens(&["sql", q, "--format", "csv"]));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let checks = sql("SELECT count(*) AS shipped, \
+                sum(CASE WHEN dc.sha_key = sha_key(dc.sha) THEN 1 ELSE 0 END) AS keyed, \
+                sum(CASE WHEN dc.revert = (c.message LIKE 'Revert %') THEN 1 ELSE 0 END) AS flagged, \
+                sum(CASE WHEN dc.revert THEN 1 ELSE 0 END) AS reverts \
+         FROM deployment_commits dc JOIN commits c ON c.repo = dc.repo AND c.sha = dc.sha");
+    let row: Vec<u64> = checks
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let (shipped, keyed, flagged, reverts) = (row[0], row[1], row[2], row[3]);
+    assert!(shipped > 1000, "{checks}");
+    assert_eq!(
+        keyed, shipped,
+        "sha_key differs from sha_key(sha): {checks}"
+    );
+    assert_eq!(
+        flagged, shipped,
+        "revert differs from the message: {checks}"
+    );
+    assert!(reverts > 0, "the generator writes reverts: {checks}");
+    // Distinct shas get distinct keys.
+    let distinct =
+        sql("SELECT count(DISTINCT sha) = count(DISTINCT sha_key) AS same FROM deployment_commits");
+    assert_eq!(distinct.lines().nth(1), Some("true"), "{distinct}");
+}
