@@ -462,10 +462,9 @@ pub fn attribute(
 
     let n = graph.keys.len();
     let mut shipped = Shipped(vec![0u64; n.div_ceil(64).max(1)]);
-    // Each commit is shipped at most once per service: usually about once.
-    let mut out_dep: Vec<u32> = Vec::with_capacity(n + n / 8);
-    let mut out_commit: Vec<u32> = Vec::with_capacity(n + n / 8);
-    let mut out_baseline: Vec<bool> = Vec::with_capacity(n + n / 8);
+    let mut out_dep: Vec<u32> = Vec::new();
+    let mut out_commit: Vec<u32> = Vec::new();
+    let mut out_baseline: Vec<bool> = Vec::new();
     let mut warn_rows: Vec<u32> = Vec::new();
     let mut stack: Vec<u32> = Vec::new();
 
