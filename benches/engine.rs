@@ -186,6 +186,36 @@ fn child(task: &str, dir: &Path) {
                 warm[19] * 1000.0
             )
         }
+        "repo_read" => {
+            // What a forge sync's rollback detection reads: one repository's
+            // commits (repo, sha, parents), by scanning everything and
+            // filtering, then through row-group statistics.
+            let columns = ["repo", "sha", "parents"];
+            let repo = "acme/billing-2-api";
+            let t = Instant::now();
+            let scanned: usize = wh
+                .read_table(Table::Commits, Some(&columns))
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    let repos = datafusion::arrow::array::AsArray::as_string::<i32>(b.column(0));
+                    repos.iter().filter(|r| *r == Some(repo)).count()
+                })
+                .sum();
+            let full = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let pruned: usize = wh
+                .read_table_where(Table::Commits, Some(&columns), "repo", repo)
+                .unwrap()
+                .iter()
+                .map(|b| b.num_rows())
+                .sum();
+            assert_eq!(scanned, pruned);
+            format!(
+                "{pruned} commits of {repo}: full scan {full:.3}s, pruned read {:.3}s",
+                t.elapsed().as_secs_f64()
+            )
+        }
         "import" => {
             let file = dir.join("bench-import.csv");
             let mut csv = String::from("id,repo,service,environment,sha,status,finished_at\n");

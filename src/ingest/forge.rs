@@ -401,14 +401,15 @@ impl RepoCommits {
 /// `sha → parents` of one repository's stored commits.
 fn read_repo_commits(warehouse: &Warehouse, repo: &str) -> Result<HashMap<String, Vec<String>>> {
     let mut graph = HashMap::new();
-    for batch in warehouse.read_table(Table::Commits, Some(&["repo", "sha", "parents"]))? {
-        let repos = batch.column(0).as_string::<i32>();
+    for batch in warehouse.read_table_where(
+        Table::Commits,
+        Some(&["repo", "sha", "parents"]),
+        "repo",
+        repo,
+    )? {
         let shas = batch.column(1).as_string::<i32>();
         let parents = batch.column(2).as_list::<i32>();
         for row in 0..batch.num_rows() {
-            if repos.value(row) != repo {
-                continue;
-            }
             let list = parents.value(row);
             let list = list.as_string::<i32>();
             graph.insert(
@@ -459,12 +460,12 @@ fn detect_rollbacks(
 ) -> Result<TableBuffer> {
     let mut deployments: Vec<StoredDeployment> = Vec::new();
     let columns = ["id", "repo", "environment", "sha", "status", "finished_at"];
-    for batch in warehouse.read_table(Table::Deployments, Some(&columns))? {
+    for batch in warehouse.read_table_where(Table::Deployments, Some(&columns), "repo", repo)? {
         let col = |i: usize| batch.column(i).as_string::<i32>();
-        let (ids, repos, envs, shas, statuses) = (col(0), col(1), col(2), col(3), col(4));
+        let (ids, envs, shas, statuses) = (col(0), col(2), col(3), col(4));
         let finished = batch.column(5).as_primitive::<TimestampMicrosecondType>();
         for row in 0..batch.num_rows() {
-            if repos.value(row) == repo && statuses.value(row) == "success" {
+            if statuses.value(row) == "success" {
                 deployments.push(StoredDeployment {
                     id: ids.value(row).to_string(),
                     environment: envs.value(row).to_string(),

@@ -568,20 +568,11 @@ fn write_virtual_repos(
     masks: &HashMap<String, u64>,
     paths: &ServicePaths,
 ) -> Result<Vec<HashMap<String, String>>> {
-    use datafusion::arrow::array::{AsArray, BooleanArray};
-    use datafusion::arrow::compute::filter_record_batch;
-    let mut own = Vec::new();
-    for batch in warehouse.read_table(Table::Commits, None)? {
-        let repos = batch
-            .column_by_name("repo")
-            .expect("repo")
-            .as_string::<i32>();
-        let keep: BooleanArray = repos.iter().map(|r| Some(r == Some(repo_name))).collect();
-        let kept = filter_record_batch(&batch, &keep)?;
-        if kept.num_rows() > 0 {
-            own.push(kept);
-        }
-    }
+    let own: Vec<_> = warehouse
+        .read_table_where(Table::Commits, None, "repo", repo_name)?
+        .into_iter()
+        .filter(|b| b.num_rows() > 0)
+        .collect();
     let (virtual_commits, nearest) = git_paths::virtual_repos(repo_name, &own, masks, paths)?;
     if virtual_commits.num_rows() > 0 {
         warehouse.upsert(Table::Commits, &[virtual_commits])?;

@@ -24,7 +24,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{BooleanArray, RecordBatch};
+use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{concat_batches, filter_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -186,6 +186,21 @@ impl Warehouse {
     /// are decoded in parallel, one thread per core; rows keep file order.
     pub fn read_table(&self, table: Table, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
         read_files_parallel(&self.table_files(table)?, columns)
+    }
+
+    /// The rows of `table` whose text column `column` equals `value`, with
+    /// `columns` (all when None; a projection must include `column`). Row groups whose min/max
+    /// statistics exclude `value` are not read: a forge sync writes one
+    /// repository per segment, so one repository's commits cost a read of
+    /// that repository, not of the warehouse.
+    pub fn read_table_where(
+        &self,
+        table: Table,
+        columns: Option<&[&str]>,
+        column: &str,
+        value: &str,
+    ) -> Result<Vec<RecordBatch>> {
+        read_files_parallel_where(&self.table_files(table)?, columns, Some((column, value)))
     }
 
     /// Inserts rows, replacing rows with the same natural key. `batches` must
@@ -475,6 +490,14 @@ pub fn read_files_parallel(
     files: &[PathBuf],
     columns: Option<&[&str]>,
 ) -> Result<Vec<RecordBatch>> {
+    read_files_parallel_where(files, columns, None)
+}
+
+fn read_files_parallel_where(
+    files: &[PathBuf],
+    columns: Option<&[&str]>,
+    only: Option<(&str, &str)>,
+) -> Result<Vec<RecordBatch>> {
     let threads = crate::cores().min(files.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut results: Vec<Option<Result<Vec<RecordBatch>>>> =
@@ -488,7 +511,7 @@ pub fn read_files_parallel(
                     if i >= files.len() {
                         break;
                     }
-                    let r = read_parquet(&files[i], columns);
+                    let r = read_parquet_where(&files[i], columns, only);
                     slots.lock().expect("no panics while holding")[i] = Some(r);
                 }
             });
@@ -502,8 +525,56 @@ pub fn read_files_parallel(
 }
 
 pub fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
+    read_parquet_where(path, columns, None)
+}
+
+/// The row groups of a Parquet file whose min/max statistics for the text
+/// column `column` admit `value` (all of them when the file has no such
+/// column or no statistics).
+pub fn row_groups_holding(
+    metadata: &datafusion::parquet::file::metadata::ParquetMetaData,
+    column: &str,
+    value: &str,
+) -> Vec<usize> {
+    use datafusion::parquet::file::statistics::Statistics;
+    let all = 0..metadata.num_row_groups();
+    let leaf = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .position(|c| c.path().string() == column);
+    let Some(leaf) = leaf else {
+        return all.collect();
+    };
+    let wanted = value.as_bytes();
+    all.filter(|&g| {
+        // Truncated statistics stay conservative: a shortened min is
+        // smaller, a shortened max is rounded up.
+        match metadata.row_group(g).column(leaf).statistics() {
+            Some(Statistics::ByteArray(s)) => {
+                s.min_bytes_opt().is_none_or(|min| min <= wanted)
+                    && s.max_bytes_opt().is_none_or(|max| wanted <= max)
+            }
+            _ => true,
+        }
+    })
+    .collect()
+}
+
+/// [`read_parquet`], keeping only rows whose text column equals a value
+/// (`only`), and skipping row groups whose statistics rule it out.
+fn read_parquet_where(
+    path: &Path,
+    columns: Option<&[&str]>,
+    only: Option<(&str, &str)>,
+) -> Result<Vec<RecordBatch>> {
     let file = File::open(path).map_err(|e| Error::io("cannot open", path, e))?;
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(64 * 1024);
+    if let Some((column, value)) = only {
+        let groups = row_groups_holding(builder.metadata(), column, value);
+        builder = builder.with_row_groups(groups);
+    }
     if let Some(cols) = columns {
         let schema = builder.schema().clone();
         let indices: Vec<usize> = cols
@@ -520,7 +591,27 @@ pub fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordB
         builder = builder.with_projection(mask);
     }
     let reader = builder.build()?;
-    reader.map(|b| b.map_err(Error::from)).collect()
+    let batches = reader.map(|b| b.map_err(Error::from));
+    let Some((column, value)) = only else {
+        return batches.collect();
+    };
+    batches
+        .map(|batch| {
+            let batch = batch?;
+            let Some(text) = batch.column_by_name(column) else {
+                return Err(Error::Warehouse {
+                    path: path.to_path_buf(),
+                    message: format!("column `{column}` is missing from this file"),
+                });
+            };
+            let keep: BooleanArray = text
+                .as_string::<i32>()
+                .iter()
+                .map(|v| Some(v == Some(value)))
+                .collect();
+            Ok(filter_record_batch(&batch, &keep)?)
+        })
+        .collect()
 }
 
 /// Writes Parquet atomically (temp file, fsync, rename).

@@ -255,3 +255,100 @@ fn change_failure_rate_view_agrees_with_metrics() {
         "n\n5\n"
     );
 }
+
+/// Forge syncs and `--service-path` read one repository's commits and
+/// deployments: the read must return exactly that repository's rows and
+/// skip segments whose statistics rule the repository out.
+#[test]
+fn reading_one_repository_skips_other_repositories_segments() {
+    use datafusion::arrow::array::AsArray;
+    use doralens::store::buffer::{Cell, TableBuffer};
+    use doralens::store::schema::Table;
+    use doralens::store::warehouse::{Warehouse, row_groups_holding};
+
+    let ws = Workspace::new();
+    let wh = Warehouse::open(ws.warehouse()).unwrap();
+    let commits = |rows: &[(&str, &str)]| {
+        let mut buf = TableBuffer::new(Table::Commits);
+        for (repo, sha) in rows {
+            buf.push(&[
+                Cell::Text(repo),
+                Cell::Text(sha),
+                Cell::List(&[]),
+                Cell::Null,
+                Cell::Time(1_700_000_000_000_000),
+                Cell::Null,
+                Cell::Text("change"),
+            ]);
+        }
+        buf.finish().unwrap()
+    };
+    // One segment per upsert: a only, b only, then a and c mixed.
+    wh.upsert(
+        Table::Commits,
+        &[commits(&[("acme/a", "a1"), ("acme/a", "a2")])],
+    )
+    .unwrap();
+    wh.upsert(
+        Table::Commits,
+        &[commits(&[("acme/b", "b1"), ("acme/b", "b2")])],
+    )
+    .unwrap();
+    wh.upsert(
+        Table::Commits,
+        &[commits(&[("acme/a", "a3"), ("acme/c", "c1")])],
+    )
+    .unwrap();
+
+    let read = wh
+        .read_table_where(Table::Commits, Some(&["repo", "sha"]), "repo", "acme/b")
+        .unwrap();
+    let mut shas: Vec<String> = read
+        .iter()
+        .flat_map(|b| {
+            let repos = b.column(0).as_string::<i32>();
+            let shas = b.column(1).as_string::<i32>();
+            (0..b.num_rows())
+                .map(|i| {
+                    assert_eq!(repos.value(i), "acme/b");
+                    shas.value(i).to_string()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    shas.sort();
+    assert_eq!(shas, ["b1", "b2"]);
+    let all_a: usize = wh
+        .read_table_where(Table::Commits, None, "repo", "acme/a")
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(all_a, 3, "a's rows come from two segments");
+
+    // Statistics: only the b segment can hold acme/b; acme/b sorts between
+    // a and c, so the mixed a+c segment cannot be ruled out by min/max.
+    let groups_per_segment = |repo: &str| -> Vec<usize> {
+        let mut counts: Vec<usize> = wh
+            .table_files(Table::Commits)
+            .unwrap()
+            .iter()
+            .map(|file| {
+                let f = std::fs::File::open(file).unwrap();
+                let reader =
+                    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                        .unwrap();
+                row_groups_holding(reader.metadata(), "repo", repo).len()
+            })
+            .collect();
+        counts.sort();
+        counts
+    };
+    assert_eq!(
+        groups_per_segment("acme/b"),
+        [0, 1, 1],
+        "a-only segment skipped"
+    );
+    let none = groups_per_segment("zeta/z");
+    assert_eq!(none, [0, 0, 0], "a repository after every segment's max");
+}
