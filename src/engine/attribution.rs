@@ -442,7 +442,7 @@ pub fn attribute(
 
     // Production deployments, ordered by (service, finished_at, id).
     let mut env_match: HashMap<&str, bool> = HashMap::new();
-    let mut order: Vec<u32> = (0..deps.num_rows() as u32)
+    let order: Vec<u32> = (0..deps.num_rows() as u32)
         .filter(|&r| {
             let r = r as usize;
             statuses.value(r) == "success"
@@ -451,23 +451,36 @@ pub fn attribute(
                     .or_insert_with(|| production.is_match(envs.value(r)))
         })
         .collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (a, b) = (a as usize, b as usize);
-        services
-            .value(a)
-            .cmp(services.value(b))
-            .then(finished_us.value(a).cmp(&finished_us.value(b)))
-            .then(ids.value(a).cmp(ids.value(b)))
+    // Services ranked by name once, so the sort compares integers and
+    // looks at ids only on ties.
+    let mut names: Vec<&str> = order.iter().map(|&r| services.value(r as usize)).collect();
+    names.sort_unstable();
+    names.dedup();
+    let rank: HashMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| (n, i as u32))
+        .collect();
+    let mut keyed: Vec<(u32, i64, u32)> = order
+        .iter()
+        .map(|&r| {
+            (
+                rank[services.value(r as usize)],
+                finished_us.value(r as usize),
+                r,
+            )
+        })
+        .collect();
+    keyed.sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| ids.value(a.2 as usize).cmp(ids.value(b.2 as usize)))
     });
+    let order: Vec<u32> = keyed.into_iter().map(|(_, _, r)| r).collect();
 
-    let n = graph.keys.len();
-    let mut shipped = Shipped(vec![0u64; n.div_ceil(64).max(1)]);
-    let mut out_dep: Vec<u32> = Vec::new();
-    let mut out_commit: Vec<u32> = Vec::new();
-    let mut out_baseline: Vec<bool> = Vec::new();
-    let mut warn_rows: Vec<u32> = Vec::new();
-    let mut stack: Vec<u32> = Vec::new();
-
+    timer.phase("walk: production deployments in order");
+    // Each service's deployments, as a run of `order`.
+    let mut runs: Vec<std::ops::Range<usize>> = Vec::new();
     let mut start = 0;
     while start < order.len() {
         let service = services.value(order[start] as usize);
@@ -475,40 +488,49 @@ pub fn attribute(
         while end < order.len() && services.value(order[end] as usize) == service {
             end += 1;
         }
-        let service_first_out = out_commit.len();
-        let mut seen_known = false;
-        for &dep in &order[start..end] {
-            let d = dep as usize;
-            let head = graph
-                .repos
-                .get(repos.value(d))
-                .and_then(|&repo| graph.lookup(repo, shas.value(d)));
-            let Some(head) = head else {
-                warn_rows.push(dep);
-                continue;
-            };
-            let baseline = !seen_known;
-            seen_known = true;
-            if shipped.test_and_set(head) {
-                continue; // redeploy or rollback: nothing new
-            }
-            stack.push(head);
-            while let Some(c) = stack.pop() {
-                out_dep.push(dep);
-                out_commit.push(c);
-                out_baseline.push(baseline);
-                for &p in graph.parents_of(c) {
-                    if !shipped.test_and_set(p) {
-                        stack.push(p);
-                    }
-                }
-            }
-        }
-        // Reset only what this service set, keeping the pass linear.
-        for &c in &out_commit[service_first_out..] {
-            shipped.clear(c);
-        }
+        runs.push(start..end);
         start = end;
+    }
+    // Services are independent, so they are walked on all cores: contiguous
+    // groups of runs of about equal size, joined back in order (the output
+    // is the same as one sequential pass).
+    let per_thread = order.len().div_ceil(crate::cores()).max(1);
+    let mut groups: Vec<&[std::ops::Range<usize>]> = Vec::new();
+    let mut first = 0;
+    let mut size = 0;
+    for (k, run) in runs.iter().enumerate() {
+        size += run.len();
+        if size >= per_thread {
+            groups.push(&runs[first..=k]);
+            first = k + 1;
+            size = 0;
+        }
+    }
+    if first < runs.len() {
+        groups.push(&runs[first..]);
+    }
+    let walks: Vec<Walk> = std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|group| {
+                let (graph, order) = (&graph, &order);
+                scope.spawn(move || walk(graph, order, group, repos, shas))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("walk thread"))
+            .collect()
+    });
+    let mut out_dep: Vec<u32> = Vec::new();
+    let mut out_commit: Vec<u32> = Vec::new();
+    let mut out_baseline: Vec<bool> = Vec::new();
+    let mut warn_rows: Vec<u32> = Vec::new();
+    for w in walks {
+        out_dep.extend(w.dep);
+        out_commit.extend(w.commit);
+        out_baseline.extend(w.baseline);
+        warn_rows.extend(w.warn);
     }
 
     timer.phase("walk");
@@ -551,6 +573,65 @@ pub fn attribute(
         },
         warnings,
     })
+}
+
+/// What walking some services' deployments produced.
+#[derive(Default)]
+struct Walk {
+    dep: Vec<u32>,
+    commit: Vec<u32>,
+    baseline: Vec<bool>,
+    warn: Vec<u32>,
+}
+
+/// Walks the deployments of each service run (a range of `order`, which
+/// holds one service's production deployments in attribution order).
+fn walk(
+    graph: &CommitGraph,
+    order: &[u32],
+    runs: &[std::ops::Range<usize>],
+    repos: &StringArray,
+    shas: &StringArray,
+) -> Walk {
+    let mut shipped = Shipped(vec![0u64; graph.keys.len().div_ceil(64).max(1)]);
+    let mut out = Walk::default();
+    let mut stack: Vec<u32> = Vec::new();
+    for run in runs {
+        let service_first_out = out.commit.len();
+        let mut seen_known = false;
+        for &dep in &order[run.clone()] {
+            let d = dep as usize;
+            let head = graph
+                .repos
+                .get(repos.value(d))
+                .and_then(|&repo| graph.lookup(repo, shas.value(d)));
+            let Some(head) = head else {
+                out.warn.push(dep);
+                continue;
+            };
+            let baseline = !seen_known;
+            seen_known = true;
+            if shipped.test_and_set(head) {
+                continue; // redeploy or rollback: nothing new
+            }
+            stack.push(head);
+            while let Some(c) = stack.pop() {
+                out.dep.push(dep);
+                out.commit.push(c);
+                out.baseline.push(baseline);
+                for &p in graph.parents_of(c) {
+                    if !shipped.test_and_set(p) {
+                        stack.push(p);
+                    }
+                }
+            }
+        }
+        // Reset only what this service set, keeping the pass linear.
+        for &c in &out.commit[service_first_out..] {
+            shipped.clear(c);
+        }
+    }
+    out
 }
 
 fn concat_deployments(deployments: &[RecordBatch]) -> Result<RecordBatch> {
