@@ -24,7 +24,7 @@ use hashbrown::HashTable;
 use regex::Regex;
 
 use crate::error::Result;
-use crate::store::keys::{SHA_KEY_BYTES, sha_key};
+use crate::store::keys::{SHA_KEY_BYTES, sha_key, sha_key_bytes};
 use crate::store::schema::timestamp_type;
 use crate::store::warehouse::BatchSink;
 
@@ -53,11 +53,7 @@ pub fn shipped_schema() -> SchemaRef {
         // For the metric SQL: the sha as a 16-byte key (store::keys::sha_key,
         // also the SQL function `sha_key(sha)`), and whether the commit's
         // message starts with `Revert ` (a rework commit, METRICS.md 4.6).
-        Field::new(
-            "sha_key",
-            DataType::FixedSizeBinary(crate::store::keys::SHA_KEY_BYTES),
-            false,
-        ),
+        Field::new("sha_key", DataType::FixedSizeBinary(SHA_KEY_BYTES), false),
         Field::new("revert", DataType::Boolean, false),
     ]))
 }
@@ -120,7 +116,7 @@ impl ShippedRows {
         };
         let mut key_bytes = Vec::with_capacity(commits.len() * SHA_KEY_BYTES as usize);
         for &c in commits {
-            key_bytes.extend_from_slice(&self.keys[c as usize].to_be_bytes());
+            key_bytes.extend_from_slice(&sha_key_bytes(self.keys[c as usize]));
         }
         Ok(RecordBatch::try_new(
             shipped_schema(),
@@ -197,6 +193,8 @@ impl Attribution {
 /// and never touches the sha strings.
 struct CommitGraph {
     repo_ids: Vec<u32>,
+    /// The first commit number of each input batch.
+    starts: Vec<usize>,
     keys: Vec<u128>,
     /// Whether each commit's message starts with `Revert `.
     reverts: Vec<bool>,
@@ -246,44 +244,44 @@ impl CommitGraph {
             }
         }
 
-        let threads = crate::cores();
-        let per_thread = commits.len().div_ceil(threads).max(1);
-        let facts: Vec<CommitFacts> = std::thread::scope(|scope| {
-            let handles: Vec<_> = commits
-                .chunks(per_thread)
-                .map(|batches| {
-                    scope.spawn(move || {
-                        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                        let mut facts = CommitFacts {
-                            keys: Vec::with_capacity(rows),
-                            reverts: Vec::with_capacity(rows),
-                        };
-                        for batch in batches {
-                            let shas = batch
-                                .column_by_name("sha")
-                                .expect("projected")
-                                .as_string::<i32>();
-                            facts
-                                .keys
-                                .extend(shas.iter().map(|s| sha_key(s.unwrap_or(""))));
-                            let messages = batch
-                                .column_by_name("message")
-                                .expect("projected")
-                                .as_string::<i32>();
-                            facts.reverts.extend(
-                                messages
-                                    .iter()
-                                    .map(|m| m.is_some_and(|m| m.starts_with("Revert "))),
-                            );
-                        }
-                        facts
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("key thread"))
-                .collect()
+        // Runs of batches, about one per core, each with its first commit
+        // number (also how ShippedRows finds a commit's batch later).
+        let mut starts = Vec::with_capacity(commits.len());
+        let mut next = 0usize;
+        for batch in commits {
+            starts.push(next);
+            next += batch.num_rows();
+        }
+        let per_thread = commits.len().div_ceil(crate::cores()).max(1);
+        let pieces: Vec<(&[RecordBatch], &[usize])> = commits
+            .chunks(per_thread)
+            .zip(starts.chunks(per_thread))
+            .collect();
+        let facts: Vec<CommitFacts> = crate::on_threads(&pieces, |&(batches, _)| {
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            let mut facts = CommitFacts {
+                keys: Vec::with_capacity(rows),
+                reverts: Vec::with_capacity(rows),
+            };
+            for batch in batches {
+                let shas = batch
+                    .column_by_name("sha")
+                    .expect("projected")
+                    .as_string::<i32>();
+                facts
+                    .keys
+                    .extend(shas.iter().map(|s| sha_key(s.unwrap_or(""))));
+                let messages = batch
+                    .column_by_name("message")
+                    .expect("projected")
+                    .as_string::<i32>();
+                facts.reverts.extend(
+                    messages
+                        .iter()
+                        .map(|m| m.is_some_and(|m| m.starts_with("Revert "))),
+                );
+            }
+            facts
         });
         let mut keys = Vec::with_capacity(n);
         let mut reverts = Vec::with_capacity(n);
@@ -308,6 +306,7 @@ impl CommitGraph {
         timer.phase("graph: index");
         let mut graph = CommitGraph {
             repo_ids,
+            starts: Vec::new(), // moved in once the parent pass is done with it
             keys,
             reverts,
             index,
@@ -320,52 +319,33 @@ impl CommitGraph {
         // (e.g. beyond a shallow import) are simply absent. The look-ups are
         // read-only, so batches are resolved on all cores, then joined in
         // order.
-        let mut first_commit = Vec::with_capacity(commits.len());
-        let mut next = 0usize;
-        for batch in commits {
-            first_commit.push(next);
-            next += batch.num_rows();
-        }
-        let pieces: Vec<(Vec<u32>, Vec<u32>)> = std::thread::scope(|scope| {
-            let graph = &graph;
-            let handles: Vec<_> = commits
-                .chunks(per_thread)
-                .zip(first_commit.chunks(per_thread))
-                .map(|(batches, starts)| {
-                    scope.spawn(move || {
-                        let mut lengths = Vec::new();
-                        let mut parents = Vec::new();
-                        for (batch, &start) in batches.iter().zip(starts) {
-                            let lists = batch
-                                .column_by_name("parents")
-                                .expect("projected")
-                                .as_list::<i32>();
-                            let values = lists.values().as_string::<i32>();
-                            let offsets = lists.value_offsets();
-                            for row in 0..lists.len() {
-                                let before = parents.len();
-                                if lists.is_valid(row) {
-                                    let repo = graph.repo_ids[start + row];
-                                    for p in offsets[row] as usize..offsets[row + 1] as usize {
-                                        if let Some(j) = graph.lookup(repo, values.value(p)) {
-                                            parents.push(j);
-                                        }
-                                    }
-                                }
-                                lengths.push((parents.len() - before) as u32);
+        let edges: Vec<(Vec<u32>, Vec<u32>)> = crate::on_threads(&pieces, |&(batches, starts)| {
+            let mut lengths = Vec::new();
+            let mut parents = Vec::new();
+            for (batch, &start) in batches.iter().zip(starts) {
+                let lists = batch
+                    .column_by_name("parents")
+                    .expect("projected")
+                    .as_list::<i32>();
+                let values = lists.values().as_string::<i32>();
+                let offsets = lists.value_offsets();
+                for row in 0..lists.len() {
+                    let before = parents.len();
+                    if lists.is_valid(row) {
+                        let repo = graph.repo_ids[start + row];
+                        for p in offsets[row] as usize..offsets[row + 1] as usize {
+                            if let Some(j) = graph.lookup(repo, values.value(p)) {
+                                parents.push(j);
                             }
                         }
-                        (lengths, parents)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("parent thread"))
-                .collect()
+                    }
+                    lengths.push((parents.len() - before) as u32);
+                }
+            }
+            (lengths, parents)
         });
         graph.parent_offsets.push(0);
-        for (lengths, parents) in pieces {
+        for (lengths, parents) in edges {
             let mut end = *graph.parent_offsets.last().expect("starts at 0");
             for len in lengths {
                 end += len;
@@ -373,6 +353,7 @@ impl CommitGraph {
             }
             graph.parents.extend(parents);
         }
+        graph.starts = starts;
         timer.phase("graph: parents");
         Ok(graph)
     }
@@ -509,19 +490,8 @@ pub fn attribute(
     if first < runs.len() {
         groups.push(&runs[first..]);
     }
-    let walks: Vec<Walk> = std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .iter()
-            .map(|group| {
-                let (graph, order) = (&graph, &order);
-                scope.spawn(move || walk(graph, order, group, repos, shas))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("walk thread"))
-            .collect()
-    });
+    let walks: Vec<Walk> =
+        crate::on_threads(&groups, |group| walk(&graph, &order, group, repos, shas));
     let mut out_dep: Vec<u32> = Vec::new();
     let mut out_commit: Vec<u32> = Vec::new();
     let mut out_baseline: Vec<bool> = Vec::new();
@@ -552,13 +522,12 @@ pub fn attribute(
             .map(|b| b.column_by_name(name).expect("projected").clone())
             .collect()
     };
-    let mut commit_starts = Vec::with_capacity(commits.len());
-    let mut next = 0;
-    for b in commits {
-        commit_starts.push(next);
-        next += b.num_rows();
-    }
-    let CommitGraph { keys, reverts, .. } = graph;
+    let CommitGraph {
+        keys,
+        reverts,
+        starts: commit_starts,
+        ..
+    } = graph;
     Ok(Attribution {
         shipped: ShippedRows {
             deployments: deps.clone(),

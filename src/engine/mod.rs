@@ -100,7 +100,7 @@ impl PhaseTimer {
 /// `deployment_commits.sha_key` holds (store::keys::sha_key), so SQL joins
 /// the large table on 16 bytes instead of a 40-character string.
 pub fn sha_key_udf() -> datafusion::logical_expr::ScalarUDF {
-    use crate::store::keys::{SHA_KEY_BYTES, sha_key};
+    use crate::store::keys::{SHA_KEY_BYTES, sha_key, sha_key_bytes};
     use datafusion::arrow::array::{Array, AsArray, FixedSizeBinaryBuilder};
     use datafusion::arrow::datatypes::DataType;
     use datafusion::common::ScalarValue;
@@ -117,12 +117,12 @@ pub fn sha_key_udf() -> datafusion::logical_expr::ScalarUDF {
             let mut keys = FixedSizeBinaryBuilder::with_capacity(strings.len(), SHA_KEY_BYTES);
             for sha in strings.iter() {
                 match sha {
-                    Some(sha) => keys.append_value(sha_key(sha).to_be_bytes())?,
+                    Some(sha) => keys.append_value(sha_key_bytes(sha_key(sha)))?,
                     None => keys.append_null(),
                 }
             }
             let keys: datafusion::arrow::array::ArrayRef = Arc::new(keys.finish());
-            Ok(if scalar && keys.len() == 1 {
+            Ok(if scalar {
                 ColumnarValue::Scalar(ScalarValue::try_from_array(&keys, 0)?)
             } else {
                 ColumnarValue::Array(keys)

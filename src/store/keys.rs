@@ -166,6 +166,13 @@ pub fn sha_key(sha: &str) -> u128 {
     ((hi as u128) << 64) | lo as u128
 }
 
+/// How a key is laid out in a `FixedSizeBinary(SHA_KEY_BYTES)` column
+/// (attribution's `deployment_commits.sha_key` and SQL's `sha_key()` must
+/// agree byte for byte).
+pub fn sha_key_bytes(key: u128) -> [u8; SHA_KEY_BYTES as usize] {
+    key.to_be_bytes()
+}
+
 #[cfg(test)]
 mod sha_key_tests {
     use super::sha_key;

@@ -431,28 +431,15 @@ impl Warehouse {
         let fresh = parent.join(format!("{name}.tmp-{}", std::process::id()));
         let _ = fs::remove_dir_all(&fresh);
         fs::create_dir_all(&fresh).map_err(|e| Error::io("cannot create", &fresh, e))?;
-        std::thread::scope(|scope| -> Result<()> {
-            let handles: Vec<_> = (0..parts.max(1))
-                .map(|i| {
-                    let path = fresh.join(format!("part-{i:03}.parquet"));
-                    scope.spawn(move || {
-                        write_parquet_tuned(
-                            &path,
-                            schema,
-                            Some(stamp),
-                            incompressible,
-                            &mut |sink| {
-                                if i < parts { produce(i, sink) } else { Ok(()) }
-                            },
-                        )
-                    })
-                })
-                .collect();
-            for h in handles {
-                h.join().expect("writer thread")?;
-            }
-            Ok(())
-        })?;
+        let part_numbers: Vec<usize> = (0..parts.max(1)).collect();
+        crate::on_threads(&part_numbers, |&i| {
+            let path = fresh.join(format!("part-{i:03}.parquet"));
+            write_parquet_tuned(&path, schema, Some(stamp), incompressible, &mut |sink| {
+                if i < parts { produce(i, sink) } else { Ok(()) }
+            })
+        })
+        .into_iter()
+        .collect::<Result<()>>()?;
         let old = parent.join(format!("{name}.old-{}", std::process::id()));
         if dir.exists() {
             fs::rename(&dir, &old).map_err(|e| Error::io("cannot replace", &dir, e))?;
