@@ -75,9 +75,11 @@ fn child(task: &str, dir: &Path) {
     let detail = match task {
         "attribution" => {
             let _ = std::fs::remove_dir_all(wh.root().join("_derived"));
-            ensure_attribution(&wh, &production).unwrap();
+            let _guard = wh.read_guard().unwrap();
+            let snapshot = wh.snapshot().unwrap();
+            let (derived, _) = ensure_attribution(&wh, &snapshot, &production).unwrap();
             let shipped: usize = doralens::store::warehouse::read_files_parallel(
-                &wh.derived_files("deployment_commits"),
+                &derived.files("deployment_commits"),
                 Some(&["sha"]),
             )
             .unwrap()
@@ -150,14 +152,13 @@ fn child(task: &str, dir: &Path) {
         "scrape" => {
             use std::io::{Read, Write};
             let addr: std::net::SocketAddr = "127.0.0.1:39464".parse().unwrap();
-            let options = doralens::cli::serve::ServeOptions {
+            let options = doralens::serve::ServeOptions {
                 addr,
                 window_days: 90,
                 production: production.clone(),
-                sql_max_rows: 1000,
-                sql_timeout: std::time::Duration::from_secs(10),
+                limits: doralens::serve::Limits::default(),
             };
-            rt.spawn(doralens::cli::serve::run(
+            rt.spawn(doralens::serve::run(
                 Warehouse::open(dir).unwrap(),
                 options,
             ));

@@ -67,6 +67,11 @@ pub enum Error {
     #[error("query failed: {message}{help}")]
     Query { message: String, help: String },
 
+    /// A query shipped with doralens (`queries/`) failed: a bug of ours or
+    /// a fault of the environment (memory, files), never the user's input.
+    #[error("queries/{file}: {message}")]
+    BundledQuery { file: &'static str, message: String },
+
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
 
@@ -84,6 +89,22 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+
+    /// A DataFusion error that the user's query text caused (a planning or
+    /// SQL error, a bad cast), as opposed to the environment (a file that
+    /// cannot be read, memory, a cancelled query).
+    pub fn is_query_fault(e: &datafusion::error::DataFusionError) -> bool {
+        use datafusion::error::DataFusionError as D;
+        !matches!(
+            e.find_root(),
+            D::IoError(_)
+                | D::ObjectStore(_)
+                | D::ParquetError(_)
+                | D::ResourcesExhausted(_)
+                | D::External(_)
+                | D::Internal(_)
+        )
     }
 
     pub fn usage(option: impl Into<String>, message: impl Into<String>) -> Self {

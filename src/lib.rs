@@ -10,6 +10,7 @@ pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod render;
+pub mod serve;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -5,7 +5,6 @@ pub mod benchmark;
 pub mod chart;
 pub mod config;
 mod demo;
-pub mod serve;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -197,9 +196,33 @@ pub struct ServeArgs {
     /// Most rows one SQL answer carries
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub sql_max_rows: usize,
-    /// Longest a SQL query may run
+    /// Longest any query may run (SQL or metrics); it is cancelled then
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub sql_timeout: f64,
+    /// Longest SQL text accepted, in bytes
+    #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
+    pub sql_max_length: usize,
+    /// Deepest expression nesting accepted (`1+1+…` with n terms is n deep)
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub sql_max_depth: usize,
+    /// Largest string one repeat/lpad/rpad call may produce, in bytes
+    #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
+    pub sql_max_value: usize,
+    /// Memory one query may use, in MiB (it fails with a message past that)
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub query_memory: usize,
+    /// Largest request body, in bytes (413 past that)
+    #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
+    pub max_body: usize,
+    /// Longest date range the DORA API answers, in days
+    #[arg(long, default_value_t = 3_700, value_name = "DAYS")]
+    pub dora_max_days: i64,
+    /// Connections open at once (more wait until one closes)
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections: usize,
+    /// Queries running at once (more queue in arrival order; default: one per core)
+    #[arg(long, value_name = "N")]
+    pub max_queries: Option<usize>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -604,27 +627,69 @@ async fn run_async(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            let positive = |v: f64| v.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater);
-            if args.window_days <= 0 || !positive(args.sql_timeout) || args.sql_max_rows == 0 {
-                return Err(Error::usage(
-                    "--window-days/--sql-timeout/--sql-max-rows",
-                    "must all be positive",
-                ));
-            }
+            let limits = serve_limits(&args)?;
             let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
-            serve::run(
+            crate::serve::run(
                 warehouse,
-                serve::ServeOptions {
+                crate::serve::ServeOptions {
                     addr: args.addr,
                     window_days: args.window_days,
                     production: ProductionPattern::new(&args.environment)?,
-                    sql_max_rows: args.sql_max_rows,
-                    sql_timeout: std::time::Duration::from_secs_f64(args.sql_timeout),
+                    limits,
                 },
             )
             .await
         }
     }
+}
+
+/// `serve`'s bounds, each checked: a value that cannot be meant (zero,
+/// infinite, not a number) is refused with exit 2.
+fn serve_limits(args: &ServeArgs) -> Result<crate::serve::Limits> {
+    let window = "--window-days/--sql-max-rows/--sql-max-length/--sql-max-depth/--sql-max-value/\
+                  --query-memory/--max-body/--dora-max-days/--max-connections/--max-queries";
+    let counts = [
+        args.window_days.max(0) as usize,
+        args.sql_max_rows,
+        args.sql_max_length,
+        args.sql_max_depth,
+        args.sql_max_value,
+        args.query_memory,
+        args.max_body,
+        args.dora_max_days.max(0) as usize,
+        args.max_connections,
+        args.max_queries.unwrap_or(1),
+    ];
+    if counts.contains(&0) || args.window_days > 36_600 || args.dora_max_days > 36_600 {
+        return Err(Error::usage(window, "must all be positive (and day counts at most 36600)"));
+    }
+    let timeout = checked_seconds("--sql-timeout", args.sql_timeout, 86_400.0)?;
+    Ok(crate::serve::Limits {
+        sql: crate::serve::SqlLimits {
+            max_bytes: args.sql_max_length,
+            max_depth: args.sql_max_depth,
+            max_value_bytes: args.sql_max_value,
+        },
+        sql_max_rows: args.sql_max_rows,
+        query_timeout: timeout,
+        query_memory: args.query_memory.saturating_mul(1 << 20),
+        max_body: args.max_body,
+        dora_max_days: args.dora_max_days,
+        max_connections: args.max_connections,
+        max_queries: args.max_queries.unwrap_or_else(crate::cores),
+        ..crate::serve::Limits::default()
+    })
+}
+
+/// A number of seconds that is finite, positive and at most `max`.
+fn checked_seconds(option: &str, value: f64, max: f64) -> Result<std::time::Duration> {
+    if !(value.is_finite() && value > 0.0 && value <= max) {
+        return Err(Error::usage(
+            option,
+            format!("`{value}` is not a number of seconds between 0 and {max}"),
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
 }
 
 /// `report`: the week's report as report.html, report.md and charts/.
@@ -678,7 +743,7 @@ async fn export(warehouse: &Option<PathBuf>, args: &ExportArgs) -> Result<()> {
     let engine = open_engine(&warehouse, &opts.production).await?;
     let format = match args.format {
         ExportFormat::Openmetrics => {
-            let text = serve::openmetrics_text(&engine, &opts).await?;
+            let text = crate::serve::openmetrics_text(&engine, &opts).await?;
             return match &args.output {
                 Some(path) => {
                     crate::store::warehouse::atomic_write(path, |f| f.write_all(text.as_bytes()))
@@ -946,12 +1011,24 @@ fn generator_config(args: &GenerateArgs) -> Result<GeneratorConfig> {
         Some(s) => interval::parse_instant("--end", s)?,
         None => interval::floor(interval::now_micros(), Interval::Day),
     };
-    // NaN is not positive either.
-    let positive = args.scale.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater);
-    if args.teams == 0 || args.days <= 0 || !positive {
+    // NaN and infinity fail these comparisons too.
+    let within = |v: f64, lo: f64, hi: f64| v.is_finite() && v >= lo && v <= hi;
+    if !(1..=10_000).contains(&args.teams) || !(1..=36_600).contains(&args.days) {
         return Err(Error::usage(
-            "--teams/--days/--scale",
-            "must all be positive",
+            "--teams/--days",
+            "--teams must be 1 to 10000 and --days 1 to 36600",
+        ));
+    }
+    if !within(args.scale, f64::MIN_POSITIVE, 1_000.0) {
+        return Err(Error::usage(
+            "--scale",
+            format!("`{}` is not a number above 0 and at most 1000", args.scale),
+        ));
+    }
+    if !within(args.incident_rate, 0.0, 1_000.0) {
+        return Err(Error::usage(
+            "--incident-rate",
+            format!("`{}` is not a number from 0 to 1000", args.incident_rate),
         ));
     }
     Ok(GeneratorConfig {

@@ -18,12 +18,13 @@ use datafusion::datasource::listing::{
 };
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::config::SessionConfig;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionContext;
 use regex::Regex;
 
 use crate::error::{Error, Result};
 use crate::store::schema::Table;
-use crate::store::warehouse::Warehouse;
+use crate::store::warehouse::{Derived, ReadGuard, Snapshot, Warehouse};
 
 /// Default production environments: `production` or `prod`, any case.
 pub const DEFAULT_PRODUCTION: &str = "production|prod";
@@ -60,10 +61,17 @@ impl Default for ProductionPattern {
     }
 }
 
+/// A query session over one pinned snapshot of the warehouse: while an
+/// `Engine` (or a fork of it) lives, every file it reads stays on disk.
 pub struct Engine {
     pub ctx: SessionContext,
     /// Production deployments whose sha is not among the repo's commits.
     pub unknown_sha_deployments: usize,
+    /// The table versions this engine reads.
+    pub snapshot: Snapshot,
+    tables: Vec<(String, Arc<dyn TableProvider>)>,
+    _derived: Derived,
+    _guard: Arc<ReadGuard>,
 }
 
 /// Prints phase durations to stderr when `DORALENS_TIMINGS` is set (for
@@ -136,45 +144,47 @@ const ATTRIBUTION_VERSION: u32 = 2;
 
 impl Engine {
     pub async fn open(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {
-        // DATAFUSION_* environment variables tune the engine (e.g.
-        // DATAFUSION_EXECUTION_BATCH_SIZE); ours are applied on top.
-        let mut config = SessionConfig::from_env()?
-            .with_information_schema(true)
-            .with_target_partitions(crate::cores());
-        // Larger batches than DataFusion's 8192 amortise per-batch work in
-        // the joins over per-commit rows (bench: 5.46 s → 5.12 s for
-        // metrics --by team --interval week on 10 M commits; 65536 was
-        // slower). The environment still wins.
-        if std::env::var_os("DATAFUSION_EXECUTION_BATCH_SIZE").is_none() {
-            config = config.with_batch_size(32 * 1024);
-        }
-        // DataFusion 55's join dynamic filter pushdown drops matching rows
-        // when a join key's filter passes through a projection over
-        // duplicate column names (apache/datafusion#25262). It silently
-        // dropped two failed deployments from the first version of our
-        // `deployment_recovery` view; the current views no longer trigger it,
-        // but the bug class is open upstream, so correctness comes first.
-        config
-            .options_mut()
-            .optimizer
-            .enable_join_dynamic_filter_pushdown = false;
-        let ctx = SessionContext::new_with_config(config);
-        ctx.register_udf(sha_key_udf());
+        // The readers lock first, then one consistent snapshot: the files it
+        // names stay on disk until this engine (and every fork) is dropped.
+        let guard = Arc::new(warehouse.read_guard()?);
+        let snapshot = warehouse.snapshot()?;
+        snapshot.verify()?;
+        let (derived, unknown) = ensure_attribution(warehouse, &snapshot, production)?;
+        let mut tables: Vec<(String, Arc<dyn TableProvider>)> = Vec::new();
         for table in Table::ALL {
-            let provider = table_provider(table.schema(), &warehouse.table_files(table)?).await?;
-            ctx.register_table(table.name(), provider)?;
+            let provider = table_provider(table.schema(), &snapshot.files(table)).await?;
+            tables.push((table.name().to_string(), provider));
         }
-        let unknown = ensure_attribution(warehouse, production)?;
         for (name, schema) in [
             ("deployment_commits", attribution::shipped_schema()),
             ("deployment_warnings", attribution::warnings_schema()),
         ] {
-            let provider = table_provider(schema, &warehouse.derived_files(name)).await?;
-            ctx.register_table(name, provider)?;
+            let provider = table_provider(schema, &derived.files(name)).await?;
+            tables.push((name.to_string(), provider));
         }
+        let ctx = new_context(None, &tables)?;
         Ok(Engine {
             ctx,
             unknown_sha_deployments: unknown,
+            snapshot,
+            tables,
+            _derived: derived,
+            _guard: guard,
+        })
+    }
+
+    /// A fresh session over the same snapshot and tables (nothing is read
+    /// again), optionally with its own runtime (e.g. a memory limit). Views
+    /// registered on the fork do not affect this engine, so concurrent
+    /// requests with different windows each get one.
+    pub fn fork(&self, runtime: Option<Arc<RuntimeEnv>>) -> Result<Engine> {
+        Ok(Engine {
+            ctx: new_context(runtime, &self.tables)?,
+            unknown_sha_deployments: self.unknown_sha_deployments,
+            snapshot: self.snapshot.clone(),
+            tables: self.tables.clone(),
+            _derived: self._derived.clone(),
+            _guard: self._guard.clone(),
         })
     }
 
@@ -200,6 +210,7 @@ impl Engine {
     pub async fn user_sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         match self.sql(sql).await {
             Ok(r) => Ok(r),
+            Err(Error::DataFusion(e)) if !Error::is_query_fault(&e) => Err(Error::DataFusion(e)),
             Err(e) => Err(Error::Query {
                 message: match e {
                     Error::DataFusion(e) => e.to_string(),
@@ -240,6 +251,45 @@ impl Engine {
     }
 }
 
+/// The session configuration every engine uses, with the tables and our
+/// scalar functions registered.
+fn new_context(
+    runtime: Option<Arc<RuntimeEnv>>,
+    tables: &[(String, Arc<dyn TableProvider>)],
+) -> Result<SessionContext> {
+    // DATAFUSION_* environment variables tune the engine (e.g.
+    // DATAFUSION_EXECUTION_BATCH_SIZE); ours are applied on top.
+    let mut config = SessionConfig::from_env()?
+        .with_information_schema(true)
+        .with_target_partitions(crate::cores());
+    // Larger batches than DataFusion's 8192 amortise per-batch work in
+    // the joins over per-commit rows (bench: 5.46 s → 5.12 s for
+    // metrics --by team --interval week on 10 M commits; 65536 was
+    // slower). The environment still wins.
+    if std::env::var_os("DATAFUSION_EXECUTION_BATCH_SIZE").is_none() {
+        config = config.with_batch_size(32 * 1024);
+    }
+    // DataFusion 55's join dynamic filter pushdown drops matching rows
+    // when a join key's filter passes through a projection over
+    // duplicate column names (apache/datafusion#25262). It silently
+    // dropped two failed deployments from the first version of our
+    // `deployment_recovery` view; the current views no longer trigger it,
+    // but the bug class is open upstream, so correctness comes first.
+    config
+        .options_mut()
+        .optimizer
+        .enable_join_dynamic_filter_pushdown = false;
+    let ctx = match runtime {
+        Some(rt) => SessionContext::new_with_config_rt(config, rt),
+        None => SessionContext::new_with_config(config),
+    };
+    ctx.register_udf(sha_key_udf());
+    for (name, provider) in tables {
+        ctx.register_table(name.as_str(), provider.clone())?;
+    }
+    Ok(ctx)
+}
+
 /// A Parquet-backed table over exactly the given files (an empty in-memory
 /// table when there are none), always with the canonical schema.
 async fn table_provider(
@@ -261,52 +311,59 @@ async fn table_provider(
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
-/// Makes sure the derived attribution tables match the current inputs;
-/// returns the number of production deployments with an unknown sha.
-pub fn ensure_attribution(warehouse: &Warehouse, production: &ProductionPattern) -> Result<usize> {
+/// The derived attribution tables for the snapshot's inputs, computed
+/// (by one process at a time) when no current generation matches; also
+/// the number of production deployments with an unknown sha.
+pub fn ensure_attribution(
+    warehouse: &Warehouse,
+    snapshot: &Snapshot,
+    production: &ProductionPattern,
+) -> Result<(Derived, usize)> {
     let stamp = format!(
         "attribution-v{ATTRIBUTION_VERSION};commits={};deployments={};production={}",
-        warehouse.version(Table::Commits)?,
-        warehouse.version(Table::Deployments)?,
+        snapshot.version(Table::Commits),
+        snapshot.version(Table::Deployments),
         production.anchored
     );
-    if warehouse.derived_stamp("deployment_commits").as_deref() == Some(stamp.as_str())
-        && warehouse.derived_stamp("deployment_warnings").as_deref() == Some(stamp.as_str())
-    {
-        let rows = crate::store::warehouse::read_files_parallel(
-            &warehouse.derived_files("deployment_warnings"),
-            Some(&["deployment_id"]),
-        )?
-        .iter()
-        .map(|b| b.num_rows())
-        .sum();
-        return Ok(rows);
-    }
-    let timer = PhaseTimer::new("attribution");
-    let commits = warehouse.read_table(Table::Commits, Some(&attribution::COMMIT_COLUMNS))?;
-    let deployments =
-        warehouse.read_table(Table::Deployments, Some(&attribution::DEPLOYMENT_COLUMNS))?;
-    timer.phase("read inputs");
-    let result = attribution::attribute(&commits, &deployments, &production.regex)?;
-    // Only sha and authored_at are still needed; parents and messages go.
-    drop(commits);
-    let timer = PhaseTimer::new("attribution");
-    warehouse.write_derived_streamed(
-        "deployment_commits",
-        &attribution::shipped_schema(),
-        result.parts(),
-        &stamp,
-        &["sha", "sha_key"],
-        &|part, sink| result.write_part(part, sink),
-    )?;
-    timer.phase("write deployment_commits");
-    let unknown = result.warnings.num_rows();
-    warehouse.write_derived(
-        "deployment_warnings",
-        &attribution::warnings_schema(),
-        &[vec![result.warnings]],
-        &stamp,
-        &[],
-    )?;
-    Ok(unknown)
+    let derived = match warehouse.derived("attribution", &stamp)? {
+        Some(d) => d,
+        None => warehouse.build_derived("attribution", &stamp, &|out| {
+            let timer = PhaseTimer::new("attribution");
+            let commits = crate::store::warehouse::read_files_parallel(
+                &snapshot.files(Table::Commits),
+                Some(&attribution::COMMIT_COLUMNS),
+            )?;
+            let deployments = crate::store::warehouse::read_files_parallel(
+                &snapshot.files(Table::Deployments),
+                Some(&attribution::DEPLOYMENT_COLUMNS),
+            )?;
+            timer.phase("read inputs");
+            let result = attribution::attribute(&commits, &deployments, &production.regex)?;
+            // Only sha and authored_at are still needed; parents and messages go.
+            drop(commits);
+            let timer = PhaseTimer::new("attribution");
+            out.write_streamed(
+                "deployment_commits",
+                &attribution::shipped_schema(),
+                result.parts(),
+                &["sha", "sha_key"],
+                &|part, sink| result.write_part(part, sink),
+            )?;
+            timer.phase("write deployment_commits");
+            out.write(
+                "deployment_warnings",
+                &attribution::warnings_schema(),
+                &[vec![result.warnings.clone()]],
+                &[],
+            )
+        })?,
+    };
+    let unknown = crate::store::warehouse::read_files_parallel(
+        &derived.files("deployment_warnings"),
+        Some(&["deployment_id"]),
+    )?
+    .iter()
+    .map(|b| b.num_rows())
+    .sum();
+    Ok((derived, unknown))
 }

@@ -61,14 +61,14 @@ pub fn render(file: &QueryFile, params: &HashMap<&str, String>) -> Result<String
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find("}}").ok_or_else(|| Error::Query {
-            message: format!("queries/{}: unclosed `{{{{`", file.path),
-            help: String::new(),
+        let end = after.find("}}").ok_or_else(|| Error::BundledQuery {
+            file: file.path,
+            message: "unclosed `{{`".into(),
         })?;
         let name = after[..end].trim();
-        let value = params.get(name).ok_or_else(|| Error::Query {
-            message: format!("queries/{}: unknown parameter `{name}`", file.path),
-            help: String::new(),
+        let value = params.get(name).ok_or_else(|| Error::BundledQuery {
+            file: file.path,
+            message: format!("unknown parameter `{name}`"),
         })?;
         out.push_str(value);
         rest = &after[end + 2..];

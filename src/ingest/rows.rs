@@ -129,16 +129,14 @@ impl RowBuilder {
         for (spec, value) in self.table.columns().iter().zip(values) {
             parsed.push(self.parse_cell(line, spec, value)?);
         }
-        let key: String = self
-            .key_indices
-            .iter()
-            .map(|&i| match &parsed[i] {
-                Parsed::Text(Some(s)) => s.clone(),
-                Parsed::Int(Some(v)) => v.to_string(),
-                _ => String::new(),
-            })
-            .collect::<Vec<_>>()
-            .join("\u{1f}");
+        let mut key = String::new();
+        for &i in &self.key_indices {
+            match &parsed[i] {
+                Parsed::Text(Some(s)) => crate::store::keys::push_key_text(&mut key, s),
+                Parsed::Int(Some(v)) => crate::store::keys::push_key_int(&mut key, *v),
+                _ => crate::store::keys::push_key_text(&mut key, ""),
+            }
+        }
         if let Some(first) = self.seen_keys.insert(key, line) {
             let key_desc = self.table.key().join(", ");
             return Err(self.error(
@@ -216,7 +214,8 @@ impl RowBuilder {
                         line,
                         spec.name,
                         format!(
-                            "bad status `{text}`, expected {}",
+                            "bad status {}, expected {}",
+                            quote_cell(text),
                             spec.kind.expected_form()
                         ),
                     ));
@@ -229,7 +228,7 @@ impl RowBuilder {
                     return Err(self.error(
                         line,
                         spec.name,
-                        format!("`{text}` is not {}", spec.kind.expected_form()),
+                        format!("{} is not {}", quote_cell(text), spec.kind.expected_form()),
                     ));
                 }
             },
@@ -240,7 +239,8 @@ impl RowBuilder {
                         line,
                         spec.name,
                         format!(
-                            "cannot parse `{text}` as a timestamp, expected {}",
+                            "cannot parse {} as a timestamp, expected {}",
+                            quote_cell(text),
                             spec.kind.expected_form()
                         ),
                     ));
@@ -267,6 +267,21 @@ impl RowBuilder {
     pub fn finish(mut self) -> Result<RecordBatch> {
         self.buffer.finish()
     }
+}
+
+/// A cell as an error message shows it: in backticks, cut to its first
+/// 100 bytes (at a character boundary) with its full size, so a huge bad
+/// cell does not flood the terminal.
+pub fn quote_cell(text: &str) -> String {
+    const SHOWN: usize = 100;
+    if text.len() <= SHOWN {
+        return format!("`{text}`");
+    }
+    let mut end = SHOWN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("`{}…` ({} bytes)", &text[..end], text.len())
 }
 
 enum Parsed {

@@ -169,9 +169,9 @@ pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()
         for statement in queries::statements(&sql) {
             // Views are replaced when options change within one session.
             let statement = statement.replacen("CREATE VIEW", "CREATE OR REPLACE VIEW", 1);
-            engine.sql(&statement).await.map_err(|e| Error::Query {
-                message: format!("queries/{}: {e}", file.path),
-                help: String::new(),
+            engine.sql(&statement).await.map_err(|e| Error::BundledQuery {
+                file: file.path,
+                message: e.to_string(),
             })?;
         }
     }
@@ -245,9 +245,9 @@ pub async fn compute(engine: &Engine, opts: &MetricsOptions) -> Result<MetricsTa
     opts.validate()?;
     register_views(engine, opts).await?;
     let sql = queries::render(&queries::METRICS, &opts.params())?;
-    let (_, batches) = engine.sql(&sql).await.map_err(|e| Error::Query {
-        message: format!("queries/{}: {e}", queries::METRICS.path),
-        help: String::new(),
+    let (_, batches) = engine.sql(&sql).await.map_err(|e| Error::BundledQuery {
+        file: queries::METRICS.path,
+        message: e.to_string(),
     })?;
     shape_output(&batches, opts)
 }

@@ -65,16 +65,14 @@ impl<'a> KeyColumns<'a> {
         h ^ (h >> 33)
     }
 
-    /// The exact key as a string, for equality checks after a hash match.
+    /// The exact key as a string, for equality checks after a hash match
+    /// (see [`exact_key`]).
     pub fn exact(&self, row: usize) -> String {
         let mut out = String::new();
-        for (i, part) in self.parts.iter().enumerate() {
-            if i > 0 {
-                out.push('\u{1f}');
-            }
+        for part in &self.parts {
             match part {
-                KeyPart::Text(a) => out.push_str(a.value(row)),
-                KeyPart::Int(a) => out.push_str(&a.value(row).to_string()),
+                KeyPart::Text(a) => push_key_text(&mut out, a.value(row)),
+                KeyPart::Int(a) => push_key_int(&mut out, a.value(row)),
             }
         }
         out
@@ -93,6 +91,22 @@ impl<'a> KeyColumns<'a> {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// Appends a text key part, length-prefixed (`5:acme/`), so that no
+/// choice of characters inside the parts can make two different keys
+/// encode alike (a separator character could also occur in a value).
+pub fn push_key_text(out: &mut String, part: &str) {
+    out.push_str(&part.len().to_string());
+    out.push(':');
+    out.push_str(part);
+}
+
+/// Appends an integer key part (`i42;`).
+pub fn push_key_int(out: &mut String, part: i64) {
+    out.push('i');
+    out.push_str(&part.to_string());
+    out.push(';');
 }
 
 /// Serialise sorted hashes (little-endian u64s).
@@ -171,6 +185,38 @@ pub fn sha_key(sha: &str) -> u128 {
 /// agree byte for byte).
 pub fn sha_key_bytes(key: u128) -> [u8; SHA_KEY_BYTES as usize] {
     key.to_be_bytes()
+}
+
+#[cfg(test)]
+mod exact_key_tests {
+    use super::push_key_text;
+
+    fn key(parts: &[&str]) -> String {
+        let mut out = String::new();
+        for p in parts {
+            push_key_text(&mut out, p);
+        }
+        out
+    }
+
+    #[test]
+    fn regression_keys_with_the_separator_character_do_not_collide() {
+        assert_ne!(key(&["a\u{1f}b", "c"]), key(&["a", "b\u{1f}c"]));
+        assert_ne!(key(&["a:1", "b"]), key(&["a", ":1b"]));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn different_key_tuples_encode_differently(
+            a in proptest::collection::vec(".{0,6}", 2),
+            b in proptest::collection::vec(".{0,6}", 2),
+        ) {
+            proptest::prop_assume!(a != b);
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let b: Vec<&str> = b.iter().map(String::as_str).collect();
+            proptest::prop_assert_ne!(key(&a), key(&b));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -190,6 +190,11 @@ impl Table {
         Table::Teams,
     ];
 
+    /// Position in [`Table::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Table::Commits => "commits",

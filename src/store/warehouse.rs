@@ -5,11 +5,14 @@
 //! ```text
 //! <root>/
 //!   .lock                      advisory lock held by writers
-//!   <table>/_manifest.json     the table's live segments; replaced atomically
+//!   .readers                   shared lock held by every reader while it reads
+//!   <table>/_manifest.json     the table's live segments (and the superseded
+//!                              ones still kept for readers); replaced atomically
 //!   <table>/seg-000001.parquet immutable data segment
 //!   <table>/seg-000001.keys    sorted 64-bit hashes of its natural keys
-//!   _derived/<name>.parquet    derived tables (attribution), stamped with
-//!                              the input versions they were computed from
+//!   _derived/<set>.json        the current generation of a derived set
+//!                              (attribution) and the inputs' stamp
+//!   _derived/<set>-g000007/<table>/part-000.parquet
 //!   _state/<name>.json         small documents such as sync cursors
 //! ```
 //!
@@ -17,9 +20,21 @@
 //! fresh names, then the manifest is swapped by rename. A crash at any point
 //! leaves either the old manifest (and some unreferenced files, removed by the
 //! next write) or the new one; readers only open files the manifest names.
+//!
+//! **Snapshot isolation.** A reader takes a shared lock on `.readers`, reads
+//! every table's manifest (repeating until no version moved, so the tables
+//! form one committed state), checks that each named file is there with its
+//! recorded size, and keeps the lock until it has finished reading. Files a
+//! write supersedes are *retired*, not deleted: the manifest lists them with
+//! the time they were retired, and they are removed only when no reader can
+//! still be reading them (a writer that gets the `.readers` lock exclusively
+//! without waiting, or `doralens vacuum`, which waits for it), or once they
+//! have been retired longer than the retention period (an hour by default).
+//! A reader therefore never sees a vanished file as an empty table; a file
+//! that is missing or damaged all the same is an error naming it.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs::{self, File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +61,16 @@ const ROW_GROUP_ROWS: usize = 128 * 1024;
 const MANIFEST: &str = "_manifest.json";
 const MANIFEST_FORMAT: u32 = 1;
 const STAMP_KEY: &str = "doralens.stamp";
+const READERS_LOCK: &str = ".readers";
+/// How long a superseded file is kept for readers that may still be reading
+/// it when the writer cannot tell (another reader holds the readers lock).
+pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
@@ -54,6 +79,9 @@ pub struct Manifest {
     pub version: u64,
     pub next_segment: u64,
     pub segments: Vec<Segment>,
+    /// Segments superseded by a write, kept until no reader can need them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<Retired>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -61,6 +89,17 @@ pub struct Segment {
     pub file: String,
     pub keys: String,
     pub rows: usize,
+    /// Size of the Parquet file, checked before reading (absent in
+    /// warehouses written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
+/// A superseded segment's files and when they were superseded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Retired {
+    pub files: Vec<String>,
+    pub at_micros: i64,
 }
 
 impl Manifest {
@@ -85,6 +124,110 @@ pub struct Warehouse {
 /// Held while writing; released on drop.
 pub struct WriteLock {
     _file: File,
+}
+
+/// A shared lock on `.readers`, held while reading: files a reader may
+/// still open are not deleted while it is held. Released on drop. `None`
+/// inside when the warehouse is read-only to us and has no lock file yet
+/// (then the retention period alone protects the reader).
+pub struct ReadGuard {
+    _file: Option<File>,
+}
+
+/// Every table's manifest at one committed state of the warehouse.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    root: PathBuf,
+    manifests: Vec<Manifest>,
+}
+
+impl Snapshot {
+    pub fn manifest(&self, table: Table) -> &Manifest {
+        &self.manifests[table.index()]
+    }
+
+    pub fn version(&self, table: Table) -> u64 {
+        self.manifest(table).version
+    }
+
+    /// Absolute paths of the table's live Parquet files at this snapshot.
+    pub fn files(&self, table: Table) -> Vec<PathBuf> {
+        let dir = self.root.join(table.name());
+        self.manifest(table)
+            .segments
+            .iter()
+            .map(|s| dir.join(&s.file))
+            .collect()
+    }
+
+    /// Changes whenever any table is written.
+    pub fn stamp(&self) -> String {
+        self.manifests
+            .iter()
+            .map(|m| m.version.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Checks that every file the snapshot names is present with its
+    /// recorded size: a missing or damaged segment is an error naming it,
+    /// never an empty table.
+    pub fn verify(&self) -> Result<()> {
+        for table in Table::ALL {
+            let dir = self.root.join(table.name());
+            for seg in &self.manifest(table).segments {
+                check_file(&dir.join(&seg.file), seg.bytes, table)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_file(path: &Path, expected: Option<u64>, table: Table) -> Result<()> {
+    let repair = format!(
+        "restore the warehouse from a backup, or re-import the `{}` data into a fresh warehouse",
+        table.name()
+    );
+    match fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Warehouse {
+            path: path.to_path_buf(),
+            message: format!(
+                "a segment the `{}` manifest lists is missing (deleted outside doralens?); {repair}",
+                table.name()
+            ),
+        }),
+        Err(e) => Err(Error::io("cannot read", path, e)),
+        Ok(meta) => {
+            let len = meta.len();
+            let bad = len == 0 || expected.is_some_and(|want| want != len);
+            if bad {
+                return Err(Error::Warehouse {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "the segment is damaged ({len} bytes{}); {repair}",
+                        expected.map_or(String::new(), |w| format!(", expected {w}"))
+                    ),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Tries the readers lock exclusively without waiting: `Some` means no
+/// reader is reading (and none can start until it is dropped).
+fn try_exclusive_readers(root: &Path) -> Option<File> {
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(root.join(READERS_LOCK))
+        .ok()?;
+    match file.try_lock() {
+        Ok(()) => Some(file),
+        Err(TryLockError::WouldBlock) | Err(TryLockError::Error(_)) => None,
+    }
 }
 
 impl Warehouse {
@@ -167,7 +310,9 @@ impl Warehouse {
         }
     }
 
-    /// Absolute paths of the table's live Parquet files.
+    /// Absolute paths of the table's live Parquet files. Without a
+    /// [`ReadGuard`] they may be retired and deleted at any time: readers
+    /// use [`Warehouse::snapshot`] under [`Warehouse::read_guard`].
     pub fn table_files(&self, table: Table) -> Result<Vec<PathBuf>> {
         let dir = self.table_dir(table);
         Ok(self
@@ -182,10 +327,77 @@ impl Warehouse {
         Ok(self.manifest(table)?.version)
     }
 
+    /// Takes the shared readers lock (waiting only while a writer deletes
+    /// retired files, which takes milliseconds).
+    pub fn read_guard(&self) -> Result<ReadGuard> {
+        let path = self.root.join(READERS_LOCK);
+        let file = match File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+        {
+            Ok(f) => f,
+            // Read-only to us: lock the existing file through a read handle,
+            // or go without when there is none (nobody can write here then
+            // without creating it first; retention still protects us).
+            Err(_) => match File::open(&path) {
+                Ok(f) => f,
+                Err(_) => return Ok(ReadGuard { _file: None }),
+            },
+        };
+        file.lock_shared()
+            .map_err(|e| Error::io("cannot lock warehouse for reading", &path, e))?;
+        Ok(ReadGuard { _file: Some(file) })
+    }
+
+    /// Every table's manifest at one committed state: manifests are read
+    /// until two passes agree on every version, so a write that commits in
+    /// the middle is either wholly in or wholly out. Take a [`ReadGuard`]
+    /// first and keep it while reading the snapshot's files.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let read = || -> Result<Vec<Manifest>> { Table::ALL.iter().map(|&t| self.manifest(t)).collect() };
+        let mut manifests = read()?;
+        for _ in 0..100 {
+            let again = read()?;
+            if again.iter().zip(&manifests).all(|(a, b)| a.version == b.version) {
+                return Ok(Snapshot {
+                    root: self.root.clone(),
+                    manifests,
+                });
+            }
+            manifests = again;
+        }
+        Err(Error::Warehouse {
+            path: self.root.clone(),
+            message: "the warehouse kept changing while it was being read; try again".into(),
+        })
+    }
+
     /// Reads the whole table (optionally only some columns, by name). Files
     /// are decoded in parallel, one thread per core; rows keep file order.
+    /// The read is pinned to one manifest version.
     pub fn read_table(&self, table: Table, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
-        read_files_parallel(&self.table_files(table)?, columns)
+        self.read_pinned(table, columns, None)
+    }
+
+    fn read_pinned(
+        &self,
+        table: Table,
+        columns: Option<&[&str]>,
+        only: Option<(&str, &str)>,
+    ) -> Result<Vec<RecordBatch>> {
+        let _guard = self.read_guard()?;
+        let manifest = self.manifest(table)?;
+        let dir = self.table_dir(table);
+        let mut files = Vec::with_capacity(manifest.segments.len());
+        for seg in &manifest.segments {
+            let path = dir.join(&seg.file);
+            check_file(&path, seg.bytes, table)?;
+            files.push(path);
+        }
+        read_files_parallel_where(&files, columns, only)
     }
 
     /// The rows of `table` whose text column `column` equals `value`, with
@@ -200,7 +412,7 @@ impl Warehouse {
         column: &str,
         value: &str,
     ) -> Result<Vec<RecordBatch>> {
-        read_files_parallel_where(&self.table_files(table)?, columns, Some((column, value)))
+        self.read_pinned(table, columns, Some((column, value)))
     }
 
     /// Inserts rows, replacing rows with the same natural key. `batches` must
@@ -212,6 +424,7 @@ impl Warehouse {
         fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
         let mut manifest = self.manifest(table)?;
         self.remove_unreferenced(&dir, &manifest);
+        self.collect_retired(&dir, &mut manifest, DEFAULT_RETENTION, false);
 
         let new_data = concat_batches(&schema, batches)?;
         let new_keys = KeyColumns::new(table, &new_data);
@@ -273,18 +486,111 @@ impl Warehouse {
         }
         manifest.version += 1;
         manifest.format = MANIFEST_FORMAT;
-        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-        atomic_write(&dir.join(MANIFEST), |f| f.write_all(&json))?;
-        sync_dir(&dir);
-        for seg in obsolete {
-            let _ = fs::remove_file(dir.join(&seg.file));
-            let _ = fs::remove_file(dir.join(&seg.keys));
+        if !obsolete.is_empty() {
+            manifest.retired.push(Retired {
+                files: obsolete
+                    .iter()
+                    .flat_map(|s| [s.file.clone(), s.keys.clone()])
+                    .collect(),
+                at_micros: now_micros(),
+            });
+        }
+        self.commit_manifest(&dir, &manifest)?;
+        // Readers that started before the swap may still read the retired
+        // files; when none is reading, they can go now (they leave the
+        // manifest's list at the next write, which finds them gone).
+        if !obsolete.is_empty()
+            && let Some(_exclusive) = try_exclusive_readers(&self.root)
+        {
+            for seg in &obsolete {
+                let _ = fs::remove_file(dir.join(&seg.file));
+                let _ = fs::remove_file(dir.join(&seg.keys));
+            }
+            self.remove_retired_generations();
         }
         Ok(UpsertReport {
             written: batches.iter().map(|b| b.num_rows()).sum(),
             replaced,
             total: manifest.rows(),
         })
+    }
+
+    fn commit_manifest(&self, dir: &Path, manifest: &Manifest) -> Result<()> {
+        let json = serde_json::to_vec_pretty(manifest).expect("manifest serialises");
+        atomic_write(&dir.join(MANIFEST), |f| f.write_all(&json))?;
+        sync_dir(dir);
+        Ok(())
+    }
+
+    /// Deletes retired files no reader can still need: all of them when
+    /// the readers lock is free (`wait`: wait for it), else those retired
+    /// longer ago than `retention`. Drops them from `manifest.retired`
+    /// (the caller commits the manifest). Returns the files deleted.
+    fn collect_retired(
+        &self,
+        dir: &Path,
+        manifest: &mut Manifest,
+        retention: std::time::Duration,
+        wait: bool,
+    ) -> usize {
+        if manifest.retired.is_empty() {
+            return 0;
+        }
+        let exclusive = if wait {
+            self.exclusive_readers_blocking()
+        } else {
+            try_exclusive_readers(&self.root)
+        };
+        let cutoff = now_micros() - retention.as_micros() as i64;
+        let mut deleted = 0;
+        manifest.retired.retain(|r| {
+            if exclusive.is_none() && r.at_micros > cutoff {
+                return true;
+            }
+            for f in &r.files {
+                if fs::remove_file(dir.join(f)).is_ok() {
+                    deleted += 1;
+                }
+            }
+            false
+        });
+        deleted
+    }
+
+    fn exclusive_readers_blocking(&self) -> Option<File> {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.root.join(READERS_LOCK))
+            .ok()?;
+        file.lock().ok()?;
+        Some(file)
+    }
+
+    /// `doralens vacuum`: waits until no reader is reading, then deletes
+    /// every retired file (those retired within `retention` are kept),
+    /// files left by crashed writes, and derived generations no longer
+    /// current. Returns how many files and directories it removed.
+    pub fn vacuum(&self, retention: std::time::Duration) -> Result<usize> {
+        let _lock = self.lock()?;
+        let mut removed = 0;
+        for table in Table::ALL {
+            let dir = self.table_dir(table);
+            if !dir.is_dir() {
+                continue;
+            }
+            let mut manifest = self.manifest(table)?;
+            removed += self.remove_unreferenced(&dir, &manifest);
+            let before = manifest.retired.len();
+            removed += self.collect_retired(&dir, &mut manifest, retention, true);
+            if manifest.retired.len() != before {
+                self.commit_manifest(&dir, &manifest)?;
+            }
+        }
+        removed += self.vacuum_derived(retention)?;
+        Ok(removed)
     }
 
     fn segment_hashes(&self, dir: &Path, seg: &Segment) -> Result<Vec<u64>> {
@@ -317,137 +623,260 @@ impl Warehouse {
         hashes.sort_unstable();
         let bytes = keys::encode(&hashes);
         atomic_write(&dir.join(&keys_file), |f| f.write_all(&bytes))?;
+        let path = dir.join(&file);
+        let size = fs::metadata(&path)
+            .map_err(|e| Error::io("cannot read", &path, e))?
+            .len();
         Ok(Segment {
             file,
             keys: keys_file,
             rows: batch.num_rows(),
+            bytes: Some(size),
         })
     }
 
-    /// Files left behind by a write that crashed before its manifest swap.
-    fn remove_unreferenced(&self, dir: &Path, manifest: &Manifest) {
+    /// Files left behind by a write that crashed before its manifest swap
+    /// (neither live nor retired: no manifest ever named them, so no
+    /// reader can have them open). Called under the writer lock.
+    fn remove_unreferenced(&self, dir: &Path, manifest: &Manifest) -> usize {
         let live: HashSet<&str> = manifest
             .segments
             .iter()
             .flat_map(|s| [s.file.as_str(), s.keys.as_str()])
+            .chain(manifest.retired.iter().flat_map(|r| r.files.iter().map(String::as_str)))
             .collect();
         let Ok(entries) = fs::read_dir(dir) else {
-            return;
+            return 0;
         };
+        let mut removed = 0;
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
             let is_data = name.starts_with("seg-") || name.contains(".tmp-");
-            if is_data && !live.contains(name.as_ref()) {
-                let _ = fs::remove_file(entry.path());
+            if is_data && !live.contains(name.as_ref()) && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
             }
+        }
+        removed
+    }
+
+    fn derived_root(&self) -> PathBuf {
+        self.root.join("_derived")
+    }
+
+    fn derived_pointer(&self, set: &str) -> Result<Option<DerivedPointer>> {
+        let path = self.derived_root().join(format!("{set}.json"));
+        match fs::read(&path) {
+            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("cannot read", path, e)),
         }
     }
 
-    fn derived_dir(&self, name: &str) -> PathBuf {
-        self.root.join("_derived").join(name)
-    }
-
-    /// The part files of a derived table (empty when it was never written).
-    pub fn derived_files(&self, name: &str) -> Vec<PathBuf> {
-        let Ok(entries) = fs::read_dir(self.derived_dir(name)) else {
-            return Vec::new();
+    /// The current generation of a derived set when it was computed from
+    /// the inputs `stamp` describes (and its directory is intact).
+    pub fn derived(&self, set: &str, stamp: &str) -> Result<Option<Derived>> {
+        let Some(pointer) = self.derived_pointer(set)? else {
+            return Ok(None);
         };
-        let mut files: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("parquet"))
-            .collect();
-        files.sort();
-        files
+        let dir = self.derived_root().join(generation_dir(set, pointer.generation));
+        Ok((pointer.stamp == stamp && dir.is_dir()).then(|| Derived {
+            dir,
+            stamp: pointer.stamp,
+            _temp: None,
+        }))
     }
 
-    /// The stamp a derived table was written with, if every part has it.
-    pub fn derived_stamp(&self, name: &str) -> Option<String> {
-        let mut stamp: Option<String> = None;
-        let files = self.derived_files(name);
-        if files.is_empty() {
-            return None;
+    /// Computes a derived set for the inputs `stamp` describes, one process
+    /// at a time: others wait, then find it done. `build` writes the set's
+    /// tables through the [`DerivedWriter`] into a fresh generation
+    /// directory, which a pointer swap then publishes; the generation it
+    /// replaces is retired like a superseded segment. On a warehouse we
+    /// cannot write (another user's, a read-only mount) the set is computed
+    /// into a temporary directory that lives as long as the returned value.
+    pub fn build_derived(
+        &self,
+        set: &str,
+        stamp: &str,
+        build: &dyn Fn(&DerivedWriter) -> Result<()>,
+    ) -> Result<Derived> {
+        let root = self.derived_root();
+        let lock = fs::create_dir_all(&root).and_then(|()| {
+            File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(root.join(".lock"))
+        });
+        let lock = match lock {
+            Ok(f) => f,
+            Err(e) if is_read_only(&e) => return self.build_derived_elsewhere(set, stamp, build),
+            Err(e) => return Err(Error::io("cannot create", &root, e)),
+        };
+        lock.lock()
+            .map_err(|e| Error::io("cannot lock", root.join(".lock"), e))?;
+        if let Some(done) = self.derived(set, stamp)? {
+            return Ok(done); // another process computed it while we waited
         }
-        for path in files {
-            let file = File::open(path).ok()?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).ok()?;
-            let this = builder
-                .metadata()
-                .file_metadata()
-                .key_value_metadata()?
-                .iter()
-                .find(|kv| kv.key == STAMP_KEY)
-                .and_then(|kv| kv.value.clone())?;
-            match &stamp {
-                Some(s) if *s != this => return None,
-                _ => stamp = Some(this),
+        let mut pointer = self.derived_pointer(set)?.unwrap_or_default();
+        self.remove_derived_leftovers(set, &pointer);
+        let generation = pointer.generation + 1;
+        let name = generation_dir(set, generation);
+        let fresh = root.join(format!("{name}.tmp-{}", std::process::id()));
+        fs::create_dir_all(&fresh).map_err(|e| Error::io("cannot create", &fresh, e))?;
+        let result = build(&DerivedWriter { dir: &fresh, stamp });
+        if let Err(e) = result {
+            let _ = fs::remove_dir_all(&fresh);
+            return Err(e);
+        }
+        let dir = root.join(&name);
+        fs::rename(&fresh, &dir).map_err(|e| Error::io("cannot publish", &dir, e))?;
+        sync_dir(&root);
+        let now = now_micros();
+        if pointer.generation > 0 {
+            pointer.retired.push(RetiredGeneration {
+                generation: pointer.generation,
+                at_micros: now,
+            });
+        }
+        // Retired generations past the retention period go now; younger
+        // ones wait for a writer that finds no reader, or `vacuum`.
+        let cutoff = now - DEFAULT_RETENTION.as_micros() as i64;
+        pointer.retired.retain(|r| {
+            let old = root.join(generation_dir(set, r.generation));
+            if r.at_micros <= cutoff || !old.exists() {
+                let _ = fs::remove_dir_all(&old);
+                return false;
+            }
+            true
+        });
+        pointer.generation = generation;
+        pointer.stamp = stamp.to_string();
+        let json = serde_json::to_vec_pretty(&pointer).expect("pointer serialises");
+        atomic_write(&root.join(format!("{set}.json")), |f| f.write_all(&json))?;
+        sync_dir(&root);
+        Ok(Derived {
+            dir,
+            stamp: stamp.to_string(),
+            _temp: None,
+        })
+    }
+
+    fn build_derived_elsewhere(
+        &self,
+        set: &str,
+        stamp: &str,
+        build: &dyn Fn(&DerivedWriter) -> Result<()>,
+    ) -> Result<Derived> {
+        let temp = TempDir::new(set)?;
+        eprintln!(
+            "note: {} is read-only to this user; computing `{set}` in {} for this run only",
+            self.root.display(),
+            temp.0.display()
+        );
+        build(&DerivedWriter {
+            dir: &temp.0,
+            stamp,
+        })?;
+        Ok(Derived {
+            dir: temp.0.clone(),
+            stamp: stamp.to_string(),
+            _temp: Some(Arc::new(temp)),
+        })
+    }
+
+    /// Under the derived lock: directories of builds that were killed
+    /// (`*.tmp-<pid>`) and of earlier layouts that no pointer names.
+    fn remove_derived_leftovers(&self, set: &str, pointer: &DerivedPointer) {
+        let root = self.derived_root();
+        let Ok(entries) = fs::read_dir(&root) else {
+            return;
+        };
+        let current = generation_dir(set, pointer.generation);
+        let retired: HashSet<String> = pointer
+            .retired
+            .iter()
+            .map(|r| generation_dir(set, r.generation))
+            .collect();
+        let legacy = ["deployment_commits", "deployment_warnings"];
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let ours = name.starts_with(&format!("{set}-g"));
+            let stale = (ours && name.contains(".tmp-"))
+                || (ours && name != current && !retired.contains(&name))
+                || legacy.iter().any(|l| name == *l || name.starts_with(&format!("{l}.")));
+            if stale {
+                let _ = fs::remove_dir_all(entry.path());
             }
         }
-        stamp
     }
 
-    /// Writes a derived table as one Parquet part per element of `parts`,
-    /// in parallel, into a fresh directory that then replaces the old one.
-    /// A reader that looks in between finds no table (or stamps that do not
-    /// match) and recomputes it; it never reads a half-written file.
-    /// `incompressible` names columns of random-looking values (shas, keys):
-    /// they are written plain, without a dictionary or compression, which
-    /// cannot shrink them but cost time on every write and read.
-    pub fn write_derived(
-        &self,
-        name: &str,
-        schema: &SchemaRef,
-        parts: &[Vec<RecordBatch>],
-        stamp: &str,
-        incompressible: &[&str],
-    ) -> Result<()> {
-        self.write_derived_streamed(
-            name,
-            schema,
-            parts.len(),
-            stamp,
-            incompressible,
-            &|part, sink| parts[part].iter().try_for_each(|b| sink(b.clone())),
-        )
-    }
-
-    /// [`Warehouse::write_derived`] for a table too large to hold in memory
-    /// twice: `produce(part, sink)` hands part `part`'s batches to `sink` one
-    /// at a time, and each is encoded as it arrives. Parts are produced and
-    /// written on their own threads.
-    pub fn write_derived_streamed(
-        &self,
-        name: &str,
-        schema: &SchemaRef,
-        parts: usize,
-        stamp: &str,
-        incompressible: &[&str],
-        produce: &(dyn Fn(usize, &mut BatchSink) -> Result<()> + Sync),
-    ) -> Result<()> {
-        let dir = self.derived_dir(name);
-        let parent = dir.parent().expect("derived dir");
-        fs::create_dir_all(parent).map_err(|e| Error::io("cannot create", parent, e))?;
-        let fresh = parent.join(format!("{name}.tmp-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&fresh);
-        fs::create_dir_all(&fresh).map_err(|e| Error::io("cannot create", &fresh, e))?;
-        let part_numbers: Vec<usize> = (0..parts.max(1)).collect();
-        crate::on_threads(&part_numbers, |&i| {
-            let path = fresh.join(format!("part-{i:03}.parquet"));
-            write_parquet_tuned(&path, schema, Some(stamp), incompressible, &mut |sink| {
-                if i < parts { produce(i, sink) } else { Ok(()) }
-            })
-        })
-        .into_iter()
-        .collect::<Result<()>>()?;
-        let old = parent.join(format!("{name}.old-{}", std::process::id()));
-        if dir.exists() {
-            fs::rename(&dir, &old).map_err(|e| Error::io("cannot replace", &dir, e))?;
+    /// With the readers lock held exclusively: deletes every retired derived
+    /// generation (their pointers drop them at the next build).
+    fn remove_retired_generations(&self) {
+        let root = self.derived_root();
+        let Ok(entries) = fs::read_dir(&root) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Some(set) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if let Ok(Some(pointer)) = self.derived_pointer(set) {
+                for r in &pointer.retired {
+                    let _ = fs::remove_dir_all(root.join(generation_dir(set, r.generation)));
+                }
+            }
         }
-        fs::rename(&fresh, &dir).map_err(|e| Error::io("cannot replace", &dir, e))?;
-        let _ = fs::remove_dir_all(&old);
-        sync_dir(parent);
-        Ok(())
+    }
+
+    /// Deletes retired derived generations (waiting for readers to finish;
+    /// those retired within `retention` are kept) and leftovers.
+    fn vacuum_derived(&self, retention: std::time::Duration) -> Result<usize> {
+        let root = self.derived_root();
+        let Ok(entries) = fs::read_dir(&root) else {
+            return Ok(0);
+        };
+        let sets: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.strip_suffix(".json").map(str::to_string)
+            })
+            .collect();
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(root.join(".lock"))
+            .map_err(|e| Error::io("cannot create", root.join(".lock"), e))?;
+        lock.lock()
+            .map_err(|e| Error::io("cannot lock", root.join(".lock"), e))?;
+        let _exclusive = self.exclusive_readers_blocking();
+        let cutoff = now_micros() - retention.as_micros() as i64;
+        let mut removed = 0;
+        for set in sets {
+            let Some(mut pointer) = self.derived_pointer(&set)? else {
+                continue;
+            };
+            let before = pointer.retired.len();
+            pointer.retired.retain(|r| {
+                if r.at_micros > cutoff {
+                    return true;
+                }
+                if fs::remove_dir_all(root.join(generation_dir(&set, r.generation))).is_ok() {
+                    removed += 1;
+                }
+                false
+            });
+            if pointer.retired.len() != before {
+                let json = serde_json::to_vec_pretty(&pointer).expect("pointer serialises");
+                atomic_write(&root.join(format!("{set}.json")), |f| f.write_all(&json))?;
+            }
+            self.remove_derived_leftovers(&set, &pointer);
+        }
+        Ok(removed)
     }
 
     pub fn read_state(&self, name: &str) -> Result<Option<serde_json::Value>> {
@@ -469,6 +898,150 @@ impl Warehouse {
         fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
         let bytes = serde_json::to_vec_pretty(value).expect("json");
         atomic_write(&dir.join(format!("{name}.json")), |f| f.write_all(&bytes))
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct DerivedPointer {
+    generation: u64,
+    stamp: String,
+    #[serde(default)]
+    retired: Vec<RetiredGeneration>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RetiredGeneration {
+    generation: u64,
+    at_micros: i64,
+}
+
+fn generation_dir(set: &str, generation: u64) -> String {
+    format!("{set}-g{generation:06}")
+}
+
+fn is_read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+/// A directory removed when dropped; its name carries our pid so that a
+/// later run can remove the ones killed processes left behind.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> Result<TempDir> {
+        let base = std::env::temp_dir();
+        remove_dead_temp_dirs(&base);
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = base.join(format!("doralens-derived-{}-{what}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Temporary derived directories of processes that no longer exist.
+fn remove_dead_temp_dirs(base: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.is_dir() {
+        return; // cannot tell which processes are alive
+    }
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(rest) = name.strip_prefix("doralens-derived-") else {
+            continue;
+        };
+        let pid = rest.split('-').next().unwrap_or("");
+        if !pid.is_empty() && !proc.join(pid).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// A published (or temporary) generation of a derived set.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    pub dir: PathBuf,
+    pub stamp: String,
+    _temp: Option<Arc<TempDir>>,
+}
+
+impl Derived {
+    /// The Parquet parts of one of the set's tables, in order.
+    pub fn files(&self, table: &str) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(self.dir.join(table)) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("parquet"))
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+/// Writes the tables of a derived set being built.
+pub struct DerivedWriter<'a> {
+    dir: &'a Path,
+    stamp: &'a str,
+}
+
+impl DerivedWriter<'_> {
+    /// Writes a table as one Parquet part per element of `parts`, in
+    /// parallel. `incompressible` names columns of random-looking values
+    /// (shas, keys): they are written plain, without a dictionary or
+    /// compression, which cannot shrink them but cost time on every write
+    /// and read.
+    pub fn write(
+        &self,
+        table: &str,
+        schema: &SchemaRef,
+        parts: &[Vec<RecordBatch>],
+        incompressible: &[&str],
+    ) -> Result<()> {
+        self.write_streamed(table, schema, parts.len(), incompressible, &|part, sink| {
+            parts[part].iter().try_for_each(|b| sink(b.clone()))
+        })
+    }
+
+    /// [`DerivedWriter::write`] for a table too large to hold in memory
+    /// twice: `produce(part, sink)` hands part `part`'s batches to `sink`
+    /// one at a time, and each is encoded as it arrives. Parts are produced
+    /// and written on their own threads.
+    pub fn write_streamed(
+        &self,
+        table: &str,
+        schema: &SchemaRef,
+        parts: usize,
+        incompressible: &[&str],
+        produce: &(dyn Fn(usize, &mut BatchSink) -> Result<()> + Sync),
+    ) -> Result<()> {
+        let dir = self.dir.join(table);
+        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+        let part_numbers: Vec<usize> = (0..parts.max(1)).collect();
+        crate::on_threads(&part_numbers, |&i| {
+            let path = dir.join(format!("part-{i:03}.parquet"));
+            write_parquet_tuned(&path, schema, Some(self.stamp), incompressible, &mut |sink| {
+                if i < parts { produce(i, sink) } else { Ok(()) }
+            })
+        })
+        .into_iter()
+        .collect::<Result<()>>()
     }
 }
 

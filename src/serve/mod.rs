@@ -1,0 +1,653 @@
+//! `doralens serve`: the warehouse for dashboards, over HTTP (default
+//! 127.0.0.1:9464; nothing listens on other interfaces unless asked).
+//!
+//! - `GET /metrics`: OpenMetrics for Prometheus (the organisation and each
+//!   team over the last `--window-days`), cached until the warehouse
+//!   changes, so a warm scrape costs a manifest check;
+//! - `GET /api/v1/dora/metrics?metric=&interval=&start_date=&end_date=`:
+//!   shaped like GitLab's DORA API (`[{"date": "2026-11-02", "value": 3}]`;
+//!   `interval` daily, monthly or all; `metric` deployment_frequency,
+//!   lead_time_for_changes, time_to_restore_service, change_failure_rate,
+//!   and doralens' rework_rate and recovery_time), with an optional `team=`;
+//!   usable from Grafana's Infinity data source;
+//! - `GET /api/v1/sql?q=` or `POST /api/v1/sql` (the query as the body):
+//!   read-only SQL over every table and view. DataFusion's SQL options
+//!   refuse DDL, DML (INSERT, COPY, ...) and statements (SET, ...); no URL
+//!   or file tables are registered, so a query reads only the warehouse.
+//!
+//! **One request cannot take the server down or hold it** ([`Limits`],
+//! every bound a command-line option): query text length and expression
+//! depth are checked before planning (and DataFusion is built with its
+//! recursion protection); each query runs on a separate runtime, in its own
+//! session with its own memory pool, and is aborted at its timeout; string
+//! functions that can grow without bound refuse oversized results; a panic
+//! answers 500 and the server goes on; request bodies are limited while they
+//! stream (413); the DORA API's date range is capped; at most
+//! `--max-connections` connections are open (more wait in the kernel's
+//! backlog; running out of file descriptors pauses accepting instead of
+//! exiting); at most `--max-queries` queries run at once, the others queue
+//! in arrival order.
+//!
+//! Every request reads one pinned snapshot of the warehouse (the engine is
+//! reopened when a write commits), so answers are consistent while an
+//! ingest or import runs.
+
+pub mod limits;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use datafusion::execution::context::SQLOptions;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use futures_util::FutureExt;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::engine::{Engine, ProductionPattern};
+use crate::error::{Error, Result};
+use crate::metrics::interval::{self, Interval};
+use crate::metrics::{self, Grouping, MetricsOptions};
+use crate::store::warehouse::Warehouse;
+pub use limits::SqlLimits;
+
+/// What one request may cost. Every field is a `serve` option.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub sql: SqlLimits,
+    /// Most rows one SQL answer carries (`--sql-max-rows`).
+    pub sql_max_rows: usize,
+    /// Longest any query may run, SQL or metrics (`--sql-timeout`).
+    pub query_timeout: Duration,
+    /// Memory one query may hold, in bytes (`--query-memory`).
+    pub query_memory: usize,
+    /// Largest request body (`--max-body`).
+    pub max_body: usize,
+    /// Longest date range of the DORA API (`--dora-max-days`).
+    pub dora_max_days: i64,
+    /// Open connections at once (`--max-connections`).
+    pub max_connections: usize,
+    /// Queries running at once (`--max-queries`).
+    pub max_queries: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            sql: SqlLimits::default(),
+            sql_max_rows: 10_000,
+            query_timeout: Duration::from_secs(10),
+            query_memory: 1 << 30,
+            max_body: 1 << 20,
+            dora_max_days: 3_700,
+            max_connections: 256,
+            max_queries: crate::cores(),
+            header_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub window_days: i64,
+    pub production: ProductionPattern,
+    pub limits: Limits,
+}
+
+struct Cached {
+    stamp: String,
+    engine: Arc<Engine>,
+    openmetrics: Option<String>,
+}
+
+struct Server {
+    warehouse: Warehouse,
+    options: ServeOptions,
+    cache: Mutex<Option<Cached>>,
+    queries: Semaphore,
+    /// Queries run here, never on the runtime that accepts connections and
+    /// keeps time, so a CPU-bound query can always be timed out.
+    query_runtime: tokio::runtime::Handle,
+}
+
+/// The answer of a failed request: its status and message.
+struct Failure(StatusCode, String);
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let status = if e.is_user_error() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        Failure(status, e.to_string())
+    }
+}
+
+type Answer = std::result::Result<Response<Full<Bytes>>, Failure>;
+
+impl Server {
+    /// Runs `work` on the query runtime, one of at most `--max-queries`,
+    /// within the query timeout (the work is aborted when it expires); a
+    /// panic inside it is an internal error, not a dead server.
+    async fn run_query<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> std::result::Result<T, Failure> {
+        let timeout = self.options.limits.query_timeout;
+        let started = tokio::time::Instant::now();
+        let _permit = tokio::time::timeout(timeout, self.queries.acquire())
+            .await
+            .map_err(|_| {
+                Failure(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the server is busy with other queries; try again".into(),
+                )
+            })?
+            .expect("semaphore is never closed");
+        let mut task = self.query_runtime.spawn(work);
+        let left = timeout.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, &mut task).await {
+            Ok(Ok(result)) => result.map_err(Failure::from),
+            Ok(Err(e)) if e.is_panic() => Err(Failure(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error while answering this request (a bug in doralens; the server goes on)".into(),
+            )),
+            Ok(Err(e)) => Err(Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+            Err(_) => {
+                task.abort();
+                Err(Failure(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "the query ran longer than {} s (--sql-timeout) and was cancelled; narrow it (WHERE, LIMIT)",
+                        timeout.as_secs_f64()
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The engine for the warehouse as it is now (reopened after a write).
+    async fn engine(self: &Arc<Self>) -> std::result::Result<Arc<Engine>, Failure> {
+        let mut cache = self.cache.lock().await;
+        let stamp = self.warehouse.snapshot()?.stamp();
+        if let Some(c) = cache.as_ref().filter(|c| c.stamp == stamp) {
+            return Ok(c.engine.clone());
+        }
+        let warehouse = self.warehouse.clone();
+        let production = self.options.production.clone();
+        // Opening may recompute attribution: query-sized work.
+        let engine = self
+            .run_query(async move { Engine::open(&warehouse, &production).await })
+            .await?;
+        let engine = Arc::new(engine);
+        *cache = Some(Cached {
+            stamp: engine.snapshot.stamp(),
+            engine: engine.clone(),
+            openmetrics: None,
+        });
+        Ok(engine)
+    }
+
+    /// A session of its own for one request, with the per-query memory pool
+    /// and bounded string functions.
+    fn session(&self, engine: &Engine) -> Result<Engine> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(self.options.limits.query_memory, 1.0)
+            .build_arc()?;
+        let fork = engine.fork(Some(runtime))?;
+        limits::bound_string_functions(&fork.ctx, &self.options.limits.sql);
+        Ok(fork)
+    }
+
+    fn metric_options(&self, from: i64, to: i64) -> MetricsOptions {
+        let mut opts = MetricsOptions::defaults(to);
+        opts.from = from;
+        opts.production = self.options.production.clone();
+        opts
+    }
+
+    async fn openmetrics(self: &Arc<Self>) -> Answer {
+        let engine = self.engine().await?;
+        {
+            let cache = self.cache.lock().await;
+            if let Some(text) = cache
+                .as_ref()
+                .filter(|c| Arc::ptr_eq(&c.engine, &engine))
+                .and_then(|c| c.openmetrics.clone())
+            {
+                return Ok(openmetrics_reply(text));
+            }
+        }
+        let to = interval::now_micros();
+        let opts = self.metric_options(to - interval::days_micros(self.options.window_days), to);
+        let session = self.session(&engine)?;
+        let text = self
+            .run_query(async move { openmetrics_text(&session, &opts).await })
+            .await?;
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.as_mut().filter(|c| Arc::ptr_eq(&c.engine, &engine)) {
+            c.openmetrics = Some(text.clone());
+        }
+        Ok(openmetrics_reply(text))
+    }
+
+    async fn dora(self: &Arc<Self>, params: &HashMap<String, String>) -> Answer {
+        let metric = params.get("metric").map(String::as_str).ok_or_else(|| {
+            Error::usage("metric", format!("required: one of {}", DORA_METRIC_NAMES))
+        })?;
+        let column = dora_column(metric).ok_or_else(|| {
+            Error::usage(
+                "metric",
+                format!("unknown metric `{metric}`; valid: {DORA_METRIC_NAMES}"),
+            )
+        })?;
+        let interval = match params.get("interval").map(String::as_str).unwrap_or("daily") {
+            "daily" => Some(Interval::Day),
+            "monthly" => Some(Interval::Month),
+            "all" => None,
+            other => {
+                return Err(Error::usage(
+                    "interval",
+                    format!("unknown interval `{other}`; valid: daily, monthly, all"),
+                )
+                .into());
+            }
+        };
+        let today = interval::floor(interval::now_micros(), Interval::Day);
+        let end = match params.get("end_date") {
+            Some(d) => interval::parse_instant("end_date", d)?,
+            None => today,
+        };
+        let start = match params.get("start_date") {
+            Some(d) => interval::parse_instant("start_date", d)?,
+            None => end - interval::days_micros(90),
+        };
+        let max_days = self.options.limits.dora_max_days;
+        if end - start > interval::days_micros(max_days) {
+            return Err(Error::usage(
+                "start_date",
+                format!(
+                    "the range {} to {} is longer than {max_days} days, the most this server answers \
+                     (--dora-max-days); ask for a shorter range",
+                    interval::format_instant(start),
+                    interval::format_instant(end)
+                ),
+            )
+            .into());
+        }
+        // GitLab's end_date is inclusive: the window runs to the next day.
+        let mut opts = self.metric_options(start, end + interval::days_micros(1));
+        opts.interval = interval;
+        opts.validate()?;
+        // Grafana sends `team=` for the organisation.
+        let team = params.get("team").filter(|t| !t.is_empty()).cloned();
+        if team.is_some() {
+            opts.group = Some(Grouping::Team);
+        }
+        let engine = self.engine().await?;
+        let session = self.session(&engine)?;
+        self.run_query(async move {
+            if let Some(team) = &team {
+                check_team(&session, team).await?;
+            }
+            let table = metrics::compute(&session, &opts).await?;
+            dora_points(&table, column, team.as_deref())
+        })
+        .await
+        .map(|v| json_reply(StatusCode::OK, &v))
+    }
+
+    async fn sql(self: &Arc<Self>, query: String) -> Answer {
+        limits::check_sql(&query, &self.options.limits.sql)?;
+        let engine = self.engine().await?;
+        let session = self.session(&engine)?;
+        let to = interval::now_micros();
+        let opts = self.metric_options(to - interval::days_micros(self.options.window_days), to);
+        let max = self.options.limits.sql_max_rows;
+        let value = self
+            .run_query(async move {
+                metrics::register_views(&session, &opts).await?;
+                let read_only = SQLOptions::new()
+                    .with_allow_ddl(false)
+                    .with_allow_dml(false)
+                    .with_allow_statements(false);
+                let run = async {
+                    let df = session.ctx.sql_with_options(&query, read_only).await?;
+                    df.limit(0, Some(max + 1))?.collect().await
+                };
+                let batches = run.await.map_err(|e| {
+                    if Error::is_query_fault(&e) {
+                        Error::usage("q", e.to_string())
+                    } else {
+                        Error::DataFusion(e)
+                    }
+                })?;
+                rows_json(&batches, max)
+            })
+            .await?;
+        Ok(json_reply(StatusCode::OK, &value))
+    }
+
+    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = request.uri().path().to_string();
+        let params: HashMap<String, String> = request
+            .uri()
+            .query()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let method = request.method().clone();
+        let answer = match (method, path.as_str()) {
+            (Method::GET, "/metrics") => self.openmetrics().await,
+            (Method::GET, "/api/v1/dora/metrics") => self.dora(&params).await,
+            (Method::GET, "/api/v1/sql") => match params.get("q") {
+                Some(q) => self.sql(q.clone()).await,
+                None => Err(Error::usage("q", "give the query as ?q=... or POST it").into()),
+            },
+            (Method::POST, "/api/v1/sql") => match self.body(request).await {
+                Ok(query) => self.sql(query).await,
+                Err(f) => Err(f),
+            },
+            (Method::GET, "/") => Ok(reply(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                "doralens: GET /metrics, GET /api/v1/dora/metrics?metric=..., GET|POST /api/v1/sql\n"
+                    .into(),
+            )),
+            _ => Err(Failure(
+                StatusCode::NOT_FOUND,
+                "not found: /metrics, /api/v1/dora/metrics, /api/v1/sql".into(),
+            )),
+        };
+        answer.unwrap_or_else(|Failure(status, message)| {
+            json_reply(status, &json!({ "message": message }))
+        })
+    }
+
+    /// The request body as text, refused with 413 as soon as it is known to
+    /// be larger than `--max-body` (from its Content-Length, or while it
+    /// streams), never buffered past the limit.
+    async fn body(&self, request: Request<Incoming>) -> std::result::Result<String, Failure> {
+        let max = self.options.limits.max_body;
+        let too_large = || {
+            Failure(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {max} bytes (--max-body)"),
+            )
+        };
+        let declared = request
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max as u64) {
+            return Err(too_large());
+        }
+        let body = Limited::new(request.into_body(), max)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    too_large()
+                } else {
+                    Failure(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))
+                }
+            })?
+            .to_bytes();
+        String::from_utf8(body.to_vec())
+            .map_err(|_| Failure(StatusCode::BAD_REQUEST, "the body is not UTF-8 text".into()))
+    }
+}
+
+const DORA_METRIC_NAMES: &str = "deployment_frequency, lead_time_for_changes, \
+    time_to_restore_service, change_failure_rate, rework_rate, recovery_time";
+
+fn dora_column(metric: &str) -> Option<&'static str> {
+    Some(match metric {
+        "deployment_frequency" => "deployments",
+        "lead_time_for_changes" => "lead_time_p50_s",
+        "time_to_restore_service" => "time_to_restore_p50_s",
+        "change_failure_rate" => "change_failure_rate",
+        "rework_rate" => "rework_rate",
+        "recovery_time" => "recovery_time_p50_s",
+        _ => return None,
+    })
+}
+
+/// An unknown team is a 400 naming the valid ones, not an empty answer.
+async fn check_team(engine: &Engine, team: &str) -> Result<()> {
+    use datafusion::arrow::array::AsArray;
+    let (_, batches) = engine
+        .sql("SELECT DISTINCT team FROM teams ORDER BY team")
+        .await?;
+    let teams: Vec<String> = batches
+        .iter()
+        .flat_map(|b| {
+            b.column(0)
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if teams.iter().any(|t| t == team) {
+        return Ok(());
+    }
+    let shown: Vec<&str> = teams.iter().take(50).map(String::as_str).collect();
+    Err(Error::usage(
+        "team",
+        if teams.is_empty() {
+            format!("unknown team `{team}`: the warehouse has no teams (import a teams table)")
+        } else {
+            format!(
+                "unknown team `{team}`; valid: {}{}",
+                shown.join(", "),
+                if teams.len() > shown.len() { ", ..." } else { "" }
+            )
+        },
+    ))
+}
+
+fn dora_points(table: &metrics::MetricsTable, column: &str, team: Option<&str>) -> Result<Value> {
+    use datafusion::arrow::array::AsArray;
+    let mut points = Vec::new();
+    for batch in &table.batches {
+        let schema = batch.schema();
+        let value_col = batch.column(schema.index_of(column)?);
+        let date_col = schema
+            .index_of("interval_start")
+            .ok()
+            .map(|i| batch.column(i));
+        let team_col = schema.index_of("team").ok().map(|i| batch.column(i));
+        for row in 0..batch.num_rows() {
+            if let (Some(want), Some(col)) = (team, team_col)
+                && col.as_string::<i32>().value(row) != want
+            {
+                continue;
+            }
+            let date = date_col.map(|c| {
+                let micros = c
+                    .as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>()
+                    .value(row);
+                interval::format_instant(micros)[..10].to_string()
+            });
+            points.push(json!({ "date": date, "value": json_number(value_col, row) }));
+        }
+    }
+    Ok(Value::Array(points))
+}
+
+fn rows_json(batches: &[datafusion::arrow::array::RecordBatch], max: usize) -> Result<Value> {
+    let mut rows = Vec::new();
+    let mut buf = Vec::new();
+    for batch in batches {
+        buf.clear();
+        let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+        writer.write(batch)?;
+        writer.finish()?;
+        if !buf.is_empty() {
+            let v: Vec<Value> = serde_json::from_slice(&buf).unwrap_or_default();
+            rows.extend(v);
+        }
+    }
+    let truncated = rows.len() > max;
+    rows.truncate(max);
+    Ok(json!({ "rows": rows, "truncated": truncated }))
+}
+
+fn json_number(column: &datafusion::arrow::array::ArrayRef, row: usize) -> Value {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+    if column.is_null(row) {
+        return Value::Null;
+    }
+    match column.data_type() {
+        DataType::Int64 => json!(column.as_primitive::<Int64Type>().value(row)),
+        DataType::Float64 => json!(column.as_primitive::<Float64Type>().value(row)),
+        _ => Value::Null,
+    }
+}
+
+fn reply(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("valid response")
+}
+
+fn openmetrics_reply(text: String) -> Response<Full<Bytes>> {
+    reply(
+        StatusCode::OK,
+        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        text,
+    )
+}
+
+fn json_reply(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+    reply(status, "application/json", value.to_string())
+}
+
+/// The organisation's and each team's metrics as OpenMetrics text.
+pub async fn openmetrics_text(engine: &Engine, opts: &MetricsOptions) -> Result<String> {
+    let (org, teams) = metrics::organisation_and_teams(engine, opts).await?;
+    crate::render::openmetrics::render(&[
+        crate::render::openmetrics::Scope {
+            label: None,
+            batches: &org.batches,
+        },
+        crate::render::openmetrics::Scope {
+            label: Some("team"),
+            batches: &teams.batches,
+        },
+    ])
+}
+
+/// The query runtime, shut down without waiting when `run` ends (a runtime
+/// may not be dropped the ordinary way inside another one).
+struct QueryRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for QueryRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Serves until the process is stopped. Must be called inside a tokio
+/// runtime; the queries get a runtime of their own.
+pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|e| Error::io("cannot listen on", options.addr.to_string(), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot listen on", options.addr.to_string(), e))?;
+    let query_runtime = QueryRuntime(Some(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(crate::cores())
+        .thread_name("doralens-query")
+        // Deep (but admitted) expressions recurse in the planner; DataFusion's
+        // recursion protection grows the stack on the heap, this is margin.
+        .thread_stack_size(64 << 20)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start runtime", "<tokio>", e))?));
+    // The address on stdout (a script or test reads it); the rest on stderr.
+    println!("http://{local}");
+    eprintln!(
+        "serving {} at http://{local}: /metrics, /api/v1/dora/metrics, /api/v1/sql (Ctrl-C stops)",
+        warehouse.root().display()
+    );
+    let connections = Arc::new(Semaphore::new(options.limits.max_connections));
+    let header_timeout = options.limits.header_timeout;
+    let server = Arc::new(Server {
+        warehouse,
+        queries: Semaphore::new(options.limits.max_queries),
+        options,
+        cache: Mutex::new(None),
+        query_runtime: query_runtime.0.as_ref().expect("built").handle().clone(),
+    });
+    let mut last_accept_error: Option<tokio::time::Instant> = None;
+    loop {
+        // Back-pressure: no accept while every connection slot is taken.
+        let permit = connections
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore is never closed");
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors (or another transient error):
+                // pause accepting, say so at most once a second, go on.
+                let now = tokio::time::Instant::now();
+                if last_accept_error.is_none_or(|t| now - t > Duration::from_secs(1)) {
+                    eprintln!("warning: cannot accept a connection on {local}: {e}; retrying");
+                    last_accept_error = Some(now);
+                }
+                drop(permit);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = hyper::service::service_fn(move |request| {
+                let server = server.clone();
+                async move {
+                    let response = std::panic::AssertUnwindSafe(server.handle(request))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| {
+                            json_reply(
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                &json!({ "message": "internal error while answering this request (a bug in doralens; the server goes on)" }),
+                            )
+                        });
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
