@@ -158,10 +158,7 @@ fn child(task: &str, dir: &Path) {
                 production: production.clone(),
                 limits: doralens::serve::Limits::default(),
             };
-            rt.spawn(doralens::serve::run(
-                Warehouse::open(dir).unwrap(),
-                options,
-            ));
+            rt.spawn(doralens::serve::run(Warehouse::open(dir).unwrap(), options));
             let get = || {
                 let t = Instant::now();
                 let mut s = loop {

@@ -97,6 +97,13 @@ pub enum Command {
     Export(ExportArgs),
     /// Serve /metrics (Prometheus), a GitLab-shaped DORA API and read-only SQL.
     Serve(ServeArgs),
+    /// Delete files that writes superseded, once no reader can need them
+    /// (waits for running readers), and files left by interrupted writes.
+    Vacuum {
+        /// Keep files superseded less than this long ago (`0s`: none)
+        #[arg(long, default_value = "0s", value_name = "DURATION")]
+        retain: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -223,6 +230,10 @@ pub struct ServeArgs {
     /// Queries running at once (more queue in arrival order; default: one per core)
     #[arg(long, value_name = "N")]
     pub max_queries: Option<usize>,
+    /// Longest a client may take to send a request's headers (idle
+    /// connections are closed after it)
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub header_timeout: f64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -626,6 +637,13 @@ async fn run_async(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Vacuum { retain } => {
+            let retain = interval::parse_duration_micros("--retain", &retain)?;
+            let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
+            let removed = warehouse.vacuum(std::time::Duration::from_micros(retain as u64))?;
+            eprintln!("removed {removed} superseded or leftover files and directories");
+            Ok(())
+        }
         Command::Serve(args) => {
             let limits = serve_limits(&args)?;
             let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
@@ -661,9 +679,13 @@ fn serve_limits(args: &ServeArgs) -> Result<crate::serve::Limits> {
         args.max_queries.unwrap_or(1),
     ];
     if counts.contains(&0) || args.window_days > 36_600 || args.dora_max_days > 36_600 {
-        return Err(Error::usage(window, "must all be positive (and day counts at most 36600)"));
+        return Err(Error::usage(
+            window,
+            "must all be positive (and day counts at most 36600)",
+        ));
     }
     let timeout = checked_seconds("--sql-timeout", args.sql_timeout, 86_400.0)?;
+    let header_timeout = checked_seconds("--header-timeout", args.header_timeout, 3_600.0)?;
     Ok(crate::serve::Limits {
         sql: crate::serve::SqlLimits {
             max_bytes: args.sql_max_length,
@@ -677,7 +699,7 @@ fn serve_limits(args: &ServeArgs) -> Result<crate::serve::Limits> {
         dora_max_days: args.dora_max_days,
         max_connections: args.max_connections,
         max_queries: args.max_queries.unwrap_or_else(crate::cores),
-        ..crate::serve::Limits::default()
+        header_timeout,
     })
 }
 

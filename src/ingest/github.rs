@@ -291,11 +291,11 @@ impl GitHub {
         let mut builder = octocrab::OctocrabBuilder::new()
             .base_uri(api.as_str())
             .map_err(|e| bad_url(&e))?;
-        match std::env::var(TOKEN_ENV) {
-            Ok(token) if !token.trim().is_empty() => {
-                builder = builder.personal_token(token.trim().to_string());
+        match super::http::token_from_env("github", TOKEN_ENV)? {
+            Some(token) => {
+                builder = builder.personal_token(token);
             }
-            _ => notify(&format!(
+            None => notify(&format!(
                 "warning: {TOKEN_ENV} is not set: only public repositories can be read, \
                  and GitHub allows 60 unauthenticated requests an hour"
             )),

@@ -307,9 +307,9 @@ impl GitLab {
                 format!("`{api}` is not a usable URL ({e}); e.g. https://gitlab.example.com"),
             )
         })?;
-        let token = match std::env::var(TOKEN_ENV) {
-            Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
-            _ => {
+        let token = match super::http::token_from_env("gitlab", TOKEN_ENV)? {
+            Some(t) => Some(t),
+            None => {
                 notify(&format!(
                     "warning: {TOKEN_ENV} is not set: only public projects can be read"
                 ));

@@ -204,7 +204,7 @@ impl Http {
             }
             return Verdict::Wait(delay, why);
         }
-        let message = api_message(&fetched.body);
+        let message = redact_secrets(&api_message(&fetched.body), self.token_env);
         if status == StatusCode::UNAUTHORIZED {
             return Verdict::Final(Error::Token {
                 forge: self.forge,
@@ -314,21 +314,128 @@ fn rate_limit_wait(fetched: &Fetched) -> Option<(Duration, String)> {
 
 /// The `message` (GitHub) or `message`/`error` (GitLab) of an error body,
 /// else its first 200 characters.
+/// What an error answer says, in one line: the JSON `message` (or
+/// `error`) when there is one, else the first line of text with any HTML
+/// tags removed (an HTML error page's title), at most 200 characters.
 fn api_message(body: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         for key in ["message", "error", "error_description"] {
             if let Some(s) = v.get(key).and_then(|m| m.as_str()) {
-                return s.to_string();
+                return one_line(s);
             }
         }
     }
     let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
+    let title = text
+        .find("<title>")
+        .and_then(|start| {
+            let rest = &text[start + 7..];
+            rest.find("</title>").map(|end| &rest[..end])
+        })
+        .filter(|t| !t.trim().is_empty());
+    let text = match title {
+        Some(t) => t.to_string(),
+        None => strip_tags(&text),
+    };
+    let line = one_line(&text);
+    if line.is_empty() {
         "empty body".into()
     } else {
-        text.chars().take(200).collect()
+        line
     }
+}
+
+fn strip_tags(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The first non-blank line, whitespace collapsed, cut to 200 characters.
+fn one_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let collapsed = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = collapsed.chars().take(200).collect();
+    if collapsed.chars().count() > 200 {
+        out.push('…');
+    }
+    out
+}
+
+/// Removes credentials from text a server sent back (an error body may
+/// quote the request's token): the value of `token_env` wherever it
+/// appears, and anything shaped like a GitHub or GitLab token or following
+/// `Bearer`/`token`.
+pub fn redact_secrets(text: &str, token_env: &str) -> String {
+    let mut out = text.to_string();
+    if let Ok(token) = std::env::var(token_env) {
+        let token = token.trim();
+        if token.len() >= 4 {
+            out = out.replace(token, "[redacted]");
+        }
+    }
+    let mut words: Vec<String> = Vec::new();
+    let mut hide_next = false;
+    for word in out.split(' ') {
+        let bare = word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_' && c != '-');
+        let shaped = [
+            "ghp_",
+            "gho_",
+            "ghu_",
+            "ghs_",
+            "ghr_",
+            "github_pat_",
+            "glpat-",
+        ]
+        .iter()
+        .any(|p| bare.starts_with(p) && bare.len() > p.len() + 8);
+        if (hide_next && !bare.is_empty()) || shaped {
+            words.push("[redacted]".into());
+        } else {
+            words.push(word.to_string());
+        }
+        hide_next = hide_next && bare.is_empty()
+            || matches!(bare.to_ascii_lowercase().as_str(), "bearer" | "token");
+    }
+    words.join(" ")
+}
+
+/// The token in `env`, trimmed; `None` when unset or blank. A token with a
+/// line break, space or control character inside cannot be sent as a
+/// header: that is the user's to fix (exit 2), said without the token.
+pub fn token_from_env(forge: &'static str, env: &str) -> Result<Option<String>> {
+    let Ok(raw) = std::env::var(env) else {
+        return Ok(None);
+    };
+    let token = raw.trim();
+    if token.is_empty() {
+        return Ok(None);
+    }
+    if token.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::Token {
+            forge,
+            message: format!(
+                "{env} contains a line break, space or control character; export the token again \
+                 without them (e.g. export {env}=\"$(cat token.txt | tr -d '[:space:]')\")"
+            ),
+        });
+    }
+    Ok(Some(token.to_string()))
 }
 
 /// A response with its body read to the end (see [`collect_body`]).
@@ -404,8 +511,51 @@ mod tests {
             "invalid_token"
         );
         assert_eq!(
-            api_message(b"<html>bad gateway</html>"),
-            "<html>bad gateway</html>"
+            api_message(b"<html><head><title>502 Bad Gateway</title></head><body>\n<h1>nginx</h1></body></html>"),
+            "502 Bad Gateway"
         );
+        assert_eq!(
+            api_message(b"\n<h1>Service down</h1>\n<p>try later</p>"),
+            "Service down"
+        );
+        assert_eq!(api_message(b"<html>bad gateway</html>"), "bad gateway");
+    }
+
+    #[test]
+    fn regression_a_token_quoted_by_the_server_is_redacted() {
+        let env = "DORALENS_TEST_TOKEN_REDACTION";
+        // SAFETY: this test alone reads or writes this variable.
+        unsafe { std::env::set_var(env, "s3cr3t-value-123") };
+        let said = redact_secrets("token Bearer s3cr3t-value-123 is not valid", env);
+        assert!(!said.contains("s3cr3t"), "{said}");
+        let shaped = redact_secrets(
+            "bad credentials: ghp_abcdefghijklmnopqrstuvwxyz0123 or glpat-abcdefghijklmn",
+            "DORALENS_TEST_UNSET_VARIABLE",
+        );
+        assert!(
+            !shaped.contains("ghp_abc") && !shaped.contains("glpat-abc"),
+            "{shaped}"
+        );
+        let bearer = redact_secrets(
+            "header was Bearer xyz123abc",
+            "DORALENS_TEST_UNSET_VARIABLE",
+        );
+        assert_eq!(bearer, "header was Bearer [redacted]");
+        unsafe { std::env::remove_var(env) };
+    }
+
+    #[test]
+    fn regression_a_token_with_a_line_break_is_refused_not_a_panic() {
+        let env = "DORALENS_TEST_TOKEN_NEWLINE";
+        unsafe { std::env::set_var(env, "abc\ndef") };
+        let err = token_from_env("github", env).unwrap_err();
+        assert!(err.is_user_error());
+        assert!(!err.to_string().contains("abc"), "{err}");
+        unsafe { std::env::set_var(env, "  abcdef \n") };
+        assert_eq!(
+            token_from_env("github", env).unwrap().as_deref(),
+            Some("abcdef")
+        );
+        unsafe { std::env::remove_var(env) };
     }
 }

@@ -169,10 +169,13 @@ pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()
         for statement in queries::statements(&sql) {
             // Views are replaced when options change within one session.
             let statement = statement.replacen("CREATE VIEW", "CREATE OR REPLACE VIEW", 1);
-            engine.sql(&statement).await.map_err(|e| Error::BundledQuery {
-                file: file.path,
-                message: e.to_string(),
-            })?;
+            engine
+                .sql(&statement)
+                .await
+                .map_err(|e| Error::BundledQuery {
+                    file: file.path,
+                    message: e.to_string(),
+                })?;
         }
     }
     Ok(())

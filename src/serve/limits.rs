@@ -179,9 +179,9 @@ fn scalar_count(s: &ScalarValue) -> DfResult<i64> {
 
 fn scalar_len(s: &ScalarValue) -> u128 {
     match s {
-        ScalarValue::Utf8(Some(v)) | ScalarValue::LargeUtf8(Some(v)) | ScalarValue::Utf8View(Some(v)) => {
-            v.len() as u128
-        }
+        ScalarValue::Utf8(Some(v))
+        | ScalarValue::LargeUtf8(Some(v))
+        | ScalarValue::Utf8View(Some(v)) => v.len() as u128,
         _ => 0,
     }
 }
@@ -232,7 +232,11 @@ impl ScalarUDFImpl for Bounded {
                     "{}() would produce {} bytes; this server allows {} per value and {} per batch \
                      (--sql-max-value)",
                     self.name(),
-                    if max > self.max_value as u128 { max } else { total },
+                    if max > self.max_value as u128 {
+                        max
+                    } else {
+                        total
+                    },
                     self.max_value,
                     batch_limit
                 )));

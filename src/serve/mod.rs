@@ -251,7 +251,11 @@ impl Server {
                 format!("unknown metric `{metric}`; valid: {DORA_METRIC_NAMES}"),
             )
         })?;
-        let interval = match params.get("interval").map(String::as_str).unwrap_or("daily") {
+        let interval = match params
+            .get("interval")
+            .map(String::as_str)
+            .unwrap_or("daily")
+        {
             "daily" => Some(Interval::Day),
             "monthly" => Some(Interval::Month),
             "all" => None,
@@ -326,10 +330,14 @@ impl Server {
                     df.limit(0, Some(max + 1))?.collect().await
                 };
                 let batches = run.await.map_err(|e| {
-                    if Error::is_query_fault(&e) {
-                        Error::usage("q", e.to_string())
-                    } else {
-                        Error::DataFusion(e)
+                    use datafusion::error::DataFusionError as D;
+                    match e.find_root() {
+                        D::ResourcesExhausted(_) => Error::usage(
+                            "q",
+                            format!("{e}; narrow the query (WHERE, LIMIT) or raise --query-memory"),
+                        ),
+                        _ if Error::is_query_fault(&e) => Error::usage("q", e.to_string()),
+                        _ => Error::DataFusion(e),
                     }
                 })?;
                 rows_json(&batches, max)
@@ -403,7 +411,10 @@ impl Server {
                 if e.is::<http_body_util::LengthLimitError>() {
                     too_large()
                 } else {
-                    Failure(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))
+                    Failure(
+                        StatusCode::BAD_REQUEST,
+                        format!("cannot read the body: {e}"),
+                    )
                 }
             })?
             .to_bytes();
@@ -456,7 +467,11 @@ async fn check_team(engine: &Engine, team: &str) -> Result<()> {
             format!(
                 "unknown team `{team}`; valid: {}{}",
                 shown.join(", "),
-                if teams.len() > shown.len() { ", ..." } else { "" }
+                if teams.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
             )
         },
     ))
@@ -578,15 +593,17 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("cannot listen on", options.addr.to_string(), e))?;
-    let query_runtime = QueryRuntime(Some(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(crate::cores())
-        .thread_name("doralens-query")
-        // Deep (but admitted) expressions recurse in the planner; DataFusion's
-        // recursion protection grows the stack on the heap, this is margin.
-        .thread_stack_size(64 << 20)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("cannot start runtime", "<tokio>", e))?));
+    let query_runtime = QueryRuntime(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(crate::cores())
+            .thread_name("doralens-query")
+            // Deep (but admitted) expressions recurse in the planner; DataFusion's
+            // recursion protection grows the stack on the heap, this is margin.
+            .thread_stack_size(64 << 20)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("cannot start runtime", "<tokio>", e))?,
+    ));
     // The address on stdout (a script or test reads it); the rest on stderr.
     println!("http://{local}");
     eprintln!(

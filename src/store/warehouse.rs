@@ -277,7 +277,32 @@ impl Warehouse {
             .map_err(|e| Error::io("cannot create lock file", &path, e))?;
         file.lock()
             .map_err(|e| Error::io("cannot lock warehouse", &path, e))?;
+        self.sweep_dead_temp_files();
         Ok(WriteLock { _file: file })
+    }
+
+    /// Temporary files and directories (`<name>.tmp-<pid>`) of processes
+    /// that were killed mid-write, wherever the warehouse keeps them: the
+    /// run that follows a kill leaves nothing behind even when it has
+    /// nothing to write where the killed one was writing.
+    fn sweep_dead_temp_files(&self) {
+        let mut dirs = vec![self.root.join("_state"), self.derived_root()];
+        dirs.extend(Table::ALL.iter().map(|t| self.table_dir(*t)));
+        for dir in dirs {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                let Some((_, pid)) = name.rsplit_once(".tmp-") else {
+                    continue;
+                };
+                if process_is_gone(pid) {
+                    let path = entry.path();
+                    let _ = fs::remove_dir_all(&path).or_else(|_| fs::remove_file(&path));
+                }
+            }
+        }
     }
 
     pub fn manifest(&self, table: Table) -> Result<Manifest> {
@@ -357,11 +382,16 @@ impl Warehouse {
     /// the middle is either wholly in or wholly out. Take a [`ReadGuard`]
     /// first and keep it while reading the snapshot's files.
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let read = || -> Result<Vec<Manifest>> { Table::ALL.iter().map(|&t| self.manifest(t)).collect() };
+        let read =
+            || -> Result<Vec<Manifest>> { Table::ALL.iter().map(|&t| self.manifest(t)).collect() };
         let mut manifests = read()?;
         for _ in 0..100 {
             let again = read()?;
-            if again.iter().zip(&manifests).all(|(a, b)| a.version == b.version) {
+            if again
+                .iter()
+                .zip(&manifests)
+                .all(|(a, b)| a.version == b.version)
+            {
                 return Ok(Snapshot {
                     root: self.root.clone(),
                     manifests,
@@ -643,7 +673,12 @@ impl Warehouse {
             .segments
             .iter()
             .flat_map(|s| [s.file.as_str(), s.keys.as_str()])
-            .chain(manifest.retired.iter().flat_map(|r| r.files.iter().map(String::as_str)))
+            .chain(
+                manifest
+                    .retired
+                    .iter()
+                    .flat_map(|r| r.files.iter().map(String::as_str)),
+            )
             .collect();
         let Ok(entries) = fs::read_dir(dir) else {
             return 0;
@@ -679,7 +714,9 @@ impl Warehouse {
         let Some(pointer) = self.derived_pointer(set)? else {
             return Ok(None);
         };
-        let dir = self.derived_root().join(generation_dir(set, pointer.generation));
+        let dir = self
+            .derived_root()
+            .join(generation_dir(set, pointer.generation));
         Ok((pointer.stamp == stamp && dir.is_dir()).then(|| Derived {
             dir,
             stamp: pointer.stamp,
@@ -804,7 +841,9 @@ impl Warehouse {
             let ours = name.starts_with(&format!("{set}-g"));
             let stale = (ours && name.contains(".tmp-"))
                 || (ours && name != current && !retired.contains(&name))
-                || legacy.iter().any(|l| name == *l || name.starts_with(&format!("{l}.")));
+                || legacy
+                    .iter()
+                    .any(|l| name == *l || name.starts_with(&format!("{l}.")));
             if stale {
                 let _ = fs::remove_dir_all(entry.path());
             }
@@ -937,7 +976,10 @@ impl TempDir {
         remove_dead_temp_dirs(&base);
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = base.join(format!("doralens-derived-{}-{what}-{n}", std::process::id()));
+        let dir = base.join(format!(
+            "doralens-derived-{}-{what}-{n}",
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
         Ok(TempDir(dir))
@@ -952,10 +994,6 @@ impl Drop for TempDir {
 
 /// Temporary derived directories of processes that no longer exist.
 fn remove_dead_temp_dirs(base: &Path) {
-    let proc = Path::new("/proc");
-    if !proc.is_dir() {
-        return; // cannot tell which processes are alive
-    }
     let Ok(entries) = fs::read_dir(base) else {
         return;
     };
@@ -964,11 +1002,21 @@ fn remove_dead_temp_dirs(base: &Path) {
         let Some(rest) = name.strip_prefix("doralens-derived-") else {
             continue;
         };
-        let pid = rest.split('-').next().unwrap_or("");
-        if !pid.is_empty() && !proc.join(pid).exists() {
+        if process_is_gone(rest.split('-').next().unwrap_or("")) {
             let _ = fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// True when `pid` is a process id and no such process exists (as far as
+/// `/proc` tells; false wherever it cannot tell).
+fn process_is_gone(pid: &str) -> bool {
+    let Ok(n) = pid.parse::<u32>() else {
+        return false;
+    };
+    n != std::process::id()
+        && Path::new("/proc/self").exists()
+        && !Path::new("/proc").join(pid).exists()
 }
 
 /// A published (or temporary) generation of a derived set.
@@ -1036,9 +1084,15 @@ impl DerivedWriter<'_> {
         let part_numbers: Vec<usize> = (0..parts.max(1)).collect();
         crate::on_threads(&part_numbers, |&i| {
             let path = dir.join(format!("part-{i:03}.parquet"));
-            write_parquet_tuned(&path, schema, Some(self.stamp), incompressible, &mut |sink| {
-                if i < parts { produce(i, sink) } else { Ok(()) }
-            })
+            write_parquet_tuned(
+                &path,
+                schema,
+                Some(self.stamp),
+                incompressible,
+                &mut |sink| {
+                    if i < parts { produce(i, sink) } else { Ok(()) }
+                },
+            )
         })
         .into_iter()
         .collect::<Result<()>>()

@@ -28,7 +28,7 @@ fn ensure_python_module(module: &str) {
     assert!(present(module), "{module} is still missing after .ci/setup");
 }
 
-fn scenario_workspace() -> Workspace {
+pub fn scenario_workspace() -> Workspace {
     let ws = Workspace::new();
     load_scenario(&ws, &repo_root().join("fixtures/scenarios/merges_redeploy"));
     ws.write(
@@ -139,9 +139,9 @@ fn export_csv_has_the_organisation_then_each_team() {
 }
 
 /// `doralens serve` on a free port, stopped when dropped.
-struct Served {
-    child: Child,
-    addr: String,
+pub struct Served {
+    pub child: Child,
+    pub addr: String,
 }
 
 impl Drop for Served {
@@ -151,7 +151,7 @@ impl Drop for Served {
     }
 }
 
-fn serve(ws: &Workspace, extra: &[&str]) -> Served {
+pub fn serve(ws: &Workspace, extra: &[&str]) -> Served {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("doralens"));
     cmd.arg("--warehouse")
         .arg(ws.warehouse())
@@ -173,7 +173,7 @@ fn serve(ws: &Workspace, extra: &[&str]) -> Served {
 }
 
 /// A minimal HTTP/1.1 client: (status, content type, body).
-fn request(addr: &str, method: &str, target: &str, body: &str) -> (u16, String, String) {
+pub fn request(addr: &str, method: &str, target: &str, body: &str) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     write!(
         stream,
@@ -196,11 +196,11 @@ fn request(addr: &str, method: &str, target: &str, body: &str) -> (u16, String, 
     (status, content_type, body.to_string())
 }
 
-fn get(addr: &str, target: &str) -> (u16, String, String) {
+pub fn get(addr: &str, target: &str) -> (u16, String, String) {
     request(addr, "GET", target, "")
 }
 
-fn encode(q: &str) -> String {
+pub fn encode(q: &str) -> String {
     url::form_urlencoded::byte_serialize(q.as_bytes()).collect()
 }
 

@@ -10,10 +10,10 @@ use assert_cmd::Command;
 use crate::mock_forge::{Fault, Flavour, MockForge};
 use crate::util::{Workspace, output_ok};
 
-const GH_TOKEN: &str = "ghp_s3cr3tTOKENvalue0000000000000000000";
+pub const GH_TOKEN: &str = "ghp_s3cr3tTOKENvalue0000000000000000000";
 const GL_TOKEN: &str = "glpat-s3cr3tTOKENvalue00000";
 
-fn forge_cmd(ws: &Workspace, mock: &MockForge, args: &[&str]) -> Command {
+pub fn forge_cmd(ws: &Workspace, mock: &MockForge, args: &[&str]) -> Command {
     let mut cmd = ws.doralens(args);
     let (forge, token_env, token) = match mock.flavour {
         Flavour::GitHub => ("github", "GITHUB_TOKEN", GH_TOKEN),
@@ -27,7 +27,7 @@ fn forge_cmd(ws: &Workspace, mock: &MockForge, args: &[&str]) -> Command {
     cmd
 }
 
-fn github(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
+pub fn github(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
     let mut args = vec!["ingest", "github"];
     args.extend(extra);
     forge_cmd(ws, mock, &args)
@@ -77,7 +77,7 @@ fn assert_number(row: &HashMap<String, String>, column: &str, expected: Option<f
 }
 
 /// Every table of a warehouse, sorted, as text (to compare warehouses).
-fn dump(ws: &Workspace, warehouse: &std::path::Path) -> String {
+pub fn dump(ws: &Workspace, warehouse: &std::path::Path) -> String {
     let mut all = String::new();
     for (table, order) in [
         ("commits", "repo, sha"),

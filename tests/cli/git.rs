@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::util::{Workspace, output_ok};
 
 /// Runs git in `dir` with author and committer dates set to `date`.
-fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
+pub fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
         .args([
@@ -33,14 +33,14 @@ fn git_at(dir: &Path, date: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn commit(dir: &Path, date: &str, file: &str, message: &str) -> String {
+pub fn commit(dir: &Path, date: &str, file: &str, message: &str) -> String {
     std::fs::write(dir.join(file), format!("{message}\n")).unwrap();
     git_at(dir, date, &["add", "."]);
     git_at(dir, date, &["commit", "-q", "-m", message]);
     git_at(dir, date, &["rev-parse", "HEAD"])
 }
 
-fn new_repo(ws: &Workspace, name: &str) -> PathBuf {
+pub fn new_repo(ws: &Workspace, name: &str) -> PathBuf {
     let dir = ws.path(name);
     std::fs::create_dir_all(&dir).unwrap();
     git_at(&dir, "2026-01-01T00:00:00Z", &["init", "-q", "-b", "main"]);

@@ -10,6 +10,7 @@ mod generate;
 mod git;
 mod import_errors;
 mod properties;
+mod reliability;
 mod reports;
 mod scenarios;
 mod warehouse;
