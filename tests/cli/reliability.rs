@@ -876,3 +876,48 @@ fn absurd_option_values_are_refused_with_exit_2() {
         );
     }
 }
+
+#[test]
+fn regression_keys_containing_the_old_separator_stay_distinct() {
+    let ws = Workspace::new();
+    // (repo, sha) = ("a\x1fb", "c") and ("a", "b\x1fc"): once joined alike.
+    ws.write(
+        "one.ndjson",
+        "{\"repo\":\"a\\u001fb\",\"sha\":\"c\",\"parents\":[],\"authored_at\":\"2026-01-01T00:00:00Z\"}\n",
+    );
+    ws.write(
+        "two.ndjson",
+        "{\"repo\":\"a\",\"sha\":\"b\\u001fc\",\"parents\":[],\"authored_at\":\"2026-01-01T00:00:00Z\"}\n",
+    );
+    output_ok(ws.doralens(&["import", "commits", "one.ndjson"]));
+    output_ok(ws.doralens(&["import", "commits", "two.ndjson"]));
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM commits"), "n\n2\n");
+    // Both in one file are two keys, not a duplicate.
+    let both = std::fs::read_to_string(ws.path("one.ndjson")).unwrap()
+        + &std::fs::read_to_string(ws.path("two.ndjson")).unwrap();
+    ws.write("both.ndjson", &both);
+    output_ok(ws.doralens(&["import", "commits", "both.ndjson"]));
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM commits"), "n\n2\n");
+}
+
+#[test]
+fn regression_a_huge_bad_cell_is_quoted_briefly() {
+    let ws = Workspace::new();
+    let huge = "x".repeat(10 << 20);
+    ws.write(
+        "deploys.csv",
+        &format!("id,repo,service,environment,sha,status,finished_at\nd1,r,s,production,abc,success,{huge}\n"),
+    );
+    let out = ws
+        .doralens(&["import", "deployments", "deploys.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.len() < 2_000, "{} bytes of error", err.len());
+    assert!(
+        err.contains("deploys.csv:2") && err.contains("finished_at"),
+        "{err}"
+    );
+    assert!(err.contains("10485760 bytes"), "{err}");
+}
