@@ -397,16 +397,16 @@ fn kill_9_during_git_ingest_then_the_next_run_equals_a_clean_one() {
     use crate::git::{git_at, new_repo};
     let ws = Workspace::new();
     let dir = new_repo(&ws, "svc");
-    // 400 commits with a tag every 50, written in one fast-import stream.
+    // 4000 commits with a tag every 400, written in one fast-import stream.
     let mut stream = String::new();
-    for i in 0..400 {
+    for i in 0..4000 {
         let when = 1_767_225_600 + i * 3_600;
         stream.push_str(&format!(
             "commit refs/heads/main\nmark :{}\ncommitter Dev <dev@example.com> {when} +0000\ndata <<EOF\nchange {i}\nEOF\nM 644 inline f{}\ndata <<EOF\n{i}\nEOF\n\n",
             i + 1,
             i % 7
         ));
-        if i % 50 == 49 {
+        if i % 400 == 399 {
             stream.push_str(&format!("reset refs/tags/v{i}\nfrom :{}\n\n", i + 1));
         }
     }
@@ -447,7 +447,7 @@ fn kill_9_during_git_ingest_then_the_next_run_equals_a_clean_one() {
         let wh = ws.path(&format!("trial-{trial}"));
         killed += usize::from(kill_after(
             process(&wh, &args),
-            Duration::from_millis(5 + trial * 25),
+            Duration::from_millis(5 + trial * 30),
         ));
         output_ok(ws.doralens_in(&wh, &args));
         assert_eq!(dump(&wh), truth, "trial {trial}");
