@@ -6,6 +6,7 @@
 //! `deployments` or the production pattern changed).
 
 pub mod attribution;
+pub mod deadline;
 pub mod queries;
 
 use std::sync::Arc;
@@ -178,8 +179,18 @@ impl Engine {
     /// registered on the fork do not affect this engine, so concurrent
     /// requests with different windows each get one.
     pub fn fork(&self, runtime: Option<Arc<RuntimeEnv>>) -> Result<Engine> {
+        self.fork_until(runtime, None)
+    }
+
+    /// [`Engine::fork`] whose queries fail once `deadline` has passed,
+    /// wherever they are busy (see [`deadline`]).
+    pub fn fork_until(
+        &self,
+        runtime: Option<Arc<RuntimeEnv>>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Engine> {
         Ok(Engine {
-            ctx: new_context(runtime, &self.tables)?,
+            ctx: new_context_until(runtime, &self.tables, deadline)?,
             unknown_sha_deployments: self.unknown_sha_deployments,
             snapshot: self.snapshot.clone(),
             tables: self.tables.clone(),
@@ -257,6 +268,14 @@ fn new_context(
     runtime: Option<Arc<RuntimeEnv>>,
     tables: &[(String, Arc<dyn TableProvider>)],
 ) -> Result<SessionContext> {
+    new_context_until(runtime, tables, None)
+}
+
+fn new_context_until(
+    runtime: Option<Arc<RuntimeEnv>>,
+    tables: &[(String, Arc<dyn TableProvider>)],
+    deadline: Option<std::time::Instant>,
+) -> Result<SessionContext> {
     // DATAFUSION_* environment variables tune the engine (e.g.
     // DATAFUSION_EXECUTION_BATCH_SIZE); ours are applied on top.
     let mut config = SessionConfig::from_env()?
@@ -279,10 +298,15 @@ fn new_context(
         .options_mut()
         .optimizer
         .enable_join_dynamic_filter_pushdown = false;
-    let ctx = match runtime {
-        Some(rt) => SessionContext::new_with_config_rt(config, rt),
-        None => SessionContext::new_with_config(config),
-    };
+    let mut builder = datafusion::execution::SessionStateBuilder::new().with_default_features();
+    if let Some(d) = deadline {
+        config = config.with_extension(Arc::new(deadline::Deadline(d)));
+        builder = builder.with_physical_optimizer_rule(Arc::new(deadline::DeadlineRule));
+    }
+    if let Some(rt) = runtime {
+        builder = builder.with_runtime_env(rt);
+    }
+    let ctx = SessionContext::new_with_state(builder.with_config(config).build());
     ctx.register_udf(sha_key_udf());
     for (name, provider) in tables {
         ctx.register_table(name.as_str(), provider.clone())?;

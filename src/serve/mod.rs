@@ -156,7 +156,19 @@ impl Server {
             .expect("semaphore is never closed");
         let mut task = self.query_runtime.spawn(work);
         let left = timeout.saturating_sub(started.elapsed());
+        let timed_out = || {
+            Failure(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the query ran longer than {} s (--sql-timeout) and was cancelled; narrow it (WHERE, LIMIT)",
+                    timeout.as_secs_f64()
+                ),
+            )
+        };
         match tokio::time::timeout(left, &mut task).await {
+            Ok(Ok(Err(e))) if e.to_string().contains(crate::engine::deadline::CANCELLED) => {
+                Err(timed_out())
+            }
             Ok(Ok(result)) => result.map_err(Failure::from),
             Ok(Err(e)) if e.is_panic() => Err(Failure(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -165,13 +177,7 @@ impl Server {
             Ok(Err(e)) => Err(Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
             Err(_) => {
                 task.abort();
-                Err(Failure(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "the query ran longer than {} s (--sql-timeout) and was cancelled; narrow it (WHERE, LIMIT)",
-                        timeout.as_secs_f64()
-                    ),
-                ))
+                Err(timed_out())
             }
         }
     }
@@ -204,7 +210,8 @@ impl Server {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(self.options.limits.query_memory, 1.0)
             .build_arc()?;
-        let fork = engine.fork(Some(runtime))?;
+        let deadline = std::time::Instant::now() + self.options.limits.query_timeout;
+        let fork = engine.fork_until(Some(runtime), Some(deadline))?;
         limits::bound_string_functions(&fork.ctx, &self.options.limits.sql);
         Ok(fork)
     }
