@@ -8,7 +8,7 @@
 --              for deployments finished in the window (the only ones a
 --              metric row counts)
 --          change_failure_rate(grp, interval_start, failed_deployments)
--- METRICS.md: section 4.3. change_failure_rate = failed / deployments is
+-- docs/metrics.md: section 4.3. change_failure_rate = failed / deployments is
 -- computed in metrics.sql (null when there are no deployments).
 
 -- The inferred link is an as-of join: the latest production deployment of

@@ -3,7 +3,7 @@
 -- Outputs: grp, interval_start, deployments, deploy_days
 --          (deploys_per_day = deployments / days of the bucket inside the
 --          window is computed in metrics.sql, which knows the buckets)
--- METRICS.md: section 4.1.
+-- docs/metrics.md: section 4.1.
 CREATE VIEW deployment_frequency AS
 SELECT gd.grp,
        gd.interval_start,

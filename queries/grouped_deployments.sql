@@ -2,7 +2,7 @@
 -- row: finished inside the window, once per group they belong to.
 -- Inputs:  production_deployments, deployment_groups (groups/*.sql)
 -- Outputs: grp, interval_start, id, finished_at
--- METRICS.md: section 2 (Window, Grouping) and section 4 ("a deployment
+-- docs/metrics.md: section 2 (Window, Grouping) and section 4 ("a deployment
 -- falls in the bucket of its finished_at").
 CREATE VIEW grouped_deployments AS
 SELECT g.grp, d.interval_start, d.id, d.finished_at

@@ -1,11 +1,11 @@
 -- lead_time: lead time for changes, per shipped commit.
--- Inputs:  deployment_commits (attribution, METRICS.md section 3),
+-- Inputs:  deployment_commits (attribution, docs/metrics.md section 3),
 --          grouped_deployments
 -- Parameters: include_baseline (false unless --include-baseline)
 -- Outputs: grp, interval_start, lead_time_count, lead_time_p50_s, lead_time_p90_s,
 --          lead_time_p50_low_s, lead_time_p50_high_s (the median's 95%
 --          interval, see src/metrics/stats.rs)
--- METRICS.md: section 4.2. Lead time = finished_at of the shipping
+-- docs/metrics.md: section 4.2. Lead time = finished_at of the shipping
 -- deployment - authored_at. Baseline commits are left out; commits authored
 -- after the deployment finished (clock skew) are left out. Quantiles are
 -- exact with linear interpolation (numpy type 7, as percentile_cont), by

@@ -1,4 +1,4 @@
--- metrics: the METRICS.md section 6 rows, one per (group, bucket).
+-- metrics: the docs/metrics.md section 6 rows, one per (group, bucket).
 -- Inputs:  the views of deployment_frequency.sql, lead_time.sql,
 --          change_failure_rate.sql, recovery_time.sql, time_to_restore.sql,
 --          rework_rate.sql; grouped_deployments / incident_groups; buckets
@@ -7,7 +7,7 @@
 --          (the group column is renamed, and the levels added, by the engine),
 --          then the medians' intervals (*_p50_low_s, *_p50_high_s; the
 --          rates' Wilson intervals are added in src/metrics/mod.rs)
--- METRICS.md: section 6. A group has rows when it has a production
+-- docs/metrics.md: section 6. A group has rows when it has a production
 -- deployment or an incident in the window, and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics). failed_deployments comes
 -- from recovery_time (the same count as change_failure_rate's) so the

@@ -3,7 +3,7 @@
 -- Parameters: production_pattern (anchored, case-insensitive regex)
 -- Outputs:    every column of deployments, plus interval_start (the bucket of
 --             finished_at, from the bucket_start() function)
--- METRICS.md: section 2, "Production deployment" and "Interval buckets".
+-- docs/metrics.md: section 2, "Production deployment" and "Interval buckets".
 -- Not limited to the window: attribution and failure linking need history.
 CREATE VIEW production_deployments AS
 SELECT d.*, bucket_start(d.finished_at) AS interval_start

@@ -5,7 +5,7 @@
 --          recovery_time(grp, interval_start, failed_deployments, recovery_count,
 --              recovery_time_p50_s, recovery_time_p90_s,
 --              recovery_time_p50_low_s, recovery_time_p50_high_s, open_failures)
--- METRICS.md: section 4.4. Recovery ends at the latest linked incident's
+-- docs/metrics.md: section 4.4. Recovery ends at the latest linked incident's
 -- resolved_at or rollback's finished_at; a failure with an unresolved linked
 -- incident is open and left out; a recovery ending before the deployment
 -- finished is bad data and left out (recovery_s is null for both).

@@ -8,7 +8,7 @@
 --              finished in the window
 
 --          rework_rate(grp, interval_start, rework_deployments)
--- METRICS.md: section 4.6. rework_rate = rework / deployments is computed in
+-- docs/metrics.md: section 4.6. rework_rate = rework / deployments is computed in
 -- metrics.sql.
 -- The (small) set of labelled merge commits is built first, so the large
 -- deployment_commits table is probed once, on its 16-byte sha_key, and only

@@ -3,7 +3,7 @@
 -- Outputs: grp, interval_start, incidents, time_to_restore_p50_s,
 --          time_to_restore_p50_low_s, time_to_restore_p50_high_s (the
 --          median's 95% interval)
--- METRICS.md: section 4.5. Incidents fall in the bucket of created_at;
+-- docs/metrics.md: section 4.5. Incidents fall in the bucket of created_at;
 -- the median is over resolved incidents (resolved before created is bad
 -- data and left out of the median, still counted in `incidents`).
 CREATE VIEW time_to_restore AS

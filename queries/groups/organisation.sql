@@ -1,7 +1,7 @@
 -- Grouping for the whole organisation (no --by).
 -- Inputs:  production_deployments, incidents
 -- Outputs: deployment_groups(deployment_id, grp), incident_groups(incident_id, grp)
--- METRICS.md: section 2, "Grouping": every deployment and incident counts
+-- docs/metrics.md: section 2, "Grouping": every deployment and incident counts
 -- once, including incidents with no service.
 CREATE VIEW deployment_groups AS
 SELECT d.id AS deployment_id, '' AS grp FROM production_deployments d;

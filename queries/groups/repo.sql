@@ -1,7 +1,7 @@
 -- Grouping --by repo.
 -- Inputs:  production_deployments, incidents
 -- Outputs: deployment_groups(deployment_id, grp), incident_groups(incident_id, grp)
--- METRICS.md: section 2, "Grouping": an incident belongs to every repo that
+-- docs/metrics.md: section 2, "Grouping": an incident belongs to every repo that
 -- has a production deployment of its service (at any time: the repo-service
 -- relation is structural, see queries/README.md).
 CREATE VIEW deployment_groups AS

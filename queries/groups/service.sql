@@ -1,7 +1,7 @@
 -- Grouping --by service.
 -- Inputs:  production_deployments, incidents
 -- Outputs: deployment_groups(deployment_id, grp), incident_groups(incident_id, grp)
--- METRICS.md: section 2, "Grouping".
+-- docs/metrics.md: section 2, "Grouping".
 CREATE VIEW deployment_groups AS
 SELECT d.id AS deployment_id, d.service AS grp FROM production_deployments d;
 

@@ -1,7 +1,7 @@
 -- Grouping --by team.
 -- Inputs:  production_deployments, incidents, teams
 -- Outputs: deployment_groups(deployment_id, grp), incident_groups(incident_id, grp)
--- METRICS.md: section 2, "Grouping": a deployment or incident belongs to
+-- docs/metrics.md: section 2, "Grouping": a deployment or incident belongs to
 -- every team that lists its service; incidents without a service belong to
 -- no team.
 CREATE VIEW deployment_groups AS

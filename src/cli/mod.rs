@@ -71,7 +71,7 @@ pub enum Command {
     },
     /// Ingest a local git repository and print its metrics (try it on your repo).
     Analyze(AnalyzeArgs),
-    /// Compute the DORA metrics (METRICS.md section 6 rows).
+    /// Compute the DORA metrics (docs/metrics.md section 6 rows).
     Metrics(MetricsArgs),
     /// Run SQL over every table: the canonical ones, deployment_commits,
     /// deployment_warnings and the metric views.

@@ -1,4 +1,4 @@
-//! Commit attribution (METRICS.md section 3).
+//! Commit attribution (docs/metrics.md section 3).
 //!
 //! For each service, production deployments are taken in order of
 //! `finished_at` (ties by `id`); each ships the commits reachable from its
@@ -52,7 +52,7 @@ pub fn shipped_schema() -> SchemaRef {
         Field::new("baseline", DataType::Boolean, false),
         // For the metric SQL: the sha as a 16-byte key (store::keys::sha_key,
         // also the SQL function `sha_key(sha)`), and whether the commit's
-        // message starts with `Revert ` (a rework commit, METRICS.md 4.6).
+        // message starts with `Revert ` (a rework commit, docs/metrics.md 4.6).
         Field::new("sha_key", DataType::FixedSizeBinary(SHA_KEY_BYTES), false),
         Field::new("revert", DataType::Boolean, false),
     ]))

@@ -41,7 +41,7 @@ pub const METRIC_VIEWS: [QueryFile; 7] = [
     query_file!("rework_rate.sql"),
 ];
 
-/// Joins the metric views into the METRICS.md section 6 rows.
+/// Joins the metric views into the docs/metrics.md section 6 rows.
 pub const METRICS: QueryFile = query_file!("metrics.sql");
 
 /// Quotes a string as a SQL literal.

@@ -1,4 +1,4 @@
-//! Interval buckets (METRICS.md section 2): UTC calendar days, ISO weeks
+//! Interval buckets (docs/metrics.md section 2): UTC calendar days, ISO weeks
 //! (Monday 00:00), months and quarters.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};

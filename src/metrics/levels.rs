@@ -1,4 +1,4 @@
-//! Performance levels (METRICS.md section 5) from versioned benchmark
+//! Performance levels (docs/metrics.md section 5) from versioned benchmark
 //! tables shipped as data in `queries/levels/*.csv`.
 
 use crate::error::{Error, Result};

@@ -1,4 +1,4 @@
-//! The DORA metrics (METRICS.md sections 4-6): options, the SQL views of
+//! The DORA metrics (docs/metrics.md sections 4-6): options, the SQL views of
 //! `queries/`, and the final rows with performance levels.
 
 pub mod interval;
@@ -62,7 +62,7 @@ pub struct MetricsOptions {
 }
 
 impl MetricsOptions {
-    /// The METRICS.md defaults for a window ending at `to`.
+    /// The docs/metrics.md defaults for a window ending at `to`.
     pub fn defaults(to: i64) -> Self {
         MetricsOptions {
             from: to - interval::days_micros(DEFAULT_WINDOW_DAYS),
@@ -181,7 +181,7 @@ pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()
     Ok(())
 }
 
-/// The METRICS.md section 6 table.
+/// The docs/metrics.md section 6 table.
 pub struct MetricsTable {
     pub schema: SchemaRef,
     pub batches: Vec<RecordBatch>,
@@ -440,7 +440,7 @@ fn append_intervals(
     Ok(())
 }
 
-/// METRICS.md section 6 metric columns, in order (true = float).
+/// docs/metrics.md section 6 metric columns, in order (true = float).
 pub const OUTPUT_COLUMNS: [(&str, bool); 16] = [
     ("deployments", false),
     ("deploy_days", false),

@@ -1,4 +1,4 @@
-//! The canonical tables (METRICS.md section 1), defined once. The Arrow
+//! The canonical tables (docs/metrics.md section 1), defined once. The Arrow
 //! schemas, the import parser, the natural keys and the user documentation
 //! (`doralens tables`) are all derived from the column lists below.
 

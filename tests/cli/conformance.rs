@@ -1,11 +1,12 @@
 //! Conformance with Apache DevLake's published e2e data
-//! (`../shared/conformance/devlake/refdiff_deployment_commit_diff`).
+//! (`fixtures/conformance/devlake/refdiff_deployment_commit_diff`, Apache-2.0;
+//! see fixtures/conformance/README.md).
 //!
 //! DevLake ships, per deployment, the commits reachable from its sha and not
 //! from the previous successful deployment's sha in the same repo and
 //! environment; the first deployment ships all its ancestors. On this data
 //! (a linear chain per scope, no rollbacks) that is exactly doralens's rule
-//! (METRICS.md section 3, where the first deployment's commits are the
+//! (docs/metrics.md section 3, where the first deployment's commits are the
 //! baseline), so `commits_diffs.csv` must equal `deployment_commits`. Where
 //! the rules differ (a rollback to an older sha: DevLake's diff against the
 //! previous deployment re-ships nothing but then re-credits the commits
@@ -24,13 +25,7 @@ use doralens::store::schema::Table;
 use crate::util::repo_root;
 
 fn dir() -> PathBuf {
-    let d = repo_root().join("../shared/conformance/devlake/refdiff_deployment_commit_diff");
-    assert!(
-        d.exists(),
-        "{} is missing: the conformance data lives in shared/ beside the clone",
-        d.display()
-    );
-    d
+    repo_root().join("fixtures/conformance/devlake/refdiff_deployment_commit_diff")
 }
 
 fn read(name: &str) -> Vec<BTreeMap<String, String>> {

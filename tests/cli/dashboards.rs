@@ -10,22 +10,18 @@ use std::process::{Child, Command, Stdio};
 use crate::scenarios::load_scenario;
 use crate::util::{Workspace, output_ok, repo_root};
 
-/// Runs `.ci/setup` once when a Python module the tests need is missing.
+/// The tests need a few tools beyond Rust; `.ci/test` (the README's test
+/// command) installs them first. Tests never install anything themselves.
 fn ensure_python_module(module: &str) {
-    let present = |m: &str| {
-        Command::new("python3")
-            .args(["-c", &format!("import {m}")])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !present(module) {
-        let status = Command::new("bash")
-            .arg(repo_root().join(".ci/setup"))
-            .status()
-            .expect("bash runs .ci/setup");
-        assert!(status.success(), ".ci/setup failed");
-    }
-    assert!(present(module), "{module} is still missing after .ci/setup");
+    let present = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        present,
+        "the Python module {module} is missing: run the tests with `bash .ci/test` \
+         (it installs what they need), or install it yourself (.ci/setup lists it)"
+    );
 }
 
 pub fn scenario_workspace() -> Workspace {
