@@ -25,8 +25,12 @@
 //!   environment `production`; others keep their name;
 //! - incidents are keyed `<repo>#<number>`; a body line `root cause: <sha>`
 //!   (a full sha or a unique prefix of one of the repo's commits) or
-//!   `deployment: <id>` (the forge's deployment id, or a full doralens
-//!   deployment id) links the incident;
+//!   `deployment: <id>` (the forge's deployment number: GitHub's
+//!   deployment id, GitLab's project-scoped deployment iid, the `#3` its
+//!   pages show, with or without `#`; or a full doralens deployment id)
+//!   links the incident; a link to a deployment the warehouse does not
+//!   have is kept (it counts once that deployment is synced) and said on
+//!   stderr;
 //! - rollbacks: a successful deployment whose sha is a strict ancestor of
 //!   the sha of the previous successful deployment to the same environment
 //!   rolls that one back.
@@ -343,6 +347,51 @@ impl<'a> RepoSync<'a> {
             )
         })?;
         self.done.push(resource);
+        Ok(())
+    }
+
+    /// Says on stderr which explicit `deployment:` links of incidents name
+    /// a deployment the warehouse does not have (a typo, or GitLab's global
+    /// deployment id where the project's `#` number was meant). The link is
+    /// kept: it counts as soon as that deployment is synced.
+    pub fn warn_unknown_deployments(&self, links: &[(String, String)]) -> Result<()> {
+        if links.is_empty() {
+            return Ok(());
+        }
+        // This repository's deployments (one repository's row groups); the
+        // whole table only when a link names another repository's.
+        let own = format!("{}/", self.repo);
+        let batches = if links.iter().all(|(_, d)| d.starts_with(&own)) {
+            let columns = ["id", "repo"];
+            self.ctx.warehouse.read_table_where(
+                Table::Deployments,
+                Some(&columns),
+                "repo",
+                &self.repo,
+            )?
+        } else {
+            self.ctx
+                .warehouse
+                .read_table(Table::Deployments, Some(&["id"]))?
+        };
+        let known: HashSet<&str> = batches
+            .iter()
+            .flat_map(|b| b.column(0).as_string::<i32>().iter().flatten())
+            .collect();
+        let number = match self.forge {
+            "gitlab" => "the deployment's #number on its GitLab page (its iid), not its global id",
+            _ => "the deployment's id in the GitHub API",
+        };
+        for (incident, deployment) in links {
+            if !known.contains(deployment.as_str()) {
+                self.ctx.notify()(&format!(
+                    "warning: incident {incident} links `deployment: {}`, but no deployment {deployment} \
+                     is in the warehouse; write {number}. The link is kept and counts once that \
+                     deployment is synced",
+                    deployment.rsplit('/').next().unwrap_or(deployment)
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -738,7 +787,9 @@ pub fn push_release(
     );
 }
 
-/// Pushes an incident row (shared column order for both forges).
+/// Pushes an incident row (shared column order for both forges). Returns
+/// the explicit deployment link, if the body has one, for
+/// [`RepoSync::warn_unknown_deployments`].
 #[allow(clippy::too_many_arguments)]
 pub fn push_incident(
     out: &mut TableBuffer,
@@ -750,13 +801,14 @@ pub fn push_incident(
     resolved_at: Option<i64>,
     body: Option<&str>,
     deployment_prefix: &str,
-) {
+) -> Option<(String, String)> {
     let id = format!("{}#{number}", sync.repo);
     let links = body.map(body_links).unwrap_or_default();
     let sha = links.sha.map(|s| sync.resolve_sha(&s));
     let deployment = links.deployment.map(|d| {
-        if d.chars().all(|c| c.is_ascii_digit()) {
-            format!("{deployment_prefix}{d}")
+        let number = d.trim_start_matches('#');
+        if !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) {
+            format!("{deployment_prefix}{number}")
         } else {
             d
         }
@@ -771,6 +823,7 @@ pub fn push_incident(
         deployment.as_deref().into(),
         sha.as_deref().into(),
     ]);
+    deployment.map(|d| (id, d))
 }
 
 /// The batch a buffer would write, for tests and benchmarks.

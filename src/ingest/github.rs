@@ -652,6 +652,7 @@ impl Forge for GitHub {
             "/repos/{repo}/issues?labels={label}&state=all&sort=updated&direction=asc&per_page=100{since}"
         );
         let prefix = format!("{repo}/deployments/");
+        let mut links: Vec<(String, String)> = Vec::new();
         let mut pages = self.pages(&repo, "issues", &path);
         while let Some(page) = pages.next::<Issue>().await? {
             for issue in page.iter().filter(|i| i.pull_request.is_none()) {
@@ -660,7 +661,7 @@ impl Forge for GitHub {
                 let closed = opt_time("closed_at", issue.closed_at.as_deref()).map_err(shape)?;
                 newest = later(newest, parse_time(&issue.updated_at));
                 let severity = forge::severity_label(issue.labels.iter().map(|l| l.name.as_str()));
-                forge::push_incident(
+                links.extend(forge::push_incident(
                     &mut buffer,
                     sync,
                     issue.number,
@@ -670,10 +671,11 @@ impl Forge for GitHub {
                     closed,
                     issue.body.as_deref(),
                     &prefix,
-                );
+                ));
             }
             sync.progress(format!("incidents: {} read", buffer.len()));
         }
+        sync.warn_unknown_deployments(&links)?;
         sync.write("incidents", vec![&mut buffer], |c| {
             c.incidents = later(c.incidents, newest)
         })

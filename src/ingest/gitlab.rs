@@ -31,6 +31,8 @@ use gitlab::api::{self, ApiError, AsyncClient, Pagination, RestClient};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
+use std::collections::HashSet;
+
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -96,10 +98,25 @@ struct Note {
     system: bool,
 }
 
+/// The environment embedded in a deployment (GitLab's `EnvironmentBasic`:
+/// id, name, slug, external_url, created_at, updated_at; no tier).
+#[derive(Deserialize)]
+struct EnvironmentBasic {
+    name: String,
+}
+
+/// An entry of `GET /projects/:id/environments`, where the tier is.
 #[derive(Deserialize)]
 struct Environment {
     name: String,
     tier: Option<String>,
+}
+
+/// The job that ran a deployment (`deployable`, absent for deployments
+/// created through the API).
+#[derive(Deserialize)]
+struct Deployable {
+    finished_at: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -108,9 +125,11 @@ struct Deployment {
     sha: String,
     created_at: String,
     updated_at: String,
+    /// Not in GitLab's documented entity; read when a version sends it.
     finished_at: Option<String>,
     status: String,
-    environment: Environment,
+    environment: EnvironmentBasic,
+    deployable: Option<Deployable>,
 }
 
 #[derive(Deserialize)]
@@ -554,6 +573,24 @@ impl Forge for GitLab {
             gitlab: self,
             repo: &repo,
         };
+        // The deployments list embeds only the basic environment (no tier):
+        // the tiers come from the project's environments, read once a sync.
+        let environments = api::projects::environments::Environments::builder()
+            .project(repo.as_str())
+            .build()
+            .map_err(|e| shape(&repo, "environments", e))?;
+        let paged_environments = api::paged(environments, Pagination::All);
+        let mut production_tier: HashSet<String> = HashSet::new();
+        {
+            let mut stream =
+                std::pin::pin!(Self::all::<_, Environment>(&client, &paged_environments));
+            while let Some(e) = stream.next().await {
+                let e = e.map_err(|e| api_error(&repo, "environments", e))?;
+                if e.tier.as_deref() == Some("production") {
+                    production_tier.insert(e.name);
+                }
+            }
+        }
         let mut builder = api::projects::deployments::Deployments::builder();
         builder
             .project(repo.as_str())
@@ -582,12 +619,20 @@ impl Forge for GitLab {
             };
             newest = later(newest, Some(updated));
             let created = time(&repo, "created_at", &d.created_at)?;
-            let finished =
-                opt_time(&repo, "finished_at", d.finished_at.as_deref())?.unwrap_or(updated);
+            // When it finished: the deployment's own time where a version
+            // sends one, else its job's, else its last update (a finished
+            // deployment's status change is its last update).
+            let job_finished = d.deployable.as_ref().and_then(|j| j.finished_at.as_deref());
+            let finished = opt_time(
+                &repo,
+                "finished_at",
+                d.finished_at.as_deref().or(job_finished),
+            )?
+            .unwrap_or(updated);
             let id = format!("{repo}/deployments/{}", d.iid);
             let environment = sync.options().environment(
                 &d.environment.name,
-                d.environment.tier.as_deref() == Some("production"),
+                production_tier.contains(&d.environment.name),
             );
             forge::push_deployment(
                 &mut buffer,
@@ -663,13 +708,14 @@ impl Forge for GitLab {
         let mut buffer = TableBuffer::new(Table::Incidents);
         let mut newest = None;
         let prefix = format!("{repo}/deployments/");
+        let mut links: Vec<(String, String)> = Vec::new();
         while let Some(issue) = stream.next().await {
             let issue = issue.map_err(|e| api_error(&repo, "incidents", e))?;
             let created = time(&repo, "created_at", &issue.created_at)?;
             let closed = opt_time(&repo, "closed_at", issue.closed_at.as_deref())?;
             newest = later(newest, parse_time(&issue.updated_at));
             let severity = issue.severity.as_deref().filter(|s| *s != "UNKNOWN");
-            forge::push_incident(
+            links.extend(forge::push_incident(
                 &mut buffer,
                 sync,
                 issue.iid,
@@ -679,8 +725,9 @@ impl Forge for GitLab {
                 closed,
                 issue.description.as_deref(),
                 &prefix,
-            );
+            ));
         }
+        sync.warn_unknown_deployments(&links)?;
         sync.write("incidents", vec![&mut buffer], |c| {
             c.incidents = later(c.incidents, newest)
         })

@@ -630,3 +630,38 @@ fn a_stalled_answer_times_out_and_is_retried() {
     assert!(log.contains("no complete answer within 1 s"), "{log}");
     assert!(log.contains("github acme/web: 3 commits"), "{log}");
 }
+
+#[test]
+fn regression_gitlab_incident_links_take_the_iid_and_warn_about_unknown_deployments() {
+    let gl = MockForge::start(Flavour::GitLab);
+    let path = "/api/v4/projects/acme%2Fbilling/issues";
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::mock_forge::fixture(
+            Flavour::GitLab,
+            "acme-billing.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut first = fixture[path][0].clone();
+    first["description"] = "Invoices fail.\n\ndeployment: #3\n".into();
+    let mut second = fixture[path][0].clone();
+    second["id"] = 9021.into();
+    second["iid"] = 21.into();
+    second["references"]["short"] = "#21".into();
+    // The global id of deployment #3 (its iid is what the link takes).
+    second["description"] = "Slow invoices.\n\ndeployment: 4003\n".into();
+    gl.route(path, serde_json::json!([first, second]));
+    let ws = Workspace::new();
+    let out = output_ok(gitlab(&ws, &gl, &["acme/billing"]));
+    let err = stderr(&out);
+    assert!(
+        err.contains("acme/billing#21") && err.contains("deployment: 4003") && err.contains("iid"),
+        "{err}"
+    );
+    assert!(!err.contains("acme/billing#20 links"), "{err}");
+    assert_eq!(
+        ws.sql_csv("SELECT id, deployment_id FROM incidents ORDER BY id"),
+        "id,deployment_id\nacme/billing#20,acme/billing/deployments/3\nacme/billing#21,acme/billing/deployments/4003\n"
+    );
+}
