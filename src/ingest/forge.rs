@@ -115,6 +115,11 @@ pub struct Cursor {
     pub incidents: Option<i64>,
     #[serde(default)]
     pub links: Option<WebLinks>,
+    /// GitLab: the environments of tier `production` at the last sync. When
+    /// they change, every deployment is read again (a tier change moves no
+    /// deployment's update time, yet changes which ones are production).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_environments: Option<Vec<String>>,
 }
 
 /// URL templates of a repository's pages: `{sha}` and `{number}` are
@@ -175,6 +180,9 @@ pub trait Forge: Sync {
     /// The branch to read, and the repository's web links into `sync.cursor`.
     fn default_branch(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<String>>;
     fn commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> impl Future<Output = Result<()>>;
+    /// One page (up to 100) of the history that starts at `sha`, newest
+    /// first, written with [`RepoSync::write`] as resource `history`.
+    fn commits_from(&self, sync: &mut RepoSync<'_>, sha: &str) -> impl Future<Output = Result<()>>;
     fn changes(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
     fn deployments(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
     fn releases(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
@@ -190,12 +198,67 @@ pub async fn sync_repo<F: Forge>(forge: &F, sync: &mut RepoSync<'_>) -> Result<(
     let branch = forge.default_branch(sync).await?;
     forge.commits(sync, &branch).await?;
     forge.changes(sync).await?;
+    fill_history(forge, sync).await?;
     forge.deployments(sync).await?;
     if sync.options().releases_as_deployments {
         forge.releases(sync).await?;
     }
     sync.write_rollbacks()?;
     forge.incidents(sync).await
+}
+
+/// Most history pages one sync asks for to close gaps in the graph.
+const MAX_HISTORY_PAGES: usize = 200;
+
+/// Closes the commit graph below the default branch. Commits are asked for
+/// by date (since the cursor, less a week), so a commit dated long before
+/// the cursor that reaches the branch through a merge without a pull or
+/// merge request (a long-lived branch merged directly) is not listed; its
+/// lead time would be lost. The graph shows the gap: a parent of a branch
+/// commit that the warehouse does not have. For each, the history starting
+/// at that parent is read (one page a request) until no parent is missing.
+async fn fill_history<F: Forge>(forge: &F, sync: &mut RepoSync<'_>) -> Result<()> {
+    let mut asked: HashSet<String> = HashSet::new();
+    for _ in 0..MAX_HISTORY_PAGES {
+        let graph = read_repo_commits(sync.ctx.warehouse, &sync.repo)?;
+        let Some(missing) = first_missing_ancestor(&graph, &sync.branch_commits, &asked) else {
+            return Ok(());
+        };
+        sync.progress(format!(
+            "history below {}",
+            &missing[..missing.len().min(12)]
+        ));
+        asked.insert(missing.clone());
+        forge.commits_from(sync, &missing).await?;
+    }
+    sync.ctx.notify()(&format!(
+        "warning: {} {}: the history below the default branch still has gaps after {MAX_HISTORY_PAGES} \
+         pages; run again to continue, or with --full",
+        sync.forge, sync.repo
+    ));
+    Ok(())
+}
+
+/// A sha reachable through parents from `roots` that `graph` does not hold
+/// (and that was not asked for already), if any.
+fn first_missing_ancestor(
+    graph: &HashMap<String, Vec<String>>,
+    roots: &[String],
+    asked: &HashSet<String>,
+) -> Option<String> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut stack: Vec<&str> = roots.iter().map(String::as_str).collect();
+    while let Some(sha) = stack.pop() {
+        if !seen.insert(sha) {
+            continue;
+        }
+        match graph.get(sha) {
+            Some(parents) => stack.extend(parents.iter().map(String::as_str)),
+            None if !asked.contains(sha) => return Some(sha.to_string()),
+            None => {}
+        }
+    }
+    None
 }
 
 /// Shared by the repositories of one run.
@@ -261,6 +324,9 @@ pub struct RepoSync<'a> {
     /// This repository's stored commits, read once for incident links and
     /// rollbacks; dropped whenever commits are written.
     commits: OnceLock<RepoCommits>,
+    /// Shas of the default branch's commits this run wrote (whose
+    /// ancestors must all be stored: see `fill_history`).
+    branch_commits: Vec<String>,
 }
 
 impl<'a> RepoSync<'a> {
@@ -297,6 +363,7 @@ impl<'a> RepoSync<'a> {
             done: Vec::new(),
             bar,
             commits: OnceLock::new(),
+            branch_commits: Vec::new(),
         })
     }
 
@@ -328,6 +395,11 @@ impl<'a> RepoSync<'a> {
                 }
                 let rows = buffer.len();
                 let batch = buffer.finish()?;
+                if table == Table::Commits && matches!(resource, "commits" | "history") {
+                    let sha = batch.column(1).as_string::<i32>();
+                    self.branch_commits
+                        .extend(sha.iter().flatten().map(str::to_string));
+                }
                 let batches = super::keep_last_per_key(table, vec![batch])?;
                 self.ctx.warehouse.upsert(table, &batches)?;
                 let count = match table {

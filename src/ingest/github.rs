@@ -477,6 +477,18 @@ impl Forge for GitHub {
         })
     }
 
+    async fn commits_from(&self, sync: &mut RepoSync<'_>, sha: &str) -> Result<()> {
+        let repo = sync.repo.clone();
+        let path = format!("/repos/{repo}/commits?sha={sha}&per_page=100");
+        let mut buffer = TableBuffer::new(Table::Commits);
+        let mut pages = self.pages(&repo, "commits", &path);
+        if let Some(body) = pages.next_body().await? {
+            commits_page(&repo, &body, &mut buffer)
+                .map_err(|e| Self::shape_error(&repo, "commits", e))?;
+        }
+        sync.write("history", vec![&mut buffer], |_| {})
+    }
+
     async fn changes(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let since = sync.cursor.changes;
@@ -612,7 +624,9 @@ impl Forge for GitHub {
         while let Some(page) = pages.next::<Tag>().await? {
             tags.extend(page.into_iter().map(|t| (t.name, t.commit.sha)));
         }
-        let since = sync.cursor.releases;
+        // Every release is stored as it is now, on every run: promoting a
+        // prerelease or moving a tag changes no date a cursor could see
+        // (`published_at` stays), and the list is read to its end anyway.
         let mut buffer = TableBuffer::new(Table::Deployments);
         let mut newest = None;
         let path = format!("/repos/{repo}/releases?per_page=100");
@@ -622,9 +636,6 @@ impl Forge for GitHub {
                 let Some(published) = r.published_at.as_deref().and_then(parse_time) else {
                     continue;
                 };
-                if since.is_some_and(|s| published < s) {
-                    continue;
-                }
                 // A release whose tag is gone deploys nothing we can name.
                 let Some(sha) = tags.get(&r.tag_name) else {
                     continue;

@@ -499,6 +499,27 @@ impl Forge for GitLab {
         })
     }
 
+    async fn commits_from(&self, sync: &mut RepoSync<'_>, sha: &str) -> Result<()> {
+        let repo = sync.repo.clone();
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let endpoint = api::projects::repository::commits::Commits::builder()
+            .project(repo.as_str())
+            .ref_name(sha)
+            .build()
+            .map_err(|e| shape(&repo, "commits", e))?;
+        let paged = api::paged(endpoint, Pagination::Limit(100));
+        let mut stream = std::pin::pin!(Self::all::<_, Commit>(&client, &paged));
+        let mut buffer = TableBuffer::new(Table::Commits);
+        while let Some(c) = stream.next().await {
+            let c = c.map_err(|e| api_error(&repo, "commits", e))?;
+            push_commit(&mut buffer, &repo, &c)?;
+        }
+        sync.write("history", vec![&mut buffer], |_| {})
+    }
+
     async fn changes(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let client = ProjectClient {
@@ -591,12 +612,19 @@ impl Forge for GitLab {
                 }
             }
         }
+        let mut tiers: Vec<String> = production_tier.iter().cloned().collect();
+        tiers.sort();
+        let tiers_changed = sync
+            .cursor
+            .production_environments
+            .as_ref()
+            .is_some_and(|before| *before != tiers);
         let mut builder = api::projects::deployments::Deployments::builder();
         builder
             .project(repo.as_str())
             .order_by(api::projects::deployments::DeploymentOrderBy::UpdatedAt)
             .sort(api::common::SortOrder::Ascending);
-        if let Some(after) = since(sync.cursor.deployments) {
+        if let Some(after) = since(sync.cursor.deployments).filter(|_| !tiers_changed) {
             builder.updated_after(after);
         }
         let endpoint = builder
@@ -649,7 +677,8 @@ impl Forge for GitLab {
             }
         }
         sync.write("deployments", vec![&mut buffer], |c| {
-            c.deployments = later(c.deployments, newest)
+            c.deployments = later(c.deployments, newest);
+            c.production_environments = Some(tiers);
         })
     }
 
@@ -667,7 +696,8 @@ impl Forge for GitLab {
         let mut stream = std::pin::pin!(Self::all::<_, Release>(&client, &paged));
         let mut buffer = TableBuffer::new(Table::Deployments);
         let mut newest = None;
-        let since_mark = sync.cursor.releases;
+        // Every release as it is now, on every run (see the GitHub releases:
+        // an upcoming release that comes out keeps its `released_at`).
         while let Some(r) = stream.next().await {
             let r = r.map_err(|e| api_error(&repo, "releases", e))?;
             let (Some(released), Some(commit)) = (
@@ -676,7 +706,7 @@ impl Forge for GitLab {
             ) else {
                 continue;
             };
-            if r.upcoming_release || since_mark.is_some_and(|s| released < s) {
+            if r.upcoming_release {
                 continue;
             }
             newest = later(newest, Some(released));

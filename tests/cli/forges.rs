@@ -665,3 +665,176 @@ fn regression_gitlab_incident_links_take_the_iid_and_warn_about_unknown_deployme
         "id,deployment_id\nacme/billing#20,acme/billing/deployments/3\nacme/billing#21,acme/billing/deployments/4003\n"
     );
 }
+
+/// A commit dated long before the cursor that reaches the default branch
+/// through a merge without a pull/merge request: the date-based listing
+/// skips it, the graph shows the gap, and the incremental warehouse ends
+/// equal to a full sync.
+#[test]
+fn regression_old_commits_merged_without_a_change_arrive_incrementally() {
+    for flavour in [Flavour::GitHub, Flavour::GitLab] {
+        let mock = MockForge::start(flavour);
+        let (path, repo, file) = match flavour {
+            Flavour::GitHub => ("/repos/acme/api/commits", "acme/api", "acme-api.json"),
+            Flavour::GitLab => (
+                "/api/v4/projects/acme%2Fbilling/repository/commits",
+                "acme/billing",
+                "acme-billing.json",
+            ),
+        };
+        let ws = Workspace::new();
+        let sync = |wh: &std::path::Path, extra: &[&str]| {
+            let mut args = vec![repo];
+            args.extend(extra);
+            let mut cmd = match flavour {
+                Flavour::GitHub => github(&ws, &mock, &args),
+                Flavour::GitLab => gitlab(&ws, &mock, &args),
+            };
+            cmd.arg("--warehouse").arg(wh);
+            output_ok(cmd)
+        };
+        let incremental = ws.path("incremental");
+        sync(&incremental, &[]);
+
+        let fixture: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(crate::mock_forge::fixture(flavour, file)).unwrap(),
+        )
+        .unwrap();
+        let mut commits = fixture[path].as_array().unwrap().clone();
+        let head = commits[0].clone();
+        let mut old = head.clone();
+        let mut merge = head.clone();
+        let (old_sha, merge_sha) = ("0d".repeat(20), "0e".repeat(20));
+        let first_parent = match flavour {
+            Flavour::GitHub => head["sha"].clone(),
+            Flavour::GitLab => head["id"].clone(),
+        };
+        let root = commits.last().unwrap().clone();
+        let root_sha = match flavour {
+            Flavour::GitHub => root["sha"].clone(),
+            Flavour::GitLab => root["id"].clone(),
+        };
+        match flavour {
+            Flavour::GitHub => {
+                old["sha"] = old_sha.clone().into();
+                old["parents"] = serde_json::json!([{ "sha": root_sha }]);
+                old["commit"]["message"] = "Old branch work".into();
+                for who in ["author", "committer"] {
+                    old["commit"][who]["date"] = "2026-09-01T10:00:00Z".into();
+                    merge["commit"][who]["date"] = "2026-11-10T10:00:00Z".into();
+                }
+                merge["sha"] = merge_sha.clone().into();
+                merge["parents"] = serde_json::json!([{ "sha": first_parent }, { "sha": old_sha }]);
+                merge["commit"]["message"] = "Merge branch 'old' into main".into();
+            }
+            Flavour::GitLab => {
+                old["id"] = old_sha.clone().into();
+                old["parent_ids"] = serde_json::json!([root_sha]);
+                old["message"] = "Old branch work".into();
+                merge["id"] = merge_sha.clone().into();
+                merge["parent_ids"] = serde_json::json!([first_parent, old_sha]);
+                merge["message"] = "Merge branch 'old' into main".into();
+                for field in ["created_at", "authored_date", "committed_date"] {
+                    old[field] = "2026-09-01T10:00:00.000Z".into();
+                    merge[field] = "2026-11-10T10:00:00.000Z".into();
+                }
+            }
+        }
+        commits.insert(0, merge);
+        commits.push(old);
+        mock.route(path, serde_json::Value::Array(commits));
+
+        let out = sync(&incremental, &[]);
+        assert!(stderr(&out).contains("incremental"), "{}", stderr(&out));
+        let full = ws.path("full");
+        sync(&full, &[]);
+        let q = format!("SELECT sha FROM commits WHERE sha = '{old_sha}'");
+        assert_eq!(
+            ws.sql_csv_in(&incremental, &q, &[]),
+            format!("sha\n{old_sha}\n"),
+            "{flavour:?}"
+        );
+        assert_eq!(dump(&ws, &incremental), dump(&ws, &full), "{flavour:?}");
+        // The gap was closed from the graph: one listing from the missing sha.
+        assert!(
+            mock.requests().iter().any(|r| r.path == path
+                && (r.query.contains(&format!("sha={old_sha}"))
+                    || r.query.contains(&format!("ref_name={old_sha}")))),
+            "{flavour:?}"
+        );
+    }
+}
+
+/// Promoting a prerelease changes no date (`published_at` stays), so a
+/// date cursor never saw it: every run now stores every release as it is.
+#[test]
+fn regression_a_promoted_prerelease_becomes_a_deployment_incrementally() {
+    let gh = MockForge::start(Flavour::GitHub);
+    let ws = Workspace::new();
+    let args = ["acme/web", "--releases-as-deployments"];
+    let sync = |wh: &std::path::Path| {
+        let mut cmd = github(&ws, &gh, &args);
+        cmd.arg("--warehouse").arg(wh);
+        output_ok(cmd)
+    };
+    let incremental = ws.path("incremental");
+    sync(&incremental);
+    let q = "SELECT id FROM deployments WHERE id LIKE '%v1.3-rc1%'";
+    assert_eq!(ws.sql_csv_in(&incremental, q, &[]), "id\n");
+    let path = "/repos/acme/web/releases";
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::mock_forge::fixture(Flavour::GitHub, "acme-web.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut releases = fixture[path].clone();
+    for r in releases.as_array_mut().unwrap() {
+        if r["tag_name"] == "v1.3-rc1" {
+            r["prerelease"] = false.into();
+        }
+    }
+    gh.route(path, releases);
+    sync(&incremental);
+    let full = ws.path("full");
+    sync(&full);
+    assert_eq!(ws.sql_csv_in(&incremental, q, &[]).lines().count(), 2);
+    assert_eq!(dump(&ws, &incremental), dump(&ws, &full));
+}
+
+/// An environment moved to tier `production` after a sync: no deployment's
+/// update time moves, yet its past deployments become production ones.
+#[test]
+fn regression_a_gitlab_tier_change_reclassifies_past_deployments() {
+    let gl = MockForge::start(Flavour::GitLab);
+    let ws = Workspace::new();
+    let sync = |wh: &std::path::Path| {
+        let mut cmd = gitlab(&ws, &gl, &["acme/billing"]);
+        cmd.arg("--warehouse").arg(wh);
+        output_ok(cmd)
+    };
+    let incremental = ws.path("incremental");
+    sync(&incremental);
+    let q = "SELECT id, environment FROM deployments ORDER BY id";
+    assert!(ws.sql_csv_in(&incremental, q, &[]).contains("review/fix-x"));
+    let path = "/api/v4/projects/acme%2Fbilling/environments";
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::mock_forge::fixture(
+            Flavour::GitLab,
+            "acme-billing.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut environments = fixture[path].clone();
+    for e in environments.as_array_mut().unwrap() {
+        if e["name"] == "review/fix-x" {
+            e["tier"] = "production".into();
+        }
+    }
+    gl.route(path, environments);
+    sync(&incremental);
+    let full = ws.path("full");
+    sync(&full);
+    assert!(!ws.sql_csv_in(&incremental, q, &[]).contains("review/fix-x"));
+    assert_eq!(dump(&ws, &incremental), dump(&ws, &full));
+}

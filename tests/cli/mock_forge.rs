@@ -298,6 +298,7 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
     let mut headers = Vec::new();
     if let Value::Array(items) = body {
         let items = filter_since(items, &params, flavour);
+        let items = history_from(items, &params, path);
         let per_page: usize = params
             .get("per_page")
             .and_then(|p| p.parse().ok())
@@ -410,6 +411,54 @@ fn time_of(v: &Value, pointers: &[&str]) -> Option<chrono::DateTime<chrono::Utc>
 }
 
 /// `since` / `updated_after` the way the APIs apply them.
+/// A commit list asked for from a commit (GitHub `sha=`, GitLab
+/// `ref_name=` naming a sha rather than a branch) holds that commit and its
+/// ancestors only, as the real APIs answer.
+fn history_from(items: Vec<Value>, params: &HashMap<String, String>, path: &str) -> Vec<Value> {
+    let start = params.get("sha").or_else(|| params.get("ref_name"));
+    let Some(start) = start.filter(|s| s.len() == 40 && path.ends_with("/commits")) else {
+        return items;
+    };
+    let sha_of = |c: &Value| {
+        c.get("sha")
+            .or_else(|| c.get("id"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let parents_of = |c: &Value| -> Vec<String> {
+        match c.get("parents") {
+            Some(Value::Array(ps)) => ps
+                .iter()
+                .filter_map(|p| p.get("sha").and_then(Value::as_str).map(str::to_string))
+                .collect(),
+            _ => c
+                .get("parent_ids")
+                .and_then(Value::as_array)
+                .map(|ps| {
+                    ps.iter()
+                        .filter_map(|p| p.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    };
+    let by_sha: HashMap<String, &Value> = items.iter().map(|c| (sha_of(c), c)).collect();
+    let mut keep = std::collections::HashSet::new();
+    let mut stack = vec![start.clone()];
+    while let Some(sha) = stack.pop() {
+        if let Some(c) = by_sha.get(&sha)
+            && keep.insert(sha)
+        {
+            stack.extend(parents_of(c));
+        }
+    }
+    items
+        .into_iter()
+        .filter(|c| keep.contains(&sha_of(c)))
+        .collect()
+}
+
 fn filter_since(
     items: Vec<Value>,
     params: &HashMap<String, String>,
