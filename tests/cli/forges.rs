@@ -838,3 +838,287 @@ fn regression_a_gitlab_tier_change_reclassifies_past_deployments() {
     assert!(!ws.sql_csv_in(&incremental, q, &[]).contains("review/fix-x"));
     assert_eq!(dump(&ws, &incremental), dump(&ws, &full));
 }
+
+/// The mock organisation's routes as a test edits them between syncs.
+struct World {
+    flavour: Flavour,
+    routes: serde_json::Map<String, serde_json::Value>,
+}
+
+impl World {
+    fn new(flavour: Flavour) -> World {
+        let files: &[&str] = match flavour {
+            Flavour::GitHub => &["acme-api.json", "acme-web.json"],
+            Flavour::GitLab => &["acme-billing.json"],
+        };
+        let mut routes = serde_json::Map::new();
+        for f in files {
+            let v: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(crate::mock_forge::fixture(flavour, f)).unwrap(),
+            )
+            .unwrap();
+            routes.extend(v.as_object().unwrap().clone());
+        }
+        World { flavour, routes }
+    }
+
+    fn time(&self, step: usize) -> String {
+        let day = 10 + step;
+        match self.flavour {
+            Flavour::GitHub => format!("2026-11-{day:02}T10:00:00Z"),
+            Flavour::GitLab => format!("2026-11-{day:02}T10:00:00.000Z"),
+        }
+    }
+
+    fn commits_path(&self) -> &'static str {
+        match self.flavour {
+            Flavour::GitHub => "/repos/acme/api/commits",
+            Flavour::GitLab => "/api/v4/projects/acme%2Fbilling/repository/commits",
+        }
+    }
+
+    fn sha(&self, c: &serde_json::Value) -> serde_json::Value {
+        match self.flavour {
+            Flavour::GitHub => c["sha"].clone(),
+            Flavour::GitLab => c["id"].clone(),
+        }
+    }
+
+    /// A commit like `template` with a new sha, parents and date.
+    fn commit(
+        &self,
+        template: &serde_json::Value,
+        sha: &str,
+        parents: &[serde_json::Value],
+        when: &str,
+    ) -> serde_json::Value {
+        let mut c = template.clone();
+        match self.flavour {
+            Flavour::GitHub => {
+                c["sha"] = sha.into();
+                c["parents"] = parents
+                    .iter()
+                    .map(|p| serde_json::json!({ "sha": p }))
+                    .collect();
+                c["commit"]["message"] = format!("Work {sha}").into();
+                for who in ["author", "committer"] {
+                    c["commit"][who]["date"] = when.into();
+                }
+            }
+            Flavour::GitLab => {
+                c["id"] = sha.into();
+                c["parent_ids"] = parents.to_vec().into();
+                c["message"] = format!("Work {sha}").into();
+                for field in ["created_at", "authored_date", "committed_date"] {
+                    c[field] = when.into();
+                }
+            }
+        }
+        c
+    }
+
+    /// Applies edit `kind` (0..5) as step `step`; returns the changed routes.
+    fn edit(&mut self, kind: usize, step: usize) -> Vec<String> {
+        let now = self.time(step);
+        let old = match self.flavour {
+            Flavour::GitHub => "2026-09-01T10:00:00Z",
+            Flavour::GitLab => "2026-09-01T10:00:00.000Z",
+        };
+        let path = self.commits_path().to_string();
+        let mut commits = self.routes[&path].as_array().unwrap().clone();
+        let head = commits[0].clone();
+        match kind {
+            // A new commit on the default branch.
+            0 => {
+                let c = self.commit(
+                    &head,
+                    &format!("{:040x}", 0xa000 + step),
+                    &[self.sha(&head)],
+                    &now,
+                );
+                commits.insert(0, c);
+            }
+            // Old branch work merged without a pull/merge request.
+            1 => {
+                let root = self.sha(commits.last().unwrap());
+                let old_sha = format!("{:040x}", 0xb000 + step);
+                let side = self.commit(&head, &old_sha, &[root], old);
+                let merge = self.commit(
+                    &head,
+                    &format!("{:040x}", 0xc000 + step),
+                    &[self.sha(&head), old_sha.clone().into()],
+                    &now,
+                );
+                commits.insert(0, merge);
+                commits.push(side);
+            }
+            // GitHub: promote the prerelease; GitLab: an environment
+            // becomes tier production.
+            2 => {
+                return match self.flavour {
+                    Flavour::GitHub => {
+                        let p = "/repos/acme/web/releases";
+                        for r in self.routes[p].as_array_mut().unwrap() {
+                            if r["tag_name"] == "v1.3-rc1" {
+                                r["prerelease"] = false.into();
+                            }
+                        }
+                        vec![p.into()]
+                    }
+                    Flavour::GitLab => {
+                        let p = "/api/v4/projects/acme%2Fbilling/environments";
+                        for e in self.routes[p].as_array_mut().unwrap() {
+                            if e["name"] == "review/fix-x" {
+                                e["tier"] = "production".into();
+                            }
+                        }
+                        vec![p.into()]
+                    }
+                };
+            }
+            // GitHub: the open incident is closed; GitLab: the running
+            // deployment finishes.
+            3 => {
+                return match self.flavour {
+                    Flavour::GitHub => {
+                        let p = "/repos/acme/web/issues";
+                        for i in self.routes[p].as_array_mut().unwrap() {
+                            if i["state"] == "open" {
+                                i["state"] = "closed".into();
+                                i["closed_at"] = now.clone().into();
+                                i["updated_at"] = now.clone().into();
+                            }
+                        }
+                        vec![p.into()]
+                    }
+                    Flavour::GitLab => {
+                        let p = "/api/v4/projects/acme%2Fbilling/deployments";
+                        for d in self.routes[p].as_array_mut().unwrap() {
+                            if d["status"] == "running" {
+                                d["status"] = "success".into();
+                                d["updated_at"] = now.clone().into();
+                                d["deployable"]["status"] = "success".into();
+                                d["deployable"]["finished_at"] = now.clone().into();
+                            }
+                        }
+                        vec![p.into()]
+                    }
+                };
+            }
+            // A label added to a change (it becomes rework).
+            _ => {
+                let p = match self.flavour {
+                    Flavour::GitHub => "/repos/acme/api/pulls",
+                    Flavour::GitLab => "/api/v4/projects/acme%2Fbilling/merge_requests",
+                };
+                let changes = self.routes[p].as_array_mut().unwrap();
+                let target = changes.last_mut().unwrap();
+                match self.flavour {
+                    Flavour::GitHub => {
+                        let label = serde_json::json!({
+                            "id": 51, "node_id": "LA_kwDOAAAC",
+                            "url": "https://api.github.com/repos/acme/api/labels/bug",
+                            "name": "bug", "color": "d73a4a", "default": true,
+                            "description": "Something isn't working"
+                        });
+                        let labels = target["labels"].as_array_mut().unwrap();
+                        if !labels.iter().any(|l| l["name"] == "bug") {
+                            labels.push(label);
+                        }
+                    }
+                    Flavour::GitLab => {
+                        let labels = target["labels"].as_array_mut().unwrap();
+                        if !labels.iter().any(|l| l == "hotfix") {
+                            labels.push("hotfix".into());
+                        }
+                    }
+                }
+                target["updated_at"] = now.into();
+                return vec![p.into()];
+            }
+        }
+        self.routes[&path] = commits.into();
+        vec![path]
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 6, ..Default::default() })]
+
+    /// Whatever happens between syncs (of the changes the sync stores), an
+    /// incremental warehouse equals a full sync of the same state.
+    #[test]
+    fn incremental_equals_full_after_random_edits(
+        github_edits in proptest::collection::vec(0usize..5, 1..5),
+        gitlab_edits in proptest::collection::vec(0usize..5, 1..5),
+    ) {
+        for (flavour, edits) in [(Flavour::GitHub, github_edits), (Flavour::GitLab, gitlab_edits)] {
+            let mock = MockForge::start(flavour);
+            let ws = Workspace::new();
+            let sync = |wh: &std::path::Path| {
+                let mut cmd = match flavour {
+                    Flavour::GitHub => github(&ws, &mock, &["acme/api", "acme/web", "--releases-as-deployments"]),
+                    Flavour::GitLab => gitlab(&ws, &mock, &["acme/billing"]),
+                };
+                cmd.arg("--warehouse").arg(wh);
+                output_ok(cmd);
+            };
+            let incremental = ws.path("incremental");
+            sync(&incremental);
+            let mut world = World::new(flavour);
+            for (step, kind) in edits.iter().enumerate() {
+                for path in world.edit(*kind, step) {
+                    mock.route(&path, world.routes[&path].clone());
+                }
+                sync(&incremental);
+            }
+            let full = ws.path("full");
+            sync(&full);
+            proptest::prop_assert_eq!(
+                dump(&ws, &incremental),
+                dump(&ws, &full),
+                "{:?} after edits {:?}",
+                flavour,
+                edits
+            );
+        }
+    }
+}
+
+#[test]
+fn every_edit_kind_alone_converges() {
+    for flavour in [Flavour::GitHub, Flavour::GitLab] {
+        for kind in 0..5 {
+            let mock = MockForge::start(flavour);
+            let ws = Workspace::new();
+            let sync = |wh: &std::path::Path| {
+                let mut cmd = match flavour {
+                    Flavour::GitHub => github(
+                        &ws,
+                        &mock,
+                        &["acme/api", "acme/web", "--releases-as-deployments"],
+                    ),
+                    Flavour::GitLab => gitlab(&ws, &mock, &["acme/billing"]),
+                };
+                cmd.arg("--warehouse").arg(wh);
+                output_ok(cmd);
+            };
+            let incremental = ws.path("incremental");
+            sync(&incremental);
+            let before = dump(&ws, &incremental);
+            let mut world = World::new(flavour);
+            for path in world.edit(kind, 0) {
+                mock.route(&path, world.routes[&path].clone());
+            }
+            sync(&incremental);
+            let full = ws.path("full");
+            sync(&full);
+            let after = dump(&ws, &full);
+            assert_ne!(
+                before, after,
+                "{flavour:?} edit {kind} changes what is stored"
+            );
+            assert_eq!(dump(&ws, &incremental), after, "{flavour:?} edit {kind}");
+        }
+    }
+}

@@ -299,6 +299,7 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
     if let Value::Array(items) = body {
         let items = filter_since(items, &params, flavour);
         let items = history_from(items, &params, path);
+        let items = sorted(items, &params);
         let per_page: usize = params
             .get("per_page")
             .and_then(|p| p.parse().ok())
@@ -457,6 +458,24 @@ fn history_from(items: Vec<Value>, params: &HashMap<String, String>, path: &str)
         .into_iter()
         .filter(|c| keep.contains(&sha_of(c)))
         .collect()
+}
+
+/// Lists asked for in update order are in update order, as the real APIs
+/// answer (GitHub `sort=updated&direction=`, GitLab
+/// `order_by=updated_at&sort=`); others keep the fixture's order.
+fn sorted(mut items: Vec<Value>, params: &HashMap<String, String>) -> Vec<Value> {
+    let by_update = params.get("sort").is_some_and(|s| s == "updated")
+        || params.get("order_by").is_some_and(|s| s == "updated_at");
+    if !by_update {
+        return items;
+    }
+    let descending = params.get("direction").is_some_and(|d| d == "desc")
+        || params.get("sort").is_some_and(|d| d == "desc");
+    items.sort_by_key(|item| time_of(item, &["/updated_at"]));
+    if descending {
+        items.reverse();
+    }
+    items
 }
 
 fn filter_since(
