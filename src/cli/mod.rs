@@ -262,6 +262,10 @@ pub struct MetricsArgs {
     /// Count the first deployment's commits (whose real deploy time is unknown) in lead time
     #[arg(long)]
     pub include_baseline: bool,
+    /// Instead of the metrics: each merged change's lead time in four
+    /// parts (coding, pickup, review, deploy), p50/p90 per group and bucket
+    #[arg(long)]
+    pub breakdown: bool,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// Write to FILE (atomically) instead of stdout
@@ -548,6 +552,15 @@ async fn run_async(cli: Cli) -> Result<()> {
             let opts = metrics_options(&args)?;
             let warehouse = Warehouse::open_existing(warehouse_dir(&cli.warehouse))?;
             let engine = open_engine(&warehouse, &opts.production).await?;
+            if args.breakdown {
+                let table = metrics::breakdown(&engine, &opts).await?;
+                return emit(
+                    args.format,
+                    args.output.as_deref(),
+                    &table.schema,
+                    &table.batches,
+                );
+            }
             let table = metrics::compute(&engine, &opts).await?;
             emit_metrics(args.format, args.output.as_deref(), &table)
         }

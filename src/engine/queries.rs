@@ -31,7 +31,7 @@ pub const GROUPS_REPO: QueryFile = query_file!("groups/repo.sql");
 
 /// The metric views, in dependency order (after production deployments and
 /// the grouping views).
-pub const METRIC_VIEWS: [QueryFile; 7] = [
+pub const METRIC_VIEWS: [QueryFile; 8] = [
     query_file!("grouped_deployments.sql"),
     query_file!("deployment_frequency.sql"),
     query_file!("lead_time.sql"),
@@ -39,6 +39,7 @@ pub const METRIC_VIEWS: [QueryFile; 7] = [
     query_file!("recovery_time.sql"),
     query_file!("time_to_restore.sql"),
     query_file!("rework_rate.sql"),
+    query_file!("change_lead_time.sql"),
 ];
 
 /// Joins the metric views into the docs/metrics.md section 6 rows.

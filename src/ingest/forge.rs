@@ -408,7 +408,7 @@ impl<'a> RepoSync<'a> {
                     Table::Deployments => &mut self.report.deployments,
                     Table::Incidents => &mut self.report.incidents,
                     Table::Rollbacks => &mut self.report.rollbacks,
-                    Table::Teams => continue,
+                    Table::Teams | Table::ChangeCommits => continue,
                 };
                 *count += rows;
             }

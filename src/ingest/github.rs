@@ -494,6 +494,7 @@ impl Forge for GitHub {
         let since = sync.cursor.changes;
         let mut changes = TableBuffer::new(Table::Changes);
         let mut commits = TableBuffer::new(Table::Commits);
+        let mut members = TableBuffer::new(Table::ChangeCommits);
         let mut newest = None;
         let mut pages = self.pages(
             &repo,
@@ -526,6 +527,11 @@ impl Forge for GitHub {
                 for c in &pull_commits {
                     push_commit(&mut commits, &repo, c)
                         .map_err(|e| Self::shape_error(&repo, "pull commits", e))?;
+                    members.push(&[
+                        Cell::Text(&repo),
+                        Cell::Int(pull.number),
+                        Cell::Text(&c.sha),
+                    ]);
                 }
             }
             sync.progress(format!("changes: {} read", changes.len()));
@@ -533,9 +539,11 @@ impl Forge for GitHub {
                 break;
             }
         }
-        sync.write("changes", vec![&mut commits, &mut changes], |c| {
-            c.changes = later(c.changes, newest)
-        })
+        sync.write(
+            "changes",
+            vec![&mut commits, &mut changes, &mut members],
+            |c| c.changes = later(c.changes, newest),
+        )
     }
 
     async fn deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {

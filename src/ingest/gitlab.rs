@@ -555,11 +555,13 @@ impl Forge for GitLab {
             .await;
         let mut changes = TableBuffer::new(Table::Changes);
         let mut commits = TableBuffer::new(Table::Commits);
+        let mut members = TableBuffer::new(Table::ChangeCommits);
         let mut newest = None;
         for (mr, detail) in mrs.iter().zip(details) {
             let (first_commit, first_review, mr_commits) = detail?;
             for c in &mr_commits {
                 push_commit(&mut commits, &repo, c)?;
+                members.push(&[Cell::Text(&repo), Cell::Int(mr.iid), Cell::Text(&c.id)]);
             }
             newest = later(newest, parse_time(&mr.updated_at));
             let merged = opt_time(&repo, "merged_at", mr.merged_at.as_deref())?;
@@ -583,9 +585,11 @@ impl Forge for GitLab {
                 Cell::List(&mr.labels),
             ]);
         }
-        sync.write("changes", vec![&mut commits, &mut changes], |c| {
-            c.changes = later(c.changes, newest)
-        })
+        sync.write(
+            "changes",
+            vec![&mut commits, &mut changes, &mut members],
+            |c| c.changes = later(c.changes, newest),
+        )
     }
 
     async fn deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {

@@ -511,6 +511,15 @@ fn generate_history(
             ],
         )?;
         counts.changes += 1;
+        // The commits the change lists, as a forge sync stores them (for a
+        // squash, commits that never reach main).
+        for (sha, _) in &branch_shas {
+            buf.push(
+                sink,
+                Table::ChangeCommits,
+                &[Cell::Text(repo), Cell::Int(number), Cell::Text(sha)],
+            )?;
+        }
         if !revert {
             recent_titles.push((title, merge_sha));
             if recent_titles.len() > 20 {

@@ -255,6 +255,32 @@ pub async fn compute(engine: &Engine, opts: &MetricsOptions) -> Result<MetricsTa
     shape_output(&batches, opts)
 }
 
+/// The lead-time breakdown (docs/metrics.md section 7): per group and
+/// bucket with a shipped change, the number of changes and p50/p90 of
+/// coding, pickup, review and deploy time, in seconds.
+pub async fn breakdown(engine: &Engine, opts: &MetricsOptions) -> Result<MetricsTable> {
+    opts.validate()?;
+    register_views(engine, opts).await?;
+    let group = opts
+        .group
+        .map_or(String::new(), |g| format!("grp AS {}, ", g.column()));
+    let bucket = if opts.interval.is_some() {
+        "interval_start, "
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {group}{bucket}changes, coding_p50_s, coding_p90_s, pickup_p50_s, pickup_p90_s, \
+         review_p50_s, review_p90_s, deploy_p50_s, deploy_p90_s \
+         FROM lead_time_breakdown ORDER BY grp, interval_start"
+    );
+    let (schema, batches) = engine.sql(&sql).await.map_err(|e| Error::BundledQuery {
+        file: "change_lead_time.sql",
+        message: e.to_string(),
+    })?;
+    Ok(MetricsTable { schema, batches })
+}
+
 /// The organisation's rows and each team's, for the same options (what
 /// exports and `/metrics` publish).
 pub async fn organisation_and_teams(

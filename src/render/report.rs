@@ -465,6 +465,9 @@ pub async fn build(
     );
     // The week's ten slowest commits first (small), then their message and
     // change: the 10-row side comes first so it is the hash-join build side.
+    // The change is the one that brought the commit (`commit_changes`: a
+    // branch commit it lists, or its merge/squash commit), the lowest
+    // number if two merged changes carry it.
     let slow_sql = format!(
         "WITH slow AS ( \
              SELECT dc.repo, dc.sha, dc.deployment_id, \
@@ -479,7 +482,11 @@ pub async fn build(
                 slow.lead_s, slow.deployment_id, ch.number \
          FROM slow \
          LEFT JOIN commits c ON c.repo = slow.repo AND c.sha = slow.sha \
-         LEFT JOIN changes ch ON ch.repo = slow.repo AND ch.merge_sha = slow.sha \
+         LEFT JOIN ( \
+             SELECT repo, sha, min(number) AS number FROM commit_changes \
+             WHERE sha IN (SELECT sha FROM slow) GROUP BY repo, sha) m \
+           ON m.repo = slow.repo AND m.sha = slow.sha \
+         LEFT JOIN changes ch ON ch.repo = m.repo AND ch.number = m.number \
          ORDER BY slow.lead_s DESC, slow.repo, slow.sha, slow.deployment_id"
     );
     // Data quality.

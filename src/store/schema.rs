@@ -118,6 +118,16 @@ const CHANGES: &[ColumnSpec] = &[
     col("labels", TextList, "labels, e.g. hotfix;bug"),
 ];
 
+const CHANGE_COMMITS: &[ColumnSpec] = &[
+    col("repo", Text, "repository name"),
+    col("number", Integer, "pull/merge request number"),
+    col(
+        "sha",
+        Text,
+        "a commit of the change (its branch commits, as the forge lists them)",
+    ),
+];
+
 const DEPLOYMENTS: &[ColumnSpec] = &[
     col("id", Text, "deployment id, unique across the warehouse"),
     col("repo", Text, "repository the sha belongs to"),
@@ -178,16 +188,18 @@ pub enum Table {
     Incidents,
     Rollbacks,
     Teams,
+    ChangeCommits,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Commits,
         Table::Changes,
         Table::Deployments,
         Table::Incidents,
         Table::Rollbacks,
         Table::Teams,
+        Table::ChangeCommits,
     ];
 
     /// Position in [`Table::ALL`].
@@ -203,6 +215,7 @@ impl Table {
             Table::Incidents => "incidents",
             Table::Rollbacks => "rollbacks",
             Table::Teams => "teams",
+            Table::ChangeCommits => "change_commits",
         }
     }
 
@@ -218,6 +231,7 @@ impl Table {
             Table::Incidents => INCIDENTS,
             Table::Rollbacks => ROLLBACKS,
             Table::Teams => TEAMS,
+            Table::ChangeCommits => CHANGE_COMMITS,
         }
     }
 
@@ -228,6 +242,7 @@ impl Table {
             Table::Changes => &["repo", "number"],
             Table::Deployments | Table::Incidents | Table::Rollbacks => &["id"],
             Table::Teams => &["team", "service"],
+            Table::ChangeCommits => &["repo", "number", "sha"],
         }
     }
 

@@ -1122,3 +1122,25 @@ fn every_edit_kind_alone_converges() {
         }
     }
 }
+
+/// The report named a change only for its merge commit; branch commits
+/// (the slow ones) showed "–". The sync stores each change's commits.
+#[test]
+fn regression_branch_commits_are_named_by_their_change() {
+    let gh = MockForge::start(Flavour::GitHub);
+    let gl = MockForge::start(Flavour::GitLab);
+    let ws = Workspace::new();
+    output_ok(github(&ws, &gh, &["acme/api"]));
+    output_ok(gitlab(&ws, &gl, &["acme/billing"]));
+    let b1 = format!("b1{}", "0".repeat(38));
+    let bf = format!("bf{}", "0".repeat(38));
+    assert_eq!(
+        ws.sql_csv(&format!(
+            "SELECT repo, sha, number FROM commit_changes WHERE sha IN ('{b1}', '{bf}') ORDER BY repo"
+        )),
+        format!("repo,sha,number\nacme/api,{b1},3\nacme/billing,{bf},7\n")
+    );
+    let listed = ws
+        .sql_csv("SELECT count(*) AS n FROM change_commits WHERE repo = 'acme/api' AND number = 3");
+    assert_eq!(listed, "n\n1\n");
+}

@@ -29,10 +29,11 @@ fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// Every canonical table, in an order that imports cleanly.
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 7] = [
     "teams",
     "commits",
     "changes",
+    "change_commits",
     "deployments",
     "incidents",
     "rollbacks",

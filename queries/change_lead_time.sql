@@ -1,0 +1,87 @@
+-- commit_changes: which merged change brought each commit.
+-- Inputs:  change_commits (the commits each pull/merge request lists),
+--          changes
+-- Outputs: repo, sha, number
+-- docs/metrics.md section 7. A commit belongs to a merged change when the
+-- change lists it (its branch commits, which ship when the change is merged
+-- with a merge commit or rebased) or it is the change's merge or squash
+-- commit (`merge_sha`, which is what ships for a squash merge). A commit in
+-- two merged changes (a stacked branch) belongs to both.
+CREATE VIEW commit_changes AS
+SELECT cc.repo, cc.sha, cc.number
+FROM change_commits cc
+JOIN changes c ON c.repo = cc.repo AND c.number = cc.number
+WHERE c.merged_at IS NOT NULL
+UNION
+SELECT repo, merge_sha AS sha, number
+FROM changes
+WHERE merged_at IS NOT NULL AND merge_sha IS NOT NULL;
+
+-- change_lead_times: each merged change's lead time in four parts, for the
+-- group and bucket of the first production deployment that shipped it.
+-- Inputs:  changes, deployment_commits, grouped_deployments
+-- Parameters: include_baseline
+-- Outputs: grp, interval_start, repo, number, deployment_id, deployed_at,
+--          coding_s, pickup_s, review_s, deploy_s
+-- docs/metrics.md section 7: coding = first commit -> opened; pickup =
+-- opened -> first review; review = first review -> merged; deploy = merged
+-- -> the first production deployment that shipped the merge sha. A part
+-- whose end precedes its start (clock skew, a commit authored after the
+-- change was opened) or that lacks an end (no review) is null; the others
+-- still count. A change shipped by the baseline deployment is left out, as
+-- in lead time. Per group a change counts once, at its earliest shipping
+-- deployment (a monorepo change shipped by two services is one change of
+-- the organisation, and one of each service).
+CREATE VIEW change_lead_times AS
+SELECT grp, interval_start, repo, number, deployment_id, deployed_at,
+       coding_s, pickup_s, review_s, deploy_s
+FROM (
+    SELECT gd.grp, gd.interval_start, c.repo, c.number, gd.id AS deployment_id,
+           dc.deployed_at,
+           CASE WHEN c.created_at >= c.first_commit_at
+                THEN (arrow_cast(c.created_at, 'Int64') - arrow_cast(c.first_commit_at, 'Int64')) / 1000000.0
+           END AS coding_s,
+           CASE WHEN c.first_review_at >= c.created_at
+                THEN (arrow_cast(c.first_review_at, 'Int64') - arrow_cast(c.created_at, 'Int64')) / 1000000.0
+           END AS pickup_s,
+           CASE WHEN c.merged_at >= c.first_review_at
+                THEN (arrow_cast(c.merged_at, 'Int64') - arrow_cast(c.first_review_at, 'Int64')) / 1000000.0
+           END AS review_s,
+           CASE WHEN dc.deployed_at >= c.merged_at
+                THEN (arrow_cast(dc.deployed_at, 'Int64') - arrow_cast(c.merged_at, 'Int64')) / 1000000.0
+           END AS deploy_s,
+           row_number() OVER (
+               PARTITION BY gd.grp, c.repo, c.number
+               ORDER BY dc.deployed_at, gd.id
+           ) AS nth
+    FROM changes c
+    JOIN deployment_commits dc
+      ON dc.repo = c.repo AND dc.sha_key = sha_key(c.merge_sha)
+    JOIN grouped_deployments gd ON gd.id = dc.deployment_id
+    WHERE c.merged_at IS NOT NULL
+      AND (NOT dc.baseline OR {{include_baseline}})
+) ranked
+WHERE nth = 1;
+
+-- lead_time_breakdown: p50 and p90 of each part, per group and bucket.
+-- Inputs:  change_lead_times
+-- Outputs: grp, interval_start, changes, coding_p50_s, coding_p90_s,
+--          pickup_p50_s, pickup_p90_s, review_p50_s, review_p90_s,
+--          deploy_p50_s, deploy_p90_s
+-- docs/metrics.md section 7. Quantiles as everywhere (type 7); a part with
+-- no sample is null. Only buckets with a shipped change have a row.
+CREATE VIEW lead_time_breakdown AS
+SELECT grp, interval_start, changes,
+       coding['p50'] AS coding_p50_s, coding['p90'] AS coding_p90_s,
+       pickup['p50'] AS pickup_p50_s, pickup['p90'] AS pickup_p90_s,
+       review['p50'] AS review_p50_s, review['p90'] AS review_p90_s,
+       deploy['p50'] AS deploy_p50_s, deploy['p90'] AS deploy_p90_s
+FROM (
+    SELECT grp, interval_start, count(*) AS changes,
+           duration_summary(coding_s) AS coding,
+           duration_summary(pickup_s) AS pickup,
+           duration_summary(review_s) AS review,
+           duration_summary(deploy_s) AS deploy
+    FROM change_lead_times
+    GROUP BY grp, interval_start
+) summarised;
