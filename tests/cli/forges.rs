@@ -1144,3 +1144,38 @@ fn regression_branch_commits_are_named_by_their_change() {
         .sql_csv("SELECT count(*) AS n FROM change_commits WHERE repo = 'acme/api' AND number = 3");
     assert_eq!(listed, "n\n1\n");
 }
+
+/// GitHub Enterprise Server (`https://ghe.example.com/api/v3`) and a GitLab
+/// installed under a path (`https://example.com/gitlab`): every request
+/// keeps the prefix, pages included, and the metrics are the same.
+#[test]
+fn enterprise_and_self_managed_api_urls_with_a_path_prefix() {
+    for (flavour, prefix, repo) in [
+        (Flavour::GitHub, "/api/v3", "acme/api"),
+        (Flavour::GitLab, "/gitlab", "acme/billing"),
+    ] {
+        let plain = MockForge::start(flavour);
+        let prefixed = MockForge::start_under(flavour, prefix);
+        plain.set_max_per_page(Some(2));
+        prefixed.set_max_per_page(Some(2));
+        let ws = Workspace::new();
+        let run = |mock: &MockForge, wh: &std::path::Path| {
+            let mut cmd = match flavour {
+                Flavour::GitHub => github(&ws, mock, &[repo]),
+                Flavour::GitLab => gitlab(&ws, mock, &[repo]),
+            };
+            cmd.arg("--warehouse").arg(wh);
+            output_ok(cmd);
+        };
+        let (a, b) = (ws.path("plain"), ws.path("prefixed"));
+        run(&plain, &a);
+        run(&prefixed, &b);
+        assert_eq!(dump(&ws, &a), dump(&ws, &b), "{flavour:?}");
+        let requests = prefixed.requests();
+        assert!(requests.len() > 5, "{flavour:?}");
+        assert!(
+            requests.iter().all(|r| r.path != "/outside-the-api-prefix"),
+            "{flavour:?}: a request left the prefix"
+        );
+    }
+}

@@ -71,12 +71,23 @@ struct State {
 pub struct MockForge {
     pub flavour: Flavour,
     pub url: String,
+    /// Where the API lives on the host: "" for github.com-like hosts,
+    /// "/api/v3" for GitHub Enterprise Server, "/gitlab" for a GitLab
+    /// installed under a path.
+    prefix: String,
     state: Arc<Mutex<State>>,
 }
 
 impl MockForge {
     /// Serves every fixture file of `fixtures/<github|gitlab>/`.
     pub fn start(flavour: Flavour) -> MockForge {
+        Self::start_under(flavour, "")
+    }
+
+    /// [`MockForge::start`] with the API under a path prefix (a GitHub
+    /// Enterprise Server's `/api/v3`, a self-managed GitLab's `/gitlab`):
+    /// requests outside it are 404s, and links in answers keep it.
+    pub fn start_under(flavour: Flavour, prefix: &str) -> MockForge {
         let dir = crate::util::repo_root()
             .join("fixtures")
             .join(match flavour {
@@ -100,26 +111,29 @@ impl MockForge {
         }));
         let shared = state.clone();
         let base = url.clone();
+        let under = prefix.to_string();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let state = shared.clone();
                 let base = base.clone();
+                let under = under.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &state, flavour, &base);
+                    let _ = serve(stream, &state, flavour, &base, &under);
                 });
             }
         });
         MockForge {
             flavour,
             url,
+            prefix: prefix.to_string(),
             state,
         }
     }
 
     /// The `--api-url` for this mock.
     pub fn api_url(&self) -> String {
-        self.url.clone()
+        format!("{}{}", self.url, self.prefix)
     }
 
     pub fn route(&self, path: &str, body: Value) {
@@ -171,6 +185,7 @@ fn serve(
     state: &Mutex<State>,
     flavour: Flavour,
     base: &str,
+    prefix: &str,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
@@ -198,7 +213,14 @@ fn serve(
         .unwrap_or("/")
         .to_string();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    // Under a prefix, only paths inside it exist (and are routed without it).
+    let path = match path.strip_prefix(prefix) {
+        Some(inside) if inside.starts_with('/') || prefix.is_empty() => inside,
+        _ => "/outside-the-api-prefix",
+    };
     let (path, query) = (path.to_string(), query.to_string());
+    let base = format!("{base}{prefix}");
+    let base = base.as_str();
     // "/repos/acme/api/..." and "/api/v4/projects/acme%2Fbilling/...".
     let repo: String = path
         .trim_start_matches("/repos/")
