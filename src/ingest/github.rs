@@ -25,7 +25,6 @@
 
 use std::collections::HashMap;
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -37,8 +36,6 @@ use crate::store::schema::Table;
 
 pub const DEFAULT_API: &str = "https://api.github.com";
 pub const TOKEN_ENV: &str = "GITHUB_TOKEN";
-/// Per-change requests (commits, reviews, comments) in flight per repo.
-const DETAIL_CONCURRENCY: usize = 4;
 
 #[derive(Deserialize)]
 struct Repository {
@@ -121,6 +118,8 @@ struct Comment {
 #[derive(Deserialize)]
 struct Deployment {
     id: i64,
+    /// The GraphQL id, to read its statuses in bulk.
+    node_id: Option<String>,
     sha: String,
     environment: String,
     #[serde(default)]
@@ -265,9 +264,269 @@ fn push_pull(out: &mut TableBuffer, repo: &str, p: &Pull, d: &ChangeDetail) -> R
     Ok(())
 }
 
+// GraphQL (https://docs.github.com/en/graphql/reference): pull requests with
+// their commits, reviews, comments and labels, 50 to a request, and the
+// statuses of a page of deployments in one request. REST stays where
+// GraphQL lacks the data (a deployment's `production_environment`).
+
+/// The pull requests of a repository, most recently updated first.
+const PULLS_QUERY: &str = "query PullRequests($owner: String!, $name: String!, $cursor: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequests(first: 50, after: $cursor, orderBy: {field: UPDATED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        number title createdAt updatedAt mergedAt baseRefName
+        author { login __typename }
+        mergeCommit { oid }
+        labels(first: 100) { nodes { name } }
+        commits(first: 100) {
+          totalCount
+          nodes { commit { oid message authoredDate committedDate
+                           author { name user { login } }
+                           parents(first: 5) { nodes { oid } } } }
+        }
+        reviews(first: 100) { pageInfo { hasNextPage endCursor } nodes { author { login __typename } submittedAt } }
+        comments(first: 100) { pageInfo { hasNextPage endCursor } nodes { author { login __typename } createdAt } }
+      }
+    }
+  }
+}";
+
+/// The statuses of up to 100 deployments, by GraphQL id.
+const STATUSES_QUERY: &str = "query DeploymentStatuses($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on Deployment { databaseId statuses(first: 100) { nodes { state createdAt } } }
+  }
+}";
+
+#[derive(Deserialize)]
+struct GqlAnswer<T> {
+    data: Option<T>,
+    #[serde(default)]
+    errors: Vec<GqlError>,
+}
+
+#[derive(Deserialize)]
+struct GqlError {
+    message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageInfo {
+    has_next_page: bool,
+    end_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Connection<T> {
+    #[serde(default)]
+    total_count: Option<usize>,
+    page_info: Option<PageInfo>,
+    #[serde(default = "Vec::new")]
+    nodes: Vec<T>,
+}
+
+impl<T> Connection<T> {
+    /// True when the connection has more nodes than this answer holds.
+    fn truncated(&self) -> bool {
+        self.page_info.as_ref().is_some_and(|p| p.has_next_page)
+            || self.total_count.is_some_and(|n| n > self.nodes.len())
+    }
+}
+
+#[derive(Deserialize)]
+struct Actor {
+    login: String,
+    #[serde(rename = "__typename")]
+    typename: Option<String>,
+}
+
+impl Actor {
+    fn user(&self) -> User {
+        User {
+            login: self.login.clone(),
+            kind: self.typename.clone(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Oid {
+    oid: String,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct GitActor {
+    name: Option<String>,
+    user: Option<Login>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlCommit {
+    oid: String,
+    #[serde(default)]
+    message: String,
+    authored_date: Option<String>,
+    committed_date: Option<String>,
+    author: Option<GitActor>,
+    parents: Connection<Oid>,
+}
+
+#[derive(Deserialize)]
+struct GqlPullCommit {
+    commit: GqlCommit,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlReview {
+    author: Option<Actor>,
+    submitted_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlComment {
+    author: Option<Actor>,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlPull {
+    number: i64,
+    title: Option<String>,
+    created_at: String,
+    updated_at: String,
+    merged_at: Option<String>,
+    base_ref_name: Option<String>,
+    author: Option<Actor>,
+    merge_commit: Option<Oid>,
+    labels: Connection<Label>,
+    commits: Connection<GqlPullCommit>,
+    reviews: Connection<GqlReview>,
+    comments: Connection<GqlComment>,
+}
+
+impl GqlPull {
+    /// The REST shapes the rest of this file maps (one mapping for both).
+    fn into_rest(self) -> (Pull, Vec<Commit>, Vec<Review>, Vec<Comment>) {
+        let pull = Pull {
+            number: self.number,
+            title: self.title,
+            user: self.author.as_ref().map(Actor::user),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            merged_at: self.merged_at,
+            merge_commit_sha: self.merge_commit.map(|m| m.oid),
+            base: self.base_ref_name.map(|name| BaseRef { name }),
+            labels: self.labels.nodes,
+        };
+        let commits = self
+            .commits
+            .nodes
+            .into_iter()
+            .map(|c| {
+                let c = c.commit;
+                let name = c.author.as_ref().and_then(|a| a.name.clone());
+                Commit {
+                    sha: c.oid,
+                    commit: CommitDetail {
+                        author: Some(Signature {
+                            name: name.clone(),
+                            date: c.authored_date,
+                        }),
+                        committer: Some(Signature {
+                            name: None,
+                            date: c.committed_date,
+                        }),
+                        message: c.message,
+                    },
+                    author: c.author.and_then(|a| a.user).map(|u| User {
+                        login: u.login,
+                        kind: None,
+                    }),
+                    parents: c
+                        .parents
+                        .nodes
+                        .into_iter()
+                        .map(|p| Sha { sha: p.oid })
+                        .collect(),
+                }
+            })
+            .collect();
+        let reviews = self
+            .reviews
+            .nodes
+            .into_iter()
+            .map(|r| Review {
+                user: r.author.as_ref().map(Actor::user),
+                submitted_at: r.submitted_at,
+            })
+            .collect();
+        let comments = self
+            .comments
+            .nodes
+            .into_iter()
+            .map(|c| Comment {
+                user: c.author.as_ref().map(Actor::user),
+                created_at: c.created_at,
+            })
+            .collect();
+        (pull, commits, reviews, comments)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PullsData {
+    repository: Option<PullsRepository>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PullsRepository {
+    pull_requests: Connection<GqlPull>,
+}
+
+#[derive(Deserialize)]
+struct StatusesData {
+    #[serde(default)]
+    nodes: Vec<Option<GqlDeployment>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlDeployment {
+    database_id: Option<i64>,
+    statuses: Option<Connection<GqlStatus>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlStatus {
+    state: String,
+    created_at: String,
+}
+
 pub struct GitHub {
     api: String,
+    /// `https://api.github.com/graphql`; a GitHub Enterprise Server's
+    /// `https://host/api/graphql` beside its `https://host/api/v3`.
+    graphql: String,
     client: octocrab::Octocrab,
+    /// octocrab joins its base path to every request, so GraphQL (outside
+    /// a GitHub Enterprise Server's `/api/v3`) has a client of its own,
+    /// based at the GraphQL endpoint's parent.
+    graphql_client: octocrab::Octocrab,
     http: Http,
 }
 
@@ -288,26 +547,37 @@ impl GitHub {
             )
         };
         url::Url::parse(&api).map_err(|e| bad_url(&e))?;
-        let mut builder = octocrab::OctocrabBuilder::new()
-            .base_uri(api.as_str())
-            .map_err(|e| bad_url(&e))?;
-        match super::http::token_from_env("github", TOKEN_ENV)? {
-            Some(token) => {
-                builder = builder.personal_token(token);
-            }
-            None => notify(&format!(
+        let graphql = match api.strip_suffix("/api/v3") {
+            Some(host) => format!("{host}/api/graphql"),
+            None => format!("{api}/graphql"),
+        };
+        let token = super::http::token_from_env("github", TOKEN_ENV)?;
+        if token.is_none() {
+            notify(&format!(
                 "warning: {TOKEN_ENV} is not set: only public repositories can be read, \
                  and GitHub allows 60 unauthenticated requests an hour"
-            )),
+            ));
         }
-        let client = builder.build().map_err(|e| Error::Forge {
-            forge: "github",
-            repo: String::new(),
-            message: format!("cannot create the HTTP client: {e}"),
-        })?;
+        let build = |base: &str| -> Result<octocrab::Octocrab> {
+            let mut builder = octocrab::OctocrabBuilder::new()
+                .base_uri(base)
+                .map_err(|e| bad_url(&e))?;
+            if let Some(token) = &token {
+                builder = builder.personal_token(token.clone());
+            }
+            builder.build().map_err(|e| Error::Forge {
+                forge: "github",
+                repo: String::new(),
+                message: format!("cannot create the HTTP client: {e}"),
+            })
+        };
+        let client = build(&api)?;
+        let graphql_client = build(graphql.trim_end_matches("/graphql"))?;
         Ok(GitHub {
             api,
+            graphql,
             client,
+            graphql_client,
             http: Http::new("github", TOKEN_ENV, RetryPolicy::default(), notify),
         })
     }
@@ -324,6 +594,92 @@ impl GitHub {
                 fetched(response).await
             })
             .await
+    }
+
+    /// A GraphQL query through the same retry and rate-limit policy; an
+    /// answer with `errors` is an error naming the first.
+    async fn graphql<T: DeserializeOwned>(
+        &self,
+        repo: &str,
+        what: &'static str,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<T> {
+        let body = serde_json::json!({ "query": query, "variables": variables });
+        let fetched = self
+            .http
+            .send(repo, what, || async {
+                let response = self
+                    .graphql_client
+                    ._post(self.graphql.as_str(), Some(&body))
+                    .await
+                    .map_err(|e| format!("request failed ({e})"))?;
+                fetched(response).await
+            })
+            .await?;
+        let answer: GqlAnswer<T> =
+            serde_json::from_slice(&fetched.body).map_err(|e| Self::shape_error(repo, what, e))?;
+        if let Some(e) = answer.errors.first() {
+            return Err(Error::Forge {
+                forge: "github",
+                repo: repo.to_string(),
+                message: format!(
+                    "{what}: {}",
+                    super::http::redact_secrets(&e.message, TOKEN_ENV)
+                ),
+            });
+        }
+        answer
+            .data
+            .ok_or_else(|| Self::shape_error(repo, what, "no `data` in the answer"))
+    }
+
+    /// The statuses of a page of deployments: one GraphQL request for all
+    /// of them, REST for any it did not answer.
+    async fn deployment_statuses(
+        &self,
+        repo: &str,
+        page: &[(Deployment, i64)],
+    ) -> Result<HashMap<i64, Vec<DeploymentStatus>>> {
+        let mut out: HashMap<i64, Vec<DeploymentStatus>> = HashMap::new();
+        let ids: Vec<&str> = page
+            .iter()
+            .filter_map(|(d, _)| d.node_id.as_deref())
+            .collect();
+        if !ids.is_empty() {
+            let data: StatusesData = self
+                .graphql(
+                    repo,
+                    "deployment statuses",
+                    STATUSES_QUERY,
+                    serde_json::json!({ "ids": ids }),
+                )
+                .await?;
+            for node in data.nodes.into_iter().flatten() {
+                let (Some(id), Some(statuses)) = (node.database_id, node.statuses) else {
+                    continue;
+                };
+                if statuses.truncated() {
+                    continue; // read with REST below
+                }
+                let list = statuses
+                    .nodes
+                    .into_iter()
+                    .map(|s| DeploymentStatus {
+                        state: s.state.to_ascii_lowercase(),
+                        created_at: s.created_at,
+                    })
+                    .collect();
+                out.insert(id, list);
+            }
+        }
+        for (d, _) in page {
+            if !out.contains_key(&d.id) {
+                let path = format!("/repos/{repo}/deployments/{}/statuses?per_page=100", d.id);
+                out.insert(d.id, self.get_json(repo, &path).await?);
+            }
+        }
+        Ok(out)
     }
 
     fn shape_error(repo: &str, what: &str, e: impl std::fmt::Display) -> Error {
@@ -351,10 +707,10 @@ impl GitHub {
     }
 
     /// First commit and first review times of a change, and its commits
-    /// when it was merged.
+    /// when it was merged, read with REST (three requests: for a change the
+    /// GraphQL answer did not hold whole).
     async fn change_detail(&self, repo: &str, pull: &Pull) -> Result<(ChangeDetail, Vec<Commit>)> {
         let n = pull.number;
-        let author = pull.user.as_ref().map(|u| u.login.as_str());
         let commits_path = format!("/repos/{repo}/pulls/{n}/commits?per_page=100");
         let reviews_path = format!("/repos/{repo}/pulls/{n}/reviews?per_page=100");
         let comments_path = format!("/repos/{repo}/issues/{n}/comments?per_page=100");
@@ -363,34 +719,47 @@ impl GitHub {
             self.get_json::<Vec<Review>>(repo, &reviews_path),
             self.get_json::<Vec<Comment>>(repo, &comments_path),
         )?;
-        let mut detail = ChangeDetail::default();
-        for c in &pr_commits {
-            let authored = c.commit.author.as_ref().and_then(|a| a.date.as_deref());
-            if let Some(t) = authored.and_then(parse_time) {
-                detail.first_commit_at = Some(detail.first_commit_at.map_or(t, |f: i64| f.min(t)));
-            }
-        }
-        let others = |user: &Option<User>| {
-            user.as_ref().is_some_and(|u| {
-                Some(u.login.as_str()) != author && !forge::is_bot(&u.login, u.kind.as_deref())
-            })
-        };
-        let review_times = reviews
-            .iter()
-            .filter(|r| others(&r.user))
-            .filter_map(|r| r.submitted_at.as_deref().and_then(parse_time));
-        let comment_times = comments
-            .iter()
-            .filter(|c| others(&c.user))
-            .filter_map(|c| parse_time(&c.created_at));
-        detail.first_review_at = review_times.chain(comment_times).min();
-        let commits = if pull.merged_at.is_some() {
-            pr_commits
-        } else {
-            Vec::new()
-        };
-        Ok((detail, commits))
+        Ok(change_detail_of(pull, pr_commits, &reviews, &comments))
     }
+}
+
+/// A change's first commit and first review (the earliest review or
+/// comment by someone other than its author, bots excluded), and its
+/// commits when it was merged.
+fn change_detail_of(
+    pull: &Pull,
+    pr_commits: Vec<Commit>,
+    reviews: &[Review],
+    comments: &[Comment],
+) -> (ChangeDetail, Vec<Commit>) {
+    let author = pull.user.as_ref().map(|u| u.login.as_str());
+    let mut detail = ChangeDetail::default();
+    for c in &pr_commits {
+        let authored = c.commit.author.as_ref().and_then(|a| a.date.as_deref());
+        if let Some(t) = authored.and_then(parse_time) {
+            detail.first_commit_at = Some(detail.first_commit_at.map_or(t, |f: i64| f.min(t)));
+        }
+    }
+    let others = |user: &Option<User>| {
+        user.as_ref().is_some_and(|u| {
+            Some(u.login.as_str()) != author && !forge::is_bot(&u.login, u.kind.as_deref())
+        })
+    };
+    let review_times = reviews
+        .iter()
+        .filter(|r| others(&r.user))
+        .filter_map(|r| r.submitted_at.as_deref().and_then(parse_time));
+    let comment_times = comments
+        .iter()
+        .filter(|c| others(&c.user))
+        .filter_map(|c| parse_time(&c.created_at));
+    detail.first_review_at = review_times.chain(comment_times).min();
+    let commits = if pull.merged_at.is_some() {
+        pr_commits
+    } else {
+        Vec::new()
+    };
+    (detail, commits)
 }
 
 /// The pages of a list, following `Link: <…>; rel="next"` to the end.
@@ -496,33 +865,58 @@ impl Forge for GitHub {
         let mut commits = TableBuffer::new(Table::Commits);
         let mut members = TableBuffer::new(Table::ChangeCommits);
         let mut newest = None;
-        let mut pages = self.pages(
-            &repo,
-            "pulls",
-            &format!("/repos/{repo}/pulls?state=all&sort=updated&direction=desc&per_page=100"),
-        );
-        while let Some(pulls) = pages.next::<Pull>().await? {
-            let mut fresh = Vec::new();
+        let (owner, name) = repo.split_once('/').unwrap_or((repo.as_str(), ""));
+        let mut after: Option<String> = None;
+        loop {
+            let data: PullsData = self
+                .graphql(
+                    &repo,
+                    "pull requests",
+                    PULLS_QUERY,
+                    serde_json::json!({ "owner": owner, "name": name, "cursor": after }),
+                )
+                .await?;
+            let connection = data
+                .repository
+                .ok_or_else(|| Error::Forge {
+                    forge: "github",
+                    repo: repo.clone(),
+                    message: "pull requests: the repository was not found; check the name and \
+                              that the token can read it"
+                        .into(),
+                })?
+                .pull_requests;
+            let next = connection
+                .page_info
+                .as_ref()
+                .filter(|p| p.has_next_page)
+                .and_then(|p| p.end_cursor.clone());
             let mut older_seen = false;
-            for p in pulls {
-                let updated = time("updated_at", &p.updated_at)
-                    .map_err(|e| Self::shape_error(&repo, "pulls", e))?;
+            let mut fresh = Vec::new();
+            for node in connection.nodes {
+                let updated = time("updated_at", &node.updated_at)
+                    .map_err(|e| Self::shape_error(&repo, "pull requests", e))?;
                 if since.is_some_and(|s| updated < s) {
                     older_seen = true;
                     break;
                 }
                 newest = later(newest, Some(updated));
-                fresh.push(p);
+                let whole = !(node.commits.truncated()
+                    || node.reviews.truncated()
+                    || node.comments.truncated());
+                let (pull, pr_commits, reviews, comments) = node.into_rest();
+                let detail =
+                    whole.then(|| change_detail_of(&pull, pr_commits, &reviews, &comments));
+                fresh.push((pull, detail));
             }
-            let details: Vec<Result<(ChangeDetail, Vec<Commit>)>> =
-                futures_util::stream::iter(fresh.iter())
-                    .map(|p| self.change_detail(&repo, p))
-                    .buffered(DETAIL_CONCURRENCY)
-                    .collect()
-                    .await;
-            for (pull, result) in fresh.iter().zip(details) {
-                let (detail, pull_commits) = result?;
-                push_pull(&mut changes, &repo, pull, &detail)
+            for (pull, detail) in fresh {
+                // A change with more commits, reviews or comments than one
+                // answer holds is read whole with REST.
+                let (detail, pull_commits) = match detail {
+                    Some(d) => d,
+                    None => self.change_detail(&repo, &pull).await?,
+                };
+                push_pull(&mut changes, &repo, &pull, &detail)
                     .map_err(|e| Self::shape_error(&repo, "pulls", e))?;
                 for c in &pull_commits {
                     push_commit(&mut commits, &repo, c)
@@ -535,8 +929,9 @@ impl Forge for GitHub {
                 }
             }
             sync.progress(format!("changes: {} read", changes.len()));
-            if older_seen {
-                break;
+            match next {
+                Some(cursor) if !older_seen => after = Some(cursor),
+                _ => break,
             }
         }
         sync.write(
@@ -568,24 +963,15 @@ impl Forge for GitHub {
                 newest = later(newest, Some(created));
                 fresh.push((d, created));
             }
-            let statuses: Vec<Result<Vec<DeploymentStatus>>> =
-                futures_util::stream::iter(fresh.iter())
-                    .map(|(d, _)| {
-                        let path =
-                            format!("/repos/{repo}/deployments/{}/statuses?per_page=100", d.id);
-                        let repo = repo.as_str();
-                        async move { self.get_json::<Vec<DeploymentStatus>>(repo, &path).await }
-                    })
-                    .buffered(DETAIL_CONCURRENCY)
-                    .collect()
-                    .await;
-            for ((d, created), statuses) in fresh.iter().zip(statuses) {
-                let statuses = statuses?;
-                // Newest first; `inactive` follows a success when a later
-                // deployment replaced this one.
+            let mut statuses = self.deployment_statuses(&repo, &fresh).await?;
+            for (d, created) in &fresh {
+                let statuses = statuses.remove(&d.id).unwrap_or_default();
+                // The newest success, failure or error; `inactive` follows
+                // a success when a later deployment replaced this one.
                 let outcome = statuses
                     .iter()
-                    .find(|s| matches!(s.state.as_str(), "success" | "failure" | "error"));
+                    .filter(|s| matches!(s.state.as_str(), "success" | "failure" | "error"))
+                    .max_by_key(|s| parse_time(&s.created_at));
                 let Some(outcome) = outcome else {
                     if *created >= recent {
                         oldest_pending = Some(oldest_pending.map_or(*created, |o| o.min(*created)));

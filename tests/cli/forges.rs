@@ -409,7 +409,8 @@ fn github_retries_5xx_truncated_bodies_and_rate_limits() {
         Fault::Status(502, "Server Error"),
         1,
     );
-    gh.fault("/repos/acme/api/pulls", Fault::RetryAfter(1), 1);
+    // Pull requests and deployment statuses come through GraphQL.
+    gh.fault("/graphql", Fault::RetryAfter(1), 1);
     gh.fault("/repos/acme/api/deployments", Fault::Truncate, 1);
     gh.fault("/repos/acme/api", Fault::LimitExhausted(1), 1);
     gh.fault("/repos/acme/api/tags", Fault::Truncate, 1);

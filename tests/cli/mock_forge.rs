@@ -200,12 +200,13 @@ fn serve(
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
+    let mut request_body = Vec::new();
     if let Some(len) = headers
         .get("content-length")
         .and_then(|l| l.parse::<usize>().ok())
     {
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body)?;
+        request_body = vec![0; len];
+        reader.read_exact(&mut request_body)?;
     }
     let target = request_line
         .split_whitespace()
@@ -213,8 +214,20 @@ fn serve(
         .unwrap_or("/")
         .to_string();
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    // GitHub's GraphQL endpoint: `/graphql` on github.com, `/api/graphql`
+    // beside a GitHub Enterprise Server's `/api/v3`.
+    let graphql_path = match prefix.strip_suffix("/v3") {
+        Some(api) => format!("{api}/graphql"),
+        None => format!("{prefix}/graphql"),
+    };
+    let path = if flavour == Flavour::GitHub && path == graphql_path {
+        "/graphql"
+    } else {
+        path
+    };
     // Under a prefix, only paths inside it exist (and are routed without it).
     let path = match path.strip_prefix(prefix) {
+        _ if path == "/graphql" => path,
         Some(inside) if inside.starts_with('/') || prefix.is_empty() => inside,
         _ => "/outside-the-api-prefix",
     };
@@ -239,6 +252,10 @@ fn serve(
         *state.in_flight.entry(repo.clone()).or_default() += 1;
         let busy = state.in_flight.values().filter(|n| **n > 0).count();
         state.max_repos_in_flight = state.max_repos_in_flight.max(busy);
+        if path == "/graphql" {
+            let body = graphql_body(&state, &request_body);
+            state.routes.insert(path.clone(), body);
+        }
         (
             answer(&mut state, flavour, base, &path, &query),
             state.delay_ms,
@@ -434,6 +451,168 @@ fn time_of(v: &Value, pointers: &[&str]) -> Option<chrono::DateTime<chrono::Utc>
 }
 
 /// `since` / `updated_after` the way the APIs apply them.
+/// GitHub GraphQL (https://docs.github.com/en/graphql/reference), answered
+/// from the REST fixtures so both paths serve the same organisation: the
+/// `pullRequests` connection (objects `PullRequest`, `Commit`,
+/// `PullRequestReview`, `IssueComment`, `Label`, with the fields those
+/// reference pages list for what the query asks) and `nodes(ids:)` on
+/// `Deployment` with its `statuses`. Served through [`answer`] as the
+/// route `/graphql`, so faults on that path apply.
+fn graphql_body(state: &State, body: &[u8]) -> Value {
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let query = request["query"].as_str().unwrap_or("");
+    let vars = &request["variables"];
+    let route = |state: &State, path: &str| -> Vec<Value> {
+        let v = state
+            .routes
+            .get(path)
+            .cloned()
+            .unwrap_or(Value::Array(vec![]));
+        let v = match state.now {
+            Some(now) => as_of(v, now),
+            None => v,
+        };
+        v.as_array().cloned().unwrap_or_default()
+    };
+    let actor = |user: &Value| -> Value {
+        if user.is_null() {
+            return Value::Null;
+        }
+        let bot = user["type"] == "Bot";
+        let login = user["login"].as_str().unwrap_or("");
+        serde_json::json!({
+            "login": if bot { login.trim_end_matches("[bot]") } else { login },
+            "__typename": if bot { "Bot" } else { "User" },
+        })
+    };
+    let data = if query.contains("pullRequests(") {
+        let repo = format!(
+            "{}/{}",
+            vars["owner"].as_str().unwrap_or(""),
+            vars["name"].as_str().unwrap_or("")
+        );
+        let first = query
+            .split("pullRequests(first: ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(30);
+        let mut pulls = route(state, &format!("/repos/{repo}/pulls"));
+        pulls.sort_by_key(|p| time_of(p, &["/updated_at"]));
+        pulls.reverse();
+        let offset: usize = vars["cursor"]
+            .as_str()
+            .and_then(|c| c.strip_prefix("cursor:"))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let page: Vec<Value> = pulls.iter().skip(offset).take(first).cloned().collect();
+        let has_next = offset + page.len() < pulls.len();
+        let nodes: Vec<Value> = page
+            .iter()
+            .map(|p| {
+                let n = p["number"].as_i64().unwrap_or(0);
+                let commits = route(state, &format!("/repos/{repo}/pulls/{n}/commits"));
+                let reviews = route(state, &format!("/repos/{repo}/pulls/{n}/reviews"));
+                let comments = route(state, &format!("/repos/{repo}/issues/{n}/comments"));
+                let merged = !p["merged_at"].is_null();
+                serde_json::json!({
+                    "number": n,
+                    "title": p["title"],
+                    "createdAt": p["created_at"],
+                    "updatedAt": p["updated_at"],
+                    "mergedAt": p["merged_at"],
+                    "baseRefName": p["base"]["ref"],
+                    "author": actor(&p["user"]),
+                    "mergeCommit": if merged { serde_json::json!({ "oid": p["merge_commit_sha"] }) } else { Value::Null },
+                    "labels": { "nodes": p["labels"].as_array().cloned().unwrap_or_default()
+                        .iter().map(|l| serde_json::json!({ "name": l["name"] })).collect::<Vec<_>>() },
+                    "commits": {
+                        "totalCount": commits.len(),
+                        "nodes": commits.iter().map(|c| serde_json::json!({ "commit": {
+                            "oid": c["sha"],
+                            "message": c["commit"]["message"],
+                            "authoredDate": c["commit"]["author"]["date"],
+                            "committedDate": c["commit"]["committer"]["date"],
+                            "author": {
+                                "name": c["commit"]["author"]["name"],
+                                "user": if c["author"].is_null() { Value::Null } else { serde_json::json!({ "login": c["author"]["login"] }) },
+                            },
+                            "parents": { "nodes": c["parents"].as_array().cloned().unwrap_or_default()
+                                .iter().map(|p| serde_json::json!({ "oid": p["sha"] })).collect::<Vec<_>>() },
+                        }})).collect::<Vec<_>>(),
+                    },
+                    "reviews": {
+                        "pageInfo": { "hasNextPage": false, "endCursor": null },
+                        "nodes": reviews.iter().map(|r| serde_json::json!({
+                            "author": actor(&r["user"]), "submittedAt": r["submitted_at"],
+                        })).collect::<Vec<_>>(),
+                    },
+                    "comments": {
+                        "pageInfo": { "hasNextPage": false, "endCursor": null },
+                        "nodes": comments.iter().map(|c| serde_json::json!({
+                            "author": actor(&c["user"]), "createdAt": c["created_at"],
+                        })).collect::<Vec<_>>(),
+                    },
+                })
+            })
+            .collect();
+        let repository = if state.routes.contains_key(&format!("/repos/{repo}")) {
+            serde_json::json!({ "pullRequests": {
+                "pageInfo": {
+                    "hasNextPage": has_next,
+                    "endCursor": format!("cursor:{}", offset + page.len()),
+                },
+                "nodes": nodes,
+            }})
+        } else {
+            Value::Null
+        };
+        serde_json::json!({ "repository": repository })
+    } else if query.contains("nodes(ids:") {
+        let ids: Vec<String> = vars["ids"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        let deployment_routes: Vec<String> = state
+            .routes
+            .keys()
+            .filter(|k| k.ends_with("/deployments"))
+            .cloned()
+            .collect();
+        let mut nodes = Vec::new();
+        for id in &ids {
+            let found = deployment_routes.iter().find_map(|r| {
+                route(state, r)
+                    .into_iter()
+                    .find(|d| d["node_id"] == id.as_str())
+                    .map(|d| (r.clone(), d))
+            });
+            nodes.push(match found {
+                Some((r, d)) => {
+                    let statuses = route(state, &format!("{r}/{}/statuses", d["id"]));
+                    serde_json::json!({
+                        "databaseId": d["id"],
+                        "statuses": { "nodes": statuses.iter().map(|s| serde_json::json!({
+                            "state": s["state"].as_str().unwrap_or("").to_ascii_uppercase(),
+                            "createdAt": s["created_at"],
+                        })).collect::<Vec<_>>() },
+                    })
+                }
+                None => Value::Null,
+            });
+        }
+        serde_json::json!({ "nodes": nodes })
+    } else {
+        return serde_json::json!({
+            "errors": [{ "message": "the mock answers pullRequests and nodes(ids:) only" }]
+        });
+    };
+    serde_json::json!({ "data": data })
+}
+
 /// A commit list asked for from a commit (GitHub `sha=`, GitLab
 /// `ref_name=` naming a sha rather than a branch) holds that commit and its
 /// ancestors only, as the real APIs answer.
