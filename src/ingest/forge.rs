@@ -178,6 +178,8 @@ pub struct RepoReport {
 pub trait Forge: Sync {
     fn name(&self) -> &'static str;
     /// The branch to read, and the repository's web links into `sync.cursor`.
+    /// An incremental run that has them already returns "" (both forges
+    /// list the default branch when none is named), saving a request.
     fn default_branch(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<String>>;
     fn commits(&self, sync: &mut RepoSync<'_>, branch: &str) -> impl Future<Output = Result<()>>;
     /// One page (up to 100) of the history that starts at `sha`, newest
@@ -205,6 +207,14 @@ pub async fn sync_repo<F: Forge>(forge: &F, sync: &mut RepoSync<'_>) -> Result<(
     }
     sync.write_rollbacks()?;
     forge.incidents(sync).await
+}
+
+impl RepoSync<'_> {
+    /// True when the repository's web links are known from an earlier run,
+    /// so an incremental run can skip asking for the repository itself.
+    pub fn knows_repository(&self) -> bool {
+        self.report.incremental && self.cursor.links.is_some()
+    }
 }
 
 /// Most history pages one sync asks for to close gaps in the graph.

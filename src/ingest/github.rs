@@ -802,6 +802,9 @@ impl Forge for GitHub {
     }
 
     async fn default_branch(&self, sync: &mut RepoSync<'_>) -> Result<String> {
+        if sync.knows_repository() {
+            return Ok(String::new());
+        }
         let repo = &sync.repo;
         let info: Repository = self.get_json(repo, &format!("/repos/{repo}")).await?;
         sync.cursor.links = info.html_url.map(|web| forge::WebLinks {
@@ -824,10 +827,13 @@ impl Forge for GitHub {
                 )
             })
             .unwrap_or_default();
-        let path = format!(
-            "/repos/{repo}/commits?sha={}&per_page=100{since}",
-            urlencode(branch)
-        );
+        // No `sha`: the default branch.
+        let sha = if branch.is_empty() {
+            String::new()
+        } else {
+            format!("sha={}&", urlencode(branch))
+        };
+        let path = format!("/repos/{repo}/commits?{sha}per_page=100{since}");
         let mut buffer = TableBuffer::new(Table::Commits);
         let mut newest = None;
         let mut count = 0usize;

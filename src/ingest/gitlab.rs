@@ -447,6 +447,9 @@ impl Forge for GitLab {
     }
 
     async fn default_branch(&self, sync: &mut RepoSync<'_>) -> Result<String> {
+        if sync.knows_repository() {
+            return Ok(String::new());
+        }
         let repo = sync.repo.clone();
         let client = ProjectClient {
             gitlab: self,
@@ -478,7 +481,10 @@ impl Forge for GitLab {
             repo: &repo,
         };
         let mut builder = api::projects::repository::commits::Commits::builder();
-        builder.project(repo.as_str()).ref_name(branch);
+        builder.project(repo.as_str());
+        if !branch.is_empty() {
+            builder.ref_name(branch); // else the default branch
+        }
         if let Some(s) = sync.cursor.commits {
             builder.since(since(Some(s - forge::COMMIT_OVERLAP_US)).unwrap_or_default());
         }
@@ -538,12 +544,18 @@ impl Forge for GitLab {
             .build()
             .map_err(|e| shape(&repo, "merge requests", e))?;
         let paged = api::paged(endpoint, Pagination::All);
-        let mrs: Vec<MergeRequest> = Self::all::<_, MergeRequest>(&client, &paged)
+        let mut mrs: Vec<MergeRequest> = Self::all::<_, MergeRequest>(&client, &paged)
             .collect::<Vec<_>>()
             .await
             .into_iter()
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| api_error(&repo, "merge requests", e))?;
+        // `updated_after` is asked a second early (it takes whole seconds);
+        // a merge request not updated after the cursor (GitLab's times
+        // carry milliseconds) is the state already stored: no details again.
+        if let Some(cursor) = sync.cursor.changes {
+            mrs.retain(|mr| parse_time(&mr.updated_at).is_none_or(|t| t > cursor));
+        }
         sync.progress(format!(
             "changes: {} merge requests, reading details",
             mrs.len()

@@ -1180,3 +1180,169 @@ fn enterprise_and_self_managed_api_urls_with_a_path_prefix() {
         );
     }
 }
+
+/// Requests a sync costs, counted on the mock: a generated organisation
+/// of `n` changes and `n` deployments, synced in full and then again with
+/// nothing new. The figures go in README ("Requests"); the bounds are the
+/// targets where the API allows them.
+#[test]
+fn requests_per_thousand_changes_and_deployments() {
+    let n = 300usize;
+    let per_thousand = |count: usize| count * 1000 / n;
+    for flavour in [Flavour::GitHub, Flavour::GitLab] {
+        let mock = MockForge::start(flavour);
+        let world = World::new(flavour);
+        let r = &world.routes;
+        let at = |i: usize| {
+            let t = chrono::DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z").unwrap()
+                + chrono::Duration::minutes(i as i64 * 7);
+            t.to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        };
+        let (repo, changes_path, deployments_path) = match flavour {
+            Flavour::GitHub => (
+                "acme/big",
+                "/repos/acme/big/pulls",
+                "/repos/acme/big/deployments",
+            ),
+            Flavour::GitLab => (
+                "acme/big",
+                "/api/v4/projects/acme%2Fbig/merge_requests",
+                "/api/v4/projects/acme%2Fbig/deployments",
+            ),
+        };
+        let (src, dst) = match flavour {
+            Flavour::GitHub => ("/repos/acme/api", "/repos/acme/big"),
+            Flavour::GitLab => (
+                "/api/v4/projects/acme%2Fbilling",
+                "/api/v4/projects/acme%2Fbig",
+            ),
+        };
+        // Everything else of the repository as in the fixture.
+        for (path, body) in r.iter() {
+            if let Some(rest) = path.strip_prefix(src)
+                && !rest.contains("/pulls")
+                && !rest.contains("/merge_requests")
+                && !rest.contains("/deployments")
+                && !rest.contains("/issues/")
+            {
+                mock.route(&format!("{dst}{rest}"), body.clone());
+            }
+        }
+        let (change_template, deployment_template) = match flavour {
+            Flavour::GitHub => (
+                r["/repos/acme/api/pulls"][2].clone(),
+                r["/repos/acme/api/deployments"][1].clone(),
+            ),
+            Flavour::GitLab => (
+                r["/api/v4/projects/acme%2Fbilling/merge_requests"][0].clone(),
+                r["/api/v4/projects/acme%2Fbilling/deployments"][2].clone(),
+            ),
+        };
+        let mut changes = Vec::new();
+        let mut deployments = Vec::new();
+        for i in 1..=n {
+            let mut c = change_template.clone();
+            let mut d = deployment_template.clone();
+            match flavour {
+                Flavour::GitHub => {
+                    c["number"] = i.into();
+                    c["node_id"] = format!("PR_big_{i}").into();
+                    c["updated_at"] = at(i).into();
+                    let base = "/repos/acme/api";
+                    mock.route(
+                        &format!("{dst}/pulls/{i}/commits"),
+                        r[&format!("{base}/pulls/2/commits")].clone(),
+                    );
+                    mock.route(
+                        &format!("{dst}/pulls/{i}/reviews"),
+                        r[&format!("{base}/pulls/2/reviews")].clone(),
+                    );
+                    mock.route(
+                        &format!("{dst}/issues/{i}/comments"),
+                        r[&format!("{base}/issues/2/comments")].clone(),
+                    );
+                    d["id"] = (1000 + i).into();
+                    d["node_id"] = format!("DE_big_{i}").into();
+                    d["created_at"] = at(i).into();
+                    mock.route(
+                        &format!("{dst}/deployments/{}/statuses", 1000 + i),
+                        r["/repos/acme/api/deployments/101/statuses"].clone(),
+                    );
+                }
+                Flavour::GitLab => {
+                    c["iid"] = i.into();
+                    c["id"] = (50_000 + i).into();
+                    c["updated_at"] = at(i).into();
+                    let base = "/api/v4/projects/acme%2Fbilling/merge_requests/7";
+                    mock.route(
+                        &format!("{dst}/merge_requests/{i}/commits"),
+                        r[&format!("{base}/commits")].clone(),
+                    );
+                    mock.route(
+                        &format!("{dst}/merge_requests/{i}/notes"),
+                        r[&format!("{base}/notes")].clone(),
+                    );
+                    d["iid"] = i.into();
+                    d["id"] = (60_000 + i).into();
+                    d["updated_at"] = at(i).into();
+                }
+            }
+            changes.push(c);
+            deployments.push(d);
+        }
+        if flavour == Flavour::GitHub {
+            changes.reverse(); // as listed by the API: newest first
+            deployments.reverse();
+        }
+        mock.route(changes_path, changes.into());
+        mock.route(deployments_path, deployments.into());
+        let ws = Workspace::new();
+        let sync = || {
+            let mut cmd = match flavour {
+                Flavour::GitHub => github(&ws, &mock, &[repo]),
+                Flavour::GitLab => gitlab(&ws, &mock, &[repo]),
+            };
+            cmd.arg("--warehouse").arg(ws.warehouse());
+            output_ok(cmd)
+        };
+        sync();
+        let full = mock.requests();
+        let of = |rs: &[crate::mock_forge::Recorded], what: &[&str]| {
+            rs.iter()
+                .filter(|q| what.iter().any(|w| q.path.contains(w)))
+                .count()
+        };
+        let graphql = full.iter().filter(|q| q.path == "/graphql").count();
+        let (change_requests, deployment_requests) = match flavour {
+            // GraphQL answers pull requests 50 to a request and the
+            // statuses of each page of 100 deployments in one.
+            Flavour::GitHub => (
+                of(&full, &["/pulls", "/issues/"]) + graphql - n.div_ceil(100),
+                of(&full, &["/deployments"]) + n.div_ceil(100),
+            ),
+            Flavour::GitLab => (
+                of(&full, &["/merge_requests"]),
+                of(&full, &["/deployments", "/environments"]),
+            ),
+        };
+        sync();
+        let again = mock.requests().len() - full.len();
+
+        eprintln!(
+            "requests: {flavour:?} full sync: {} in all; per 1000 changes {}, per 1000 deployments {}; \
+             incremental with nothing new: {again}",
+            full.len(),
+            per_thousand(change_requests),
+            per_thousand(deployment_requests)
+        );
+        assert_eq!(
+            ws.sql_csv("SELECT count(*) AS n FROM changes"),
+            format!("n\n{n}\n")
+        );
+        assert!(again <= 5, "{flavour:?}: {again} requests with nothing new");
+        assert!(per_thousand(deployment_requests) <= 30, "{flavour:?}");
+        if flavour == Flavour::GitHub {
+            assert!(per_thousand(change_requests) <= 30, "{flavour:?}");
+        }
+    }
+}
