@@ -674,9 +674,9 @@ impl GitHub {
             }
         }
         for (d, _) in page {
-            if !out.contains_key(&d.id) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(d.id) {
                 let path = format!("/repos/{repo}/deployments/{}/statuses?per_page=100", d.id);
-                out.insert(d.id, self.get_json(repo, &path).await?);
+                slot.insert(self.get_json(repo, &path).await?);
             }
         }
         Ok(out)
