@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::metrics::levels::LEVELLED;
+use crate::metrics::levels::levelled;
 use crate::metrics::{self, MetricsOptions};
 use crate::store::schema::{TIMESTAMP_TZ, timestamp_type};
 
@@ -69,7 +69,7 @@ pub async fn table(
         Arc::new(TimestampMicrosecondArray::from(starts).with_timezone(TIMESTAMP_TZ)),
         Arc::new(Int64Array::from(deployments.clone())),
     ];
-    for (metric, level_column) in LEVELLED {
+    for (metric, level_column) in levelled() {
         let values = t.floats(metric);
         let levels: Vec<Option<String>> = values
             .iter()

@@ -266,6 +266,10 @@ pub struct MetricsArgs {
     /// parts (coding, pickup, review, deploy), p50/p90 per group and bucket
     #[arg(long)]
     pub breakdown: bool,
+    /// Columns of the readable table (comma-separated output columns, e.g.
+    /// deploys_per_day,lead_time_p90_s; default: the five headline metrics)
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub columns: Option<Vec<String>>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// Write to FILE (atomically) instead of stdout
@@ -562,7 +566,12 @@ async fn run_async(cli: Cli) -> Result<()> {
                 );
             }
             let table = metrics::compute(&engine, &opts).await?;
-            emit_metrics(args.format, args.output.as_deref(), &table)
+            emit_metrics_columns(
+                args.format,
+                args.output.as_deref(),
+                &table,
+                args.columns.as_deref(),
+            )
         }
         Command::Sql(args) => {
             let query = match (&args.query, &args.file) {
@@ -1083,19 +1092,27 @@ pub fn emit_metrics(
     output: Option<&Path>,
     table: &crate::metrics::MetricsTable,
 ) -> Result<()> {
+    emit_metrics_columns(format, output, table, None)
+}
+
+/// [`emit_metrics`] with `--columns` for the readable table.
+pub fn emit_metrics_columns(
+    format: Format,
+    output: Option<&Path>,
+    table: &crate::metrics::MetricsTable,
+    columns: Option<&[String]>,
+) -> Result<()> {
     if format != Format::Table {
         return emit(format, output, &table.schema, &table.batches);
     }
-    let keep: Vec<usize> = (0..table.schema.fields().len())
-        .filter(|&i| !metrics::INTERVAL_COLUMNS.contains(&table.schema.field(i).name().as_str()))
-        .collect();
-    let schema = std::sync::Arc::new(table.schema.project(&keep)?);
-    let batches = table
-        .batches
-        .iter()
-        .map(|b| b.project(&keep))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    emit(format, output, &schema, &batches)
+    let text = render::table::metrics_table(&table.schema, &table.batches, columns)?;
+    match output {
+        Some(path) => crate::store::warehouse::atomic_write(path, |f| f.write_all(text.as_bytes())),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
 }
 
 /// Writes a result to stdout or, atomically, to a file.

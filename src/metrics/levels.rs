@@ -33,13 +33,11 @@ impl BenchmarkName {
     }
 }
 
-/// The metrics that carry a level, with their output column names.
-pub const LEVELLED: [(&str, &str); 4] = [
-    ("deploys_per_day", "df_level"),
-    ("lead_time_p50_s", "lt_level"),
-    ("change_failure_rate", "cfr_level"),
-    ("recovery_time_p50_s", "rt_level"),
-];
+/// The metrics that carry a level, with their output column names (from
+/// the metric catalogue).
+pub fn levelled() -> impl Iterator<Item = (&'static str, &'static str)> {
+    super::catalogue::levelled()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Comparison {
@@ -224,7 +222,7 @@ mod tests {
         ] {
             let b = Benchmark::load(name).unwrap();
             assert!(!b.source.is_empty(), "{} has no source", b.name);
-            for (metric, _) in LEVELLED {
+            for (metric, _) in levelled() {
                 assert!(
                     b.bands.iter().any(|x| x.metric == metric),
                     "{} lacks {metric}",

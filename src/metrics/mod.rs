@@ -1,6 +1,7 @@
 //! The DORA metrics (docs/metrics.md sections 4-6): options, the SQL views of
 //! `queries/`, and the final rows with performance levels.
 
+pub mod catalogue;
 pub mod interval;
 pub mod levels;
 pub mod stats;
@@ -21,7 +22,7 @@ use crate::engine::{Engine, ProductionPattern};
 use crate::error::{Error, Result};
 use crate::store::schema::{TIMESTAMP_TZ, timestamp_type};
 use interval::Interval;
-use levels::{Benchmark, LEVELLED};
+use levels::{Benchmark, levelled};
 
 /// `--by`: how rows are grouped (default: the whole organisation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -329,7 +330,7 @@ fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<Metric
                 }
             }
         }
-        for (metric, level_col) in LEVELLED {
+        for (metric, level_col) in levelled() {
             let idx = schema.index_of(metric)?;
             let values = batch
                 .column(idx)
@@ -387,7 +388,7 @@ fn empty_schema(opts: &MetricsOptions) -> SchemaRef {
             fields.push(Field::new(name, DataType::Int64, false));
         }
     }
-    for (_, level) in LEVELLED {
+    for (_, level) in levelled() {
         fields.push(Field::new(level, DataType::Utf8, true));
     }
     for name in INTERVAL_COLUMNS {
@@ -397,6 +398,8 @@ fn empty_schema(opts: &MetricsOptions) -> SchemaRef {
 }
 
 /// The 95% intervals, after the levels (src/metrics/stats.rs).
+/// The 95% interval columns in output order (JSON/CSV/Parquet keep this
+/// order; the catalogue says which metric each belongs to).
 pub const INTERVAL_COLUMNS: [&str; 10] = [
     "change_failure_rate_low",
     "change_failure_rate_high",

@@ -16,94 +16,6 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 
 use crate::error::Result;
 
-/// (family, help, source column, scale to base units)
-const FAMILIES: [(&str, &str, &str, f64); 14] = [
-    (
-        "doralens_deployments",
-        "Production deployments in the window",
-        "deployments",
-        1.0,
-    ),
-    (
-        "doralens_deploy_days",
-        "UTC days with at least one production deployment",
-        "deploy_days",
-        1.0,
-    ),
-    (
-        "doralens_deployment_frequency_per_second",
-        "Production deployments per second of the window (deploys per day / 86400)",
-        "deploys_per_day",
-        1.0 / 86_400.0,
-    ),
-    (
-        "doralens_lead_time_changes",
-        "Commits with a lead time in the window",
-        "lead_time_count",
-        1.0,
-    ),
-    (
-        "doralens_lead_time_p50_seconds",
-        "Median lead time for changes",
-        "lead_time_p50_s",
-        1.0,
-    ),
-    (
-        "doralens_lead_time_p90_seconds",
-        "90th percentile lead time for changes",
-        "lead_time_p90_s",
-        1.0,
-    ),
-    (
-        "doralens_failed_deployments",
-        "Production deployments that failed",
-        "failed_deployments",
-        1.0,
-    ),
-    (
-        "doralens_change_failure_ratio",
-        "Failed production deployments / production deployments",
-        "change_failure_rate",
-        1.0,
-    ),
-    (
-        "doralens_recovery_time_p50_seconds",
-        "Median failed deployment recovery time",
-        "recovery_time_p50_s",
-        1.0,
-    ),
-    (
-        "doralens_open_failures",
-        "Failed deployments with an unresolved incident",
-        "open_failures",
-        1.0,
-    ),
-    (
-        "doralens_incidents",
-        "Incidents created in the window",
-        "incidents",
-        1.0,
-    ),
-    (
-        "doralens_time_to_restore_p50_seconds",
-        "Median incident time to restore",
-        "time_to_restore_p50_s",
-        1.0,
-    ),
-    (
-        "doralens_rework_deployments",
-        "Production deployments that were rework",
-        "rework_deployments",
-        1.0,
-    ),
-    (
-        "doralens_rework_ratio",
-        "Rework deployments / production deployments",
-        "rework_rate",
-        1.0,
-    ),
-];
-
 /// One labelled set of rows: the organisation (`label` None) or one row
 /// per team (`label` Some("team"), the group column of the batches).
 pub struct Scope<'a> {
@@ -141,7 +53,10 @@ fn number(v: f64) -> String {
 
 pub fn render(scopes: &[Scope<'_>]) -> Result<String> {
     let mut out = String::new();
-    for (family, help, column, scale) in FAMILIES {
+    let families = crate::metrics::catalogue::METRICS
+        .iter()
+        .filter_map(|m| m.openmetrics.map(|o| (o.family, o.help, m.column, o.scale)));
+    for (family, help, column, scale) in families {
         let _ = writeln!(out, "# TYPE {family} gauge");
         if family.ends_with("_seconds") {
             let _ = writeln!(out, "# UNIT {family} seconds");

@@ -101,3 +101,201 @@ mod tests {
         assert_eq!(format_duration(86400.0 * 2.0), "2d");
     }
 }
+
+/// Metric rows for people (`--format table` of `metrics` and `demo`), from
+/// the metric catalogue's titles and units:
+/// - one row of output (one group, no intervals): one metric per line,
+///   with its level and 95% interval;
+/// - several rows: the group and bucket, then `columns` (default: the five
+///   headline metrics), each value followed by its level.
+///
+/// The machine formats (json, csv, parquet) are unaffected.
+pub fn metrics_table(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    columns: Option<&[String]>,
+) -> Result<String> {
+    use crate::metrics::catalogue::{self, METRICS};
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if rows == 0 {
+        return Ok("(no rows: no production deployment or incident in the window)\n".into());
+    }
+    let group = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .find(|n| matches!(*n, "team" | "service" | "repo"));
+    let bucketed = schema.index_of("interval_start").is_ok();
+    let cell = |batch: &RecordBatch, column: &str, row: usize| -> Option<f64> {
+        let i = batch.schema().index_of(column).ok()?;
+        let a = batch.column(i);
+        if a.is_null(row) {
+            return None;
+        }
+        match a.data_type() {
+            DataType::Float64 => Some(a.as_primitive::<Float64Type>().value(row)),
+            DataType::Int64 => Some(
+                a.as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+                    .value(row) as f64,
+            ),
+            _ => None,
+        }
+    };
+    let text = |batch: &RecordBatch, column: &str, row: usize| -> Option<String> {
+        let i = batch.schema().index_of(column).ok()?;
+        let a = batch.column(i);
+        if a.is_null(row) {
+            return None;
+        }
+        let f = ArrayFormatter::try_new(a.as_ref(), &FormatOptions::default()).ok()?;
+        Some(f.value(row).to_string())
+    };
+    let mut out = String::new();
+    if rows == 1 && group.is_none() && !bucketed {
+        let batch = batches.iter().find(|b| b.num_rows() > 0).expect("one row");
+        let mut lines = vec![[
+            "Metric".to_string(),
+            "Value".to_string(),
+            "Level".to_string(),
+            "95% interval".to_string(),
+        ]];
+        for m in METRICS {
+            let value = cell(batch, m.column, 0);
+            let level = m.level.and_then(|l| text(batch, l, 0)).unwrap_or_default();
+            let range = m
+                .interval
+                .and_then(|(lo, hi)| Some((cell(batch, lo, 0)?, cell(batch, hi, 0)?)))
+                .map(|(lo, hi)| {
+                    format!(
+                        "{} to {}",
+                        format_value(m.unit, lo),
+                        format_value(m.unit, hi)
+                    )
+                })
+                .unwrap_or_default();
+            lines.push([
+                m.title.to_string(),
+                value.map_or("–".into(), |v| format_value(m.unit, v)),
+                level,
+                range,
+            ]);
+        }
+        write_aligned(&mut out, &lines, &[false, true, false, false]);
+        return Ok(out);
+    }
+    let chosen: Vec<&catalogue::Metric> = match columns {
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                catalogue::by_column(n).ok_or_else(|| {
+                    Error::usage(
+                        "--columns",
+                        format!(
+                            "unknown column `{n}`; valid: {}",
+                            METRICS
+                                .iter()
+                                .map(|m| m.column)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?,
+        None => METRICS.iter().filter(|m| m.headline).collect(),
+    };
+    let mut header = Vec::new();
+    let mut right = Vec::new();
+    if let Some(g) = group {
+        header.push(g.to_string());
+        right.push(false);
+    }
+    if bucketed {
+        header.push("from".to_string());
+        right.push(false);
+    }
+    for m in &chosen {
+        header.push(m.short.to_string());
+        right.push(true);
+    }
+    let mut lines = vec![header];
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            let mut line = Vec::new();
+            if let Some(g) = group {
+                let name = text(batch, g, row).unwrap_or_default();
+                line.push(if name.chars().count() > 20 {
+                    format!("{}…", name.chars().take(19).collect::<String>())
+                } else {
+                    name
+                });
+            }
+            if bucketed {
+                line.push(
+                    text(batch, "interval_start", row)
+                        .map(|t| t.chars().take(10).collect())
+                        .unwrap_or_default(),
+                );
+            }
+            for m in &chosen {
+                let value =
+                    cell(batch, m.column, row).map_or("–".into(), |v| format_value(m.unit, v));
+                let level = m.level.and_then(|l| text(batch, l, row));
+                line.push(match level {
+                    Some(l) => format!("{value} {l}"),
+                    None => value,
+                });
+            }
+            lines.push(line);
+        }
+    }
+    write_aligned(&mut out, &lines, &right);
+    Ok(out)
+}
+
+/// A value in its unit, for people.
+pub fn format_value(unit: crate::metrics::catalogue::Unit, v: f64) -> String {
+    use crate::metrics::catalogue::Unit;
+    match unit {
+        Unit::Count => format!("{}", v as i64),
+        Unit::PerDay => format!("{v:.2}/d"),
+        Unit::Seconds => format_duration(v),
+        Unit::Ratio => format!("{:.1}%", v * 100.0),
+    }
+}
+
+/// Columns separated by two spaces, padded to their widest cell; `right`
+/// aligns numbers; a rule under the header.
+fn write_aligned<R: AsRef<[String]>>(out: &mut String, lines: &[R], right: &[bool]) {
+    use std::fmt::Write as _;
+    let n = lines.first().map_or(0, |l| l.as_ref().len());
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l.as_ref()[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for (k, line) in lines.iter().enumerate() {
+        let cells: Vec<String> = line
+            .as_ref()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let pad = widths[i] - c.chars().count();
+                if right.get(i).copied().unwrap_or(false) {
+                    format!("{}{c}", " ".repeat(pad))
+                } else {
+                    format!("{c}{}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join("  ").trim_end());
+        if k == 0 {
+            let total: usize = widths.iter().sum::<usize>() + 2 * n.saturating_sub(1);
+            let _ = writeln!(out, "{}", "─".repeat(total));
+        }
+    }
+}

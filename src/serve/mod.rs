@@ -53,7 +53,7 @@ use tokio::sync::{Mutex, Semaphore};
 use crate::engine::{Engine, ProductionPattern};
 use crate::error::{Error, Result};
 use crate::metrics::interval::{self, Interval};
-use crate::metrics::{self, Grouping, MetricsOptions};
+use crate::metrics::{self, Grouping, MetricsOptions, catalogue};
 use crate::store::warehouse::Warehouse;
 pub use limits::SqlLimits;
 
@@ -249,15 +249,19 @@ impl Server {
     }
 
     async fn dora(self: &Arc<Self>, params: &HashMap<String, String>) -> Answer {
-        let metric = params.get("metric").map(String::as_str).ok_or_else(|| {
-            Error::usage("metric", format!("required: one of {}", DORA_METRIC_NAMES))
-        })?;
-        let column = dora_column(metric).ok_or_else(|| {
-            Error::usage(
-                "metric",
-                format!("unknown metric `{metric}`; valid: {DORA_METRIC_NAMES}"),
-            )
-        })?;
+        let names = catalogue::dora_api_names();
+        let metric = params
+            .get("metric")
+            .map(String::as_str)
+            .ok_or_else(|| Error::usage("metric", format!("required: one of {names}")))?;
+        let column = catalogue::by_dora_api(metric)
+            .ok_or_else(|| {
+                Error::usage(
+                    "metric",
+                    format!("unknown metric `{metric}`; valid: {names}"),
+                )
+            })?
+            .column;
         let interval = match params
             .get("interval")
             .map(String::as_str)
@@ -428,21 +432,6 @@ impl Server {
         String::from_utf8(body.to_vec())
             .map_err(|_| Failure(StatusCode::BAD_REQUEST, "the body is not UTF-8 text".into()))
     }
-}
-
-const DORA_METRIC_NAMES: &str = "deployment_frequency, lead_time_for_changes, \
-    time_to_restore_service, change_failure_rate, rework_rate, recovery_time";
-
-fn dora_column(metric: &str) -> Option<&'static str> {
-    Some(match metric {
-        "deployment_frequency" => "deployments",
-        "lead_time_for_changes" => "lead_time_p50_s",
-        "time_to_restore_service" => "time_to_restore_p50_s",
-        "change_failure_rate" => "change_failure_rate",
-        "rework_rate" => "rework_rate",
-        "recovery_time" => "recovery_time_p50_s",
-        _ => return None,
-    })
 }
 
 /// An unknown team is a 400 naming the valid ones, not an empty answer.

@@ -72,10 +72,14 @@ fn demo_prints_organisation_and_team_metrics_with_levels() {
     ] {
         assert!(stdout.contains(team), "{team} missing:\n{stdout}");
     }
+    // Levels, under titles for people (not machine column names).
     assert!(
-        stdout.contains("df_level") && stdout.contains("elite"),
+        stdout.contains("Deployment frequency")
+            && stdout.contains("Level")
+            && stdout.contains("elite"),
         "{stdout}"
     );
+    assert!(!stdout.contains("df_level"), "{stdout}");
     assert!(stdout.contains("Next:"));
     // A second run replaces its own demo warehouse; a foreign directory is refused.
     ws.doralens(&["demo", "--dir", "demo"]).assert().success();

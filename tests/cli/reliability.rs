@@ -928,3 +928,57 @@ fn regression_a_huge_bad_cell_is_quoted_briefly() {
     );
     assert!(err.contains("10485760 bytes"), "{err}");
 }
+
+/// The readable table was 20 machine-named columns, 300+ characters wide.
+#[test]
+fn regression_the_table_format_is_for_people_and_fits_100_columns() {
+    let ws = Workspace::new();
+    output_ok(ws.doralens(&[
+        "generate",
+        "--seed",
+        "2",
+        "--teams",
+        "3",
+        "--days",
+        "60",
+        "--end",
+        "2026-11-01",
+    ]));
+    let window = ["--from", "2026-09-01", "--to", "2026-11-01"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["metrics"];
+        args.extend(window);
+        args.extend(extra);
+        String::from_utf8(output_ok(ws.doralens(&args)).stdout).unwrap()
+    };
+    let one = run(&[]);
+    assert!(one.contains("Lead time for changes (median)"), "{one}");
+    assert!(!one.contains("lead_time_p50_s"), "{one}");
+    let many = run(&["--by", "team", "--interval", "week"]);
+    assert!(
+        many.contains("Deploys/day") && many.contains("Change fail"),
+        "{many}"
+    );
+    let chosen = run(&["--by", "team", "--columns", "lead_time_p90_s,incidents"]);
+    assert!(
+        chosen.contains("Lead time p90") && chosen.contains("Incidents"),
+        "{chosen}"
+    );
+    assert!(!chosen.contains("Deploys/day"), "{chosen}");
+    for text in [&one, &many, &chosen] {
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= 100, "{widest} characters wide:\n{text}");
+    }
+    let bad = ws
+        .doralens(&["metrics", "--by", "team", "--columns", "speed"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("deploys_per_day"));
+    // The machine formats are untouched: every column, raw numbers.
+    let csv = run(&["--format", "csv"]);
+    assert!(
+        csv.starts_with("deployments,deploy_days,deploys_per_day,"),
+        "{csv}"
+    );
+}
