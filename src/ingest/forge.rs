@@ -432,6 +432,46 @@ impl<'a> RepoSync<'a> {
         Ok(())
     }
 
+    /// Deletes stored incidents (an issue no longer labelled as one, or no
+    /// longer of type incident). Incident ids are the table's whole key.
+    pub fn delete_incidents(&mut self, ids: &[String]) -> Result<()> {
+        let gone = self.delete_rows(Table::Incidents, ids)?;
+        if gone > 0 {
+            self.progress(format!("incidents: {gone} no longer incidents, removed"));
+        }
+        Ok(())
+    }
+
+    /// Deletes rows of a table keyed by one text `id`.
+    fn delete_rows(&mut self, table: Table, ids: &[String]) -> Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<Vec<String>> = ids.iter().map(|id| vec![id.clone()]).collect();
+        let _writing = self.ctx.writing.lock().expect("writer poisoned");
+        tokio::task::block_in_place(|| self.ctx.warehouse.delete(table, &keys))
+    }
+
+    /// After a full read: deletes this repository's stored incidents that
+    /// the listing (`listed`, every current incident) no longer has.
+    pub fn delete_incidents_not_listed(&mut self, listed: &[String]) -> Result<()> {
+        let prefix = format!("{}#", self.repo);
+        let listed: HashSet<&str> = listed.iter().map(String::as_str).collect();
+        let mut stale = Vec::new();
+        for batch in self
+            .ctx
+            .warehouse
+            .read_table(Table::Incidents, Some(&["id"]))?
+        {
+            for id in batch.column(0).as_string::<i32>().iter().flatten() {
+                if id.starts_with(&prefix) && !listed.contains(id) {
+                    stale.push(id.to_string());
+                }
+            }
+        }
+        self.delete_incidents(&stale)
+    }
+
     /// Says on stderr which explicit `deployment:` links of incidents name
     /// a deployment the warehouse does not have (a typo, or GitLab's global
     /// deployment id where the project's `#` number was meant). The link is
@@ -500,7 +540,7 @@ impl<'a> RepoSync<'a> {
     /// Recomputes this repository's rollbacks from its stored deployments
     /// and commits (deterministic ids, so re-running replaces them).
     pub fn write_rollbacks(&mut self) -> Result<()> {
-        let mut rollbacks = tokio::task::block_in_place(|| -> Result<TableBuffer> {
+        let (mut rollbacks, detected) = tokio::task::block_in_place(|| {
             if self.commits.get().is_none() {
                 let read = RepoCommits::read(self.ctx.warehouse, &self.repo)?;
                 let _ = self.commits.set(read);
@@ -508,6 +548,22 @@ impl<'a> RepoSync<'a> {
             let commits = self.commits.get().expect("set above");
             detect_rollbacks(self.ctx.warehouse, &self.repo, &commits.parents)
         })?;
+        // Rollbacks are recomputed from what is stored: one detected before
+        // and no longer (its deployment turned out failed, say) goes.
+        let prefix = format!("{}/", self.repo);
+        let mut stale = Vec::new();
+        for batch in self
+            .ctx
+            .warehouse
+            .read_table(Table::Rollbacks, Some(&["id"]))?
+        {
+            for id in batch.column(0).as_string::<i32>().iter().flatten() {
+                if id.starts_with(&prefix) && id.ends_with("#rollback") && !detected.contains(id) {
+                    stale.push(id.to_string());
+                }
+            }
+        }
+        self.delete_rows(Table::Rollbacks, &stale)?;
         self.write("rollbacks", vec![&mut rollbacks], |_| {})
     }
 }
@@ -588,7 +644,7 @@ fn detect_rollbacks(
     warehouse: &Warehouse,
     repo: &str,
     graph: &HashMap<String, Vec<String>>,
-) -> Result<TableBuffer> {
+) -> Result<(TableBuffer, HashSet<String>)> {
     let mut deployments: Vec<StoredDeployment> = Vec::new();
     let columns = ["id", "repo", "environment", "sha", "status", "finished_at"];
     for batch in warehouse.read_table_where(Table::Deployments, Some(&columns), "repo", repo)? {
@@ -607,8 +663,9 @@ fn detect_rollbacks(
         }
     }
     let mut out = TableBuffer::new(Table::Rollbacks);
+    let mut ids = HashSet::new();
     if deployments.len() < 2 {
-        return Ok(out);
+        return Ok((out, ids));
     }
     deployments.sort_by(|a, b| {
         (&a.environment, a.finished_at, &a.id).cmp(&(&b.environment, b.finished_at, &b.id))
@@ -626,9 +683,10 @@ fn detect_rollbacks(
                 Cell::Null,
                 Cell::Time(current.finished_at),
             ]);
+            ids.insert(id);
         }
     }
-    Ok(out)
+    Ok((out, ids))
 }
 
 /// `root cause: <sha>` and `deployment: <id>` lines of an incident body.

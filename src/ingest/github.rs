@@ -949,7 +949,12 @@ impl Forge for GitHub {
 
     async fn deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
+        // A status can be added after a success (a later `failure`), which
+        // moves no date the list is sorted by: the newest page (the last
+        // hundred deployments) is read again every run, whatever the
+        // cursor; its statuses come in one request.
         let since = sync.cursor.deployments;
+        let mut first_page = true;
         let mut buffer = TableBuffer::new(Table::Deployments);
         let mut newest: Option<i64> = None;
         let mut oldest_pending: Option<i64> = None;
@@ -964,11 +969,14 @@ impl Forge for GitHub {
                     .map_err(|e| Self::shape_error(&repo, "deployments", e))?;
                 if since.is_some_and(|s| created < s) {
                     older_seen = true;
-                    break;
+                    if !first_page {
+                        break;
+                    }
                 }
                 newest = later(newest, Some(created));
                 fresh.push((d, created));
             }
+            first_page = false;
             let mut statuses = self.deployment_statuses(&repo, &fresh).await?;
             for (d, created) in &fresh {
                 let statuses = statuses.remove(&d.id).unwrap_or_default();
@@ -1051,26 +1059,43 @@ impl Forge for GitHub {
 
     async fn incidents(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
-        let label = urlencode(&sync.options().incident_label);
-        let since = sync
-            .cursor
-            .incidents
-            .map(|c| format!("&since={}", forge::format_time(c)))
-            .unwrap_or_default();
+        let wanted = sync.options().incident_label.clone();
+        let label = urlencode(&wanted);
         let mut buffer = TableBuffer::new(Table::Incidents);
         let mut newest = None;
-        let path = format!(
-            "/repos/{repo}/issues?labels={label}&state=all&sort=updated&direction=asc&per_page=100{since}"
-        );
+        // A full read lists the labelled issues; an incremental one lists
+        // every issue updated since (one request when nothing changed), so
+        // an issue whose label was removed is seen and its incident goes.
+        let path = match sync.cursor.incidents {
+            None => format!(
+                "/repos/{repo}/issues?labels={label}&state=all&sort=updated&direction=asc&per_page=100"
+            ),
+            Some(c) => format!(
+                "/repos/{repo}/issues?state=all&sort=updated&direction=asc&per_page=100&since={}",
+                forge::format_time(c)
+            ),
+        };
         let prefix = format!("{repo}/deployments/");
         let mut links: Vec<(String, String)> = Vec::new();
+        let mut listed: Vec<String> = Vec::new();
+        let mut unlabelled: Vec<String> = Vec::new();
         let mut pages = self.pages(&repo, "issues", &path);
         while let Some(page) = pages.next::<Issue>().await? {
             for issue in page.iter().filter(|i| i.pull_request.is_none()) {
+                let id = format!("{repo}#{}", issue.number);
+                newest = later(newest, parse_time(&issue.updated_at));
+                if !issue
+                    .labels
+                    .iter()
+                    .any(|l| l.name.eq_ignore_ascii_case(&wanted))
+                {
+                    unlabelled.push(id);
+                    continue;
+                }
+                listed.push(id);
                 let shape = |e| Self::shape_error(&repo, "issues", e);
                 let created = time("created_at", &issue.created_at).map_err(shape)?;
                 let closed = opt_time("closed_at", issue.closed_at.as_deref()).map_err(shape)?;
-                newest = later(newest, parse_time(&issue.updated_at));
                 let severity = forge::severity_label(issue.labels.iter().map(|l| l.name.as_str()));
                 links.extend(forge::push_incident(
                     &mut buffer,
@@ -1085,6 +1110,10 @@ impl Forge for GitHub {
                 ));
             }
             sync.progress(format!("incidents: {} read", buffer.len()));
+        }
+        match sync.cursor.incidents {
+            Some(_) => sync.delete_incidents(&unlabelled)?,
+            None => sync.delete_incidents_not_listed(&listed)?,
         }
         sync.warn_unknown_deployments(&links)?;
         sync.write("incidents", vec![&mut buffer], |c| {

@@ -141,6 +141,8 @@ struct Issue {
     closed_at: Option<String>,
     updated_at: String,
     severity: Option<String>,
+    /// `issue`, `incident`, `test_case`, `task`.
+    issue_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -742,11 +744,18 @@ impl Forge for GitLab {
         let mut builder = api::issues::ProjectIssues::builder();
         builder
             .project(repo.as_str())
-            .issue_type(api::issues::IssueType::Incident)
             .order_by(api::issues::IssueOrderBy::UpdatedAt)
             .sort(api::common::SortOrder::Ascending);
-        if let Some(after) = since(sync.cursor.incidents) {
-            builder.updated_after(after);
+        // A full read lists the incidents; an incremental one every issue
+        // updated since (one request when nothing changed), so an issue no
+        // longer of type incident is seen and its incident goes.
+        match since(sync.cursor.incidents) {
+            None => {
+                builder.issue_type(api::issues::IssueType::Incident);
+            }
+            Some(after) => {
+                builder.updated_after(after);
+            }
         }
         let endpoint = builder.build().map_err(|e| shape(&repo, "incidents", e))?;
         let paged = api::paged(endpoint, Pagination::All);
@@ -755,11 +764,18 @@ impl Forge for GitLab {
         let mut newest = None;
         let prefix = format!("{repo}/deployments/");
         let mut links: Vec<(String, String)> = Vec::new();
+        let (mut listed, mut not_incidents) = (Vec::new(), Vec::new());
         while let Some(issue) = stream.next().await {
             let issue = issue.map_err(|e| api_error(&repo, "incidents", e))?;
+            newest = later(newest, parse_time(&issue.updated_at));
+            let id = format!("{repo}#{}", issue.iid);
+            if issue.issue_type.as_deref() != Some("incident") {
+                not_incidents.push(id);
+                continue;
+            }
+            listed.push(id);
             let created = time(&repo, "created_at", &issue.created_at)?;
             let closed = opt_time(&repo, "closed_at", issue.closed_at.as_deref())?;
-            newest = later(newest, parse_time(&issue.updated_at));
             let severity = issue.severity.as_deref().filter(|s| *s != "UNKNOWN");
             links.extend(forge::push_incident(
                 &mut buffer,
@@ -772,6 +788,10 @@ impl Forge for GitLab {
                 issue.description.as_deref(),
                 &prefix,
             ));
+        }
+        match sync.cursor.incidents {
+            Some(_) => sync.delete_incidents(&not_incidents)?,
+            None => sync.delete_incidents_not_listed(&listed)?,
         }
         sync.warn_unknown_deployments(&links)?;
         sync.write("incidents", vec![&mut buffer], |c| {

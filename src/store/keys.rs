@@ -21,6 +21,24 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
+fn fnv_text(h: u64, s: &str) -> u64 {
+    let s = s.as_bytes();
+    fnv(fnv(h, &(s.len() as u64).to_le_bytes()), s)
+}
+
+/// FNV's low bits mix poorly; a final avalanche spreads them.
+fn avalanche(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
+/// The stored hash of a key made of text parts ([`KeyColumns::hash`] of a
+/// row holding them).
+pub fn text_key_hash<'a>(parts: impl IntoIterator<Item = &'a str>) -> u64 {
+    avalanche(parts.into_iter().fold(FNV_OFFSET, fnv_text))
+}
+
 /// Typed access to the key columns of one batch.
 pub struct KeyColumns<'a> {
     parts: Vec<KeyPart<'a>>,
@@ -51,18 +69,11 @@ impl<'a> KeyColumns<'a> {
         let mut h = FNV_OFFSET;
         for part in &self.parts {
             match part {
-                KeyPart::Text(a) => {
-                    let s = a.value(row).as_bytes();
-                    h = fnv(h, &(s.len() as u64).to_le_bytes());
-                    h = fnv(h, s);
-                }
+                KeyPart::Text(a) => h = fnv_text(h, a.value(row)),
                 KeyPart::Int(a) => h = fnv(h, &a.value(row).to_le_bytes()),
             }
         }
-        // FNV's low bits mix poorly; a final avalanche spreads them.
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^ (h >> 33)
+        avalanche(h)
     }
 
     /// The exact key as a string, for equality checks after a hash match

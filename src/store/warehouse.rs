@@ -448,6 +448,56 @@ impl Warehouse {
     /// Inserts rows, replacing rows with the same natural key. `batches` must
     /// have the table's canonical schema and no key twice.
     pub fn upsert(&self, table: Table, batches: &[RecordBatch]) -> Result<UpsertReport> {
+        let new_data = concat_batches(&table.schema(), batches)?;
+        let new_keys = KeyColumns::new(table, &new_data);
+        let hashes: Vec<u64> = (0..new_data.num_rows()).map(|r| new_keys.hash(r)).collect();
+        let exact = || {
+            (0..new_data.num_rows())
+                .map(|r| new_keys.exact(r))
+                .collect()
+        };
+        let written = new_data.num_rows();
+        let mut report = self.commit_change(table, hashes, &exact, Some(new_data.clone()))?;
+        report.written = written;
+        Ok(report)
+    }
+
+    /// Deletes the rows with these natural keys (each key's text parts, in
+    /// the table's key order: tables whose keys are all text). Nothing is
+    /// written when none of them is stored. Returns how many rows went.
+    pub fn delete(&self, table: Table, keys_to_delete: &[Vec<String>]) -> Result<usize> {
+        if keys_to_delete.is_empty() {
+            return Ok(0);
+        }
+        let hashes: Vec<u64> = keys_to_delete
+            .iter()
+            .map(|k| keys::text_key_hash(k.iter().map(String::as_str)))
+            .collect();
+        let exact = || {
+            keys_to_delete
+                .iter()
+                .map(|k| {
+                    let mut s = String::new();
+                    for part in k {
+                        keys::push_key_text(&mut s, part);
+                    }
+                    s
+                })
+                .collect()
+        };
+        Ok(self.commit_change(table, hashes, &exact, None)?.replaced)
+    }
+
+    /// One write: removes the rows whose keys `hashes`/`exact` name from
+    /// the segments that may hold them (rewriting those segments), appends
+    /// `new_data`, and commits a new manifest (none when nothing changed).
+    fn commit_change(
+        &self,
+        table: Table,
+        mut new_hashes: Vec<u64>,
+        exact_keys: &dyn Fn() -> HashSet<String>,
+        new_data: Option<RecordBatch>,
+    ) -> Result<UpsertReport> {
         let _lock = self.lock()?;
         let schema = table.schema();
         let dir = self.table_dir(table);
@@ -455,10 +505,6 @@ impl Warehouse {
         let mut manifest = self.manifest(table)?;
         self.remove_unreferenced(&dir, &manifest);
         self.collect_retired(&dir, &mut manifest, DEFAULT_RETENTION, false);
-
-        let new_data = concat_batches(&schema, batches)?;
-        let new_keys = KeyColumns::new(table, &new_data);
-        let mut new_hashes: Vec<u64> = (0..new_data.num_rows()).map(|r| new_keys.hash(r)).collect();
         new_hashes.sort_unstable();
         new_hashes.dedup();
 
@@ -475,11 +521,7 @@ impl Warehouse {
                 kept.push(seg);
                 continue;
             }
-            let exact = exact_new.get_or_insert_with(|| {
-                (0..new_data.num_rows())
-                    .map(|r| new_keys.exact(r))
-                    .collect()
-            });
+            let exact = exact_new.get_or_insert_with(exact_keys);
             let old = concat_batches(&schema, &read_parquet(&dir.join(&seg.file), None)?)?;
             let old_keys = KeyColumns::new(table, &old);
             let keep: BooleanArray = (0..old.num_rows())
@@ -497,9 +539,16 @@ impl Warehouse {
             }
         }
         manifest.segments = kept;
+        if new_data.is_none() && obsolete.is_empty() {
+            return Ok(UpsertReport {
+                written: 0,
+                replaced: 0,
+                total: manifest.rows(),
+            });
+        }
 
         let mut to_write = rewritten;
-        to_write.push(new_data);
+        to_write.extend(new_data);
         for batch in to_write {
             let mut offset = 0;
             while offset < batch.num_rows() {
@@ -539,7 +588,7 @@ impl Warehouse {
             self.remove_retired_generations();
         }
         Ok(UpsertReport {
-            written: batches.iter().map(|b| b.num_rows()).sum(),
+            written: 0,
             replaced,
             total: manifest.rows(),
         })

@@ -871,6 +871,13 @@ impl World {
         }
     }
 
+    fn incident_path(&self) -> (&'static str, ()) {
+        match self.flavour {
+            Flavour::GitHub => ("/repos/acme/api/issues", ()),
+            Flavour::GitLab => ("/api/v4/projects/acme%2Fbilling/issues", ()),
+        }
+    }
+
     fn commits_path(&self) -> &'static str {
         match self.flavour {
             Flavour::GitHub => "/repos/acme/api/commits",
@@ -918,7 +925,7 @@ impl World {
         c
     }
 
-    /// Applies edit `kind` (0..5) as step `step`; returns the changed routes.
+    /// Applies edit `kind` (0..8) as step `step`; returns the changed routes.
     fn edit(&mut self, kind: usize, step: usize) -> Vec<String> {
         let now = self.time(step);
         let old = match self.flavour {
@@ -1006,6 +1013,54 @@ impl World {
                     }
                 };
             }
+            // GitHub: the incident loses its label; GitLab: the incident
+            // becomes a plain issue. Either way it is no incident any more.
+            5 => {
+                let (p, _) = self.incident_path();
+                for i in self.routes[p].as_array_mut().unwrap() {
+                    match self.flavour {
+                        Flavour::GitHub => {
+                            if i["number"] == 10 {
+                                i["labels"] = serde_json::json!([]);
+                                i["updated_at"] = now.clone().into();
+                            }
+                        }
+                        Flavour::GitLab => {
+                            i["issue_type"] = "issue".into();
+                            i["type"] = "ISSUE".into();
+                            i["updated_at"] = now.clone().into();
+                        }
+                    }
+                }
+                return vec![p.into()];
+            }
+            // GitHub: a failure status after deployment 103's success;
+            // GitLab: the closed incident is reopened.
+            6 => {
+                return match self.flavour {
+                    Flavour::GitHub => {
+                        let p = "/repos/acme/api/deployments/103/statuses";
+                        let statuses = self.routes[p].as_array_mut().unwrap();
+                        let mut failure = statuses[0].clone();
+                        failure["id"] = 9999.into();
+                        failure["state"] = "failure".into();
+                        failure["created_at"] = "2026-11-04T12:30:00Z".into();
+                        failure["updated_at"] = "2026-11-04T12:30:00Z".into();
+                        statuses.insert(0, failure);
+                        vec![p.into()]
+                    }
+                    Flavour::GitLab => {
+                        let (p, _) = self.incident_path();
+                        for i in self.routes[p].as_array_mut().unwrap() {
+                            i["state"] = "opened".into();
+                            i["closed_at"] = serde_json::Value::Null;
+                            i["closed_by"] = serde_json::Value::Null;
+                            i["updated_at"] = now.clone().into();
+                        }
+                        vec![p.into()]
+                    }
+                };
+            }
             // A label added to a change (it becomes rework).
             _ => {
                 let p = match self.flavour {
@@ -1050,8 +1105,8 @@ proptest::proptest! {
     /// incremental warehouse equals a full sync of the same state.
     #[test]
     fn incremental_equals_full_after_random_edits(
-        github_edits in proptest::collection::vec(0usize..5, 1..5),
-        gitlab_edits in proptest::collection::vec(0usize..5, 1..5),
+        github_edits in proptest::collection::vec(0usize..8, 1..5),
+        gitlab_edits in proptest::collection::vec(0usize..8, 1..5),
     ) {
         for (flavour, edits) in [(Flavour::GitHub, github_edits), (Flavour::GitLab, gitlab_edits)] {
             let mock = MockForge::start(flavour);
@@ -1089,7 +1144,7 @@ proptest::proptest! {
 #[test]
 fn every_edit_kind_alone_converges() {
     for flavour in [Flavour::GitHub, Flavour::GitLab] {
-        for kind in 0..5 {
+        for kind in 0..8 {
             let mock = MockForge::start(flavour);
             let ws = Workspace::new();
             let sync = |wh: &std::path::Path| {

@@ -338,6 +338,7 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
     if let Value::Array(items) = body {
         let items = filter_since(items, &params, flavour);
         let items = history_from(items, &params, path);
+        let items = filter_kind(items, &params);
         let items = sorted(items, &params);
         let per_page: usize = params
             .get("per_page")
@@ -658,6 +659,37 @@ fn history_from(items: Vec<Value>, params: &HashMap<String, String>, path: &str)
     items
         .into_iter()
         .filter(|c| keep.contains(&sha_of(c)))
+        .collect()
+}
+
+/// The filters the APIs apply to issue lists: GitHub `labels=` (every
+/// named label, any case), GitLab `issue_type=`.
+fn filter_kind(items: Vec<Value>, params: &HashMap<String, String>) -> Vec<Value> {
+    let labels: Vec<String> = params
+        .get("labels")
+        .map(|l| l.split(',').map(|s| s.to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    let issue_type = params.get("issue_type");
+    items
+        .into_iter()
+        .filter(|item| {
+            let names: Vec<String> = item["labels"]
+                .as_array()
+                .map(|ls| {
+                    ls.iter()
+                        .map(|l| {
+                            l["name"]
+                                .as_str()
+                                .or(l.as_str())
+                                .unwrap_or("")
+                                .to_ascii_lowercase()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            labels.iter().all(|l| names.contains(l))
+                && issue_type.is_none_or(|t| item["issue_type"].as_str() == Some(t.as_str()))
+        })
         .collect()
 }
 

@@ -982,3 +982,30 @@ fn regression_the_table_format_is_for_people_and_fits_100_columns() {
         "{csv}"
     );
 }
+
+#[test]
+fn delete_removes_exactly_the_named_keys_and_nothing_when_none_is_stored() {
+    use doralens::store::schema::Table;
+    let ws = Workspace::new();
+    ws.write("a.csv", &deployments_csv(10, "success"));
+    output_ok(ws.doralens(&["import", "deployments", "a.csv"]));
+    let wh = doralens::store::warehouse::Warehouse::open(ws.warehouse()).unwrap();
+    let gone = wh
+        .delete(Table::Deployments, &[vec!["d3".into()], vec!["d33".into()]])
+        .unwrap();
+    assert_eq!(gone, 1);
+    assert_eq!(
+        ws.sql_csv("SELECT count(*) AS n, sum(CASE WHEN id = 'd3' THEN 1 ELSE 0 END) AS d3 FROM deployments"),
+        "n,d3\n9,0\n"
+    );
+    let version = wh.version(Table::Deployments).unwrap();
+    assert_eq!(
+        wh.delete(Table::Deployments, &[vec!["d3".into()]]).unwrap(),
+        0
+    );
+    assert_eq!(
+        wh.version(Table::Deployments).unwrap(),
+        version,
+        "no write when nothing goes"
+    );
+}
