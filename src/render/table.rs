@@ -89,19 +89,6 @@ pub fn format_duration(seconds: f64) -> String {
     format!("{}{unit}", s.strip_suffix(".0").unwrap_or(&s))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::format_duration;
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(format_duration(45.0), "45s");
-        assert_eq!(format_duration(90.0), "1.5m");
-        assert_eq!(format_duration(3600.0 * 3.25), "3.2h");
-        assert_eq!(format_duration(86400.0 * 2.0), "2d");
-    }
-}
-
 /// Metric rows for people (`--format table` of `metrics` and `demo`), from
 /// the metric catalogue's titles and units:
 /// - one row of output (one group, no intervals): one metric per line,
@@ -297,5 +284,18 @@ fn write_aligned<R: AsRef<[String]>>(out: &mut String, lines: &[R], right: &[boo
             let total: usize = widths.iter().sum::<usize>() + 2 * n.saturating_sub(1);
             let _ = writeln!(out, "{}", "─".repeat(total));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_duration;
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(format_duration(45.0), "45s");
+        assert_eq!(format_duration(90.0), "1.5m");
+        assert_eq!(format_duration(3600.0 * 3.25), "3.2h");
+        assert_eq!(format_duration(86400.0 * 2.0), "2d");
     }
 }
