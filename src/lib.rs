@@ -4,6 +4,7 @@
 //! [`engine`] (DataFusion, attribution) → [`metrics`] (the SQL in `queries/`)
 //! → [`render`] (table, JSON, CSV, Parquet). [`cli`] wires them to commands.
 
+pub mod base;
 pub mod cli;
 pub mod engine;
 pub mod error;

@@ -1,12 +1,11 @@
 //! `doralens chart <metric>`: the metric as SVG and PNG files.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::metrics::{self, MetricsOptions};
-use crate::render::chart::{self, Series, Unit};
+use crate::render::chart::{self, Unit, series};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ChartMetric {
@@ -91,29 +90,6 @@ impl ChartMetric {
             file,
         }
     }
-}
-
-/// The metric per group and bucket as series (one per group; the
-/// organisation when ungrouped).
-pub fn series(
-    table: &metrics::MetricsTable,
-    column: &str,
-    group_column: Option<&str>,
-) -> Vec<Series> {
-    let groups = match group_column {
-        Some(g) => table.strings(g),
-        None => vec!["organisation".to_string(); table.num_rows()],
-    };
-    let starts = table.starts();
-    let values = table.floats(column);
-    let mut by_group: BTreeMap<String, Vec<(i64, Option<f64>)>> = BTreeMap::new();
-    for ((g, t), v) in groups.into_iter().zip(starts).zip(values) {
-        by_group.entry(g).or_default().push((t, v));
-    }
-    by_group
-        .into_iter()
-        .map(|(name, points)| Series { name, points })
-        .collect()
 }
 
 /// Per-commit lead times (seconds) of production deployments in the window.

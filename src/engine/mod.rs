@@ -21,46 +21,12 @@ use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::config::SessionConfig;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::SessionContext;
-use regex::Regex;
 
 use crate::error::{Error, Result};
 use crate::store::schema::Table;
 use crate::store::warehouse::{Derived, ReadGuard, Snapshot, Warehouse};
 
-/// Default production environments: `production` or `prod`, any case.
-pub const DEFAULT_PRODUCTION: &str = "production|prod";
-
-/// Which environments are production: the user's regex, matched against the
-/// whole environment name, case-insensitively.
-#[derive(Debug, Clone)]
-pub struct ProductionPattern {
-    pub source: String,
-    pub anchored: String,
-    pub regex: Regex,
-}
-
-impl ProductionPattern {
-    pub fn new(source: &str) -> Result<Self> {
-        let anchored = format!("(?i)^(?:{source})$");
-        let regex = Regex::new(&anchored).map_err(|e| {
-            Error::usage(
-                "--environment",
-                format!("`{source}` is not a valid regular expression: {e}"),
-            )
-        })?;
-        Ok(ProductionPattern {
-            source: source.to_string(),
-            anchored,
-            regex,
-        })
-    }
-}
-
-impl Default for ProductionPattern {
-    fn default() -> Self {
-        ProductionPattern::new(DEFAULT_PRODUCTION).expect("default pattern is valid")
-    }
-}
+pub use crate::base::production::{DEFAULT_PRODUCTION, ProductionPattern};
 
 /// A query session over one pinned snapshot of the warehouse: while an
 /// `Engine` (or a fork of it) lives, every file it reads stays on disk.

@@ -47,7 +47,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::http::Notify;
-use crate::engine::ProductionPattern;
+use crate::base::production::ProductionPattern;
 use crate::error::{Error, Result};
 use crate::store::buffer::{Cell, TableBuffer};
 use crate::store::schema::Table;
@@ -122,45 +122,7 @@ pub struct Cursor {
     pub production_environments: Option<Vec<String>>,
 }
 
-/// URL templates of a repository's pages: `{sha}` and `{number}` are
-/// replaced.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct WebLinks {
-    pub repo: String,
-    pub commit: String,
-    pub change: String,
-}
-
-impl WebLinks {
-    pub fn commit_url(&self, sha: &str) -> String {
-        self.commit.replace("{sha}", sha)
-    }
-
-    pub fn change_url(&self, number: i64) -> String {
-        self.change.replace("{number}", &number.to_string())
-    }
-
-    /// The links of every forge-synced repository of a warehouse (from the
-    /// sync cursors in `_state/`), by repository name.
-    pub fn load(warehouse: &Warehouse) -> HashMap<String, WebLinks> {
-        let mut out = HashMap::new();
-        let Ok(entries) = std::fs::read_dir(warehouse.root().join("_state")) else {
-            return out;
-        };
-        for entry in entries.flatten() {
-            let Ok(text) = std::fs::read_to_string(entry.path()) else {
-                continue;
-            };
-            if let Ok(Cursor {
-                links: Some(links), ..
-            }) = serde_json::from_str::<Cursor>(&text)
-            {
-                out.insert(links.repo.clone(), links);
-            }
-        }
-        out
-    }
-}
+pub use crate::store::links::WebLinks;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepoReport {
@@ -721,11 +683,7 @@ pub fn severity_label<'s>(labels: impl IntoIterator<Item = &'s str>) -> Option<&
 }
 
 /// RFC 3339 → microseconds UTC.
-pub fn parse_time(s: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.timestamp_micros())
-}
+pub use crate::base::time::parse_rfc3339 as parse_time;
 
 /// RFC 3339 (UTC, seconds) for API parameters.
 pub fn format_time(micros: i64) -> String {

@@ -2,7 +2,6 @@
 //! arrays. Every rejection names the file, line and column and says what the
 //! expected form is; nothing is written until a whole file has passed.
 
-use chrono::DateTime;
 use datafusion::arrow::array::RecordBatch;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,11 +28,7 @@ pub struct RowBuilder {
     rows: usize,
 }
 
-pub fn parse_timestamp_micros(s: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(s.trim())
-        .ok()
-        .map(|t| t.timestamp_micros())
-}
+pub use crate::base::time::parse_rfc3339 as parse_timestamp_micros;
 
 impl RowBuilder {
     pub fn new(table: Table, file: &Path) -> Self {

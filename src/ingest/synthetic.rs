@@ -15,14 +15,14 @@
 //! in different performance levels. The same seed and options always give
 //! the same rows.
 
+use crate::base::time::MICROS_PER_DAY;
 use crate::error::Result;
-use crate::metrics::interval::MICROS_PER_DAY;
 use crate::store::buffer::{Cell, TableBuffer};
 use crate::store::schema::Table;
 
 /// Rows buffered per table before they are handed to the sink.
 const FLUSH_ROWS: usize = 256 * 1024;
-const HOUR: i64 = 3_600_000_000;
+const HOUR: i64 = crate::base::time::MICROS_PER_HOUR;
 const MINUTE: i64 = 60_000_000;
 
 #[derive(Debug, Clone)]

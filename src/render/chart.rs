@@ -125,8 +125,8 @@ pub fn time_series(
         .collect();
     let (x0, x1) = match (xs.iter().min(), xs.iter().max()) {
         (Some(a), Some(b)) if a < b => (*a, *b),
-        (Some(a), _) => (*a, *a + 86_400_000_000),
-        _ => (0, 86_400_000_000),
+        (Some(a), _) => (*a, *a + crate::base::time::MICROS_PER_DAY),
+        _ => (0, crate::base::time::MICROS_PER_DAY),
     };
     let ys: Vec<f64> = series
         .iter()
@@ -459,6 +459,30 @@ pub fn png(svg: &str) -> Result<Vec<u8>> {
         &mut pixmap.as_mut(),
     );
     pixmap.encode_png().map_err(chart_error)
+}
+
+/// The metric per group and bucket as series (one per group; the
+/// organisation when ungrouped).
+pub fn series(
+    table: &crate::metrics::MetricsTable,
+    column: &str,
+    group_column: Option<&str>,
+) -> Vec<Series> {
+    let groups = match group_column {
+        Some(g) => table.strings(g),
+        None => vec!["organisation".to_string(); table.num_rows()],
+    };
+    let starts = table.starts();
+    let values = table.floats(column);
+    let mut by_group: std::collections::BTreeMap<String, Vec<(i64, Option<f64>)>> =
+        std::collections::BTreeMap::new();
+    for ((g, t), v) in groups.into_iter().zip(starts).zip(values) {
+        by_group.entry(g).or_default().push((t, v));
+    }
+    by_group
+        .into_iter()
+        .map(|(name, points)| Series { name, points })
+        .collect()
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use crate::render::chart::{self, Unit};
 pub const MIN_DEPLOYMENTS: u64 = 5;
 /// Weeks of history for medians and sparklines.
 pub const HISTORY_WEEKS: usize = 12;
-const DAY_US: i64 = 86_400_000_000;
+const DAY_US: i64 = crate::base::time::MICROS_PER_DAY;
 
 /// `2026-W46` → its Monday, 00:00 UTC (µs).
 pub fn parse_week(s: &str) -> Result<i64> {
@@ -319,7 +319,7 @@ pub async fn build(
     engine: &Engine,
     base: &MetricsOptions,
     monday: i64,
-    links: &std::collections::HashMap<String, crate::ingest::forge::WebLinks>,
+    links: &std::collections::HashMap<String, crate::store::links::WebLinks>,
 ) -> Result<Report> {
     let timer = crate::engine::PhaseTimer::new("report");
     let to = monday + 7 * DAY_US;
@@ -589,7 +589,7 @@ pub async fn build(
             "change-failure-rate",
         ),
     ] {
-        let series = crate::cli::chart::series(&org, metric, None);
+        let series = crate::render::chart::series(&org, metric, None);
         let svg = chart::time_series(title, unit, &series, &base.benchmark.ranges(metric))?;
         charts.push((stem.to_string(), title.to_string(), svg));
     }

@@ -2,5 +2,6 @@
 
 pub mod buffer;
 pub mod keys;
+pub mod links;
 pub mod schema;
 pub mod warehouse;

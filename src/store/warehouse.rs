@@ -1334,25 +1334,7 @@ pub fn write_parquet_tuned(
     .and(result)
 }
 
-/// Writes `path` through a temporary file in the same directory, fsyncs it
-/// and renames it into place, so readers see the old or the new content only.
-pub fn atomic_write(
-    path: &Path,
-    write: impl FnOnce(&mut File) -> std::io::Result<()>,
-) -> Result<()> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!("{name}.tmp-{}", std::process::id()));
-    let run = || -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        write(&mut f)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    run().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::io("cannot write", path, e)
-    })
-}
+pub use crate::base::fs::atomic_write;
 
 fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
