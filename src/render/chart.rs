@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 
@@ -88,10 +89,53 @@ fn font(size: f64) -> TextStyle<'static> {
     (FAMILY, size).into_font().color(&BLACK)
 }
 
+/// `11-09` (the year is in the report's heading).
+fn short_day_label(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.format("%m-%d").to_string())
+        .unwrap_or_default()
+}
+
 fn day_label(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)
         .map(|t| t.format("%Y-%m-%d").to_string())
         .unwrap_or_default()
+}
+
+/// Canvas size and type sizes of a chart. The weekly report's charts are
+/// drawn small with large type, so that on a 390 px phone, scaled to the
+/// screen, no text is under 7 px.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub width: u32,
+    pub height: u32,
+    pub caption: f64,
+    pub label: f64,
+    pub axis: f64,
+    /// Dates on the x axis with the year (files) or without (the report,
+    /// whose heading has it).
+    pub years: bool,
+}
+
+impl Style {
+    /// `doralens chart`: files to open on a desktop.
+    pub const FILE: Style = Style {
+        width: 900,
+        height: 420,
+        caption: 20.0,
+        label: 12.0,
+        axis: 14.0,
+        years: true,
+    };
+    /// The report's inline charts (also read on phones).
+    pub const REPORT: Style = Style {
+        width: 560,
+        height: 340,
+        caption: 17.0,
+        label: 15.0,
+        axis: 15.0,
+        years: false,
+    };
 }
 
 /// A white canvas with the title and axis areas every chart shares
@@ -101,12 +145,21 @@ fn frame<'a, 'b>(
     title: &str,
     y_area: u32,
 ) -> Result<ChartBuilder<'a, 'static, SVGBackend<'b>>> {
+    frame_styled(root, title, y_area, &Style::FILE)
+}
+
+fn frame_styled<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    y_area: u32,
+    style: &Style,
+) -> Result<ChartBuilder<'a, 'static, SVGBackend<'b>>> {
     root.fill(&WHITE).map_err(chart_error)?;
     let mut builder = ChartBuilder::on(root);
     builder
-        .caption(title, font(20.0))
+        .caption(title, font(style.caption))
         .margin(12)
-        .x_label_area_size(40)
+        .x_label_area_size((style.label * 3.0) as u32)
         .y_label_area_size(y_area);
     Ok(builder)
 }
@@ -119,15 +172,47 @@ pub fn time_series(
     series: &[Series],
     bands: &[(String, f64, f64)],
 ) -> Result<String> {
-    let xs: Vec<i64> = series
+    time_series_styled(title, unit, series, bands, &Style::FILE, None)
+}
+
+/// [`time_series`] drawn in `style`, with the x ticks on the bucket starts
+/// (every other one when there are more than seven) and, when `mark` is
+/// given, that span (the report's week) shaded and named.
+pub fn time_series_styled(
+    title: &str,
+    unit: Unit,
+    series: &[Series],
+    bands: &[(String, f64, f64)],
+    style: &Style,
+    mark: Option<(i64, i64, &str)>,
+) -> Result<String> {
+    let mut starts: Vec<i64> = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
         .collect();
-    let (x0, x1) = match (xs.iter().min(), xs.iter().max()) {
+    starts.sort_unstable();
+    starts.dedup();
+    let xs = &starts;
+    let (x0, mut x1) = match (xs.iter().min(), xs.iter().max()) {
         (Some(a), Some(b)) if a < b => (*a, *b),
         (Some(a), _) => (*a, *a + crate::base::time::MICROS_PER_DAY),
         _ => (0, crate::base::time::MICROS_PER_DAY),
     };
+    if let Some((_, end, _)) = mark {
+        x1 = x1.max(end);
+    }
+    let step = if starts.len() > 7 { 2 } else { 1 };
+    // Ticks counted back from the newest bucket, so the last one (the
+    // report's week) always has its label.
+    let ticks: Vec<i64> = starts
+        .iter()
+        .rev()
+        .step_by(step)
+        .copied()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let ys: Vec<f64> = series
         .iter()
         .flat_map(|s| s.points.iter().filter_map(|p| p.1))
@@ -136,9 +221,11 @@ pub fn time_series(
     let y_max = ys.iter().cloned().fold(0.0, f64::max).max(1e-9) * 1.15;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
-        let mut chart = frame(&root, title, 70)?
-            .build_cartesian_2d(x0..x1, 0.0..y_max)
+        let root =
+            SVGBackend::with_string(&mut svg, (style.width, style.height)).into_drawing_area();
+        let y_area = (style.label * 5.5) as u32;
+        let mut chart = frame_styled(&root, title, y_area, style)?
+            .build_cartesian_2d((x0..x1).with_key_points(ticks), 0.0..y_max)
             .map_err(chart_error)?;
         for (i, (_, low, high)) in bands.iter().enumerate() {
             let (lo, hi) = (
@@ -156,14 +243,37 @@ pub fn time_series(
                 )))
                 .map_err(chart_error)?;
         }
+        if let Some((start, end, name)) = mark {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(start, 0.0), (end, y_max)],
+                    BLACK.mix(0.07).filled(),
+                )))
+                .map_err(chart_error)?;
+            // Right-aligned against the band's left edge, so it stays inside
+            // the plot however narrow the band is.
+            let label = font(style.label).pos(Pos::new(HPos::Right, VPos::Top));
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{name} "),
+                    (start, y_max * 0.98),
+                    label,
+                )))
+                .map_err(chart_error)?;
+        }
         chart
             .configure_mesh()
             .x_desc("bucket start (UTC)")
             .y_desc(unit.label)
-            .x_labels(6)
-            .x_label_formatter(&|x| day_label(*x))
-            .label_style(font(12.0))
-            .axis_desc_style(font(14.0))
+            .x_label_formatter(&|x| {
+                if style.years {
+                    day_label(*x)
+                } else {
+                    short_day_label(*x)
+                }
+            })
+            .label_style(font(style.label))
+            .axis_desc_style(font(style.axis))
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(chart_error)?;
@@ -194,12 +304,13 @@ pub fn time_series(
                 }
             }
         }
-        if !series.is_empty() {
+        // One series needs no legend: the title names it.
+        if series.len() > 1 {
             chart
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.3))
-                .label_font(font(12.0))
+                .label_font(font(style.label))
                 .position(SeriesLabelPosition::UpperRight)
                 .draw()
                 .map_err(chart_error)?;

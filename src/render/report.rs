@@ -590,7 +590,14 @@ pub async fn build(
         ),
     ] {
         let series = crate::render::chart::series(&org, metric, None);
-        let svg = chart::time_series(title, unit, &series, &base.benchmark.ranges(metric))?;
+        let svg = chart::time_series_styled(
+            title,
+            unit,
+            &series,
+            &base.benchmark.ranges(metric),
+            &chart::Style::REPORT,
+            Some((monday, to, "this week")),
+        )?;
         charts.push((stem.to_string(), title.to_string(), svg));
     }
 
@@ -776,14 +783,61 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Makes a plotters SVG scale to its container (phones) and print.
+/// Makes a plotters SVG scale to its container (phones) and print: its
+/// fixed width and height give way to the viewBox.
 fn responsive(svg: &str) -> String {
-    svg.replacen(
-        "<svg width=\"900\"",
-        "<svg class=\"chart\" data-width=\"900\"",
-        1,
-    )
-    .replacen(" height=\"420\" viewBox", " viewBox", 1)
+    let Some(open_end) = svg.find('>') else {
+        return svg.to_string();
+    };
+    let (open, rest) = svg.split_at(open_end);
+    let mut out = String::from("<svg class=\"chart\"");
+    for attr in open
+        .trim_start_matches("<svg")
+        .split(' ')
+        .filter(|a| !a.is_empty())
+    {
+        if attr.starts_with("width=") {
+            out.push_str(&format!(" data-{attr}"));
+        } else if !attr.starts_with("height=") {
+            out.push(' ');
+            out.push_str(attr);
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Labels every table cell with its column's header (`data-label`), so a
+/// narrow screen can show each row as a card of `header: value` lines.
+fn label_cells(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() + html.len() / 4);
+    let mut headers: Vec<String> = Vec::new();
+    let mut column = 0;
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with("<table") {
+            headers.clear();
+        } else if rest.starts_with("<tr") {
+            column = 0;
+        } else if rest.starts_with("<th>") {
+            let end = rest.find("</th>").unwrap_or(rest.len());
+            headers.push(rest[4..end].to_string());
+        } else if rest.starts_with("<td") {
+            if let Some(label) = headers.get(column) {
+                out.push_str(&format!("<td data-label=\"{label}\""));
+                rest = &rest[3..];
+                column += 1;
+                continue;
+            }
+            column += 1;
+        }
+        out.push('<');
+        rest = &rest[1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:1100px;padding:12px;color:#111;line-height:1.4}\
@@ -792,8 +846,11 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #
 th,td{border-bottom:1px solid #e3e3e3;padding:4px 6px;text-align:left;vertical-align:top}\
 th{background:#f4f4f4}.range{color:#555;font-size:.85em}.small{color:#8a5a00}\
 .level-elite{color:#00734d}.level-high{color:#2b6a00}.level-medium{color:#8a5a00}.level-low{color:#a3262a}\
-svg.chart{width:100%;height:auto;max-width:900px}.summary{background:#f2f7fb;padding:8px 12px;border-left:4px solid #0072B2}\
-@media print{body{max-width:none}h2{break-after:avoid}table,svg{break-inside:avoid}}";
+figure{margin:1em 0}svg.chart{width:100%;height:auto;max-width:640px}.summary{background:#f2f7fb;padding:8px 12px;border-left:4px solid #0072B2}\
+@media print{body{max-width:none}h2{break-after:avoid}table,svg{break-inside:avoid}}\
+@media (max-width:600px){.wrap{overflow-x:visible}.wrap table,.wrap tbody,.wrap tr,.wrap td{display:block;width:auto}\
+.wrap tr:first-child{display:none}.wrap tr{border-bottom:2px solid #ddd;padding:4px 0}\
+.wrap td{border:none;padding:1px 0}.wrap td[data-label]::before{content:attr(data-label) \": \";font-weight:600;color:#444}}";
 
 fn level_span(level: &str) -> String {
     format!("<span class=\"level-{0}\">{0}</span>", html_escape(level))
@@ -927,7 +984,7 @@ pub fn html(r: &Report) -> String {
         let _ = write!(h, "<li>{}</li>", html_escape(q));
     }
     h.push_str("</ul>\n</body></html>\n");
-    h
+    label_cells(&h)
 }
 
 #[cfg(test)]

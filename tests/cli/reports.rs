@@ -293,3 +293,61 @@ fn benchmark_gives_levels_per_quarter_with_trends_and_charts() {
     let svg = std::fs::read_to_string(charts.join("lead-time.svg")).unwrap();
     assert_eq!(series_colours(&svg), 6);
 }
+
+/// The report on a 390 px phone hid its tables' last columns off-screen and
+/// drew chart text under 3 px. Measured in headless Chromium (the page in
+/// an iframe of the exact width; `tests/cli/assets/report-harness.html`):
+/// nothing overflows, no table or wrapper scrolls sideways, and no chart
+/// text is under 7 px, at phone and desktop widths.
+#[test]
+fn regression_the_report_reads_on_a_phone_and_a_desktop() {
+    let ws = Workspace::new();
+    let out = report(&ws);
+    let harness =
+        std::fs::read_to_string(repo_root().join("tests/cli/assets/report-harness.html")).unwrap();
+    for width in [390, 1280] {
+        let page = out.join(format!("harness-{width}.html"));
+        std::fs::write(&page, harness.replace("WIDTH", &width.to_string())).unwrap();
+        let profile = ws.path(&format!("measure-{width}"));
+        let run = Command::new(chromium())
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--allow-file-access-from-files",
+                "--window-size=1400,2000",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .unwrap();
+        let dom = String::from_utf8_lossy(&run.stdout);
+        let measured = dom
+            .split("<pre id=\"measured\">")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or_else(|| panic!("no measurement at {width} px: {dom}"));
+        let m: serde_json::Value = serde_json::from_str(measured).unwrap();
+        assert_eq!(m["pageOverflow"], 0, "{width} px: {m}");
+        assert_eq!(m["hiddenColumns"], 0, "{width} px: {m}");
+        assert!(m["chartTexts"].as_u64().unwrap() > 20, "{width} px: {m}");
+        assert!(
+            m["smallestChartTextPx"].as_f64().unwrap() >= 7.0,
+            "{width} px: {m}"
+        );
+    }
+    // The x axis ticks on bucket starts and marks the report's week.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let labels = texts(&html);
+    assert!(
+        labels.iter().any(|t| t == "11-09") && labels.iter().any(|t| t == "this week"),
+        "{labels:?}"
+    );
+}
