@@ -37,56 +37,27 @@ pub struct MetricSpec {
 }
 
 impl ChartMetric {
+    /// The chart's column and file name; its title and interval columns
+    /// come from the metric catalogue, its axis unit is the chart's.
     pub fn spec(self) -> MetricSpec {
-        let (column, title, unit, interval, file) = match self {
-            ChartMetric::DeploymentFrequency => (
-                "deploys_per_day",
-                "Deployment frequency",
-                Unit::PER_DAY,
-                None,
-                "deployment-frequency",
-            ),
-            ChartMetric::LeadTime => (
-                "lead_time_p50_s",
-                "Lead time for changes (median)",
-                Unit::HOURS,
-                Some(("lead_time_p50_low_s", "lead_time_p50_high_s")),
-                "lead-time",
-            ),
-            ChartMetric::ChangeFailureRate => (
-                "change_failure_rate",
-                "Change failure rate",
-                Unit::PERCENT,
-                Some(("change_failure_rate_low", "change_failure_rate_high")),
-                "change-failure-rate",
-            ),
-            ChartMetric::RecoveryTime => (
-                "recovery_time_p50_s",
-                "Failed deployment recovery time (median)",
-                Unit::HOURS,
-                Some(("recovery_time_p50_low_s", "recovery_time_p50_high_s")),
-                "recovery-time",
-            ),
-            ChartMetric::ReworkRate => (
-                "rework_rate",
-                "Deployment rework rate",
-                Unit::PERCENT,
-                Some(("rework_rate_low", "rework_rate_high")),
-                "rework-rate",
-            ),
-            ChartMetric::TimeToRestore => (
-                "time_to_restore_p50_s",
-                "Time to restore (median, incidents)",
-                Unit::HOURS,
-                Some(("time_to_restore_p50_low_s", "time_to_restore_p50_high_s")),
-                "time-to-restore",
-            ),
+        let (column, unit, file) = match self {
+            ChartMetric::DeploymentFrequency => {
+                ("deploys_per_day", Unit::PER_DAY, "deployment-frequency")
+            }
+            ChartMetric::LeadTime => ("lead_time_p50_s", Unit::HOURS, "lead-time"),
+            ChartMetric::ChangeFailureRate => {
+                ("change_failure_rate", Unit::PERCENT, "change-failure-rate")
+            }
+            ChartMetric::RecoveryTime => ("recovery_time_p50_s", Unit::HOURS, "recovery-time"),
+            ChartMetric::ReworkRate => ("rework_rate", Unit::PERCENT, "rework-rate"),
+            ChartMetric::TimeToRestore => ("time_to_restore_p50_s", Unit::HOURS, "time-to-restore"),
         };
+        let metric = crate::metrics::catalogue::by_column(column).expect("a catalogued column");
         MetricSpec {
             column,
-            title,
+            title: metric.title,
             unit,
-            interval,
+            interval: metric.interval,
             file,
         }
     }

@@ -84,48 +84,26 @@ struct MetricRow {
     higher_is_better: bool,
 }
 
-const FIVE: [MetricRow; 5] = [
-    MetricRow {
-        name: "Deployment frequency",
-        column: "deploys_per_day",
-        level: Some("df_level"),
-        interval: None,
-        kind: Kind::Frequency,
-        higher_is_better: true,
-    },
-    MetricRow {
-        name: "Lead time for changes (median)",
-        column: "lead_time_p50_s",
-        level: Some("lt_level"),
-        interval: Some(("lead_time_p50_low_s", "lead_time_p50_high_s")),
-        kind: Kind::Duration,
-        higher_is_better: false,
-    },
-    MetricRow {
-        name: "Change failure rate",
-        column: "change_failure_rate",
-        level: Some("cfr_level"),
-        interval: Some(("change_failure_rate_low", "change_failure_rate_high")),
-        kind: Kind::Rate,
-        higher_is_better: false,
-    },
-    MetricRow {
-        name: "Failed deployment recovery time (median)",
-        column: "recovery_time_p50_s",
-        level: Some("rt_level"),
-        interval: Some(("recovery_time_p50_low_s", "recovery_time_p50_high_s")),
-        kind: Kind::Duration,
-        higher_is_better: false,
-    },
-    MetricRow {
-        name: "Deployment rework rate",
-        column: "rework_rate",
-        level: None,
-        interval: Some(("rework_rate_low", "rework_rate_high")),
-        kind: Kind::Rate,
-        higher_is_better: false,
-    },
-];
+/// The five headline metrics, from the metric catalogue.
+fn five() -> Vec<MetricRow> {
+    use crate::metrics::catalogue::{METRICS, Unit};
+    METRICS
+        .iter()
+        .filter(|m| m.headline)
+        .map(|m| MetricRow {
+            name: m.title,
+            column: m.column,
+            level: m.level,
+            interval: m.interval,
+            kind: match m.unit {
+                Unit::PerDay | Unit::Count => Kind::Frequency,
+                Unit::Seconds => Kind::Duration,
+                Unit::Ratio => Kind::Rate,
+            },
+            higher_is_better: m.higher_is_better.unwrap_or(true),
+        })
+        .collect()
+}
 
 fn fmt_value(kind: Kind, v: Option<f64>) -> String {
     let Some(v) = v else {
@@ -339,7 +317,7 @@ pub async fn build(
     // The organisation's five metrics.
     let mut org_rows = Vec::new();
     let mut biggest: Option<(f64, String)> = None;
-    for m in &FIVE {
+    for m in &five() {
         let w = weekly(&org, m.column, None);
         let (low, high) = match m.interval {
             Some((l, h)) => (weekly(&org, l, None).now(), weekly(&org, h, None).now()),
@@ -403,7 +381,7 @@ pub async fn build(
         let g = Some(("team", name.as_str()));
         let deployments = weekly(&teams_table, "deployments", g).now().unwrap_or(0.0) as u64;
         let judged = deployments >= MIN_DEPLOYMENTS;
-        let cells = FIVE
+        let cells = five()
             .iter()
             .map(|m| {
                 let w = weekly(&teams_table, m.column, g);
