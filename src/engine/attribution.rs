@@ -21,6 +21,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::{interleave, take};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
 use hashbrown::HashTable;
+use rayon::prelude::*;
 use regex::Regex;
 
 use crate::error::Result;
@@ -244,8 +245,9 @@ impl CommitGraph {
             }
         }
 
-        // Runs of batches, about one per core, each with its first commit
-        // number (also how ShippedRows finds a commit's batch later).
+        // Runs of batches, about one per core (rayon's work units), each
+        // with its first commit number (also how ShippedRows finds a
+        // commit's batch later).
         let mut starts = Vec::with_capacity(commits.len());
         let mut next = 0usize;
         for batch in commits {
@@ -257,32 +259,35 @@ impl CommitGraph {
             .chunks(per_thread)
             .zip(starts.chunks(per_thread))
             .collect();
-        let facts: Vec<CommitFacts> = crate::on_threads(&pieces, |&(batches, _)| {
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            let mut facts = CommitFacts {
-                keys: Vec::with_capacity(rows),
-                reverts: Vec::with_capacity(rows),
-            };
-            for batch in batches {
-                let shas = batch
-                    .column_by_name("sha")
-                    .expect("projected")
-                    .as_string::<i32>();
+        let facts: Vec<CommitFacts> = pieces
+            .par_iter()
+            .map(|&(batches, _)| {
+                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                let mut facts = CommitFacts {
+                    keys: Vec::with_capacity(rows),
+                    reverts: Vec::with_capacity(rows),
+                };
+                for batch in batches {
+                    let shas = batch
+                        .column_by_name("sha")
+                        .expect("projected")
+                        .as_string::<i32>();
+                    facts
+                        .keys
+                        .extend(shas.iter().map(|s| sha_key(s.unwrap_or(""))));
+                    let messages = batch
+                        .column_by_name("message")
+                        .expect("projected")
+                        .as_string::<i32>();
+                    facts.reverts.extend(
+                        messages
+                            .iter()
+                            .map(|m| m.is_some_and(|m| m.starts_with("Revert "))),
+                    );
+                }
                 facts
-                    .keys
-                    .extend(shas.iter().map(|s| sha_key(s.unwrap_or(""))));
-                let messages = batch
-                    .column_by_name("message")
-                    .expect("projected")
-                    .as_string::<i32>();
-                facts.reverts.extend(
-                    messages
-                        .iter()
-                        .map(|m| m.is_some_and(|m| m.starts_with("Revert "))),
-                );
-            }
-            facts
-        });
+            })
+            .collect();
         let mut keys = Vec::with_capacity(n);
         let mut reverts = Vec::with_capacity(n);
         for f in facts {
@@ -319,31 +324,34 @@ impl CommitGraph {
         // (e.g. beyond a shallow import) are simply absent. The look-ups are
         // read-only, so batches are resolved on all cores, then joined in
         // order.
-        let edges: Vec<(Vec<u32>, Vec<u32>)> = crate::on_threads(&pieces, |&(batches, starts)| {
-            let mut lengths = Vec::new();
-            let mut parents = Vec::new();
-            for (batch, &start) in batches.iter().zip(starts) {
-                let lists = batch
-                    .column_by_name("parents")
-                    .expect("projected")
-                    .as_list::<i32>();
-                let values = lists.values().as_string::<i32>();
-                let offsets = lists.value_offsets();
-                for row in 0..lists.len() {
-                    let before = parents.len();
-                    if lists.is_valid(row) {
-                        let repo = graph.repo_ids[start + row];
-                        for p in offsets[row] as usize..offsets[row + 1] as usize {
-                            if let Some(j) = graph.lookup(repo, values.value(p)) {
-                                parents.push(j);
+        let edges: Vec<(Vec<u32>, Vec<u32>)> = pieces
+            .par_iter()
+            .map(|&(batches, starts)| {
+                let mut lengths = Vec::new();
+                let mut parents = Vec::new();
+                for (batch, &start) in batches.iter().zip(starts) {
+                    let lists = batch
+                        .column_by_name("parents")
+                        .expect("projected")
+                        .as_list::<i32>();
+                    let values = lists.values().as_string::<i32>();
+                    let offsets = lists.value_offsets();
+                    for row in 0..lists.len() {
+                        let before = parents.len();
+                        if lists.is_valid(row) {
+                            let repo = graph.repo_ids[start + row];
+                            for p in offsets[row] as usize..offsets[row + 1] as usize {
+                                if let Some(j) = graph.lookup(repo, values.value(p)) {
+                                    parents.push(j);
+                                }
                             }
                         }
+                        lengths.push((parents.len() - before) as u32);
                     }
-                    lengths.push((parents.len() - before) as u32);
                 }
-            }
-            (lengths, parents)
-        });
+                (lengths, parents)
+            })
+            .collect();
         graph.parent_offsets.push(0);
         for (lengths, parents) in edges {
             let mut end = *graph.parent_offsets.last().expect("starts at 0");
@@ -490,8 +498,10 @@ pub fn attribute(
     if first < runs.len() {
         groups.push(&runs[first..]);
     }
-    let walks: Vec<Walk> =
-        crate::on_threads(&groups, |group| walk(&graph, &order, group, repos, shas));
+    let walks: Vec<Walk> = groups
+        .par_iter()
+        .map(|group| walk(&graph, &order, group, repos, shas))
+        .collect();
     let mut out_dep: Vec<u32> = Vec::new();
     let mut out_commit: Vec<u32> = Vec::new();
     let mut out_baseline: Vec<bool> = Vec::new();

@@ -47,6 +47,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, KeyColumns};
@@ -1130,8 +1131,7 @@ impl DerivedWriter<'_> {
     ) -> Result<()> {
         let dir = self.dir.join(table);
         fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
-        let part_numbers: Vec<usize> = (0..parts.max(1)).collect();
-        crate::on_threads(&part_numbers, |&i| {
+        (0..parts.max(1)).into_par_iter().try_for_each(|i| {
             let path = dir.join(format!("part-{i:03}.parquet"));
             write_parquet_tuned(
                 &path,
@@ -1143,8 +1143,6 @@ impl DerivedWriter<'_> {
                 },
             )
         })
-        .into_iter()
-        .collect::<Result<()>>()
     }
 }
 
@@ -1161,30 +1159,11 @@ fn read_files_parallel_where(
     columns: Option<&[&str]>,
     only: Option<(&str, &str)>,
 ) -> Result<Vec<RecordBatch>> {
-    let threads = crate::cores().min(files.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<Result<Vec<RecordBatch>>>> =
-        (0..files.len()).map(|_| None).collect();
-    let slots = std::sync::Mutex::new(&mut results);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if i >= files.len() {
-                        break;
-                    }
-                    let r = read_parquet_where(&files[i], columns, only);
-                    slots.lock().expect("no panics while holding")[i] = Some(r);
-                }
-            });
-        }
-    });
-    let mut out = Vec::new();
-    for r in results {
-        out.extend(r.expect("every file read")?);
-    }
-    Ok(out)
+    let read: Vec<Vec<RecordBatch>> = files
+        .par_iter()
+        .map(|f| read_parquet_where(f, columns, only))
+        .collect::<Result<_>>()?;
+    Ok(read.into_iter().flatten().collect())
 }
 
 pub fn read_parquet(path: &Path, columns: Option<&[&str]>) -> Result<Vec<RecordBatch>> {
