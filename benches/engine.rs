@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use doralens::cli::WarehouseSink;
 use doralens::engine::{Engine, ProductionPattern, ensure_attribution};
+use doralens::ingest::synthetic::WarehouseSink;
 use doralens::ingest::synthetic::{self, GeneratorConfig};
 use doralens::metrics::{self, Grouping, MetricsOptions, interval};
 use doralens::store::schema::Table;

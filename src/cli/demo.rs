@@ -44,7 +44,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         incident_rate: 1.0,
     };
     let started = std::time::Instant::now();
-    let mut sink = super::WarehouseSink {
+    let mut sink = crate::ingest::synthetic::WarehouseSink {
         warehouse: &warehouse,
     };
     let counts = synthetic::generate(&config, &mut sink)?;
@@ -54,7 +54,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     );
 
     let opts = MetricsOptions::defaults(end);
-    let engine = super::open_engine(&warehouse, &opts.production).await?;
+    let engine = super::commands::open_engine(&warehouse, &opts.production).await?;
     println!(
         "\nOrganisation, last 90 days ({} to {}), levels from {}:",
         interval::format_instant(opts.from),
@@ -62,7 +62,7 @@ pub async fn run(dir: &Path) -> Result<()> {
         opts.benchmark.name
     );
     let org = metrics::compute(&engine, &opts).await?;
-    super::emit_metrics(Format::Table, None, &org)?;
+    super::output::emit_metrics(Format::Table, None, &org)?;
 
     let by_team = MetricsOptions {
         group: Some(Grouping::Team),
@@ -70,7 +70,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     };
     println!("\nPer team, same window:");
     let teams = metrics::compute(&engine, &by_team).await?;
-    super::emit_metrics(Format::Table, None, &teams)?;
+    super::output::emit_metrics(Format::Table, None, &teams)?;
 
     let w = dir.display();
     println!(

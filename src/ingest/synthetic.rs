@@ -43,6 +43,18 @@ pub trait Sink {
     fn write(&mut self, table: Table, batch: datafusion::arrow::array::RecordBatch) -> Result<()>;
 }
 
+/// Generator rows straight into the warehouse.
+pub struct WarehouseSink<'a> {
+    pub warehouse: &'a crate::store::warehouse::Warehouse,
+}
+
+impl Sink for WarehouseSink<'_> {
+    fn write(&mut self, table: Table, batch: datafusion::arrow::array::RecordBatch) -> Result<()> {
+        self.warehouse.upsert(table, &[batch])?;
+        Ok(())
+    }
+}
+
 /// SplitMix64: tiny, fast, and fixed forever (unlike a crate's default RNG).
 #[derive(Debug, Clone)]
 struct Rng(u64);

@@ -1,6 +1,7 @@
 //! The DORA metrics (docs/metrics.md sections 4-6): options, the SQL views of
 //! `queries/`, and the final rows with performance levels.
 
+pub mod benchmark;
 pub mod catalogue;
 pub mod interval;
 pub mod levels;

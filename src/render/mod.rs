@@ -3,6 +3,7 @@
 //! here logs.
 
 pub mod chart;
+pub mod charts;
 pub mod csv;
 pub mod import_files;
 pub mod json;

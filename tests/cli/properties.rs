@@ -1,7 +1,7 @@
 //! Invariants over generated organisations of random shape.
 
-use doralens::cli::WarehouseSink;
 use doralens::engine::{Engine, ProductionPattern};
+use doralens::ingest::synthetic::WarehouseSink;
 use doralens::ingest::synthetic::{self, GeneratorConfig};
 use doralens::metrics::{self, Grouping, MetricsOptions, interval};
 use doralens::store::schema::Table;

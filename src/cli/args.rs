@@ -1,0 +1,483 @@
+//! The command line: every flag, once. Flags several commands share are
+//! groups flattened into them ([`WindowArgs`], [`EnvironmentArg`],
+//! [`BenchmarkArg`], [`OutputArgs`]), each resolving itself into options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::{DEFAULT_PRODUCTION, ProductionPattern};
+use crate::error::Result;
+use crate::metrics::interval::{self, Interval};
+use crate::metrics::levels::{Benchmark, BenchmarkName};
+use crate::metrics::{Grouping, MetricsOptions};
+use crate::render::Format;
+
+pub const DEFAULT_WAREHOUSE: &str = "doralens-warehouse";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "doralens",
+    version,
+    about = "DORA metrics from your delivery data: import, compute with SQL, report",
+    after_help = "Start with `doralens demo`. Docs: README.md; metric definitions: queries/README.md"
+)]
+pub struct Cli {
+    /// Warehouse directory (Parquet tables). Default: ./doralens-warehouse
+    #[arg(long, global = true, env = "DORALENS_WAREHOUSE", value_name = "DIR")]
+    pub warehouse: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import CSV or NDJSON files into a canonical table (upsert by key).
+    Import {
+        /// commits, changes, deployments, incidents, rollbacks or teams
+        table: String,
+        /// .csv (header row; lists separated by `;`) or .ndjson/.jsonl files
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Pull delivery data from a source into the warehouse. Without a
+    /// source, syncs every repository listed in doralens.toml.
+    Ingest {
+        /// Configuration file (repositories, services, teams)
+        #[arg(long, global = true, value_name = "FILE", default_value = super::config::DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Re-read everything, ignoring the saved cursors
+        #[arg(long, global = true)]
+        full: bool,
+        #[command(subcommand)]
+        source: Option<IngestSource>,
+    },
+    /// Write a commented doralens.toml to start from.
+    Init {
+        #[arg(long, default_value = super::config::DEFAULT_CONFIG, value_name = "FILE")]
+        path: PathBuf,
+        /// Replace an existing file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Ingest a local git repository and print its metrics (try it on your repo).
+    Analyze(AnalyzeArgs),
+    /// Compute the DORA metrics (docs/metrics.md section 6 rows).
+    Metrics(MetricsArgs),
+    /// Run SQL over every table: the canonical ones, deployment_commits,
+    /// deployment_warnings and the metric views.
+    Sql(SqlArgs),
+    /// Generate a deterministic synthetic organisation.
+    Generate(GenerateArgs),
+    /// Build a sample organisation and show its metrics (start here).
+    Demo {
+        /// Where the demo warehouse goes (replaced on every run)
+        #[arg(long, default_value = "doralens-demo", value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Describe the canonical tables and their columns.
+    Tables,
+    /// Draw a metric as SVG and PNG (time series with level bands,
+    /// lead-time distribution, or team comparison with 95% intervals).
+    Chart(ChartArgs),
+    /// Write the weekly report (HTML and Markdown, with charts).
+    Report(ReportArgs),
+    /// Each team's level per metric per quarter and its trend (table and charts).
+    Benchmark(BenchmarkArgs),
+    /// Export the organisation's and each team's metrics for dashboards.
+    Export(ExportArgs),
+    /// Serve /metrics (Prometheus), a GitLab-shaped DORA API and read-only SQL.
+    Serve(ServeArgs),
+    /// Delete files that writes superseded, once no reader can need them
+    /// (waits for running readers), and files left by interrupted writes.
+    Vacuum {
+        /// Keep files superseded less than this long ago (`0s`: none)
+        #[arg(long, default_value = "0s", value_name = "DURATION")]
+        retain: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchmarkArgs {
+    #[arg(long, value_enum, default_value = "team")]
+    pub by: Grouping,
+    #[arg(long, value_enum, default_value = "quarter")]
+    pub interval: Interval,
+    /// The window (default: the 365 days before --to)
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Buckets with fewer production deployments say `too few` instead of a level
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub min_deployments: u64,
+    #[command(flatten)]
+    pub bench: BenchmarkArg,
+    #[command(flatten)]
+    pub env: EnvironmentArg,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    /// Directory for one chart per metric (SVG and PNG)
+    #[arg(long, default_value = "charts", value_name = "DIR")]
+    pub charts: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// ISO week, e.g. 2026-W46 (default: the last complete week)
+    #[arg(long)]
+    pub week: Option<String>,
+    /// Directory for report.html, report.md and charts/ (default: reports/<week>)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub env: EnvironmentArg,
+    #[command(flatten)]
+    pub bench: BenchmarkArg,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ChartArgs {
+    #[arg(value_enum)]
+    pub metric: crate::render::charts::ChartMetric,
+    #[arg(long, value_enum, default_value = "series")]
+    pub kind: crate::render::charts::ChartKind,
+    #[arg(long, value_enum)]
+    pub by: Option<Grouping>,
+    /// Bucket size for series (default: week)
+    #[arg(long, value_enum, default_value = "week")]
+    pub interval: Interval,
+    #[command(flatten)]
+    pub window: WindowArgs,
+    #[command(flatten)]
+    pub env: EnvironmentArg,
+    #[command(flatten)]
+    pub bench: BenchmarkArg,
+    /// Directory for the .svg and .png files
+    #[arg(long, default_value = "charts", value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// OpenMetrics text for Prometheus (ends with `# EOF`)
+    Openmetrics,
+    Json,
+    Csv,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+    #[arg(long, value_enum, default_value = "openmetrics")]
+    pub format: ExportFormat,
+    #[command(flatten)]
+    pub env: EnvironmentArg,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the URL is printed on stdout)
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR")]
+    pub addr: std::net::SocketAddr,
+    /// Window of /metrics and of the SQL endpoint's metric views
+    #[arg(long, default_value_t = 90, value_name = "DAYS")]
+    pub window_days: i64,
+    #[command(flatten)]
+    pub env: EnvironmentArg,
+    /// Most rows one SQL answer carries
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub sql_max_rows: usize,
+    /// Longest any query may run (SQL or metrics); it is cancelled then
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub sql_timeout: f64,
+    /// Longest SQL text accepted, in bytes
+    #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
+    pub sql_max_length: usize,
+    /// Deepest expression nesting accepted (`1+1+…` with n terms is n deep)
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub sql_max_depth: usize,
+    /// Largest string one repeat/lpad/rpad call may produce, in bytes
+    #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
+    pub sql_max_value: usize,
+    /// Memory one query may use, in MiB (it fails with a message past that)
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    pub query_memory: usize,
+    /// Largest request body, in bytes (413 past that)
+    #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
+    pub max_body: usize,
+    /// Longest date range the DORA API answers, in days
+    #[arg(long, default_value_t = 3_700, value_name = "DAYS")]
+    pub dora_max_days: i64,
+    /// Connections open at once (more wait until one closes)
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections: usize,
+    /// Queries running at once (more queue in arrival order; default: one per core)
+    #[arg(long, value_name = "N")]
+    pub max_queries: Option<usize>,
+    /// Longest a client may take to send a request's headers (idle
+    /// connections are closed after it)
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub header_timeout: f64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MetricsArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// One row per bucket: day, week (ISO, Monday), month or quarter (UTC)
+    #[arg(long, value_enum)]
+    pub interval: Option<Interval>,
+    /// One row per team, service or repo (default: the organisation)
+    #[arg(long, value_enum)]
+    pub by: Option<Grouping>,
+    /// How long after a deployment an incident on its service is linked to it
+    /// when nothing else links it (e.g. 24h, 90m, 3600s; 0 turns it off)
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    pub incident_window: String,
+    #[command(flatten)]
+    pub env: EnvironmentArg,
+    #[command(flatten)]
+    pub bench: BenchmarkArg,
+    /// Labels that make a merged change rework (comma-separated, any case)
+    #[arg(long, value_delimiter = ',', default_value = "hotfix,bug,incident")]
+    pub rework_labels: Vec<String>,
+    /// Count the first deployment's commits (whose real deploy time is unknown) in lead time
+    #[arg(long)]
+    pub include_baseline: bool,
+    /// Instead of the metrics: each merged change's lead time in four
+    /// parts (coding, pickup, review, deploy), p50/p90 per group and bucket
+    #[arg(long)]
+    pub breakdown: bool,
+    /// Columns of the readable table (comma-separated output columns, e.g.
+    /// deploys_per_day,lead_time_p90_s; default: the five headline metrics)
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub columns: Option<Vec<String>>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IngestSource {
+    /// A local git repository, bare or not: commits, and tags as deployments.
+    /// Offline, no token. Later runs read only what is new.
+    Git(GitArgs),
+    /// GitHub repositories (token: GITHUB_TOKEN): commits, pull requests,
+    /// deployments, incident issues. Later runs read only what changed.
+    Github(ForgeArgs),
+    /// GitLab projects (token: GITLAB_TOKEN): commits, merge requests,
+    /// deployments, incidents. Later runs read only what changed.
+    Gitlab(ForgeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ForgeArgs {
+    /// owner/repo (GitHub) or group/project (GitLab); default: the ones in doralens.toml
+    pub repos: Vec<String>,
+    /// API root: GitHub Enterprise (https://ghe.example.com/api/v3) or self-hosted GitLab
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Count published releases as production deployments
+    #[arg(long)]
+    pub releases_as_deployments: bool,
+    /// GitHub: issues with this label are incidents [default: incident]
+    #[arg(long, value_name = "LABEL")]
+    pub incident_label: Option<String>,
+    /// Production environment names: a regex over the whole name, any case [default: production|prod]
+    #[arg(long, value_name = "REGEX")]
+    pub production: Option<String>,
+    /// Repositories synced at the same time [default: 4]
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GitSelection {
+    /// Repository name in the warehouse (default: the folder name)
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Branch to read (repeatable; default: the branch HEAD points to). Tags are always read
+    #[arg(long = "branch", value_name = "NAME")]
+    pub branches: Vec<String>,
+    /// Tags matching this glob (e.g. 'v*') are successful deployments at the tag's date
+    #[arg(long, value_name = "GLOB")]
+    pub deploy_tags: Option<String>,
+    /// Service the tags deploy (default: the repo name)
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Environment name of tag deployments
+    #[arg(long, default_value = "production")]
+    pub environment: String,
+    /// Ingest a shallow clone anyway (its oldest commits' lead times are wrong)
+    #[arg(long)]
+    pub allow_shallow: bool,
+    /// Monorepo: commits touching GLOB belong to SERVICE (repeatable), e.g.
+    /// api=services/api/*; each service gets its own commits and tag deployments
+    #[arg(long = "service-path", value_name = "SERVICE=GLOB")]
+    pub service_paths: Vec<String>,
+}
+
+impl GitSelection {
+    pub fn options(&self, full: bool) -> Result<crate::ingest::git::GitOptions> {
+        Ok(crate::ingest::git::GitOptions {
+            repo_name: self.repo.clone(),
+            branches: self.branches.clone(),
+            deploy_tags: self.deploy_tags.clone(),
+            service: self.service.clone(),
+            environment: Some(self.environment.clone()),
+            full,
+            allow_shallow: self.allow_shallow,
+            service_paths: crate::ingest::git_paths::ServicePaths::parse(&self.service_paths)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GitArgs {
+    /// Repository paths (a clone's folder or a bare repository)
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub selection: GitSelection,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AnalyzeArgs {
+    /// Repository path
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub selection: GitSelection,
+    /// The window (for analyze, --from defaults to a year before --to:
+    /// releases are rarer than deployments)
+    #[command(flatten)]
+    pub window: WindowArgs,
+    #[arg(long, value_enum)]
+    pub interval: Option<Interval>,
+    #[command(flatten)]
+    pub bench: BenchmarkArg,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SqlArgs {
+    /// The query (or use -f)
+    pub query: Option<String>,
+    /// Read the query from a file
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "FILE",
+        conflicts_with = "query"
+    )]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+    #[command(flatten)]
+    pub env: EnvironmentArg,
+    /// The window of the metric views
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// `--environment`, shared by every command that reads production
+/// deployments.
+#[derive(Debug, Clone, Args)]
+pub struct EnvironmentArg {
+    /// Production environments: a regex matched against the whole name, any case
+    #[arg(long, default_value = DEFAULT_PRODUCTION, value_name = "REGEX")]
+    pub environment: String,
+}
+
+impl EnvironmentArg {
+    pub fn pattern(&self) -> Result<ProductionPattern> {
+        ProductionPattern::new(&self.environment)
+    }
+}
+
+/// `--benchmark`, shared by every command that shows levels.
+#[derive(Debug, Clone, Args)]
+pub struct BenchmarkArg {
+    /// Performance level bands
+    #[arg(long, value_enum, default_value = "dora-2023")]
+    pub benchmark: BenchmarkName,
+}
+
+impl BenchmarkArg {
+    pub fn load(&self) -> Result<Benchmark> {
+        Benchmark::load(self.benchmark)
+    }
+}
+
+/// `--format` and `--output`, shared by every command that prints rows.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Write to FILE (atomically) instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `--from` / `--to`, shared by every command that has a window.
+#[derive(Debug, Clone, Args)]
+pub struct WindowArgs {
+    /// Window start, inclusive (RFC 3339 or a date). Default: 90 days before --to (analyze: 365)
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Window end, exclusive (RFC 3339 or a date). Default: now
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+impl WindowArgs {
+    /// Default options for this window; without --from it starts
+    /// `default_days` before --to (which defaults to now).
+    pub fn options(&self, default_days: i64) -> Result<MetricsOptions> {
+        let to = match &self.to {
+            Some(s) => interval::parse_instant("--to", s)?,
+            None => interval::now_micros(),
+        };
+        let mut opts = MetricsOptions::defaults(to);
+        opts.from = match &self.from {
+            Some(s) => interval::parse_instant("--from", s)?,
+            None => to - interval::days_micros(default_days),
+        };
+        Ok(opts)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 6)]
+    pub teams: usize,
+    #[arg(long, default_value_t = 365)]
+    pub days: i64,
+    /// Multiplies the amount of work and deployments
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// End of the generated period (exclusive; a date or RFC 3339). Default: today 00:00 UTC
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Multiplies how often deployments cause incidents
+    #[arg(long, default_value_t = 1.0)]
+    pub incident_rate: f64,
+    /// Write CSV or NDJSON files into DIR instead of the warehouse
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// File format with --out
+    #[arg(long, value_enum, default_value = "csv")]
+    pub file_format: FileFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    Csv,
+    Ndjson,
+}

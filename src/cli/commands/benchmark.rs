@@ -1,0 +1,46 @@
+//! `doralens benchmark`: each team's level per metric per quarter, and a
+//! chart per metric.
+
+use crate::cli::args::BenchmarkArgs;
+use crate::cli::output::emit;
+use crate::error::Result;
+use crate::render::charts;
+
+use super::{Context, open_engine};
+
+pub async fn run(ctx: &Context, args: BenchmarkArgs) -> Result<()> {
+    let mut opts = args.window.options(365)?;
+    opts.interval = Some(args.interval);
+    opts.group = Some(args.by);
+    opts.production = args.env.pattern()?;
+    opts.benchmark = args.bench.load()?;
+    opts.validate()?;
+    let warehouse = ctx.existing()?;
+    let engine = open_engine(&warehouse, &opts.production).await?;
+    let (schema, batch) =
+        crate::metrics::benchmark::table(&engine, &opts, args.min_deployments).await?;
+    for metric in [
+        charts::ChartMetric::DeploymentFrequency,
+        charts::ChartMetric::LeadTime,
+        charts::ChartMetric::ChangeFailureRate,
+        charts::ChartMetric::RecoveryTime,
+    ] {
+        for path in charts::draw(
+            &engine,
+            &opts,
+            metric,
+            charts::ChartKind::Series,
+            &args.charts,
+        )
+        .await?
+        {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    emit(
+        args.out.format,
+        args.out.output.as_deref(),
+        &schema,
+        &[batch],
+    )
+}

@@ -1,0 +1,166 @@
+//! `doralens ingest git|github|gitlab`, and `ingest` from doralens.toml.
+
+use std::path::Path;
+
+use crate::cli::args::{ForgeArgs, GitArgs};
+use crate::cli::config;
+use crate::engine::{DEFAULT_PRODUCTION, ProductionPattern};
+use crate::error::{Error, Result};
+use crate::store::schema::Table;
+
+use super::Context;
+
+/// `ingest git`: local repositories.
+pub fn git(ctx: &Context, args: &GitArgs, full: bool) -> Result<()> {
+    let warehouse = ctx.open()?;
+    let reports =
+        crate::ingest::git::ingest_all(&warehouse, &args.paths, &args.selection.options(full)?)?;
+    for r in reports {
+        eprintln!(
+            "{}: {} {}commits, {} tag deployments, {} rollbacks",
+            r.repo,
+            r.commits,
+            if r.incremental { "new " } else { "" },
+            r.deployments,
+            r.rollbacks
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forge {
+    GitHub,
+    GitLab,
+}
+
+/// `ingest github|gitlab` (one forge, repositories from the arguments or
+/// the file) or plain `ingest` (every forge in the file).
+pub async fn forges(
+    ctx: &Context,
+    config_file: &Path,
+    full: bool,
+    explicit: Option<(Forge, &ForgeArgs)>,
+) -> Result<()> {
+    use crate::ingest::forge::{ForgeOptions, SyncContext, summary, sync_all};
+    let needs_file = explicit.is_none_or(|(_, a)| a.repos.is_empty());
+    let config = config::Config::load(config_file, needs_file)?;
+    let mut plan: Vec<(Forge, ForgeOptions, Vec<String>)> = Vec::new();
+    for forge in [Forge::GitHub, Forge::GitLab] {
+        let args = match explicit {
+            Some((f, a)) if f == forge => Some(a),
+            Some(_) => continue,
+            None => None,
+        };
+        let section = match forge {
+            Forge::GitHub => config.github.as_ref(),
+            Forge::GitLab => config.gitlab.as_ref(),
+        };
+        let repos = match args {
+            Some(a) if !a.repos.is_empty() => a.repos.clone(),
+            _ => section.map(|s| s.repos.clone()).unwrap_or_default(),
+        };
+        if repos.is_empty() {
+            if args.is_some() {
+                return Err(Error::Config {
+                    file: config_file.to_path_buf(),
+                    message: format!(
+                        "lists no repositories under [{}]; add them there or name them on the command line",
+                        if forge == Forge::GitHub {
+                            "github"
+                        } else {
+                            "gitlab"
+                        }
+                    ),
+                });
+            }
+            continue;
+        }
+        let production = args
+            .and_then(|a| a.production.clone())
+            .or_else(|| config.production.clone())
+            .unwrap_or_else(|| DEFAULT_PRODUCTION.to_string());
+        let options = ForgeOptions {
+            api_url: args
+                .and_then(|a| a.api_url.clone())
+                .or_else(|| section.and_then(|s| s.api_url.clone())),
+            production: ProductionPattern::new(&production)?,
+            incident_label: args
+                .and_then(|a| a.incident_label.clone())
+                .or_else(|| section.and_then(|s| s.incident_label.clone()))
+                .unwrap_or_else(|| "incident".into()),
+            releases_as_deployments: args.is_some_and(|a| a.releases_as_deployments)
+                || section
+                    .and_then(|s| s.releases_as_deployments)
+                    .unwrap_or(false),
+            services: config.services.clone().into_iter().collect(),
+            full,
+            concurrency: args
+                .and_then(|a| a.concurrency)
+                .or(config.concurrency)
+                .unwrap_or(4),
+        };
+        for repo in &repos {
+            crate::ingest::forge::check_repo_name(
+                if forge == Forge::GitHub {
+                    "github"
+                } else {
+                    "gitlab"
+                },
+                repo,
+            )?;
+        }
+        if options.concurrency == 0 {
+            return Err(Error::usage("--concurrency", "must be at least 1"));
+        }
+        plan.push((forge, options, repos));
+    }
+    if plan.is_empty() {
+        return Err(Error::Config {
+            file: config_file.to_path_buf(),
+            message: "lists no repositories under [github] or [gitlab]".into(),
+        });
+    }
+    let warehouse = ctx.open()?;
+    let teams = config.team_rows();
+    if !teams.is_empty() {
+        let mut buffer = crate::store::buffer::TableBuffer::new(Table::Teams);
+        for (team, service) in &teams {
+            buffer.push(&[
+                crate::store::buffer::Cell::Text(team),
+                crate::store::buffer::Cell::Text(service),
+            ]);
+        }
+        let batch = buffer.finish()?;
+        let batches = crate::ingest::keep_last_per_key(Table::Teams, vec![batch])?;
+        warehouse.upsert(Table::Teams, &batches)?;
+    }
+    let mut failure = None;
+    for (forge, options, repos) in &plan {
+        let ctx = SyncContext::new(&warehouse, options);
+        let result = match forge {
+            Forge::GitHub => {
+                let client = crate::ingest::github::GitHub::new(options, ctx.notify())?;
+                sync_all(&client, &ctx, repos).await.map(|r| ("github", r))
+            }
+            Forge::GitLab => {
+                let client = crate::ingest::gitlab::GitLab::new(options, ctx.notify())?;
+                sync_all(&client, &ctx, repos).await.map(|r| ("gitlab", r))
+            }
+        };
+        match result {
+            Ok((name, reports)) => {
+                for r in &reports {
+                    eprintln!("{}", summary(name, r));
+                }
+            }
+            // Other forges still sync; the first failure is the exit status.
+            Err(e) if failure.is_none() && plan.len() > 1 => {
+                eprintln!("error: {e}");
+                failure = Some(e);
+            }
+            Err(e) => return Err(failure.unwrap_or(e)),
+        }
+    }
+    failure.map_or(Ok(()), Err)
+}

@@ -1,0 +1,49 @@
+//! `doralens metrics`.
+
+use crate::cli::args::MetricsArgs;
+use crate::cli::output::{emit, emit_metrics_columns};
+use crate::error::Result;
+use crate::metrics::{self, DEFAULT_WINDOW_DAYS, MetricsOptions, interval};
+
+use super::{Context, open_engine};
+
+pub async fn run(ctx: &Context, args: MetricsArgs) -> Result<()> {
+    let opts = options(&args)?;
+    let warehouse = ctx.existing()?;
+    let engine = open_engine(&warehouse, &opts.production).await?;
+    if args.breakdown {
+        let table = metrics::breakdown(&engine, &opts).await?;
+        return emit(
+            args.out.format,
+            args.out.output.as_deref(),
+            &table.schema,
+            &table.batches,
+        );
+    }
+    let table = metrics::compute(&engine, &opts).await?;
+    emit_metrics_columns(
+        args.out.format,
+        args.out.output.as_deref(),
+        &table,
+        args.columns.as_deref(),
+    )
+}
+
+pub fn options(args: &MetricsArgs) -> Result<MetricsOptions> {
+    let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
+    opts.interval = args.interval;
+    opts.group = args.by;
+    opts.incident_window_us =
+        interval::parse_duration_micros("--incident-window", &args.incident_window)?;
+    opts.production = args.env.pattern()?;
+    opts.benchmark = args.bench.load()?;
+    opts.rework_labels = args
+        .rework_labels
+        .iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    opts.include_baseline = args.include_baseline;
+    opts.validate()?;
+    Ok(opts)
+}

@@ -1,0 +1,60 @@
+//! One function per command, each short: resolve the options, call the
+//! library, print. The warehouse directory is resolved once ([`Context`]).
+
+pub mod analyze;
+pub mod benchmark;
+pub mod chart;
+pub mod export;
+pub mod generate;
+pub mod import;
+pub mod ingest;
+pub mod init;
+pub mod metrics;
+pub mod report;
+pub mod serve;
+pub mod sql;
+pub mod vacuum;
+
+use std::path::PathBuf;
+
+use crate::engine::{Engine, ProductionPattern};
+use crate::error::Result;
+use crate::store::warehouse::Warehouse;
+
+use super::args::DEFAULT_WAREHOUSE;
+
+/// What every command shares: where the warehouse is.
+pub struct Context {
+    /// `--warehouse` / `DORALENS_WAREHOUSE`, when given.
+    pub warehouse: Option<PathBuf>,
+}
+
+impl Context {
+    pub fn dir(&self) -> PathBuf {
+        self.warehouse
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_WAREHOUSE))
+    }
+
+    /// The warehouse, created when missing (commands that write).
+    pub fn open(&self) -> Result<Warehouse> {
+        Warehouse::open(self.dir())
+    }
+
+    /// The warehouse, which must exist (commands that read).
+    pub fn existing(&self) -> Result<Warehouse> {
+        Warehouse::open_existing(self.dir())
+    }
+}
+
+pub async fn open_engine(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {
+    let engine = Engine::open(warehouse, production).await?;
+    if engine.unknown_sha_deployments > 0 {
+        eprintln!(
+            "warning: {} production deployment(s) name a sha that is not among their repo's commits; \
+             they count as deployments but ship nothing (SELECT * FROM deployment_warnings)",
+            engine.unknown_sha_deployments
+        );
+    }
+    Ok(engine)
+}

@@ -1,0 +1,74 @@
+//! `doralens serve`: the options resolved and checked, then `crate::serve`.
+
+use crate::cli::args::ServeArgs;
+use crate::error::{Error, Result};
+
+use super::Context;
+
+pub async fn run(ctx: &Context, args: ServeArgs) -> Result<()> {
+    let limits = limits(&args)?;
+    let warehouse = ctx.existing()?;
+    crate::serve::run(
+        warehouse,
+        crate::serve::ServeOptions {
+            addr: args.addr,
+            window_days: args.window_days,
+            production: args.env.pattern()?,
+            limits,
+        },
+    )
+    .await
+}
+
+/// `serve`'s bounds, each checked: a value that cannot be meant (zero,
+/// infinite, not a number) is refused with exit 2.
+fn limits(args: &ServeArgs) -> Result<crate::serve::Limits> {
+    let window = "--window-days/--sql-max-rows/--sql-max-length/--sql-max-depth/--sql-max-value/\
+                  --query-memory/--max-body/--dora-max-days/--max-connections/--max-queries";
+    let counts = [
+        args.window_days.max(0) as usize,
+        args.sql_max_rows,
+        args.sql_max_length,
+        args.sql_max_depth,
+        args.sql_max_value,
+        args.query_memory,
+        args.max_body,
+        args.dora_max_days.max(0) as usize,
+        args.max_connections,
+        args.max_queries.unwrap_or(1),
+    ];
+    if counts.contains(&0) || args.window_days > 36_600 || args.dora_max_days > 36_600 {
+        return Err(Error::usage(
+            window,
+            "must all be positive (and day counts at most 36600)",
+        ));
+    }
+    let timeout = checked_seconds("--sql-timeout", args.sql_timeout, 86_400.0)?;
+    let header_timeout = checked_seconds("--header-timeout", args.header_timeout, 3_600.0)?;
+    Ok(crate::serve::Limits {
+        sql: crate::serve::SqlLimits {
+            max_bytes: args.sql_max_length,
+            max_depth: args.sql_max_depth,
+            max_value_bytes: args.sql_max_value,
+        },
+        sql_max_rows: args.sql_max_rows,
+        query_timeout: timeout,
+        query_memory: args.query_memory.saturating_mul(1 << 20),
+        max_body: args.max_body,
+        dora_max_days: args.dora_max_days,
+        max_connections: args.max_connections,
+        max_queries: args.max_queries.unwrap_or_else(crate::cores),
+        header_timeout,
+    })
+}
+
+/// A number of seconds that is finite, positive and at most `max`.
+fn checked_seconds(option: &str, value: f64, max: f64) -> Result<std::time::Duration> {
+    if !(value.is_finite() && value > 0.0 && value <= max) {
+        return Err(Error::usage(
+            option,
+            format!("`{value}` is not a number of seconds between 0 and {max}"),
+        ));
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
+}
