@@ -2,7 +2,7 @@
 //! Unix epoch, UTC (what every table stores). One parser for RFC 3339, one
 //! for the options' dates and durations, one formatter.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 
 pub const MICROS_PER_SECOND: i64 = 1_000_000;
 pub const MICROS_PER_HOUR: i64 = 3_600 * MICROS_PER_SECOND;
@@ -75,4 +75,67 @@ pub fn now_micros() -> i64 {
 
 pub fn days_micros(days: i64) -> i64 {
     Duration::days(days).num_microseconds().expect("small")
+}
+
+// ISO weeks (the report's unit).
+
+/// `2026-W46` → Monday 00:00 UTC of that ISO week.
+pub fn parse_week(s: &str) -> crate::error::Result<i64> {
+    let bad = || {
+        crate::error::Error::usage(
+            "--week",
+            format!("`{s}` is not an ISO week; write it like 2026-W46"),
+        )
+    };
+    let (year, week) = s.split_once("-W").ok_or_else(bad)?;
+    let year: i32 = year.parse().map_err(|_| bad())?;
+    let week: u32 = week.parse().map_err(|_| bad())?;
+    let monday = NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).ok_or_else(bad)?;
+    Ok(monday
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_micros())
+}
+
+/// Monday 00:00 UTC → `2026-W46`.
+pub fn week_name(monday: i64) -> String {
+    let date = chrono::DateTime::from_timestamp_micros(monday)
+        .unwrap_or_default()
+        .date_naive();
+    let iso = date.iso_week();
+    format!("{}-W{:02}", iso.year(), iso.week())
+}
+
+/// The last complete ISO week before `now`.
+pub fn last_complete_week(now: i64) -> i64 {
+    // Monday 00:00 UTC of the week holding `now`, less a week.
+    let day = now.div_euclid(MICROS_PER_DAY);
+    // 1970-01-01 was a Thursday: days since a Monday are (day + 3) mod 7.
+    (day - (day + 3).rem_euclid(7)) * MICROS_PER_DAY - 7 * MICROS_PER_DAY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_weeks_round_trip_and_the_last_complete_week_is_the_one_before() {
+        let monday = parse_week("2026-W46").unwrap();
+        assert_eq!(format_instant(monday), "2026-11-09T00:00:00Z");
+        assert_eq!(week_name(monday), "2026-W46");
+        // Any moment of W47 (Mon 11-16 .. Sun 11-22) reports W46.
+        for now in [
+            "2026-11-16T00:00:00Z",
+            "2026-11-18T12:00:00Z",
+            "2026-11-22T23:59:59Z",
+        ] {
+            assert_eq!(
+                last_complete_week(parse_rfc3339(now).unwrap()),
+                monday,
+                "{now}"
+            );
+        }
+        assert!(parse_week("2026-46").is_err());
+    }
 }

@@ -297,6 +297,37 @@ pub async fn organisation_and_teams(
     Ok((org, compute(engine, &by_team).await?))
 }
 
+/// The organisation's row first (with an empty `team`), then each team's:
+/// what `export --format json|csv|parquet` writes.
+pub async fn organisation_and_teams_table(
+    engine: &Engine,
+    opts: &MetricsOptions,
+) -> Result<MetricsTable> {
+    let (org, teams) = organisation_and_teams(engine, opts).await?;
+    let mut fields: Vec<Field> = teams
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[0] = fields[0].clone().with_nullable(true);
+    let schema = Arc::new(Schema::new(fields));
+    let mut batches = Vec::new();
+    for batch in &org.batches {
+        // The organisation row: the team column's place, empty.
+        let mut columns = vec![datafusion::arrow::array::new_null_array(
+            &DataType::Utf8,
+            batch.num_rows(),
+        )];
+        columns.extend(batch.columns().iter().cloned());
+        batches.push(RecordBatch::try_new(schema.clone(), columns)?);
+    }
+    for batch in &teams.batches {
+        batches.push(batch.clone().with_schema(schema.clone())?);
+    }
+    Ok(MetricsTable { schema, batches })
+}
+
 /// Renames or drops the group column, drops `interval_start` for
 /// whole-window rows, and appends the level columns.
 fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<MetricsTable> {

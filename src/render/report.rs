@@ -22,10 +22,8 @@
 
 use std::fmt::Write as _;
 
-use chrono::{Datelike, NaiveDate, Weekday};
-
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metrics::interval::{self, Interval};
 use crate::metrics::{self, Grouping, MetricsOptions, MetricsTable};
 use crate::render::chart::{self, Unit};
@@ -37,36 +35,7 @@ pub const HISTORY_WEEKS: usize = 12;
 const DAY_US: i64 = crate::base::time::MICROS_PER_DAY;
 
 /// `2026-W46` → its Monday, 00:00 UTC (µs).
-pub fn parse_week(s: &str) -> Result<i64> {
-    let bad = || {
-        Error::usage(
-            "--week",
-            format!("`{s}` is not an ISO week; write it like 2026-W46"),
-        )
-    };
-    let (year, week) = s.split_once("-W").ok_or_else(bad)?;
-    let year: i32 = year.parse().map_err(|_| bad())?;
-    let week: u32 = week.parse().map_err(|_| bad())?;
-    let monday = NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).ok_or_else(bad)?;
-    Ok(monday
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
-        .timestamp_micros())
-}
-
-pub fn week_name(monday: i64) -> String {
-    let date = chrono::DateTime::from_timestamp_micros(monday)
-        .unwrap_or_default()
-        .date_naive();
-    let iso = date.iso_week();
-    format!("{}-W{:02}", iso.year(), iso.week())
-}
-
-/// The last complete ISO week before `now`.
-pub fn last_complete_week(now: i64) -> i64 {
-    interval::floor(now, Interval::Week) - 7 * DAY_US
-}
+pub use crate::base::time::{last_complete_week, parse_week, week_name};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -832,6 +801,29 @@ figure{margin:1em 0}svg.chart{width:100%;height:auto;max-width:640px}.summary{ba
 
 fn level_span(level: &str) -> String {
     format!("<span class=\"level-{0}\">{0}</span>", html_escape(level))
+}
+
+/// Writes `report.md`, `report.html` and `charts/*.{svg,png}` into `dir`
+/// (each file atomically); returns the two report files.
+pub fn write(r: &Report, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    use std::io::Write as _;
+    let charts = dir.join("charts");
+    std::fs::create_dir_all(&charts)
+        .map_err(|e| crate::error::Error::io("cannot create", &charts, e))?;
+    for (stem, _, svg) in &r.charts {
+        let png = chart::png(svg)?;
+        crate::base::fs::atomic_write(&charts.join(format!("{stem}.svg")), |f| {
+            f.write_all(svg.as_bytes())
+        })?;
+        crate::base::fs::atomic_write(&charts.join(format!("{stem}.png")), |f| f.write_all(&png))?;
+    }
+    let mut written = Vec::new();
+    for (name, content) in [("report.md", markdown(r)), ("report.html", html(r))] {
+        let path = dir.join(name);
+        crate::base::fs::atomic_write(&path, |f| f.write_all(content.as_bytes()))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 pub fn html(r: &Report) -> String {

@@ -34,31 +34,11 @@ pub async fn run(ctx: &Context, args: &ExportArgs) -> Result<()> {
         ExportFormat::Csv => Format::Csv,
         ExportFormat::Parquet => Format::Parquet,
     };
-    let (org, teams) = metrics::organisation_and_teams(&engine, &opts).await?;
-    // The team column is null on the organisation's row.
-    let mut fields: Vec<datafusion::arrow::datatypes::Field> = teams
-        .schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields[0] = fields[0].clone().with_nullable(true);
-    let schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
-    let mut batches = Vec::new();
-    for batch in &org.batches {
-        // The organisation row: the team columns' place, empty.
-        let mut columns = vec![datafusion::arrow::array::new_null_array(
-            &datafusion::arrow::datatypes::DataType::Utf8,
-            batch.num_rows(),
-        )];
-        columns.extend(batch.columns().iter().cloned());
-        batches.push(datafusion::arrow::array::RecordBatch::try_new(
-            schema.clone(),
-            columns,
-        )?);
-    }
-    for batch in &teams.batches {
-        batches.push(batch.clone().with_schema(schema.clone())?);
-    }
-    emit(format, args.output.as_deref(), &schema, &batches)
+    let table = metrics::organisation_and_teams_table(&engine, &opts).await?;
+    emit(
+        format,
+        args.output.as_deref(),
+        &table.schema,
+        &table.batches,
+    )
 }

@@ -1,11 +1,10 @@
 //! `doralens report`: the week's report as report.html, report.md and
 //! charts/.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::cli::args::ReportArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metrics::{MetricsOptions, interval};
 
 use super::{Context, open_engine};
@@ -27,23 +26,9 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<()> {
     opts.benchmark = args.bench.load()?;
     let warehouse = ctx.existing()?;
     let engine = open_engine(&warehouse, &opts.production).await?;
-    let links = crate::ingest::forge::WebLinks::load(&warehouse);
+    let links = crate::store::links::WebLinks::load(&warehouse);
     let built = report::build(&engine, &opts, monday, &links).await?;
-    let charts = dir.join("charts");
-    std::fs::create_dir_all(&charts).map_err(|e| Error::io("cannot create", &charts, e))?;
-    for (stem, _, svg) in &built.charts {
-        let png = crate::render::chart::png(svg)?;
-        crate::base::fs::atomic_write(&charts.join(format!("{stem}.svg")), |f| {
-            f.write_all(svg.as_bytes())
-        })?;
-        crate::base::fs::atomic_write(&charts.join(format!("{stem}.png")), |f| f.write_all(&png))?;
-    }
-    for (name, content) in [
-        ("report.md", report::markdown(&built)),
-        ("report.html", report::html(&built)),
-    ] {
-        let path = dir.join(name);
-        crate::base::fs::atomic_write(&path, |f| f.write_all(content.as_bytes()))?;
+    for path in report::write(&built, &dir)? {
         println!("{}", path.display());
     }
     Ok(())
