@@ -109,6 +109,16 @@ impl Manifest {
     }
 }
 
+/// What `vacuum` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VacuumReport {
+    /// Files and directories removed.
+    pub removed: usize,
+    /// Readers were still reading after the wait: files retired within the
+    /// retention period were kept for them.
+    pub readers_present: bool,
+}
+
 /// What an upsert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct UpsertReport {
@@ -505,7 +515,16 @@ impl Warehouse {
         fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
         let mut manifest = self.manifest(table)?;
         self.remove_unreferenced(&dir, &manifest);
-        self.collect_retired(&dir, &mut manifest, DEFAULT_RETENTION, false);
+        // With no reader reading, every retired file can go; else only
+        // those past the retention period.
+        let no_readers = try_exclusive_readers(&self.root);
+        let keep = if no_readers.is_some() {
+            std::time::Duration::ZERO
+        } else {
+            DEFAULT_RETENTION
+        };
+        self.collect_retired(&dir, &mut manifest, keep);
+        drop(no_readers);
         new_hashes.sort_unstable();
         new_hashes.dedup();
 
@@ -602,29 +621,19 @@ impl Warehouse {
         Ok(())
     }
 
-    /// Deletes retired files no reader can still need: all of them when
-    /// the readers lock is free (`wait`: wait for it), else those retired
-    /// longer ago than `retention`. Drops them from `manifest.retired`
-    /// (the caller commits the manifest). Returns the files deleted.
+    /// Deletes the retired files retired longer ago than `keep` and drops
+    /// them from `manifest.retired` (the caller commits the manifest).
+    /// Returns the files deleted.
     fn collect_retired(
         &self,
         dir: &Path,
         manifest: &mut Manifest,
-        retention: std::time::Duration,
-        wait: bool,
+        keep: std::time::Duration,
     ) -> usize {
-        if manifest.retired.is_empty() {
-            return 0;
-        }
-        let exclusive = if wait {
-            self.exclusive_readers_blocking()
-        } else {
-            try_exclusive_readers(&self.root)
-        };
-        let cutoff = now_micros() - retention.as_micros() as i64;
+        let cutoff = now_micros() - keep.as_micros() as i64;
         let mut deleted = 0;
         manifest.retired.retain(|r| {
-            if exclusive.is_none() && r.at_micros > cutoff {
+            if r.at_micros > cutoff {
                 return true;
             }
             for f in &r.files {
@@ -637,24 +646,40 @@ impl Warehouse {
         deleted
     }
 
-    fn exclusive_readers_blocking(&self) -> Option<File> {
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(self.root.join(READERS_LOCK))
-            .ok()?;
-        file.lock().ok()?;
-        Some(file)
+    /// The readers lock exclusively, waiting at most `patience` for the
+    /// readers there are (a `serve` holds it while it has a warehouse
+    /// state open, so waiting for ever would never end).
+    fn exclusive_readers_within(&self, patience: std::time::Duration) -> Option<File> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            if let Some(file) = try_exclusive_readers(&self.root) {
+                return Some(file);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
-    /// `doralens vacuum`: waits until no reader is reading, then deletes
-    /// every retired file (those retired within `retention` are kept),
-    /// files left by crashed writes, and derived generations no longer
-    /// current. Returns how many files and directories it removed.
-    pub fn vacuum(&self, retention: std::time::Duration) -> Result<usize> {
+    /// `doralens vacuum`: waits (up to `patience`) until no reader is
+    /// reading, then deletes every retired file and derived generation
+    /// retired longer ago than `retention`, and files left by crashed
+    /// writes. When readers are still there after `patience`, only what
+    /// was retired longer ago than the retention period an unknown reader
+    /// is granted ([`DEFAULT_RETENTION`]) goes.
+    pub fn vacuum(
+        &self,
+        retention: std::time::Duration,
+        patience: std::time::Duration,
+    ) -> Result<VacuumReport> {
         let _lock = self.lock()?;
+        let exclusive = self.exclusive_readers_within(patience);
+        let keep = if exclusive.is_some() {
+            retention
+        } else {
+            retention.max(DEFAULT_RETENTION)
+        };
         let mut removed = 0;
         for table in Table::ALL {
             let dir = self.table_dir(table);
@@ -664,13 +689,16 @@ impl Warehouse {
             let mut manifest = self.manifest(table)?;
             removed += self.remove_unreferenced(&dir, &manifest);
             let before = manifest.retired.len();
-            removed += self.collect_retired(&dir, &mut manifest, retention, true);
+            removed += self.collect_retired(&dir, &mut manifest, keep);
             if manifest.retired.len() != before {
                 self.commit_manifest(&dir, &manifest)?;
             }
         }
-        removed += self.vacuum_derived(retention)?;
-        Ok(removed)
+        removed += self.vacuum_derived(keep)?;
+        Ok(VacuumReport {
+            removed,
+            readers_present: exclusive.is_none(),
+        })
     }
 
     fn segment_hashes(&self, dir: &Path, seg: &Segment) -> Result<Vec<u64>> {
@@ -942,7 +970,6 @@ impl Warehouse {
             .map_err(|e| Error::io("cannot create", root.join(".lock"), e))?;
         lock.lock()
             .map_err(|e| Error::io("cannot lock", root.join(".lock"), e))?;
-        let _exclusive = self.exclusive_readers_blocking();
         let cutoff = now_micros() - retention.as_micros() as i64;
         let mut removed = 0;
         for set in sets {

@@ -274,6 +274,13 @@ fn superseded_segments_wait_for_readers_and_vacuum_removes_them() {
     let guard = wh.read_guard().unwrap();
     output_ok(ws.doralens(&["import", "deployments", "a.csv"]));
     assert!(segment.exists(), "retired while a reader may read it");
+    // A vacuum while the reader reads (a running `serve`) waits only so
+    // long, then keeps what the reader may still need.
+    let report = wh
+        .vacuum(Duration::ZERO, Duration::from_millis(300))
+        .unwrap();
+    assert!(report.readers_present);
+    assert!(segment.exists(), "vacuum deleted a file a reader may read");
     drop(guard);
     output_ok(ws.doralens(&["vacuum"]));
     assert!(!segment.exists(), "vacuum removes what no reader needs");

@@ -8,7 +8,19 @@ use super::Context;
 pub fn run(ctx: &Context, retain: &str) -> Result<()> {
     let retain = interval::parse_duration_micros("--retain", retain)?;
     let warehouse = ctx.existing()?;
-    let removed = warehouse.vacuum(std::time::Duration::from_micros(retain as u64))?;
-    eprintln!("removed {removed} superseded or leftover files and directories");
+    let report = warehouse.vacuum(
+        std::time::Duration::from_micros(retain as u64),
+        std::time::Duration::from_secs(30),
+    )?;
+    eprintln!(
+        "removed {} superseded or leftover files and directories",
+        report.removed
+    );
+    if report.readers_present {
+        eprintln!(
+            "note: readers (a running `serve`?) were still reading after 30 s; files superseded \
+             within the last hour were kept for them: run vacuum again when they have stopped"
+        );
+    }
     Ok(())
 }
