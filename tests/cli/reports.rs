@@ -119,25 +119,30 @@ fn the_html_report_renders_in_headless_chromium_without_errors() {
     assert!(png.len() > 20_000, "{} bytes", png.len());
 }
 
+/// Headless Chromium as this machine allows it (no sandbox as root, no
+/// background network: the workplace has none), with a fresh profile.
+fn headless(profile: &Path) -> Command {
+    let mut cmd = Command::new(chromium());
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    cmd
+}
+
 /// Opens `page` in headless Chromium at phone size; (screenshot, log).
 fn screenshot(ws: &Workspace, page: &Path, name: &str) -> (PathBuf, String) {
     let shot = ws.path(name);
     let profile = ws.path(&format!("{name}-profile"));
-    let run = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--window-size=390,2400",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
+    let run = headless(&profile)
+        .args(["--enable-logging=stderr", "--v=0", "--window-size=390,2400"])
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", page.display()))
         .output()
@@ -309,22 +314,13 @@ fn regression_the_report_reads_on_a_phone_and_a_desktop() {
         let page = out.join(format!("harness-{width}.html"));
         std::fs::write(&page, harness.replace("WIDTH", &width.to_string())).unwrap();
         let profile = ws.path(&format!("measure-{width}"));
-        let run = Command::new(chromium())
+        let run = headless(&profile)
             .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
                 "--allow-file-access-from-files",
                 "--window-size=1400,2000",
                 "--virtual-time-budget=5000",
                 "--dump-dom",
             ])
-            .arg(format!("--user-data-dir={}", profile.display()))
             .arg(format!("file://{}", page.display()))
             .output()
             .unwrap();
