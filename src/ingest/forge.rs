@@ -404,6 +404,21 @@ impl<'a> RepoSync<'a> {
         Ok(())
     }
 
+    /// The stored `id`s of a table that `keep` selects.
+    fn stored_ids(&self, table: Table, keep: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for batch in self.ctx.warehouse.read_table(table, Some(&["id"]))? {
+            let ids = batch.column(0).as_string::<i32>();
+            out.extend(
+                ids.iter()
+                    .flatten()
+                    .filter(|id| keep(id))
+                    .map(str::to_string),
+            );
+        }
+        Ok(out)
+    }
+
     /// Deletes rows of a table keyed by one text `id`.
     fn delete_rows(&mut self, table: Table, ids: &[String]) -> Result<usize> {
         if ids.is_empty() {
@@ -419,18 +434,9 @@ impl<'a> RepoSync<'a> {
     pub fn delete_incidents_not_listed(&mut self, listed: &[String]) -> Result<()> {
         let prefix = format!("{}#", self.repo);
         let listed: HashSet<&str> = listed.iter().map(String::as_str).collect();
-        let mut stale = Vec::new();
-        for batch in self
-            .ctx
-            .warehouse
-            .read_table(Table::Incidents, Some(&["id"]))?
-        {
-            for id in batch.column(0).as_string::<i32>().iter().flatten() {
-                if id.starts_with(&prefix) && !listed.contains(id) {
-                    stale.push(id.to_string());
-                }
-            }
-        }
+        let stale = self.stored_ids(Table::Incidents, |id| {
+            id.starts_with(&prefix) && !listed.contains(id)
+        })?;
         self.delete_incidents(&stale)
     }
 
@@ -513,18 +519,9 @@ impl<'a> RepoSync<'a> {
         // Rollbacks are recomputed from what is stored: one detected before
         // and no longer (its deployment turned out failed, say) goes.
         let prefix = format!("{}/", self.repo);
-        let mut stale = Vec::new();
-        for batch in self
-            .ctx
-            .warehouse
-            .read_table(Table::Rollbacks, Some(&["id"]))?
-        {
-            for id in batch.column(0).as_string::<i32>().iter().flatten() {
-                if id.starts_with(&prefix) && id.ends_with("#rollback") && !detected.contains(id) {
-                    stale.push(id.to_string());
-                }
-            }
-        }
+        let stale = self.stored_ids(Table::Rollbacks, |id| {
+            id.starts_with(&prefix) && id.ends_with("#rollback") && !detected.contains(id)
+        })?;
         self.delete_rows(Table::Rollbacks, &stale)?;
         self.write("rollbacks", vec![&mut rollbacks], |_| {})
     }

@@ -227,14 +227,19 @@ fn check_file(path: &Path, expected: Option<u64>, table: Table) -> Result<()> {
 
 /// Tries the readers lock exclusively without waiting: `Some` means no
 /// reader is reading (and none can start until it is dropped).
-fn try_exclusive_readers(root: &Path) -> Option<File> {
-    let file = File::options()
+/// A lock file (created when missing, never truncated), open for reading
+/// and writing so it can be locked either way.
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    File::options()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(root.join(READERS_LOCK))
-        .ok()?;
+        .open(path)
+}
+
+fn try_exclusive_readers(root: &Path) -> Option<File> {
+    let file = open_lock_file(&root.join(READERS_LOCK)).ok()?;
     match file.try_lock() {
         Ok(()) => Some(file),
         Err(TryLockError::WouldBlock) | Err(TryLockError::Error(_)) => None,
@@ -280,12 +285,8 @@ impl Warehouse {
     /// Takes the writer lock (blocking while another doralens writes).
     pub fn lock(&self) -> Result<WriteLock> {
         let path = self.root.join(".lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io("cannot create lock file", &path, e))?;
+        let file =
+            open_lock_file(&path).map_err(|e| Error::io("cannot create lock file", &path, e))?;
         file.lock()
             .map_err(|e| Error::io("cannot lock warehouse", &path, e))?;
         self.sweep_dead_temp_files();
@@ -367,13 +368,7 @@ impl Warehouse {
     /// retired files, which takes milliseconds).
     pub fn read_guard(&self) -> Result<ReadGuard> {
         let path = self.root.join(READERS_LOCK);
-        let file = match File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-        {
+        let file = match open_lock_file(&path) {
             Ok(f) => f,
             // Read-only to us: lock the existing file through a read handle,
             // or go without when there is none (nobody can write here then
@@ -816,13 +811,7 @@ impl Warehouse {
         build: &dyn Fn(&DerivedWriter) -> Result<()>,
     ) -> Result<Derived> {
         let root = self.derived_root();
-        let lock = fs::create_dir_all(&root).and_then(|()| {
-            File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(root.join(".lock"))
-        });
+        let lock = fs::create_dir_all(&root).and_then(|()| open_lock_file(&root.join(".lock")));
         let lock = match lock {
             Ok(f) => f,
             Err(e) if is_read_only(&e) => return self.build_derived_elsewhere(set, stamp, build),
@@ -962,11 +951,7 @@ impl Warehouse {
                 name.strip_suffix(".json").map(str::to_string)
             })
             .collect();
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(root.join(".lock"))
+        let lock = open_lock_file(&root.join(".lock"))
             .map_err(|e| Error::io("cannot create", root.join(".lock"), e))?;
         lock.lock()
             .map_err(|e| Error::io("cannot lock", root.join(".lock"), e))?;
