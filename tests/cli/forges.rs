@@ -599,7 +599,9 @@ fn unknown_repositories_say_how_to_fix_them() {
 #[test]
 fn repositories_sync_concurrently() {
     let gh = MockForge::start(Flavour::GitHub);
-    gh.set_delay_ms(50);
+    // Slow answers, so the two repositories' syncs (a handful of requests
+    // each since GraphQL) overlap however busy the machine is.
+    gh.set_delay_ms(200);
     let ws = Workspace::new();
     output_ok(github(
         &ws,
