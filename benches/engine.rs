@@ -126,7 +126,7 @@ fn child(task: &str, dir: &Path) {
             "see stderr".to_string()
         }
         "report" => {
-            use doralens::render::report;
+            use doralens::report;
             let engine = rt.block_on(Engine::open(&wh, &production)).unwrap();
             let monday = report::last_complete_week(END);
             let opts = MetricsOptions::defaults(monday);
@@ -139,7 +139,7 @@ fn child(task: &str, dir: &Path) {
             let pngs: usize = built
                 .charts
                 .iter()
-                .map(|(_, _, svg)| doralens::render::chart::png(svg).unwrap().len())
+                .map(|c| doralens::render::chart::png(&c.svg).unwrap().len())
                 .sum();
             format!(
                 "week {}, {} teams, {} + {} bytes, {pngs} bytes of PNG",

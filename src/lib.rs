@@ -11,6 +11,7 @@ pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod render;
+pub mod report;
 pub mod serve;
 pub mod store;
 

@@ -182,6 +182,21 @@ impl Engine {
         Ok((schema, batches))
     }
 
+    /// Runs a bundled query file with its parameters. A failure is a bug of
+    /// ours or a fault of the environment, never the user's input
+    /// (`Error::BundledQuery`, exit 1), and names the file.
+    pub async fn bundled(
+        &self,
+        file: &queries::QueryFile,
+        params: &std::collections::HashMap<&str, String>,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let sql = queries::render(file, params)?;
+        self.sql(&sql).await.map_err(|e| Error::BundledQuery {
+            file: file.path,
+            message: e.to_string(),
+        })
+    }
+
     /// Runs a user's query; on failure the error lists every table and its
     /// columns, so the query can be fixed without another command.
     pub async fn user_sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {

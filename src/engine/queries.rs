@@ -42,6 +42,12 @@ pub const METRIC_VIEWS: [QueryFile; 8] = [
     query_file!("change_lead_time.sql"),
 ];
 
+/// The weekly report's queries over the week's metric views
+/// (`src/report/build.rs`), with `week_start` and `week_end` parameters.
+pub const REPORT_FAILED_DEPLOYMENTS: QueryFile = query_file!("report/failed_deployments.sql");
+pub const REPORT_SLOWEST_CHANGES: QueryFile = query_file!("report/slowest_changes.sql");
+pub const REPORT_DATA_QUALITY: QueryFile = query_file!("report/data_quality.sql");
+
 /// Joins the metric views into the docs/metrics.md section 6 rows.
 pub const METRICS: QueryFile = query_file!("metrics.sql");
 

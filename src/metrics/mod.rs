@@ -249,11 +249,7 @@ impl MetricsTable {
 pub async fn compute(engine: &Engine, opts: &MetricsOptions) -> Result<MetricsTable> {
     opts.validate()?;
     register_views(engine, opts).await?;
-    let sql = queries::render(&queries::METRICS, &opts.params())?;
-    let (_, batches) = engine.sql(&sql).await.map_err(|e| Error::BundledQuery {
-        file: queries::METRICS.path,
-        message: e.to_string(),
-    })?;
+    let (_, batches) = engine.bundled(&queries::METRICS, &opts.params()).await?;
     shape_output(&batches, opts)
 }
 

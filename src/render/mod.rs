@@ -9,7 +9,6 @@ pub mod import_files;
 pub mod json;
 pub mod openmetrics;
 pub mod parquet;
-pub mod report;
 pub mod table;
 
 use std::io::Write;

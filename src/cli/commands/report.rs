@@ -11,7 +11,7 @@ use super::{Context, open_engine};
 
 /// `report`: the week's report as report.html, report.md and charts/.
 pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<()> {
-    use crate::render::report;
+    use crate::report;
     let monday = match &args.week {
         Some(w) => report::parse_week(w)?,
         None => report::last_complete_week(interval::now_micros()),

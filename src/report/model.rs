@@ -1,0 +1,176 @@
+//! What a weekly report says: plain data, built by [`super::build`] and
+//! turned into a document by [`super::document`]. Values are already
+//! formatted for people here (with [`Kind`]), so both outputs print the same
+//! text.
+
+/// How a metric's values read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Per day: `1.25/day`.
+    Frequency,
+    /// Seconds, shown in minutes, hours or days.
+    Duration,
+    /// A ratio, shown as a percentage; changes are in percentage points.
+    Rate,
+}
+
+impl Kind {
+    /// From the metric catalogue's unit.
+    pub fn of(unit: crate::metrics::catalogue::Unit) -> Kind {
+        use crate::metrics::catalogue::Unit;
+        match unit {
+            Unit::PerDay | Unit::Count => Kind::Frequency,
+            Unit::Seconds => Kind::Duration,
+            Unit::Ratio => Kind::Rate,
+        }
+    }
+
+    /// A value, or "–" for none.
+    pub fn value(self, v: Option<f64>) -> String {
+        let Some(v) = v else {
+            return "–".into();
+        };
+        match self {
+            Kind::Frequency => format!("{v:.2}/day"),
+            Kind::Rate => format!("{:.1}%", v * 100.0),
+            Kind::Duration => {
+                let hours = v / 3600.0;
+                if hours < 1.0 {
+                    format!("{:.0} min", v / 60.0)
+                } else if hours < 48.0 {
+                    format!("{hours:.1} h")
+                } else {
+                    format!("{:.1} d", hours / 24.0)
+                }
+            }
+        }
+    }
+
+    /// `low–high`, or empty when either end is unknown.
+    pub fn range(self, low: Option<f64>, high: Option<f64>) -> String {
+        match (low, high) {
+            (Some(l), Some(h)) => format!("{}–{}", self.value(Some(l)), self.value(Some(h))),
+            _ => String::new(),
+        }
+    }
+
+    /// "+12%" / "−3.0 pp" (rates in percentage points) / "–".
+    pub fn change(self, now: Option<f64>, then: Option<f64>) -> String {
+        match (now, then) {
+            (Some(n), Some(t)) => match self {
+                Kind::Rate => format!("{:+.1} pp", (n - t) * 100.0),
+                _ if t == 0.0 => "–".into(),
+                _ => format!("{:+.0}%", (n / t - 1.0) * 100.0),
+            },
+            _ => "–".into(),
+        }
+    }
+}
+
+/// One of the organisation's headline metrics for the week.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgMetric {
+    pub metric: String,
+    pub value: String,
+    /// The 95% interval, empty when there is none.
+    pub range: String,
+    /// "elite" … "low", or "–".
+    pub level: String,
+    pub vs_previous: String,
+    pub vs_median: String,
+}
+
+/// One team's headline metric: value, 95% range (may be empty) and level
+/// (none for a team with too few deployments to judge).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamCell {
+    pub value: String,
+    pub range: String,
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamLine {
+    pub team: String,
+    pub deployments: u64,
+    /// At least [`super::MIN_DEPLOYMENTS`] this week: ranked and levelled.
+    pub judged: bool,
+    /// In the order of [`headline`](crate::metrics::catalogue::METRICS).
+    pub cells: Vec<TeamCell>,
+    /// Deployments per week, oldest first, the report week last.
+    pub sparkline: Vec<Option<f64>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedDeployment {
+    pub id: String,
+    pub service: String,
+    /// µs since the epoch.
+    pub finished_at: i64,
+    pub links: String,
+    pub recovery_s: Option<f64>,
+    /// The failure has not recovered (its incident is unresolved).
+    pub open: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlowChange {
+    /// Pages on the forge, when the repository was synced from one.
+    pub commit_url: Option<String>,
+    pub change_url: Option<String>,
+    pub repo: String,
+    pub sha: String,
+    pub message: String,
+    /// "repo#number title" of the change that brought the commit.
+    pub change: Option<String>,
+    pub lead_time_s: f64,
+    pub deployment_id: String,
+}
+
+/// A chart of the organisation's last weeks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// File name without extension, under `charts/`.
+    pub stem: String,
+    pub title: String,
+    pub svg: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// `2026-W46`.
+    pub week: String,
+    /// The week, `[from, to)` in µs since the epoch.
+    pub from: i64,
+    pub to: i64,
+    /// The benchmark the levels come from.
+    pub benchmark: String,
+    pub summary: String,
+    pub org: Vec<OrgMetric>,
+    /// Column titles of [`TeamLine::cells`].
+    pub team_metrics: Vec<String>,
+    pub teams: Vec<TeamLine>,
+    pub failed: Vec<FailedDeployment>,
+    pub slowest: Vec<SlowChange>,
+    pub quality: Vec<String>,
+    pub charts: Vec<Chart>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_ranges_and_changes_read_as_people_write_them() {
+        assert_eq!(Kind::Duration.value(Some(5400.0)), "1.5 h");
+        assert_eq!(Kind::Duration.value(Some(600.0)), "10 min");
+        assert_eq!(Kind::Duration.value(Some(3.0 * 86400.0)), "3.0 d");
+        assert_eq!(Kind::Rate.value(Some(0.125)), "12.5%");
+        assert_eq!(Kind::Frequency.value(None), "–");
+        assert_eq!(Kind::Rate.range(Some(0.1), Some(0.2)), "10.0%–20.0%");
+        assert_eq!(Kind::Rate.range(Some(0.1), None), "");
+        assert_eq!(Kind::Rate.change(Some(0.2), Some(0.1)), "+10.0 pp");
+        assert_eq!(Kind::Duration.change(Some(150.0), Some(100.0)), "+50%");
+        assert_eq!(Kind::Frequency.change(Some(1.0), Some(0.0)), "–");
+    }
+}
