@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use doralens::base::time::{Span, Timestamp};
 use doralens::engine::{Engine, ProductionPattern, ensure_attribution};
 use doralens::ingest::synthetic::WarehouseSink;
 use doralens::ingest::synthetic::{self, GeneratorConfig};
@@ -26,7 +27,7 @@ use doralens::metrics::{self, Grouping, MetricsOptions, interval};
 use doralens::store::schema::Table;
 use doralens::store::warehouse::Warehouse;
 
-const END: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+const END: Timestamp = Timestamp::from_micros(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
 
 struct Params {
     teams: usize,
@@ -91,7 +92,7 @@ fn child(task: &str, dir: &Path) {
         "metrics" => {
             let engine = rt.block_on(Engine::open(&wh, &production)).unwrap();
             let mut opts = MetricsOptions::defaults(END);
-            opts.from = END - interval::days_micros(365);
+            opts.from = END - Span::days(365);
             opts.group = Some(Grouping::Team);
             opts.interval = Some(interval::Interval::Week);
             let table = rt.block_on(metrics::compute(&engine, &opts)).unwrap();
@@ -101,7 +102,7 @@ fn child(task: &str, dir: &Path) {
             // Where metrics time goes: each view alone, same options.
             let engine = rt.block_on(Engine::open(&wh, &production)).unwrap();
             let mut opts = MetricsOptions::defaults(END);
-            opts.from = END - interval::days_micros(365);
+            opts.from = END - Span::days(365);
             opts.group = Some(Grouping::Team);
             opts.interval = Some(interval::Interval::Week);
             rt.block_on(metrics::register_views(&engine, &opts))

@@ -440,12 +440,12 @@ impl WindowArgs {
     pub fn options(&self, default_days: i64) -> Result<MetricsOptions> {
         let to = match &self.to {
             Some(s) => interval::parse_instant("--to", s)?,
-            None => interval::now_micros(),
+            None => crate::base::time::Timestamp::now(),
         };
         let mut opts = MetricsOptions::defaults(to);
         opts.from = match &self.from {
             Some(s) => interval::parse_instant("--from", s)?,
-            None => to - interval::days_micros(default_days),
+            None => to - crate::base::time::Span::days(default_days),
         };
         Ok(opts)
     }

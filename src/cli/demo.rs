@@ -6,7 +6,6 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::ingest::synthetic::{self, GeneratorConfig};
-use crate::metrics::interval::{self, Interval};
 use crate::metrics::{self, Grouping, MetricsOptions};
 use crate::render::Format;
 use crate::store::warehouse::Warehouse;
@@ -34,7 +33,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     )
     .map_err(|e| Error::io("cannot write", dir.join(MARKER), e))?;
 
-    let end = interval::floor(interval::now_micros(), Interval::Day);
+    let end = crate::base::time::Timestamp::now().start_of_day();
     let config = GeneratorConfig {
         seed: 42,
         teams: 6,
@@ -57,9 +56,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     let engine = super::commands::open_engine(&warehouse, &opts.production).await?;
     println!(
         "\nOrganisation, last 90 days ({} to {}), levels from {}:",
-        interval::format_instant(opts.from),
-        interval::format_instant(opts.to),
-        opts.benchmark.name
+        opts.from, opts.to, opts.benchmark.name
     );
     let org = metrics::compute(&engine, &opts).await?;
     super::output::emit_metrics(Format::Table, None, &org)?;

@@ -56,8 +56,9 @@ pub fn string_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// A UTC timestamp literal from microseconds since the epoch.
-pub fn timestamp_literal(micros: i64) -> String {
+/// A UTC timestamp literal.
+pub fn timestamp_literal(t: crate::base::time::Timestamp) -> String {
+    let micros = t.micros();
     format!("arrow_cast({micros}, 'Timestamp(Microsecond, Some(\"UTC\"))')")
 }
 

@@ -54,7 +54,7 @@ use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 
 /// Commits are re-read this far behind the cursor (see the module docs).
-pub const COMMIT_OVERLAP_US: i64 = 7 * 24 * 3600 * 1_000_000;
+pub const COMMIT_OVERLAP: crate::base::time::Span = crate::base::time::Span::days(7);
 
 /// Options shared by both forges (command line or doralens.toml).
 #[derive(Debug, Clone)]

@@ -97,7 +97,7 @@ struct TagInfo {
 }
 
 fn micros(time: gix::date::Time) -> i64 {
-    time.seconds * 1_000_000
+    time.seconds * crate::base::time::MICROS_PER_SECOND
 }
 
 pub fn ingest(

@@ -823,7 +823,7 @@ impl Forge for GitHub {
             .map(|c| {
                 format!(
                     "&since={}",
-                    forge::format_time(c - forge::COMMIT_OVERLAP_US)
+                    forge::format_time(c - forge::COMMIT_OVERLAP.micros())
                 )
             })
             .unwrap_or_default();
@@ -958,7 +958,7 @@ impl Forge for GitHub {
         let mut buffer = TableBuffer::new(Table::Deployments);
         let mut newest: Option<i64> = None;
         let mut oldest_pending: Option<i64> = None;
-        let recent = crate::base::time::now_micros() - forge::COMMIT_OVERLAP_US;
+        let recent = crate::base::time::Timestamp::now().micros() - forge::COMMIT_OVERLAP.micros();
         let path = format!("/repos/{repo}/deployments?per_page=100");
         let mut pages = self.pages(&repo, "deployments", &path);
         while let Some(page) = pages.next::<Deployment>().await? {

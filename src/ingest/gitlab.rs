@@ -284,7 +284,7 @@ fn opt_time(repo: &str, what: &str, s: Option<&str>) -> Result<Option<i64>> {
 
 fn since(mark: Option<i64>) -> Option<DateTime<Utc>> {
     // One second back: `updated_after` is strict and times are truncated.
-    mark.and_then(|m| DateTime::from_timestamp_micros(m - 1_000_000))
+    mark.and_then(|m| DateTime::from_timestamp_micros(m - crate::base::time::MICROS_PER_SECOND))
 }
 
 fn push_commit(out: &mut TableBuffer, repo: &str, c: &Commit) -> Result<i64> {
@@ -488,7 +488,7 @@ impl Forge for GitLab {
             builder.ref_name(branch); // else the default branch
         }
         if let Some(s) = sync.cursor.commits {
-            builder.since(since(Some(s - forge::COMMIT_OVERLAP_US)).unwrap_or_default());
+            builder.since(since(Some(s - forge::COMMIT_OVERLAP.micros())).unwrap_or_default());
         }
         let endpoint = builder.build().map_err(|e| shape(&repo, "commits", e))?;
         let paged = api::paged(endpoint, Pagination::All);

@@ -33,7 +33,7 @@ pub struct GeneratorConfig {
     /// Multiplies the rate of work and deployments (1.0: a few PRs a day per repo).
     pub scale: f64,
     /// End of the generated period (exclusive), microseconds UTC.
-    pub end: i64,
+    pub end: crate::base::time::Timestamp,
     /// Multiplies how often a deployment causes an incident (1.0: realistic).
     pub incident_rate: f64,
 }
@@ -308,7 +308,8 @@ pub fn generate(config: &GeneratorConfig, sink: &mut dyn Sink) -> Result<Generat
             )?;
         }
     }
-    let start = config.end - config.days.max(1) * MICROS_PER_DAY;
+    let end = config.end.micros();
+    let start = end - config.days.max(1) * MICROS_PER_DAY;
     let mut repos: Vec<&str> = services.iter().map(|s| s.repo.as_str()).collect();
     repos.sort();
     repos.dedup();
@@ -622,7 +623,7 @@ fn generate_deployments(
         }
         if rng.chance(failure_p) && finished_at > last_incident_at {
             let created_at = finished_at + rng.range(5 * MINUTE, 8 * HOUR);
-            let open = created_at > config.end - 2 * MICROS_PER_DAY && rng.chance(0.5);
+            let open = created_at > config.end.micros() - 2 * MICROS_PER_DAY && rng.chance(0.5);
             let resolved_at = created_at + rng.lognormal(3.0 * HOUR as f64 / pace, 1.2) as i64;
             let incident_id = format!("INC-{svc}-{seq}");
             let title = format!("{svc} errors after deploy {seq}");
@@ -721,7 +722,7 @@ fn generate_deployments(
         for _ in 0..rng.poisson(0.03 * config.incident_rate) {
             background += 1;
             let created_at = start + day * MICROS_PER_DAY + rng.range(0, MICROS_PER_DAY);
-            let open = created_at > config.end - 2 * MICROS_PER_DAY && rng.chance(0.5);
+            let open = created_at > config.end.micros() - 2 * MICROS_PER_DAY && rng.chance(0.5);
             let resolved_at = created_at + rng.lognormal(2.0 * HOUR as f64, 1.0) as i64;
             let id = format!("INC-{svc}-bg{background}");
             let cause = *rng.pick(&[
@@ -791,7 +792,7 @@ mod tests {
             teams: 3,
             days: 30,
             scale: 1.0,
-            end: 1_767_225_600_000_000,
+            end: crate::base::time::Timestamp::from_micros(1_767_225_600_000_000),
             incident_rate: 1.0,
         };
         let mut a = Collect(Vec::new());

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 
 pub use crate::base::time::{
-    MICROS_PER_DAY, days_micros, format_instant, now_micros, parse_duration_micros, parse_instant,
+    MICROS_PER_DAY, Span, Timestamp, format_instant, parse_instant, parse_span,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -26,15 +26,11 @@ fn from_date(d: NaiveDate) -> i64 {
         .timestamp_micros()
 }
 
-/// Start of the bucket containing `micros`.
+/// Start of the bucket containing `micros` (a table cell's instant).
 pub fn floor(micros: i64, interval: Interval) -> i64 {
     match interval {
-        Interval::Day => micros.div_euclid(MICROS_PER_DAY) * MICROS_PER_DAY,
-        Interval::Week => {
-            // 1970-01-01 was a Thursday: Monday-based weeks are offset by 3 days.
-            let day = micros.div_euclid(MICROS_PER_DAY);
-            (day - (day + 3).rem_euclid(7)) * MICROS_PER_DAY
-        }
+        Interval::Day => Timestamp::from_micros(micros).start_of_day().micros(),
+        Interval::Week => Timestamp::from_micros(micros).start_of_week().micros(),
         Interval::Month => {
             let d = to_date(micros);
             from_date(NaiveDate::from_ymd_opt(d.year(), d.month(), 1).expect("valid"))
@@ -74,7 +70,8 @@ pub struct Bucket {
 
 /// Every bucket overlapping `[from, to)`; with no interval, the whole
 /// window as one bucket starting at `from`.
-pub fn buckets(from: i64, to: i64, interval: Option<Interval>) -> Vec<Bucket> {
+pub fn buckets(from: Timestamp, to: Timestamp, interval: Option<Interval>) -> Vec<Bucket> {
+    let (from, to) = (from.micros(), to.micros());
     let days = |a: i64, b: i64| (b - a) as f64 / MICROS_PER_DAY as f64;
     let Some(interval) = interval else {
         return vec![Bucket {
@@ -100,7 +97,7 @@ mod tests {
     use super::*;
 
     fn t(s: &str) -> i64 {
-        parse_instant("t", s).unwrap()
+        parse_instant("t", s).unwrap().micros()
     }
 
     #[test]
@@ -142,8 +139,8 @@ mod tests {
     #[test]
     fn buckets_cover_the_window_with_partial_days() {
         let b = buckets(
-            t("2026-01-07T12:00:00Z"),
-            t("2026-01-20"),
+            Timestamp::from_micros(t("2026-01-07T12:00:00Z")),
+            Timestamp::from_micros(t("2026-01-20")),
             Some(Interval::Week),
         );
         assert_eq!(b.len(), 3);
@@ -151,15 +148,5 @@ mod tests {
         assert_eq!(b[0].days_in_window, 4.5);
         assert_eq!(b[1].days_in_window, 7.0);
         assert_eq!(b[2].days_in_window, 1.0);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration_micros("w", "24h").unwrap(), 86_400_000_000);
-        assert_eq!(parse_duration_micros("w", "90m").unwrap(), 5_400_000_000);
-        assert_eq!(parse_duration_micros("w", "0s").unwrap(), 0);
-        assert_eq!(parse_duration_micros("w", "0").unwrap(), 0);
-        assert!(parse_duration_micros("w", "24").is_err());
-        assert!(parse_duration_micros("w", "h").is_err());
     }
 }

@@ -18,6 +18,7 @@ use datafusion::datasource::MemTable;
 use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
 use datafusion::scalar::ScalarValue;
 
+use crate::base::time::{Span, Timestamp};
 use crate::engine::queries::{self, string_literal, timestamp_literal};
 use crate::engine::{Engine, ProductionPattern};
 use crate::error::{Error, Result};
@@ -45,18 +46,18 @@ impl Grouping {
 
 pub const DEFAULT_REWORK_LABELS: [&str; 3] = ["hotfix", "bug", "incident"];
 pub const DEFAULT_WINDOW_DAYS: i64 = 90;
-pub const DEFAULT_INCIDENT_WINDOW_US: i64 = 24 * 3600 * 1_000_000;
+pub const DEFAULT_INCIDENT_WINDOW: Span = Span::hours(24);
 
 #[derive(Debug, Clone)]
 pub struct MetricsOptions {
-    /// Window start (inclusive), microseconds since the epoch, UTC.
-    pub from: i64,
+    /// Window start (inclusive).
+    pub from: Timestamp,
     /// Window end (exclusive).
-    pub to: i64,
+    pub to: Timestamp,
     pub interval: Option<Interval>,
     pub group: Option<Grouping>,
-    /// 0 turns inferred incident links off.
-    pub incident_window_us: i64,
+    /// Zero turns inferred incident links off.
+    pub incident_window: Span,
     pub production: ProductionPattern,
     pub rework_labels: Vec<String>,
     pub include_baseline: bool,
@@ -65,13 +66,13 @@ pub struct MetricsOptions {
 
 impl MetricsOptions {
     /// The docs/metrics.md defaults for a window ending at `to`.
-    pub fn defaults(to: i64) -> Self {
+    pub fn defaults(to: Timestamp) -> Self {
         MetricsOptions {
-            from: to - interval::days_micros(DEFAULT_WINDOW_DAYS),
+            from: to - Span::days(DEFAULT_WINDOW_DAYS),
             to,
             interval: None,
             group: None,
-            incident_window_us: DEFAULT_INCIDENT_WINDOW_US,
+            incident_window: DEFAULT_INCIDENT_WINDOW,
             production: ProductionPattern::default(),
             rework_labels: DEFAULT_REWORK_LABELS
                 .iter()
@@ -88,12 +89,11 @@ impl MetricsOptions {
                 "--from",
                 format!(
                     "the window is empty: --from {} is not before --to {}",
-                    interval::format_instant(self.from),
-                    interval::format_instant(self.to)
+                    self.from, self.to
                 ),
             ));
         }
-        if self.incident_window_us < 0 {
+        if self.incident_window < Span::ZERO {
             return Err(Error::usage("--incident-window", "must not be negative"));
         }
         Ok(())
@@ -117,7 +117,10 @@ impl MetricsOptions {
                 "production_pattern",
                 string_literal(&self.production.anchored),
             ),
-            ("incident_window_us", self.incident_window_us.to_string()),
+            (
+                "incident_window_us",
+                self.incident_window.micros().to_string(),
+            ),
             ("include_baseline", self.include_baseline.to_string()),
             ("rework_labels", labels),
         ])
@@ -128,7 +131,7 @@ impl MetricsOptions {
 /// options. Views are lazy: registering costs nothing until queried.
 pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()> {
     let ctx = &engine.ctx;
-    ctx.register_udf(bucket_start_udf(opts.interval, opts.from));
+    ctx.register_udf(bucket_start_udf(opts.interval, opts.from.micros()));
     ctx.register_udaf(stats::DurationSummary::udaf());
 
     let buckets = interval::buckets(opts.from, opts.to, opts.interval);

@@ -11,7 +11,7 @@ use super::model::{
     Chart, FailedDeployment, Kind, OrgMetric, Report, SlowChange, TeamCell, TeamLine,
 };
 use super::{HISTORY_WEEKS, MIN_DEPLOYMENTS};
-use crate::base::time::{MICROS_PER_DAY, week_name};
+use crate::base::time::{Span, Timestamp, week_name};
 use crate::engine::{Engine, queries};
 use crate::error::Result;
 use crate::metrics::catalogue::{METRICS, Metric};
@@ -264,13 +264,13 @@ fn teams(table: &MetricsTable) -> Vec<TeamLine> {
 pub async fn build(
     engine: &Engine,
     base: &MetricsOptions,
-    monday: i64,
+    monday: Timestamp,
     links: &HashMap<String, WebLinks>,
 ) -> Result<Report> {
     let timer = crate::engine::PhaseTimer::new("report");
-    let to = monday + 7 * MICROS_PER_DAY;
+    let to = monday + Span::days(7);
     let mut weekly_opts = base.clone();
-    weekly_opts.from = monday - HISTORY_WEEKS as i64 * 7 * MICROS_PER_DAY;
+    weekly_opts.from = monday - Span::days(7) * HISTORY_WEEKS as i64;
     weekly_opts.to = to;
     weekly_opts.interval = Some(Interval::Week);
     weekly_opts.group = None;
@@ -315,7 +315,7 @@ pub async fn build(
         .map(|(b, r)| FailedDeployment {
             id: text(b, "id", r),
             service: text(b, "service", r),
-            finished_at: float(b, "finished", r).unwrap_or(0.0) as i64,
+            finished_at: Timestamp::from_micros(float(b, "finished", r).unwrap_or(0.0) as i64),
             links: text(b, "links", r),
             recovery_s: float(b, "recovery_s", r),
             open: text(b, "open_failure", r) == "true",
@@ -385,7 +385,7 @@ pub async fn build(
             &series,
             &base.benchmark.ranges(column),
             &chart::Style::REPORT,
-            Some((monday, to, "this week")),
+            Some((monday.micros(), to.micros(), "this week")),
         )?;
         charts.push(Chart {
             stem: stem.to_string(),

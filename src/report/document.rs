@@ -51,23 +51,14 @@ fn text(s: impl Into<String>) -> Cell {
     vec![Inline::Text(s.into())]
 }
 
-fn day(micros: i64) -> String {
-    crate::base::time::format_instant(micros)[..10].to_string()
-}
-
-fn minute(micros: i64) -> String {
-    let s = crate::base::time::format_instant(micros);
-    format!("{} {}", &s[..10], &s[11..16])
-}
-
 /// The report as blocks, in reading order.
 pub fn document(r: &Report) -> Vec<Block> {
     let mut doc = vec![
         Block::Title(format!("Delivery report {}", r.week)),
         Block::Paragraph(vec![Inline::Text(format!(
             "{} to {} (UTC). Levels: {}. Ranges are 95% intervals.",
-            day(r.from),
-            day(r.to - crate::base::time::MICROS_PER_DAY),
+            r.from.date(),
+            (r.to - crate::base::time::Span::days(1)).date(),
             r.benchmark
         ))]),
         Block::Summary(vec![
@@ -163,7 +154,7 @@ pub fn document(r: &Report) -> Vec<Block> {
                     vec![
                         text(&f.id),
                         text(&f.service),
-                        text(minute(f.finished_at)),
+                        text(f.finished_at.minute()),
                         text(&f.links),
                         text(recovery),
                     ]

@@ -85,12 +85,12 @@ pub fn write(r: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::base::time::{format_instant, parse_instant};
+    use crate::base::time::parse_instant;
 
     #[test]
     fn iso_weeks() {
         let monday = parse_week("2026-W46").unwrap();
-        assert_eq!(format_instant(monday), "2026-11-09T00:00:00Z");
+        assert_eq!(monday.to_string(), "2026-11-09T00:00:00Z");
         assert_eq!(week_name(monday), "2026-W46");
         assert!(parse_week("2026-46").is_err());
         assert!(parse_week("2026-W54").is_err());

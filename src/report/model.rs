@@ -3,6 +3,8 @@
 //! formatted for people here (with [`Kind`]), so both outputs print the same
 //! text.
 
+use crate::base::time::Timestamp;
+
 /// How a metric's values read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -105,8 +107,7 @@ pub struct TeamLine {
 pub struct FailedDeployment {
     pub id: String,
     pub service: String,
-    /// µs since the epoch.
-    pub finished_at: i64,
+    pub finished_at: Timestamp,
     pub links: String,
     pub recovery_s: Option<f64>,
     /// The failure has not recovered (its incident is unresolved).
@@ -140,9 +141,9 @@ pub struct Chart {
 pub struct Report {
     /// `2026-W46`.
     pub week: String,
-    /// The week, `[from, to)` in µs since the epoch.
-    pub from: i64,
-    pub to: i64,
+    /// The week, `[from, to)`.
+    pub from: Timestamp,
+    pub to: Timestamp,
     /// The benchmark the levels come from.
     pub benchmark: String,
     pub summary: String,

@@ -50,6 +50,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
+use crate::base::time::{Span, Timestamp};
 use crate::engine::{Engine, ProductionPattern};
 use crate::error::{Error, Result};
 use crate::metrics::interval::{self, Interval};
@@ -216,7 +217,7 @@ impl Server {
         Ok(fork)
     }
 
-    fn metric_options(&self, from: i64, to: i64) -> MetricsOptions {
+    fn metric_options(&self, from: Timestamp, to: Timestamp) -> MetricsOptions {
         let mut opts = MetricsOptions::defaults(to);
         opts.from = from;
         opts.production = self.options.production.clone();
@@ -235,8 +236,8 @@ impl Server {
                 return Ok(openmetrics_reply(text));
             }
         }
-        let to = interval::now_micros();
-        let opts = self.metric_options(to - interval::days_micros(self.options.window_days), to);
+        let to = Timestamp::now();
+        let opts = self.metric_options(to - Span::days(self.options.window_days), to);
         let session = self.session(&engine)?;
         let text = self
             .run_query(async move { openmetrics_text(&session, &opts).await })
@@ -278,30 +279,29 @@ impl Server {
                 .into());
             }
         };
-        let today = interval::floor(interval::now_micros(), Interval::Day);
+        let today = Timestamp::now().start_of_day();
         let end = match params.get("end_date") {
             Some(d) => interval::parse_instant("end_date", d)?,
             None => today,
         };
         let start = match params.get("start_date") {
             Some(d) => interval::parse_instant("start_date", d)?,
-            None => end - interval::days_micros(90),
+            None => end - Span::days(90),
         };
         let max_days = self.options.limits.dora_max_days;
-        if end - start > interval::days_micros(max_days) {
+        if end - start > Span::days(max_days) {
             return Err(Error::usage(
                 "start_date",
                 format!(
                     "the range {} to {} is longer than {max_days} days, the most this server answers \
                      (--dora-max-days); ask for a shorter range",
-                    interval::format_instant(start),
-                    interval::format_instant(end)
+                    start, end
                 ),
             )
             .into());
         }
         // GitLab's end_date is inclusive: the window runs to the next day.
-        let mut opts = self.metric_options(start, end + interval::days_micros(1));
+        let mut opts = self.metric_options(start, end + Span::days(1));
         opts.interval = interval;
         opts.validate()?;
         // Grafana sends `team=` for the organisation.
@@ -326,8 +326,8 @@ impl Server {
         limits::check_sql(&query, &self.options.limits.sql)?;
         let engine = self.engine().await?;
         let session = self.session(&engine)?;
-        let to = interval::now_micros();
-        let opts = self.metric_options(to - interval::days_micros(self.options.window_days), to);
+        let to = Timestamp::now();
+        let opts = self.metric_options(to - Span::days(self.options.window_days), to);
         let max = self.options.limits.sql_max_rows;
         let value = self
             .run_query(async move {
@@ -494,7 +494,7 @@ fn dora_points(table: &metrics::MetricsTable, column: &str, team: Option<&str>) 
                 let micros = c
                     .as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>()
                     .value(row);
-                interval::format_instant(micros)[..10].to_string()
+                Timestamp::from_micros(micros).date()
             });
             points.push(json!({ "date": date, "value": json_number(value_col, row) }));
         }

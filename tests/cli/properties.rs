@@ -1,5 +1,6 @@
 //! Invariants over generated organisations of random shape.
 
+use doralens::base::time::{Span, Timestamp};
 use doralens::engine::{Engine, ProductionPattern};
 use doralens::ingest::synthetic::WarehouseSink;
 use doralens::ingest::synthetic::{self, GeneratorConfig};
@@ -9,7 +10,7 @@ use doralens::store::warehouse::Warehouse;
 use proptest::prelude::*;
 use serde_json::Value;
 
-const END: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+const END: Timestamp = Timestamp::from_micros(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
 
 fn rows(engine: &Engine, opts: &MetricsOptions, rt: &tokio::runtime::Runtime) -> Vec<Value> {
     let table = rt.block_on(metrics::compute(engine, opts)).unwrap();
@@ -45,7 +46,7 @@ proptest! {
         generate_into(&wh, &config);
         let engine = rt.block_on(Engine::open(&wh, &ProductionPattern::default())).unwrap();
         let mut opts = MetricsOptions::defaults(END);
-        opts.from = END - interval::days_micros(days);
+        opts.from = END - Span::days(days);
         opts.interval = weekly.then_some(interval::Interval::Week);
 
         let org = rows(&engine, &opts, &rt);

@@ -5,7 +5,7 @@ use crate::cli::args::AnalyzeArgs;
 use crate::cli::output::emit_metrics;
 use crate::engine::ProductionPattern;
 use crate::error::{Error, Result};
-use crate::metrics::{self, interval};
+use crate::metrics;
 use crate::store::warehouse::Warehouse;
 
 use super::{Context, open_engine};
@@ -48,8 +48,7 @@ pub async fn run(ctx: &Context, args: &AnalyzeArgs) -> Result<()> {
         if table.num_rows() == 0 {
             eprintln!(
                 "no release tag falls in the window {} to {}; widen it with --from",
-                interval::format_instant(opts.from),
-                interval::format_instant(opts.to)
+                opts.from, opts.to
             );
         }
         emit_metrics(args.format, None, &table)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::args::{FileFormat, GenerateArgs};
 use crate::error::{Error, Result};
 use crate::ingest::synthetic::{self, GeneratorConfig, Sink};
-use crate::metrics::interval::{self, Interval};
+use crate::metrics::interval;
 use crate::store::schema::Table;
 
 use super::Context;
@@ -34,7 +34,7 @@ pub fn run(ctx: &Context, args: GenerateArgs) -> Result<()> {
 pub fn config(args: &GenerateArgs) -> Result<GeneratorConfig> {
     let end = match &args.end {
         Some(s) => interval::parse_instant("--end", s)?,
-        None => interval::floor(interval::now_micros(), Interval::Day),
+        None => interval::Timestamp::now().start_of_day(),
     };
     // NaN and infinity fail these comparisons too.
     let within = |v: f64, lo: f64, hi: f64| v.is_finite() && v >= lo && v <= hi;

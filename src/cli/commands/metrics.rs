@@ -33,8 +33,7 @@ pub fn options(args: &MetricsArgs) -> Result<MetricsOptions> {
     let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
     opts.interval = args.interval;
     opts.group = args.by;
-    opts.incident_window_us =
-        interval::parse_duration_micros("--incident-window", &args.incident_window)?;
+    opts.incident_window = interval::parse_span("--incident-window", &args.incident_window)?;
     opts.production = args.env.pattern()?;
     opts.benchmark = args.bench.load()?;
     opts.rework_labels = args

@@ -14,7 +14,7 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<()> {
     use crate::report;
     let monday = match &args.week {
         Some(w) => report::parse_week(w)?,
-        None => report::last_complete_week(interval::now_micros()),
+        None => report::last_complete_week(interval::Timestamp::now()),
     };
     let week = report::week_name(monday);
     let dir = args

@@ -6,10 +6,10 @@ use crate::metrics::interval;
 use super::Context;
 
 pub fn run(ctx: &Context, retain: &str) -> Result<()> {
-    let retain = interval::parse_duration_micros("--retain", retain)?;
+    let retain = interval::parse_span("--retain", retain)?;
     let warehouse = ctx.existing()?;
     let report = warehouse.vacuum(
-        std::time::Duration::from_micros(retain as u64),
+        std::time::Duration::from_micros(retain.micros().max(0) as u64),
         std::time::Duration::from_secs(30),
     )?;
     eprintln!(
