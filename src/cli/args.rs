@@ -272,6 +272,38 @@ pub enum IngestSource {
     /// GitLab projects (token: GITLAB_TOKEN): commits, merge requests,
     /// deployments, incidents. Later runs read only what changed.
     Gitlab(ForgeArgs),
+    /// PagerDuty incidents (token: PAGERDUTY_TOKEN, a read-only REST API
+    /// key), with links from their related change events. Later runs
+    /// re-read only from the oldest incident still open.
+    Pagerduty(PagerDutyArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PagerDutyArgs {
+    /// PagerDuty service ids to sync, each with its own cursor (repeatable;
+    /// default: [pagerduty] service_ids, else the whole account)
+    #[arg(long = "service-id", value_name = "ID")]
+    pub service_ids: Vec<String>,
+    /// Only incidents of these PagerDuty teams (repeatable)
+    #[arg(long = "team-id", value_name = "ID")]
+    pub team_ids: Vec<String>,
+    /// Only incidents of this urgency
+    #[arg(long, value_parser = ["high", "low"])]
+    pub urgency: Option<String>,
+    /// Only incidents of this priority or higher, e.g. P2 keeps P1 and P2
+    /// (incidents without a priority are left out)
+    #[arg(long, value_name = "PRIORITY")]
+    pub min_priority: Option<String>,
+    /// Where a first or --full sync starts (RFC 3339 or a date) [default: a year ago]
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// API root [default: https://api.pagerduty.com]
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
+    /// Do not read each incident's related change events (one request per
+    /// incident) for explicit deployment or commit links
+    #[arg(long)]
+    pub no_change_events: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -21,6 +21,7 @@ pub struct Config {
     pub concurrency: Option<usize>,
     pub github: Option<ForgeSection>,
     pub gitlab: Option<ForgeSection>,
+    pub pagerduty: Option<PagerDutySection>,
     /// Repository → service. Unlisted repositories are their own service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,
@@ -39,6 +40,28 @@ pub struct ForgeSection {
     /// GitHub: issues with this label are incidents (GitLab uses its
     /// incident issue type).
     pub incident_label: Option<String>,
+}
+
+/// `[pagerduty]`: which incidents to read and how their services map.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutySection {
+    pub api_url: Option<String>,
+    /// Services to sync (each its own cursor); none: the whole account.
+    #[serde(default)]
+    pub service_ids: Vec<String>,
+    #[serde(default)]
+    pub team_ids: Vec<String>,
+    /// `high` or `low`.
+    pub urgency: Option<String>,
+    /// `P2` keeps P1 and P2.
+    pub min_priority: Option<String>,
+    /// Where a first sync starts (RFC 3339 or a date).
+    pub since: Option<String>,
+    pub change_events: Option<bool>,
+    /// PagerDuty service id or name → doralens service.
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -79,6 +102,24 @@ impl Config {
         }
         if self.concurrency == Some(0) {
             return Err(bad("concurrency: must be at least 1".into()));
+        }
+        if let Some(pd) = &self.pagerduty {
+            if let Some(u) = &pd.urgency
+                && u != "high"
+                && u != "low"
+            {
+                return Err(bad(format!(
+                    "[pagerduty] urgency: `{u}` is neither \"high\" nor \"low\""
+                )));
+            }
+            if let Some(p) = &pd.min_priority {
+                crate::ingest::pagerduty::parse_priority("[pagerduty] min_priority", p)
+                    .map_err(|e| bad(e.to_string()))?;
+            }
+            if let Some(s) = &pd.since {
+                crate::base::time::parse_instant("[pagerduty] since", s)
+                    .map_err(|e| bad(e.to_string()))?;
+            }
         }
         for (section, forge) in [("github", &self.github), ("gitlab", &self.gitlab)] {
             for repo in forge.iter().flat_map(|f| &f.repos) {
@@ -156,6 +197,18 @@ releases_as_deployments = false
 [services]
 # "acme/api" = "api"
 # "acme/platform/billing" = "billing"
+
+# PagerDuty incidents (export PAGERDUTY_TOKEN, a read-only REST API key);
+# `doralens ingest` reads them when this section is present.
+# [pagerduty]
+# service_ids = ["PIJ90N7"]      # each synced with its own cursor; none: the account
+# team_ids = []
+# urgency = "high"               # only high-urgency incidents
+# min_priority = "P2"            # only P1 and P2 (unprioritised ones are left out)
+# since = "2025-01-01"           # where the first sync starts (default: a year ago)
+# change_events = true           # explicit links from related change events
+# [pagerduty.services]           # PagerDuty service id or name → doralens service
+# PIJ90N7 = "api"
 
 # Team → the services it owns (a service may belong to several teams).
 [teams]

@@ -36,6 +36,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
             ..
         } => commands::ingest::git(&ctx, &args, full),
         Command::Ingest {
+            source: Some(IngestSource::Pagerduty(args)),
+            config,
+            full,
+        } => commands::ingest::pagerduty(&ctx, &config, full, Some(&args)).await,
+        Command::Ingest {
             source,
             config,
             full,

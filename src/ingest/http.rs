@@ -324,6 +324,14 @@ fn api_message(body: &[u8]) -> String {
                 return one_line(s);
             }
         }
+        // PagerDuty: {"error": {"message": ..., "errors": [...]}}; Jira:
+        // {"errorMessages": [...]}.
+        if let Some(s) = v.pointer("/error/message").and_then(|m| m.as_str()) {
+            return one_line(s);
+        }
+        if let Some(s) = v.pointer("/errorMessages/0").and_then(|m| m.as_str()) {
+            return one_line(s);
+        }
     }
     let text = String::from_utf8_lossy(body);
     let title = text

@@ -5,8 +5,12 @@
 //! - [`git`]: local git repositories (commits, tags as deployments);
 //! - [`github`] and [`gitlab`]: the forges' APIs, sharing [`forge`] (sync,
 //!   cursors, mapping rules) and [`http`] (retries and rate limits);
+//! - [`pagerduty`]: incidents from PagerDuty, a [`source::Source`] (scopes,
+//!   keyed cursors, typed rows, service mapping) over [`client`], the JSON
+//!   client sharing [`http`]'s retry policy;
 //! - [`synthetic`]: the deterministic organisation generator.
 
+pub mod client;
 pub mod csv;
 pub mod forge;
 pub mod git;
@@ -15,7 +19,9 @@ pub mod github;
 pub mod gitlab;
 pub mod http;
 pub mod ndjson;
+pub mod pagerduty;
 pub mod rows;
+pub mod source;
 pub mod synthetic;
 
 use std::path::Path;

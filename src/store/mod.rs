@@ -3,5 +3,6 @@
 pub mod buffer;
 pub mod keys;
 pub mod links;
+pub mod rows;
 pub mod schema;
 pub mod warehouse;

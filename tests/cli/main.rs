@@ -1,5 +1,6 @@
 //! The integration tests: one binary (see Cargo.toml), one module per area.
 
+mod mock_api;
 mod mock_forge;
 mod util;
 
@@ -13,6 +14,7 @@ mod properties;
 mod reliability;
 mod reports;
 mod scenarios;
+mod trackers;
 mod warehouse;
 
 mod smoke {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::cli::args::{ForgeArgs, GitArgs};
+use crate::cli::args::{ForgeArgs, GitArgs, PagerDutyArgs};
 use crate::cli::config;
 use crate::engine::{DEFAULT_PRODUCTION, ProductionPattern};
 use crate::error::{Error, Result};
@@ -115,6 +115,9 @@ pub async fn forges(
         }
         plan.push((forge, options, repos));
     }
+    if plan.is_empty() && explicit.is_none() && config.pagerduty.is_some() {
+        return pagerduty(ctx, config_file, full, None).await;
+    }
     if plan.is_empty() {
         return Err(Error::Config {
             file: config_file.to_path_buf(),
@@ -162,5 +165,65 @@ pub async fn forges(
             Err(e) => return Err(failure.unwrap_or(e)),
         }
     }
+    if explicit.is_none() && config.pagerduty.is_some() {
+        pagerduty(ctx, config_file, full, None).await?;
+    }
     failure.map_or(Ok(()), Err)
+}
+
+/// `ingest pagerduty`, or the `[pagerduty]` section of plain `ingest`:
+/// options from the command line over the file over the defaults.
+pub async fn pagerduty(
+    ctx: &Context,
+    config_file: &Path,
+    full: bool,
+    args: Option<&PagerDutyArgs>,
+) -> Result<()> {
+    use crate::base::time::{Span, Timestamp, parse_instant};
+    use crate::ingest::pagerduty::{PagerDuty, PagerDutyOptions, parse_priority};
+    use crate::ingest::source::{SourceContext, sync_all};
+    let config = config::Config::load(config_file, false)?;
+    let section = config.pagerduty.unwrap_or_default();
+    let pick = |cli: Option<Vec<String>>, file: Vec<String>| match cli {
+        Some(v) if !v.is_empty() => v,
+        _ => file,
+    };
+    let since = match args.and_then(|a| a.since.clone()).or(section.since.clone()) {
+        Some(s) => parse_instant("--since", &s)?,
+        None => Timestamp::now() - Span::days(365),
+    };
+    let min_priority = match args
+        .and_then(|a| a.min_priority.clone())
+        .or(section.min_priority.clone())
+    {
+        Some(p) => Some(parse_priority("--min-priority", &p)?),
+        None => None,
+    };
+    let options = PagerDutyOptions {
+        api_url: args
+            .and_then(|a| a.api_url.clone())
+            .or(section.api_url.clone()),
+        service_ids: pick(args.map(|a| a.service_ids.clone()), section.service_ids),
+        team_ids: pick(args.map(|a| a.team_ids.clone()), section.team_ids),
+        urgency: args.and_then(|a| a.urgency.clone()).or(section.urgency),
+        min_priority,
+        since,
+        services: section.services.into_iter().collect(),
+        change_events: !args.is_some_and(|a| a.no_change_events)
+            && section.change_events.unwrap_or(true),
+    };
+    let warehouse = ctx.open()?;
+    let notify: crate::ingest::http::Notify = std::sync::Arc::new(|line: &str| eprintln!("{line}"));
+    let source = PagerDuty::new(options, notify.clone())?;
+    let sync = SourceContext {
+        warehouse: &warehouse,
+        full,
+        notify: notify.clone(),
+    };
+    let reports = sync_all(&source, &sync).await?;
+    source.report_unmapped(&notify);
+    for r in &reports {
+        eprintln!("{}", r.summary("pagerduty"));
+    }
+    Ok(())
 }

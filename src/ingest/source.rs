@@ -1,0 +1,314 @@
+//! What every incident or deployment source outside the forges shares
+//! (PagerDuty today; Jira, incident.io and CI pipelines fit the same
+//! shape): a [`Source`] has a name and **scopes** (a PagerDuty service, a
+//! Jira project...), each synced on its own with a **keyed cursor**
+//! (`_state/<source>-<scope>.json`, any serde type the source chooses),
+//! written only after the scope's rows. Rows are typed
+//! ([`IncidentRow`](crate::store::rows::IncidentRow),
+//! [`DeploymentRow`](crate::store::rows::DeploymentRow)) and go through the
+//! one [`ScopeSync::write`], which upserts by natural key, so reading an
+//! item twice is harmless and an incremental run converges to a full one.
+//!
+//! **Service mapping.** A source names services its own way (a PagerDuty
+//! service id or name, a Jira component). [`ServiceMap`] maps them to
+//! doralens services from doralens.toml; a value with no mapping is kept
+//! as the source names it and said once per sync on stderr, never dropped
+//! silently.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::http::Notify;
+use crate::error::{Error, Result};
+use crate::store::buffer::TableBuffer;
+use crate::store::rows::{DeploymentRow, IncidentRow};
+use crate::store::schema::Table;
+use crate::store::warehouse::Warehouse;
+
+/// An incident or deployment source synced scope by scope.
+pub trait Source: Sync {
+    /// Its cursor for one scope; `Default` is "never synced".
+    type Cursor: Serialize + DeserializeOwned + Default + Send;
+    /// `pagerduty`, `jira`, ...: the command and the state files' prefix.
+    fn name(&self) -> &'static str;
+    /// What is synced separately, each with its own cursor.
+    fn scopes(&self) -> Vec<String>;
+    /// Reads one scope (what changed since `sync.cursor`, or everything on
+    /// a full run) and writes it with [`ScopeSync::write`].
+    fn sync(&self, sync: &mut ScopeSync<'_, Self::Cursor>) -> impl Future<Output = Result<()>>;
+}
+
+/// What one scope's sync wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeReport {
+    pub scope: String,
+    pub incidents: usize,
+    pub deployments: usize,
+    /// Stored rows deleted because the source no longer has them as it
+    /// was asked (an incident filtered out after a priority change).
+    pub deleted: usize,
+    /// Items the source listed that the options left out.
+    pub skipped: usize,
+    pub incremental: bool,
+}
+
+impl ScopeReport {
+    pub fn summary(&self, source: &str) -> String {
+        let mut parts = Vec::new();
+        if self.incidents > 0 || self.deployments == 0 {
+            parts.push(format!("{} incidents", self.incidents));
+        }
+        if self.deployments > 0 {
+            parts.push(format!("{} deployments", self.deployments));
+        }
+        if self.deleted > 0 {
+            parts.push(format!("{} removed", self.deleted));
+        }
+        if self.skipped > 0 {
+            parts.push(format!("{} left out by the filters", self.skipped));
+        }
+        format!(
+            "{source} {}: {}{}",
+            self.scope,
+            parts.join(", "),
+            if self.incremental {
+                " (incremental)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Source values → doralens services, with the values that had no mapping.
+#[derive(Debug, Default)]
+pub struct ServiceMap {
+    map: HashMap<String, String>,
+    unmapped: Mutex<BTreeSet<String>>,
+}
+
+impl ServiceMap {
+    pub fn new(map: impl IntoIterator<Item = (String, String)>) -> Self {
+        ServiceMap {
+            map: map.into_iter().collect(),
+            unmapped: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// The doralens service for the first of `keys` that is mapped (e.g. a
+    /// PagerDuty service's id, then its name); otherwise the last key as
+    /// the source names it, remembered for [`ServiceMap::report`].
+    pub fn map(&self, keys: &[&str]) -> Option<String> {
+        let keys: Vec<&str> = keys.iter().copied().filter(|k| !k.is_empty()).collect();
+        if let Some(mapped) = keys.iter().find_map(|k| self.map.get(*k)) {
+            return Some(mapped.clone());
+        }
+        let name = keys.last()?;
+        if !self.map.is_empty() {
+            self.unmapped
+                .lock()
+                .expect("poisoned")
+                .insert(keys.join(" / "));
+        }
+        Some(name.to_string())
+    }
+
+    /// Says once which values had no mapping (only when a mapping is
+    /// configured: without one, the source's names are the services).
+    pub fn report(&self, source: &str, section: &str, notify: &Notify) {
+        let unmapped = self.unmapped.lock().expect("poisoned");
+        if unmapped.is_empty() {
+            return;
+        }
+        notify(&format!(
+            "note: {source}: {} service(s) have no mapping in [{section}] of doralens.toml and \
+             keep the name {source} gives them: {}",
+            unmapped.len(),
+            unmapped.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
+}
+
+/// Shared by the scopes of one run.
+pub struct SourceContext<'a> {
+    pub warehouse: &'a Warehouse,
+    /// Ignore the cursors and read everything.
+    pub full: bool,
+    pub notify: Notify,
+}
+
+/// One scope's sync: its cursor and where its rows go.
+pub struct ScopeSync<'a, C> {
+    ctx: &'a SourceContext<'a>,
+    source: &'static str,
+    pub scope: String,
+    pub cursor: C,
+    report: ScopeReport,
+}
+
+impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
+    fn state_name(source: &str, scope: &str) -> String {
+        format!("{source}-{}", super::git::sanitise(scope))
+    }
+
+    pub fn open(ctx: &'a SourceContext<'a>, source: &'static str, scope: &str) -> Result<Self> {
+        let saved = if ctx.full {
+            None
+        } else {
+            ctx.warehouse
+                .read_state(&Self::state_name(source, scope))?
+                .and_then(|v| serde_json::from_value::<C>(v).ok())
+        };
+        Ok(ScopeSync {
+            ctx,
+            source,
+            scope: scope.to_string(),
+            report: ScopeReport {
+                scope: scope.to_string(),
+                incremental: saved.is_some(),
+                ..Default::default()
+            },
+            cursor: saved.unwrap_or_default(),
+        })
+    }
+
+    /// True when a cursor from an earlier run was found.
+    pub fn incremental(&self) -> bool {
+        self.report.incremental
+    }
+
+    pub fn notify(&self, message: &str) {
+        (self.ctx.notify)(message)
+    }
+
+    pub fn skipped(&mut self, n: usize) {
+        self.report.skipped += n;
+    }
+
+    /// Writes rows (upserted by natural key, later rows of a key winning),
+    /// then the cursor `update` leaves: a failure later keeps these rows
+    /// and the next run resumes from the last cursor written.
+    pub fn write(
+        &mut self,
+        incidents: &[IncidentRow],
+        deployments: &[DeploymentRow],
+        update: impl FnOnce(&mut C),
+    ) -> Result<()> {
+        let warehouse = self.ctx.warehouse;
+        let mut pending = Vec::new();
+        if !incidents.is_empty() {
+            let mut buffer = TableBuffer::new(Table::Incidents);
+            incidents.iter().for_each(|r| r.push(&mut buffer));
+            pending.push(buffer);
+        }
+        if !deployments.is_empty() {
+            let mut buffer = TableBuffer::new(Table::Deployments);
+            deployments.iter().for_each(|r| r.push(&mut buffer));
+            pending.push(buffer);
+        }
+        for mut buffer in pending {
+            let table = buffer.table();
+            let batches = super::keep_last_per_key(table, vec![buffer.finish()?])?;
+            warehouse.upsert(table, &batches)?;
+        }
+        self.report.incidents += incidents.len();
+        self.report.deployments += deployments.len();
+        update(&mut self.cursor);
+        warehouse.write_state(
+            &Self::state_name(self.source, &self.scope),
+            &serde_json::to_value(&self.cursor).expect("cursor serialises"),
+        )
+    }
+
+    /// Deletes stored incidents by id (the table's whole key).
+    pub fn delete_incidents(&mut self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<Vec<String>> = ids.iter().map(|id| vec![id.clone()]).collect();
+        self.report.deleted += self.ctx.warehouse.delete(Table::Incidents, &keys)?;
+        Ok(())
+    }
+
+    /// Stored incident ids starting with `prefix`.
+    pub fn stored_incidents(&self, prefix: &str) -> Result<Vec<String>> {
+        use datafusion::arrow::array::AsArray;
+        let mut out = Vec::new();
+        for batch in self
+            .ctx
+            .warehouse
+            .read_table(Table::Incidents, Some(&["id"]))?
+        {
+            out.extend(
+                batch
+                    .column(0)
+                    .as_string::<i32>()
+                    .iter()
+                    .flatten()
+                    .filter(|id| id.starts_with(prefix))
+                    .map(str::to_string),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Syncs every scope of `source`, one after another (scopes of one
+/// account share its rate limit). A failed scope keeps what it wrote; the
+/// others still run, and the first failure is returned after them (a
+/// rejected token stops at once: it is the same for every scope).
+pub async fn sync_all<S: Source>(source: &S, ctx: &SourceContext<'_>) -> Result<Vec<ScopeReport>> {
+    let mut reports = Vec::new();
+    let mut failures: BTreeMap<String, Error> = BTreeMap::new();
+    for scope in source.scopes() {
+        let mut sync = ScopeSync::<S::Cursor>::open(ctx, source.name(), &scope)?;
+        match source.sync(&mut sync).await {
+            Ok(()) => reports.push(sync.report),
+            Err(e @ Error::Token { .. }) => return Err(e),
+            Err(e) => {
+                failures.insert(scope, e);
+            }
+        }
+    }
+    match failures.into_iter().next() {
+        None => Ok(reports),
+        Some((_, first)) => {
+            for r in &reports {
+                eprintln!("{}", r.summary(source.name()));
+            }
+            Err(first)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unmapped_services_keep_their_name_and_are_reported_once() {
+        let map = ServiceMap::new([("PABC123".to_string(), "api".to_string())]);
+        assert_eq!(map.map(&["PABC123", "API prod"]).as_deref(), Some("api"));
+        assert_eq!(map.map(&["PXYZ", "Billing"]).as_deref(), Some("Billing"));
+        assert_eq!(map.map(&["PXYZ", "Billing"]).as_deref(), Some("Billing"));
+        let said = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = said.clone();
+        let notify: Notify =
+            std::sync::Arc::new(move |l: &str| sink.lock().unwrap().push(l.into()));
+        map.report("pagerduty", "pagerduty.services", &notify);
+        let said = said.lock().unwrap();
+        assert_eq!(said.len(), 1);
+        assert!(
+            said[0].contains("1 service(s)") && said[0].contains("PXYZ / Billing"),
+            "{said:?}"
+        );
+        // Without a mapping, names are services and nothing is said.
+        let none = ServiceMap::new([]);
+        assert_eq!(none.map(&["P1", "Checkout"]).as_deref(), Some("Checkout"));
+        assert!(none.unmapped.lock().unwrap().is_empty());
+    }
+}

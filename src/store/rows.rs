@@ -1,0 +1,138 @@
+//! Typed rows of the tables external sources write (incidents and
+//! deployments): a source fills a struct by field name, and the one
+//! [`IncidentRow::push`] / [`DeploymentRow::push`] turns it into the
+//! table's cells in column order, so no source handles positional cells.
+
+use super::buffer::{Cell, TableBuffer};
+use super::schema::Table;
+use crate::base::time::Timestamp;
+
+/// One row of `incidents` (docs/metrics.md section 1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentRow {
+    pub id: String,
+    pub service: Option<String>,
+    pub title: Option<String>,
+    pub severity: Option<String>,
+    pub created_at: Timestamp,
+    /// None while open.
+    pub resolved_at: Option<Timestamp>,
+    /// An explicit link to the deployment that caused it.
+    pub deployment_id: Option<String>,
+    /// An explicit link to the root-cause commit.
+    pub sha: Option<String>,
+}
+
+/// One row of `deployments`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentRow {
+    pub id: String,
+    pub repo: String,
+    pub service: String,
+    pub environment: String,
+    pub sha: String,
+    /// success, failure, error or cancelled.
+    pub status: String,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Timestamp,
+}
+
+fn time(t: Option<Timestamp>) -> Cell<'static> {
+    t.map_or(Cell::Null, |t| Cell::Time(t.micros()))
+}
+
+impl IncidentRow {
+    pub const TABLE: Table = Table::Incidents;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.id),
+            self.service.as_deref().into(),
+            self.title.as_deref().into(),
+            self.severity.as_deref().into(),
+            Cell::Time(self.created_at.micros()),
+            time(self.resolved_at),
+            self.deployment_id.as_deref().into(),
+            self.sha.as_deref().into(),
+        ]);
+    }
+}
+
+impl DeploymentRow {
+    pub const TABLE: Table = Table::Deployments;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.id),
+            Cell::Text(&self.repo),
+            Cell::Text(&self.service),
+            Cell::Text(&self.environment),
+            Cell::Text(&self.sha),
+            Cell::Text(&self.status),
+            time(self.started_at),
+            Cell::Time(self.finished_at.micros()),
+        ]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::TimestampMicrosecondType;
+
+    #[test]
+    fn typed_rows_land_in_their_named_columns() {
+        let t = Timestamp::from_micros(1_000_000);
+        let mut incidents = TableBuffer::new(Table::Incidents);
+        IncidentRow {
+            id: "PD-1".into(),
+            service: Some("api".into()),
+            severity: Some("P1".into()),
+            created_at: t,
+            sha: Some("abc1234".into()),
+            ..Default::default()
+        }
+        .push(&mut incidents);
+        let batch = incidents.finish().unwrap();
+        let text = |name: &str| {
+            let c = batch.column_by_name(name).unwrap().as_string::<i32>();
+            (!c.is_null(0)).then(|| c.value(0).to_string())
+        };
+        assert_eq!(text("id").as_deref(), Some("PD-1"));
+        assert_eq!(text("service").as_deref(), Some("api"));
+        assert_eq!(text("severity").as_deref(), Some("P1"));
+        assert_eq!(text("title"), None);
+        assert_eq!(text("sha").as_deref(), Some("abc1234"));
+        assert_eq!(text("deployment_id"), None);
+        let created = batch.column_by_name("created_at").unwrap();
+        assert_eq!(
+            created.as_primitive::<TimestampMicrosecondType>().value(0),
+            1_000_000
+        );
+        assert!(batch.column_by_name("resolved_at").unwrap().is_null(0));
+
+        let mut deployments = TableBuffer::new(Table::Deployments);
+        DeploymentRow {
+            id: "d1".into(),
+            repo: "acme/api".into(),
+            service: "api".into(),
+            environment: "production".into(),
+            sha: "f00".into(),
+            status: "success".into(),
+            started_at: None,
+            finished_at: t,
+        }
+        .push(&mut deployments);
+        let batch = deployments.finish().unwrap();
+        let env = batch
+            .column_by_name("environment")
+            .unwrap()
+            .as_string::<i32>();
+        assert_eq!(env.value(0), "production");
+        let status = batch.column_by_name("status").unwrap().as_string::<i32>();
+        assert_eq!(status.value(0), "success");
+    }
+}

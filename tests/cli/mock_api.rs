@@ -1,0 +1,313 @@
+//! A mock JSON API on 127.0.0.1 for the tracker ingestor tests, answering
+//! like PagerDuty's REST API v2 from `fixtures/pagerduty/` (see its
+//! README): `GET /incidents` filtered by `since`/`until` (creation time),
+//! `service_ids[]` and `urgencies[]`, paged by `limit` (capped by
+//! `max_limit`, as a server's cap) and `offset` with `more`; and
+//! `GET /incidents/{id}/related_change_events`. Requests without
+//! `Authorization: Token token=<TOKEN>` get PagerDuty's 401 error body.
+//!
+//! Scripted faults (a status, a 429 with `Retry-After`, a body cut off
+//! mid-way) apply to the next requests whose path ends with a suffix.
+//! Every request is recorded. Connections close after each answer.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+pub const TOKEN: &str = "pd-test-token-0123456789";
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Status(u16),
+    RetryAfter(u64),
+    Truncate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: HashMap<String, String>,
+}
+
+impl Recorded {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    incidents: Vec<Value>,
+    change_events: HashMap<String, Value>,
+    max_limit: usize,
+    faults: Vec<(String, Fault, u32)>,
+    requests: Vec<Recorded>,
+}
+
+pub struct MockPagerDuty {
+    url: String,
+    state: Arc<Mutex<State>>,
+}
+
+fn fixture(name: &str) -> Value {
+    let path = crate::util::repo_root()
+        .join("fixtures/pagerduty")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+impl MockPagerDuty {
+    pub fn start() -> MockPagerDuty {
+        let incidents = fixture("incidents.json")["incidents"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let change_events = fixture("related_change_events.json")["related_change_events"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(Mutex::new(State {
+            incidents,
+            change_events,
+            max_limit: 100,
+            ..Default::default()
+        }));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let state = shared.clone();
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &state);
+                });
+            }
+        });
+        MockPagerDuty { url, state }
+    }
+
+    pub fn api_url(&self) -> String {
+        self.url.clone()
+    }
+
+    pub fn set_max_limit(&self, n: usize) {
+        self.state.lock().unwrap().max_limit = n;
+    }
+
+    /// Changes the incident with this number (the world moves on).
+    pub fn edit(&self, number: u64, change: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        let incident = state
+            .incidents
+            .iter_mut()
+            .find(|i| i["incident_number"] == number)
+            .expect("incident exists");
+        change(incident);
+    }
+
+    /// Adds an incident shaped like the fixture's first one.
+    pub fn add(&self, number: u64, created_at: &str) {
+        let mut state = self.state.lock().unwrap();
+        let mut incident = state.incidents[0].clone();
+        incident["id"] = json!(format!("QNEW{number}"));
+        incident["incident_number"] = json!(number);
+        incident["created_at"] = json!(created_at);
+        incident["status"] = json!("triggered");
+        incident["resolved_at"] = Value::Null;
+        state.incidents.push(incident);
+    }
+
+    pub fn fault(&self, path_suffix: &str, fault: Fault, times: u32) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .push((path_suffix.to_string(), fault, times));
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state.lock().unwrap().requests.clear();
+    }
+}
+
+fn time(v: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(v).unwrap()
+}
+
+fn answer(state: &State, path: &str, query: &[(String, String)]) -> (u16, Value) {
+    let all = |name: &str| -> Vec<&str> {
+        query
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let one = |name: &str| all(name).first().map(|s| s.to_string());
+    if path == "/incidents" {
+        let since = one("since").map(|s| time(&s));
+        let until = one("until").map(|s| time(&s));
+        if let (Some(s), Some(u)) = (since, until)
+            && u - s > chrono::Duration::days(183)
+        {
+            return (
+                400,
+                json!({"error": {"message": "Invalid Input Provided", "code": 2001,
+                       "errors": ["Date range cannot exceed 6 months"]}}),
+            );
+        }
+        let services = all("service_ids[]");
+        let urgencies = all("urgencies[]");
+        let statuses = all("statuses[]");
+        let matching: Vec<&Value> = state
+            .incidents
+            .iter()
+            .filter(|i| {
+                let created = time(i["created_at"].as_str().unwrap());
+                since.is_none_or(|s| created >= s)
+                    && until.is_none_or(|u| created < u)
+                    && (services.is_empty()
+                        || services.contains(&i["service"]["id"].as_str().unwrap()))
+                    && (urgencies.is_empty() || urgencies.contains(&i["urgency"].as_str().unwrap()))
+                    && (statuses.is_empty() || statuses.contains(&i["status"].as_str().unwrap()))
+            })
+            .collect();
+        let limit: usize = one("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(25)
+            .min(state.max_limit);
+        let offset: usize = one("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+        let page: Vec<Value> = matching
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|v| (*v).clone())
+            .collect();
+        return (
+            200,
+            json!({
+                "incidents": page,
+                "limit": limit,
+                "offset": offset,
+                "more": offset + limit < matching.len(),
+                "total": null
+            }),
+        );
+    }
+    if let Some(id) = path
+        .strip_prefix("/incidents/")
+        .and_then(|p| p.strip_suffix("/related_change_events"))
+    {
+        return match state.change_events.get(id) {
+            Some(events) => (200, json!({ "change_events": events })),
+            None if state.incidents.iter().any(|i| i["id"] == id) => {
+                (200, json!({ "change_events": [] }))
+            }
+            None => (
+                404,
+                json!({"error": {"message": "Not Found", "code": 2100}}),
+            ),
+        };
+    }
+    (
+        404,
+        json!({"error": {"message": "Not Found", "code": 2100}}),
+    )
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let target = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let (status, body, extra, truncate) = {
+        let mut state = state.lock().unwrap();
+        state.requests.push(Recorded {
+            path: path.to_string(),
+            query: query.clone(),
+            headers: headers.clone(),
+        });
+        let fault = state
+            .faults
+            .iter_mut()
+            .find(|(suffix, _, left)| *left > 0 && path.ends_with(suffix.as_str()))
+            .map(|(_, fault, left)| {
+                *left -= 1;
+                fault.clone()
+            });
+        let authorised = headers.get("authorization").map(String::as_str)
+            == Some(&format!("Token token={TOKEN}"));
+        match fault {
+            _ if !authorised => (
+                401,
+                json!({"error": {"message": "Unauthorized", "code": 2006}}),
+                String::new(),
+                false,
+            ),
+            Some(Fault::Status(s)) => (
+                s,
+                json!({"error": {"message": "Internal Server Error", "code": 2000}}),
+                String::new(),
+                false,
+            ),
+            Some(Fault::RetryAfter(secs)) => (
+                429,
+                json!({"error": {"message": "Rate Limit Exceeded", "code": 2020}}),
+                format!("Retry-After: {secs}\r\n"),
+                false,
+            ),
+            Some(Fault::Truncate) => {
+                let (s, b) = answer(&state, path, &query);
+                (s, b, String::new(), true)
+            }
+            None => {
+                let (s, b) = answer(&state, path, &query);
+                (s, b, String::new(), false)
+            }
+        }
+    };
+    let body = serde_json::to_vec(&body).unwrap();
+    let mut stream = stream;
+    let shown = if truncate {
+        &body[..body.len() / 2]
+    } else {
+        &body[..]
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Connection: close\r\n\r\n"
+    )?;
+    stream.write_all(shown)?;
+    stream.flush()
+}

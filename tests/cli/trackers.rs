@@ -1,0 +1,241 @@
+//! Incident trackers against a mock API on 127.0.0.1 shaped like the real
+//! one (`tests/cli/mock_api.rs`, fixtures in `fixtures/pagerduty/`).
+
+use assert_cmd::Command;
+
+use crate::mock_api::{Fault, MockPagerDuty, TOKEN};
+use crate::util::{Workspace, output_ok};
+
+const CONFIG: &str =
+    "[pagerduty]\nsince = \"2026-11-01\"\n\n[pagerduty.services]\nPSVCAPI = \"api\"\n";
+
+fn pagerduty(ws: &Workspace, mock: &MockPagerDuty, extra: &[&str]) -> Command {
+    let mut args = vec!["ingest", "pagerduty", "--api-url"];
+    let url = mock.api_url();
+    args.push(&url);
+    args.extend(extra);
+    let mut cmd = ws.doralens(&args);
+    cmd.env("PAGERDUTY_TOKEN", TOKEN)
+        .env("DORALENS_HTTP_BACKOFF_MS", "10");
+    cmd
+}
+
+fn setup() -> (Workspace, MockPagerDuty) {
+    let ws = Workspace::new();
+    ws.write("doralens.toml", CONFIG);
+    (ws, MockPagerDuty::start())
+}
+
+const INCIDENTS: &str = "SELECT id, service, title, severity, created_at, resolved_at, deployment_id, sha \
+                         FROM incidents ORDER BY id";
+
+#[test]
+fn pagerduty_incidents_keep_their_true_resolution_services_and_explicit_links() {
+    let (ws, mock) = setup();
+    let out = output_ok(pagerduty(&ws, &mock, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        ws.sql_csv(INCIDENTS),
+        "id,service,title,severity,created_at,resolved_at,deployment_id,sha\n\
+         PD-101,api,Checkout API returns 500s,P1,2026-11-10T10:00:00Z,2026-11-10T12:00:00Z,d-api-2,\n\
+         PD-102,Web storefront,Slow product pages,P3,2026-11-11T08:00:00Z,2026-11-11T09:30:00Z,,\n\
+         PD-103,api,Payment retries pile up,P2,2026-11-12T15:00:00Z,,,c300000000000000000000000000000000000000\n\
+         PD-104,api,Login errors after deploy,high,2026-11-13T10:00:00Z,2026-11-13T11:00:00Z,,\n"
+    );
+    // The one unmapped service is said once; the summary counts the rows.
+    assert_eq!(stderr.matches("Web storefront").count(), 1, "{stderr}");
+    assert!(stderr.contains("PSVCWEB / Web storefront"), "{stderr}");
+    assert!(
+        stderr.contains("pagerduty account: 4 incidents"),
+        "{stderr}"
+    );
+    let requests = mock.requests();
+    for r in &requests {
+        assert_eq!(r.headers["authorization"], format!("Token token={TOKEN}"));
+        assert_eq!(
+            r.headers["accept"],
+            "application/vnd.pagerduty+json;version=2"
+        );
+    }
+    let list = requests.iter().find(|r| r.path == "/incidents").unwrap();
+    let statuses: Vec<&str> = list
+        .query
+        .iter()
+        .filter(|(k, _)| k == "statuses[]")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(statuses, ["triggered", "acknowledged", "resolved"]);
+    assert!(!stderr.contains(TOKEN));
+}
+
+#[test]
+fn pagerduty_pages_to_the_end_in_six_month_windows_through_faults() {
+    let (ws, mock) = setup();
+    mock.set_max_limit(1);
+    mock.fault("/incidents", Fault::RetryAfter(1), 1);
+    mock.fault("/incidents", Fault::Status(500), 1);
+    mock.fault("/incidents", Fault::Truncate, 1);
+    mock.fault("/related_change_events", Fault::Status(502), 1);
+    let out = output_ok(pagerduty(&ws, &mock, &["--since", "2025-06-01"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Retry-After: 1"), "{stderr}");
+    assert!(stderr.contains("retry 1/"), "{stderr}");
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM incidents"), "n\n4\n");
+    let lists: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/incidents")
+        .collect();
+    // Every window within six months, the range walked from --since on.
+    let mut windows = std::collections::BTreeSet::new();
+    for r in &lists {
+        let since = chrono::DateTime::parse_from_rfc3339(r.param("since").unwrap()).unwrap();
+        let until = chrono::DateTime::parse_from_rfc3339(r.param("until").unwrap()).unwrap();
+        assert!(until - since <= chrono::Duration::days(180), "{r:?}");
+        windows.insert(r.param("since").unwrap().to_string());
+    }
+    assert!(windows.len() >= 3, "{windows:?}");
+    assert!(
+        windows.first().unwrap().starts_with("2025-06-01"),
+        "{windows:?}"
+    );
+    // One incident a page: offsets 0..=3 in the window holding them.
+    let mut by_window: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for r in &lists {
+        by_window
+            .entry(r.param("since").unwrap())
+            .or_default()
+            .push(r.param("offset").unwrap());
+    }
+    let offsets = by_window.values().max_by_key(|o| o.len()).unwrap();
+    for o in ["0", "1", "2", "3"] {
+        assert!(offsets.contains(&o), "{by_window:?}");
+    }
+}
+
+#[test]
+fn pagerduty_rejected_token_is_a_clear_error_without_the_token() {
+    let (ws, mock) = setup();
+    let out = pagerduty(&ws, &mock, &[])
+        .env("PAGERDUTY_TOKEN", "wrong-secret-value-123")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PAGERDUTY_TOKEN"), "{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+    assert!(!stderr.contains("wrong-secret-value-123"), "{stderr}");
+    // No token at all: said before any request.
+    let out = pagerduty(&ws, &mock, &[])
+        .env_remove("PAGERDUTY_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PAGERDUTY_TOKEN is not set"));
+}
+
+#[test]
+fn pagerduty_incremental_sync_equals_a_full_one_after_the_world_moves() {
+    let (ws, mock) = setup();
+    let filters = ["--min-priority", "P2", "--since", "2026-10-01"];
+    output_ok(pagerduty(&ws, &mock, &["--since", "2026-10-01"]));
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM incidents"), "n\n4\n");
+    // With the filter, #102 (P3) and #104 (no priority) go.
+    output_ok(pagerduty(&ws, &mock, &filters));
+    assert_eq!(
+        ws.sql_csv("SELECT id FROM incidents ORDER BY id"),
+        "id\nPD-101\nPD-103\n"
+    );
+    // The open incident is resolved, #101 is lowered to P3, a new one opens.
+    mock.edit(103, |i| {
+        i["status"] = "resolved".into();
+        i["resolved_at"] = "2026-11-12T18:00:00Z".into();
+        i["last_status_change_at"] = "2026-11-12T18:00:00Z".into();
+    });
+    mock.edit(101, |i| i["priority"]["summary"] = "P3".into());
+    mock.add(105, "2026-11-14T08:00:00Z");
+    mock.edit(105, |i| i["priority"]["summary"] = "P1".into());
+    mock.clear_requests();
+    output_ok(pagerduty(&ws, &mock, &filters));
+    // The incremental run started from the open incident, less 30 days.
+    let first = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/incidents")
+        .unwrap();
+    assert_eq!(first.param("since"), Some("2026-10-13T15:00:00Z"));
+    let incremental = ws.sql_csv(INCIDENTS);
+
+    let full = Workspace::new();
+    full.write("doralens.toml", CONFIG);
+    output_ok(pagerduty(&full, &mock, &filters));
+    assert_eq!(incremental, full.sql_csv(INCIDENTS));
+    assert_eq!(
+        ws.sql_csv("SELECT id, resolved_at FROM incidents ORDER BY id"),
+        "id,resolved_at\nPD-103,2026-11-12T18:00:00Z\nPD-105,\n"
+    );
+}
+
+/// Deployments of the `api` service around the fixture's incidents.
+const DEPLOYMENTS: &str = "id,repo,service,environment,sha,status,finished_at\n\
+    d-api-1,acme/api,api,production,c100000000000000000000000000000000000000,success,2026-11-09T09:00:00Z\n\
+    d-api-2,acme/api,api,production,c200000000000000000000000000000000000000,success,2026-11-10T09:30:00Z\n\
+    d-api-3,acme/api,api,production,c300000000000000000000000000000000000000,success,2026-11-12T14:40:00Z\n\
+    d-api-4,acme/api,api,production,c400000000000000000000000000000000000000,success,2026-11-13T09:00:00Z\n\
+    d-api-5,acme/api,api,production,c500000000000000000000000000000000000000,success,2026-11-14T09:00:00Z\n";
+
+/// Their commits, one after another.
+const COMMITS: &str = "repo,sha,parents,authored_at,message\n\
+    acme/api,c100000000000000000000000000000000000000,,2026-11-09T08:00:00Z,one\n\
+    acme/api,c200000000000000000000000000000000000000,c100000000000000000000000000000000000000,2026-11-10T08:00:00Z,two\n\
+    acme/api,c300000000000000000000000000000000000000,c200000000000000000000000000000000000000,2026-11-12T08:00:00Z,three\n\
+    acme/api,c400000000000000000000000000000000000000,c300000000000000000000000000000000000000,2026-11-13T08:00:00Z,four\n\
+    acme/api,c500000000000000000000000000000000000000,c400000000000000000000000000000000000000,2026-11-14T08:00:00Z,five\n";
+
+#[test]
+fn one_history_gives_the_same_metrics_from_pagerduty_and_from_csv() {
+    let metrics = |ws: &Workspace| {
+        let out = output_ok(ws.doralens(&[
+            "metrics",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-20",
+            "--format",
+            "csv",
+        ]));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let history = |ws: &Workspace| {
+        for (table, content) in [("commits", COMMITS), ("deployments", DEPLOYMENTS)] {
+            let file = ws.write(&format!("{table}.csv"), content);
+            output_ok(ws.doralens(&["import", table, file.to_str().unwrap()]));
+        }
+    };
+    let (pd, mock) = setup();
+    history(&pd);
+    output_ok(pagerduty(&pd, &mock, &[]));
+
+    let csv = Workspace::new();
+    history(&csv);
+    let incidents = csv.write(
+        "incidents.csv",
+        "id,service,title,severity,created_at,resolved_at,deployment_id,sha\n\
+         PD-101,api,Checkout API returns 500s,P1,2026-11-10T10:00:00Z,2026-11-10T12:00:00Z,d-api-2,\n\
+         PD-102,Web storefront,Slow product pages,P3,2026-11-11T08:00:00Z,2026-11-11T09:30:00Z,,\n\
+         PD-103,api,Payment retries pile up,P2,2026-11-12T15:00:00Z,,,c300000000000000000000000000000000000000\n\
+         PD-104,api,Login errors after deploy,high,2026-11-13T10:00:00Z,2026-11-13T11:00:00Z,,\n",
+    );
+    output_ok(csv.doralens(&["import", "incidents", incidents.to_str().unwrap()]));
+    let from_pagerduty = metrics(&pd);
+    assert_eq!(from_pagerduty, metrics(&csv));
+    // Hand-checked: 5 deployments; d-api-2 (explicit id), d-api-3 (sha) and
+    // d-api-4 (inferred, 1 h before #104) failed: 3/5.
+    let header: Vec<&str> = from_pagerduty.lines().next().unwrap().split(',').collect();
+    let row: Vec<&str> = from_pagerduty.lines().nth(1).unwrap().split(',').collect();
+    let get = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(get("deployments"), "5");
+    assert_eq!(get("failed_deployments"), "3");
+    assert_eq!(get("change_failure_rate"), "0.6");
+    assert_eq!(get("open_failures"), "1");
+}
