@@ -68,6 +68,31 @@ pub fn read_file(table: Table, path: &Path) -> Result<RecordBatch> {
     rows.finish()
 }
 
+/// Parses and validates a JSON request body (one object, or an array of
+/// objects, each shaped like an NDJSON import line) for `table`. Errors are
+/// `Error::Input` with `line` the item's 1-based position.
+pub fn read_json_body(table: Table, body: &str) -> Result<RecordBatch> {
+    use serde_json::Value;
+    let origin = Path::new("request body");
+    let mut rows = RowBuilder::new(table, origin);
+    let items = match serde_json::from_str::<Value>(body) {
+        Ok(Value::Array(items)) => items,
+        Ok(object @ Value::Object(_)) => vec![object],
+        Ok(_) => {
+            return Err(rows.error(1, "*", "expected a JSON object or an array of objects"));
+        }
+        Err(e) => return Err(rows.error(e.line(), "*", format!("invalid JSON: {e}"))),
+    };
+    let mut values = vec![rows::RawValue::Null; table.columns().len()];
+    for (i, item) in items.iter().enumerate() {
+        let Value::Object(object) = item else {
+            return Err(rows.error(i + 1, "*", "expected a JSON object"));
+        };
+        ndjson::push_object(&mut rows, i + 1, object, &mut values)?;
+    }
+    rows.finish()
+}
+
 /// Imports files into one table: all files are validated first, then
 /// written in one upsert, so a rejected import changes nothing. A key that
 /// appears in two files is taken from the later file.

@@ -38,44 +38,56 @@ impl RecordReader for NdjsonReader {
                     return Err(rows.error(lineno, "*", format!("invalid JSON: {e}")));
                 }
             };
-            let names: Vec<String> = object.keys().cloned().collect();
-            // Required columns may not be absent from any line.
-            let mapping = rows.map_header(&names, lineno)?;
-            values.iter_mut().for_each(|v| *v = RawValue::Null);
-            for ((name, value), &col) in object.iter().zip(&mapping) {
-                values[col] = match value {
-                    Value::Null => RawValue::Null,
-                    Value::String(s) => RawValue::Text(s.clone()),
-                    Value::Number(n) => RawValue::Text(n.to_string()),
-                    Value::Bool(b) => RawValue::Text(b.to_string()),
-                    Value::Array(items) => {
-                        let mut out = Vec::with_capacity(items.len());
-                        for item in items {
-                            match item {
-                                Value::String(s) => out.push(s.clone()),
-                                Value::Number(n) => out.push(n.to_string()),
-                                _ => {
-                                    return Err(rows.error(
-                                        lineno,
-                                        name,
-                                        "list items must be strings, e.g. [\"a\",\"b\"]",
-                                    ));
-                                }
-                            }
-                        }
-                        RawValue::List(out)
-                    }
-                    Value::Object(_) => {
-                        return Err(rows.error(
-                            lineno,
-                            name,
-                            "nested objects are not supported; use a string, number, array or null",
-                        ));
-                    }
-                };
-            }
-            rows.push(lineno, &values)?;
+            push_object(rows, lineno, &object, &mut values)?;
         }
         Ok(())
     }
+}
+
+/// Validates one JSON object as a row of `rows`' table and appends it;
+/// `lineno` names it in errors (an NDJSON line, an item of a pushed array).
+/// `values` is scratch space, one per column.
+pub fn push_object(
+    rows: &mut RowBuilder,
+    lineno: usize,
+    object: &serde_json::Map<String, Value>,
+    values: &mut [RawValue],
+) -> Result<()> {
+    let names: Vec<String> = object.keys().cloned().collect();
+    // Required columns may not be absent from any line.
+    let mapping = rows.map_header(&names, lineno)?;
+    values.iter_mut().for_each(|v| *v = RawValue::Null);
+    for ((name, value), &col) in object.iter().zip(&mapping) {
+        values[col] = match value {
+            Value::Null => RawValue::Null,
+            Value::String(s) => RawValue::Text(s.clone()),
+            Value::Number(n) => RawValue::Text(n.to_string()),
+            Value::Bool(b) => RawValue::Text(b.to_string()),
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::String(s) => out.push(s.clone()),
+                        Value::Number(n) => out.push(n.to_string()),
+                        _ => {
+                            return Err(rows.error(
+                                lineno,
+                                name,
+                                "list items must be strings, e.g. [\"a\",\"b\"]",
+                            ));
+                        }
+                    }
+                }
+                RawValue::List(out)
+            }
+            Value::Object(_) => {
+                return Err(rows.error(
+                    lineno,
+                    name,
+                    "nested objects are not supported; use a string, number, array or null",
+                ));
+            }
+        };
+    }
+    rows.push(lineno, values)
 }

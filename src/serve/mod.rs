@@ -31,6 +31,15 @@
 //! Every request reads one pinned snapshot of the warehouse (the engine is
 //! reopened when a write commits), so answers are consistent while an
 //! ingest or import runs.
+//!
+//! **Push endpoint** (only when `DORALENS_INGEST_TOKEN` is set; otherwise
+//! these paths do not exist): `POST /api/v1/deployments` and
+//! `POST /api/v1/incidents` take one JSON object or an array of them,
+//! shaped like the NDJSON import's lines, with `Authorization: Bearer
+//! <token>`. They are validated like `import` (a 400 names the item, the
+//! field and the expected form; nothing is written), upserted by natural
+//! key (a retried POST changes nothing), bounded by `--max-body` (413), and
+//! written one at a time while reads go on from their snapshots.
 
 pub mod limits;
 
@@ -55,6 +64,7 @@ use crate::engine::{Engine, ProductionPattern};
 use crate::error::{Error, Result};
 use crate::metrics::interval::{self, Interval};
 use crate::metrics::{self, Grouping, MetricsOptions, catalogue};
+use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 pub use limits::SqlLimits;
 
@@ -112,6 +122,10 @@ struct Cached {
 
 struct Server {
     warehouse: Warehouse,
+    /// `DORALENS_INGEST_TOKEN`: the push endpoint exists only with it.
+    ingest_token: Option<String>,
+    /// Pushed writes, one at a time.
+    writes: std::sync::Mutex<()>,
     options: ServeOptions,
     cache: Mutex<Option<Cached>>,
     queries: Semaphore,
@@ -380,6 +394,12 @@ impl Server {
                 Ok(query) => self.sql(query).await,
                 Err(f) => Err(f),
             },
+            (Method::POST, "/api/v1/deployments") if self.ingest_token.is_some() => {
+                self.push(Table::Deployments, request).await
+            }
+            (Method::POST, "/api/v1/incidents") if self.ingest_token.is_some() => {
+                self.push(Table::Incidents, request).await
+            }
             (Method::GET, "/") => Ok(reply(
                 StatusCode::OK,
                 "text/plain; charset=utf-8",
@@ -394,6 +414,58 @@ impl Server {
         answer.unwrap_or_else(|Failure(status, message)| {
             json_reply(status, &json!({ "message": message }))
         })
+    }
+
+    /// `POST /api/v1/<table>`: validates the body like `import` and
+    /// upserts it (see the module docs).
+    async fn push(self: &Arc<Self>, table: Table, request: Request<Incoming>) -> Answer {
+        let expected = format!("Bearer {}", self.ingest_token.as_deref().unwrap_or(""));
+        let given = request
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .map(|v| v.as_bytes())
+            .unwrap_or(b"");
+        if !same_secret(given, expected.as_bytes()) {
+            return Err(Failure(
+                StatusCode::UNAUTHORIZED,
+                "send the ingest token as `Authorization: Bearer <DORALENS_INGEST_TOKEN>`".into(),
+            ));
+        }
+        let body = self.body(request).await?;
+        let server = self.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            let batch = crate::ingest::read_json_body(table, &body)?;
+            let _one_at_a_time = server.writes.lock().unwrap_or_else(|p| p.into_inner());
+            let batches = crate::ingest::keep_last_per_key(table, vec![batch])?;
+            server.warehouse.upsert(table, &batches)
+        })
+        .await
+        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        match written {
+            Ok(report) => Ok(json_reply(
+                StatusCode::OK,
+                &json!({
+                    "table": table.to_string(),
+                    "written": report.written,
+                    "replaced": report.replaced,
+                    "total": report.total,
+                }),
+            )),
+            Err(Error::Input {
+                line,
+                column,
+                message,
+                ..
+            }) => Ok(json_reply(
+                StatusCode::BAD_REQUEST,
+                &json!({
+                    "message": format!("item {line}: field `{column}`: {message}; nothing was written"),
+                    "item": line,
+                    "field": column,
+                }),
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The request body as text, refused with 413 as soon as it is known to
@@ -432,6 +504,15 @@ impl Server {
         String::from_utf8(body.to_vec())
             .map_err(|_| Failure(StatusCode::BAD_REQUEST, "the body is not UTF-8 text".into()))
     }
+}
+
+/// Compares a secret without stopping at the first difference.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = given.len() ^ expected.len();
+    for (i, e) in expected.iter().enumerate() {
+        diff |= usize::from(given.get(i).copied().unwrap_or(0) ^ e);
+    }
+    diff == 0
 }
 
 /// An unknown team is a 400 naming the valid ones, not an empty answer.
@@ -608,8 +689,19 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
     );
     let connections = Arc::new(Semaphore::new(options.limits.max_connections));
     let header_timeout = options.limits.header_timeout;
+    let ingest_token = std::env::var("DORALENS_INGEST_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    if ingest_token.is_some() {
+        eprintln!(
+            "DORALENS_INGEST_TOKEN is set: POST /api/v1/deployments and /api/v1/incidents accept pushed rows"
+        );
+    }
     let server = Arc::new(Server {
         warehouse,
+        ingest_token,
+        writes: std::sync::Mutex::new(()),
         queries: Semaphore::new(options.limits.max_queries),
         options,
         cache: Mutex::new(None),

@@ -148,7 +148,13 @@ impl Drop for Served {
 }
 
 pub fn serve(ws: &Workspace, extra: &[&str]) -> Served {
+    serve_with_env(ws, extra, &[])
+}
+
+/// [`serve`] with environment variables set for it.
+pub fn serve_with_env(ws: &Workspace, extra: &[&str], env: &[(&str, &str)]) -> Served {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("doralens"));
+    cmd.envs(env.iter().copied());
     cmd.arg("--warehouse")
         .arg(ws.warehouse())
         .args(["serve", "--addr", "127.0.0.1:0"])
@@ -170,10 +176,22 @@ pub fn serve(ws: &Workspace, extra: &[&str]) -> Served {
 
 /// A minimal HTTP/1.1 client: (status, content type, body).
 pub fn request(addr: &str, method: &str, target: &str, body: &str) -> (u16, String, String) {
+    request_with(addr, method, target, &[], body)
+}
+
+/// [`request`] with extra header lines (`Name: value`).
+pub fn request_with(
+    addr: &str,
+    method: &str,
+    target: &str,
+    headers: &[&str],
+    body: &str,
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     write!(
         stream,
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}Content-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

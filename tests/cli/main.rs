@@ -11,6 +11,7 @@ mod generate;
 mod git;
 mod import_errors;
 mod properties;
+mod push;
 mod reliability;
 mod reports;
 mod scenarios;
