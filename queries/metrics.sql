@@ -6,7 +6,11 @@
 -- Outputs: grp, interval_start, then the section 6 columns up to rework_rate
 --          (the group column is renamed, and the levels added, by the engine),
 --          then the medians' intervals (*_p50_low_s, *_p50_high_s; the
---          rates' Wilson intervals are added in src/metrics/mod.rs)
+--          rates' Wilson intervals are added in src/metrics/mod.rs), then
+--          how the failed deployments were linked: failures_explicit (at least
+--          one link by incident deployment_id, incident sha or rollback) and
+--          failures_inferred (linked only by timing); they sum to
+--          failed_deployments (docs/metrics.md section 6, doralens's addition)
 -- docs/metrics.md: section 6. A group has rows when it has a production
 -- deployment or an incident in the window, and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics). failed_deployments comes
@@ -47,7 +51,9 @@ SELECT a.grp,
        rt.recovery_time_p50_low_s,
        rt.recovery_time_p50_high_s,
        tr.time_to_restore_p50_low_s,
-       tr.time_to_restore_p50_high_s
+       tr.time_to_restore_p50_high_s,
+       coalesce(rt.failed_deployments, 0) - coalesce(rt.inferred_failures, 0) AS failures_explicit,
+       coalesce(rt.inferred_failures, 0) AS failures_inferred
 FROM active_groups a
 CROSS JOIN buckets b
 LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start

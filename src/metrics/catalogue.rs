@@ -79,7 +79,7 @@ const fn om(family: &'static str, help: &'static str) -> Option<OpenMetrics> {
 }
 
 /// Every metric column, in output order.
-pub const METRICS: [Metric; 16] = [
+pub const METRICS: [Metric; 18] = [
     Metric {
         openmetrics: om(
             "doralens_deployments",
@@ -273,6 +273,30 @@ pub const METRICS: [Metric; 16] = [
             "Deployment rework rate",
             "Rework rate",
             Unit::Ratio,
+        )
+    },
+    Metric {
+        openmetrics: om(
+            "doralens_failures_explicit",
+            "Failed deployments with an explicit link (incident deployment id or sha, rollback)",
+        ),
+        ..metric(
+            "failures_explicit",
+            "Failures linked explicitly",
+            "Explicit links",
+            Unit::Count,
+        )
+    },
+    Metric {
+        openmetrics: om(
+            "doralens_failures_inferred",
+            "Failed deployments linked to an incident only by timing",
+        ),
+        ..metric(
+            "failures_inferred",
+            "Failures linked only by timing",
+            "Inferred links",
+            Unit::Count,
         )
     },
 ];

@@ -347,8 +347,9 @@ fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<Metric
                     }
                     None => continue,
                 },
-                // Set aside: the intervals follow the levels.
-                _ if INTERVAL_COLUMNS.contains(&name) => continue,
+                // Set aside: the intervals follow the levels, then the
+                // failure-link counts.
+                _ if INTERVAL_COLUMNS.contains(&name) || LINK_COLUMNS.contains(&name) => continue,
                 "interval_start" if opts.interval.is_none() => continue,
                 "interval_start" => {
                     fields.push(Field::new(name, timestamp_type(), false));
@@ -376,6 +377,12 @@ fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<Metric
             columns.push(Arc::new(levels));
         }
         append_intervals(batch, &mut fields, &mut columns)?;
+        for name in LINK_COLUMNS {
+            let (field, column) =
+                normalise_number(name, batch.column(schema.index_of(name)?).clone())?;
+            fields.push(field);
+            columns.push(column);
+        }
         let schema = Arc::new(Schema::new(fields));
         out.push(RecordBatch::try_new(schema.clone(), columns)?);
         out_schema = Some(schema);
@@ -425,8 +432,15 @@ fn empty_schema(opts: &MetricsOptions) -> SchemaRef {
     for name in INTERVAL_COLUMNS {
         fields.push(Field::new(name, DataType::Float64, true));
     }
+    for name in LINK_COLUMNS {
+        fields.push(Field::new(name, DataType::Int64, false));
+    }
     Arc::new(Schema::new(fields))
 }
+
+/// How the failed deployments were linked, the last columns: at least one
+/// explicit link, or only inferred ones (they sum to failed_deployments).
+pub const LINK_COLUMNS: [&str; 2] = ["failures_explicit", "failures_inferred"];
 
 /// The 95% intervals, after the levels (src/metrics/stats.rs).
 /// The 95% interval columns in output order (JSON/CSV/Parquet keep this

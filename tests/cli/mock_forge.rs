@@ -262,9 +262,12 @@ fn serve(
         )
     };
     std::thread::sleep(std::time::Duration::from_millis(delay + answer.stall));
-    let written = write_answer(stream, answer);
+    // Out of flight before the answer leaves: the client's next request
+    // (perhaps for the next repository) cannot overlap this one unless
+    // the syncs really run at once (regression: counting after the write
+    // saw two repositories "in flight" at --concurrency 1 on a busy machine).
     *state.lock().unwrap().in_flight.entry(repo).or_default() -= 1;
-    written
+    write_answer(stream, answer)
 }
 
 struct Answer {

@@ -232,10 +232,19 @@ fn one_history_gives_the_same_metrics_from_pagerduty_and_from_csv() {
     // Hand-checked: 5 deployments; d-api-2 (explicit id), d-api-3 (sha) and
     // d-api-4 (inferred, 1 h before #104) failed: 3/5.
     let header: Vec<&str> = from_pagerduty.lines().next().unwrap().split(',').collect();
+    // The link counts are the last columns, after the intervals.
+    assert_eq!(
+        header[header.len() - 2..],
+        ["failures_explicit", "failures_inferred"]
+    );
     let row: Vec<&str> = from_pagerduty.lines().nth(1).unwrap().split(',').collect();
     let get = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
     assert_eq!(get("deployments"), "5");
     assert_eq!(get("failed_deployments"), "3");
     assert_eq!(get("change_failure_rate"), "0.6");
     assert_eq!(get("open_failures"), "1");
+    // Two linked explicitly (#101 by deployment id, #103 by sha), one only
+    // by timing (#104).
+    assert_eq!(get("failures_explicit"), "2");
+    assert_eq!(get("failures_inferred"), "1");
 }

@@ -159,8 +159,16 @@ fn metrics_json_has_numbers_and_nulls() {
         .keys()
         .map(|k| k.as_str())
         .collect();
-    // 21 section-6 columns, then 10 interval bounds.
-    assert_eq!(keys.len(), 31);
+    // 21 section-6 columns, 10 interval bounds, then how failures were
+    // linked (explicit, inferred; they sum to failed_deployments).
+    assert_eq!(keys.len(), 33);
+    assert!(keys.contains(&"failures_explicit") && keys.contains(&"failures_inferred"));
+    for row in rows {
+        assert_eq!(
+            row["failures_explicit"].as_i64().unwrap() + row["failures_inferred"].as_i64().unwrap(),
+            row["failed_deployments"].as_i64().unwrap()
+        );
+    }
     // Wilson interval of 1 failure in 2 deployments, by hand:
     // centre (0.5 + z²/4) / (1 + z²/2) = 0.5,
     // half z·√(0.125 + z²/16) / (1 + z²/2) = 0.405 47 (z = 1.96).
