@@ -8,6 +8,7 @@ pub mod base;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod ingest;
 pub mod metrics;
 pub mod render;

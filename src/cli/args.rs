@@ -83,6 +83,11 @@ pub enum Command {
     Chart(ChartArgs),
     /// Write the weekly report (HTML and Markdown, with charts).
     Report(ReportArgs),
+    /// Why a deployment counts as failed or rework (which incident or
+    /// rollback, linked how), its recovery and the commits it shipped; or
+    /// which deployment an incident counts against, by which rule, or why
+    /// none.
+    Explain(ExplainArgs),
     /// Each team's level per metric per quarter and its trend (table and charts).
     Benchmark(BenchmarkArgs),
     /// Export the organisation's and each team's metrics for dashboards.
@@ -259,6 +264,34 @@ pub struct MetricsArgs {
     pub columns: Option<Vec<String>>,
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    #[command(subcommand)]
+    pub what: ExplainWhat,
+    /// How long after a deployment an incident on its service is linked to it
+    /// when nothing else links it (as for `metrics`)
+    #[arg(long, default_value = "24h", value_name = "DURATION", global = true)]
+    pub incident_window: String,
+    /// Labels that make a merged change rework (comma-separated, any case)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "hotfix,bug,incident",
+        global = true
+    )]
+    pub rework_labels: Vec<String>,
+    #[command(flatten)]
+    pub env: EnvironmentArg,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ExplainWhat {
+    /// A deployment by id
+    Deployment { id: String },
+    /// An incident by id
+    Incident { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -63,6 +63,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Export(args) => commands::export::run(&ctx, &args).await,
         Command::Report(args) => commands::report::run(&ctx, &args).await,
+        Command::Explain(args) => commands::explain::run(&ctx, &args).await,
         Command::Benchmark(args) => commands::benchmark::run(&ctx, args).await,
         Command::Chart(args) => commands::chart::run(&ctx, args).await,
         Command::Vacuum { retain } => commands::vacuum::run(&ctx, &retain),

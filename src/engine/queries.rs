@@ -48,6 +48,11 @@ pub const REPORT_FAILED_DEPLOYMENTS: QueryFile = query_file!("report/failed_depl
 pub const REPORT_SLOWEST_CHANGES: QueryFile = query_file!("report/slowest_changes.sql");
 pub const REPORT_DATA_QUALITY: QueryFile = query_file!("report/data_quality.sql");
 
+/// `doralens explain deployment|incident`: several statements each, with an
+/// `id` parameter (`src/explain.rs`).
+pub const EXPLAIN_DEPLOYMENT: QueryFile = query_file!("explain/deployment.sql");
+pub const EXPLAIN_INCIDENT: QueryFile = query_file!("explain/incident.sql");
+
 /// Joins the metric views into the docs/metrics.md section 6 rows.
 pub const METRICS: QueryFile = query_file!("metrics.sql");
 

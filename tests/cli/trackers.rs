@@ -248,3 +248,59 @@ fn one_history_gives_the_same_metrics_from_pagerduty_and_from_csv() {
     assert_eq!(get("failures_explicit"), "2");
     assert_eq!(get("failures_inferred"), "1");
 }
+
+/// `explain` on the golden scenario whose links docs/metrics.md 4.3 lists
+/// (fixtures/scenarios/incident_links/README.md): each rule in words.
+#[test]
+fn explain_names_the_rule_behind_every_failure_link() {
+    let ws = Workspace::new();
+    let scenario = crate::util::repo_root().join("fixtures/scenarios/incident_links");
+    for table in ["commits", "deployments", "incidents", "rollbacks"] {
+        let file = scenario.join(format!("{table}.csv"));
+        output_ok(ws.doralens(&["import", table, file.to_str().unwrap()]));
+    }
+    let explain = |args: &[&str]| {
+        let mut all = vec!["explain"];
+        all.extend(args);
+        String::from_utf8(output_ok(ws.doralens(&all)).stdout).unwrap()
+    };
+    for (deployment, expected) in [
+        ("D1", "Failed: no."),
+        (
+            "D2",
+            "incident I1: it names this deployment (deployment_id), explicit",
+        ),
+        (
+            "D3",
+            "incident I2: its root-cause commit shipped in this deployment (sha), explicit",
+        ),
+        ("D4", "incident I3: opened within 1d after this"),
+        ("D5", "a rollback"),
+        ("D6", "Recovery: open"),
+    ] {
+        let text = explain(&["deployment", deployment]);
+        assert!(text.contains(expected), "{deployment}: {text}");
+    }
+    assert!(explain(&["deployment", "D2"]).contains("Recovery: 3h"));
+    assert!(explain(&["deployment", "D1"]).contains("baseline"));
+    for (incident, expected) in [
+        ("I1", "Counts against deployment D2"),
+        ("I2", "it shipped the root-cause commit c"),
+        ("I3", "inferred: the latest production deployment of web"),
+        ("I6", "names no deployment, commit or service"),
+        (
+            "I7",
+            "D6 (finished 2026-03-06T10:00:00Z), is more than 1d earlier",
+        ),
+    ] {
+        let text = explain(&["incident", incident]);
+        assert!(text.contains(expected), "{incident}: {text}");
+    }
+    assert!(explain(&["incident", "I3", "--incident-window", "0"]).contains("inference is off"));
+    let out = ws
+        .doralens(&["explain", "deployment", "NOPE"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no deployment `NOPE`"));
+}

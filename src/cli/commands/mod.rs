@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod benchmark;
 pub mod chart;
+pub mod explain;
 pub mod export;
 pub mod generate;
 pub mod import;

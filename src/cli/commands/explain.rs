@@ -1,0 +1,29 @@
+//! `doralens explain deployment|incident <id>`.
+
+use crate::base::time::Timestamp;
+use crate::cli::args::{ExplainArgs, ExplainWhat};
+use crate::error::Result;
+use crate::metrics::{MetricsOptions, interval};
+
+use super::{Context, open_engine};
+
+pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<()> {
+    let mut opts = MetricsOptions::defaults(Timestamp::now());
+    opts.production = args.env.pattern()?;
+    opts.incident_window = interval::parse_span("--incident-window", &args.incident_window)?;
+    opts.rework_labels = args
+        .rework_labels
+        .iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    opts.validate()?;
+    let warehouse = ctx.existing()?;
+    let engine = open_engine(&warehouse, &opts.production).await?;
+    let text = match &args.what {
+        ExplainWhat::Deployment { id } => crate::explain::deployment(&engine, &opts, id).await?,
+        ExplainWhat::Incident { id } => crate::explain::incident(&engine, &opts, id).await?,
+    };
+    print!("{text}");
+    Ok(())
+}
