@@ -309,6 +309,37 @@ pub enum IngestSource {
     /// key), with links from their related change events. Later runs
     /// re-read only from the oldest incident still open.
     Pagerduty(PagerDutyArgs),
+    /// Jira Cloud issues of type Incident, or any JQL (JIRA_EMAIL and
+    /// JIRA_TOKEN). Later runs read only issues updated since.
+    Jira(JiraArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct JiraArgs {
+    /// The site, e.g. https://acme.atlassian.net [default: [jira] url]
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Project keys to sync, each with its own cursor (repeatable)
+    #[arg(long = "project", value_name = "KEY")]
+    pub projects: Vec<String>,
+    /// Instead of projects: the JQL that selects incidents
+    #[arg(long, value_name = "JQL")]
+    pub jql: Option<String>,
+    /// Issue type of incidents [default: Incident]
+    #[arg(long, value_name = "NAME")]
+    pub issue_type: Option<String>,
+    /// Where the service is: components, or a field id such as customfield_10040 [default: components]
+    #[arg(long, value_name = "FIELD")]
+    pub service_field: Option<String>,
+    /// A field naming the deployment that caused the incident (explicit link)
+    #[arg(long, value_name = "FIELD")]
+    pub deployment_field: Option<String>,
+    /// A field naming the root-cause commit (explicit link)
+    #[arg(long, value_name = "FIELD")]
+    pub commit_field: Option<String>,
+    /// Where a first or --full sync starts (RFC 3339 or a date) [default: a year ago]
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

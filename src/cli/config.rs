@@ -22,6 +22,7 @@ pub struct Config {
     pub github: Option<ForgeSection>,
     pub gitlab: Option<ForgeSection>,
     pub pagerduty: Option<PagerDutySection>,
+    pub jira: Option<JiraSection>,
     /// Repository → service. Unlisted repositories are their own service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,
@@ -60,6 +61,24 @@ pub struct PagerDutySection {
     pub since: Option<String>,
     pub change_events: Option<bool>,
     /// PagerDuty service id or name → doralens service.
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
+}
+
+/// `[jira]`: which issues are incidents and where their service is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JiraSection {
+    pub url: Option<String>,
+    #[serde(default)]
+    pub projects: Vec<String>,
+    pub jql: Option<String>,
+    pub issue_type: Option<String>,
+    pub service_field: Option<String>,
+    pub deployment_field: Option<String>,
+    pub commit_field: Option<String>,
+    pub since: Option<String>,
+    /// Component or field value → doralens service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,
 }

@@ -41,6 +41,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
             full,
         } => commands::ingest::pagerduty(&ctx, &config, full, Some(&args)).await,
         Command::Ingest {
+            source: Some(IngestSource::Jira(args)),
+            config,
+            full,
+        } => commands::ingest::jira(&ctx, &config, full, Some(&args)).await,
+        Command::Ingest {
             source,
             config,
             full,

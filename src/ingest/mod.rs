@@ -18,6 +18,7 @@ pub mod git_paths;
 pub mod github;
 pub mod gitlab;
 pub mod http;
+pub mod jira;
 pub mod ndjson;
 pub mod pagerduty;
 pub mod rows;

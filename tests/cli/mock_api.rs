@@ -1,5 +1,12 @@
-//! A mock JSON API on 127.0.0.1 for the tracker ingestor tests, answering
-//! like PagerDuty's REST API v2 from `fixtures/pagerduty/` (see its
+//! A mock JSON API on 127.0.0.1 for the tracker ingestor tests.
+//!
+//! Jira Cloud (`fixtures/jira/`): `GET /rest/api/3/search/jql` with the JQL
+//! doralens writes (`project = "K"`, `issuetype = "T"`, `created >= "d t"`,
+//! `updated >= "d t"`, in the user's time zone, here UTC), ordered by
+//! `updated`, paged by `maxResults` and `nextPageToken` with `isLast`;
+//! Basic auth with `JIRA_EMAIL:TOKEN`.
+//!
+//! PagerDuty's REST API v2 from `fixtures/pagerduty/` (see its
 //! README): `GET /incidents` filtered by `since`/`until` (creation time),
 //! `service_ids[]` and `urgencies[]`, paged by `limit` (capped by
 //! `max_limit`, as a server's cap) and `offset` with `more`; and
@@ -18,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 pub const TOKEN: &str = "pd-test-token-0123456789";
+pub const JIRA_EMAIL: &str = "ops@acme.example";
 
 #[derive(Debug, Clone)]
 pub enum Fault {
@@ -45,6 +53,7 @@ impl Recorded {
 #[derive(Default)]
 struct State {
     incidents: Vec<Value>,
+    jira: Vec<Value>,
     change_events: HashMap<String, Value>,
     max_limit: usize,
     faults: Vec<(String, Fault, u32)>,
@@ -57,8 +66,13 @@ pub struct MockPagerDuty {
 }
 
 fn fixture(name: &str) -> Value {
+    fixture_in("pagerduty", name)
+}
+
+fn fixture_in(dir: &str, name: &str) -> Value {
     let path = crate::util::repo_root()
-        .join("fixtures/pagerduty")
+        .join("fixtures")
+        .join(dir)
         .join(name);
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -75,10 +89,15 @@ impl MockPagerDuty {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let jira = fixture_in("jira", "issues.json")["issues"]
+            .as_array()
+            .unwrap()
+            .clone();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State {
             incidents,
+            jira,
             change_events,
             max_limit: 100,
             ..Default::default()
@@ -127,6 +146,17 @@ impl MockPagerDuty {
         state.incidents.push(incident);
     }
 
+    /// Changes the Jira issue with this key.
+    pub fn edit_jira(&self, key: &str, change: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        let issue = state
+            .jira
+            .iter_mut()
+            .find(|i| i["key"] == key)
+            .expect("issue exists");
+        change(issue);
+    }
+
     pub fn fault(&self, path_suffix: &str, fault: Fault, times: u32) {
         self.state
             .lock()
@@ -148,7 +178,76 @@ fn time(v: &str) -> chrono::DateTime<chrono::FixedOffset> {
     chrono::DateTime::parse_from_rfc3339(v).unwrap()
 }
 
+/// `2026-11-10T10:00:00.000+0100`-style Jira times.
+fn jira_time(v: &str) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.3f%z").unwrap()
+}
+
+fn search_jql(state: &State, query: &[(String, String)]) -> (u16, Value) {
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let jql = param("jql").unwrap_or_default();
+    let clause = |pattern: &str| {
+        regex::Regex::new(pattern)
+            .unwrap()
+            .captures(&jql)
+            .map(|c| c[1].to_string())
+    };
+    let project = clause(r#"project = "([^"]+)""#);
+    let kind = clause(r#"issuetype = "([^"]+)""#);
+    let at = |field: &str| {
+        clause(&format!(r#"{field} >= "([^"]+)""#)).map(|t| {
+            chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M")
+                .unwrap()
+                .and_utc()
+        })
+    };
+    let (created, updated) = (at("created"), at("updated"));
+    let mut matching: Vec<&Value> = state
+        .jira
+        .iter()
+        .filter(|i| {
+            let f = &i["fields"];
+            project
+                .as_ref()
+                .is_none_or(|p| i["key"].as_str().unwrap().starts_with(&format!("{p}-")))
+                && kind
+                    .as_ref()
+                    .is_none_or(|k| f["issuetype"]["name"] == k.as_str())
+                && created.is_none_or(|c| jira_time(f["created"].as_str().unwrap()) >= c)
+                && updated.is_none_or(|u| jira_time(f["updated"].as_str().unwrap()) >= u)
+        })
+        .collect();
+    matching.sort_by_key(|i| jira_time(i["fields"]["updated"].as_str().unwrap()));
+    let limit = param("maxResults")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(50)
+        .min(state.max_limit);
+    let offset = param("nextPageToken")
+        .and_then(|t| t.strip_prefix("page-").and_then(|o| o.parse().ok()))
+        .unwrap_or(0);
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|v| (*v).clone())
+        .collect();
+    let last = offset + limit >= matching.len();
+    let mut body = json!({ "issues": page, "isLast": last });
+    if !last {
+        body["nextPageToken"] = json!(format!("page-{}", offset + limit));
+    }
+    (200, body)
+}
+
 fn answer(state: &State, path: &str, query: &[(String, String)]) -> (u16, Value) {
+    if path == "/rest/api/3/search/jql" {
+        return search_jql(state, query);
+    }
     let all = |name: &str| -> Vec<&str> {
         query
             .iter()
@@ -266,9 +365,20 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 *left -= 1;
                 fault.clone()
             });
-        let authorised = headers.get("authorization").map(String::as_str)
-            == Some(&format!("Token token={TOKEN}"));
+        let expected = if path.starts_with("/rest/") {
+            use base64_encode as b64;
+            format!("Basic {}", b64(&format!("{JIRA_EMAIL}:{TOKEN}")))
+        } else {
+            format!("Token token={TOKEN}")
+        };
+        let authorised = headers.get("authorization") == Some(&expected);
         match fault {
+            _ if !authorised && path.starts_with("/rest/") => (
+                401,
+                json!({"errorMessages": ["You are not authorized to perform this operation. Please log in."], "errors": {}}),
+                String::new(),
+                false,
+            ),
             _ if !authorised => (
                 401,
                 json!({"error": {"message": "Unauthorized", "code": 2006}}),
@@ -310,4 +420,27 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     )?;
     stream.write_all(shown)?;
     stream.flush()
+}
+
+/// Standard padded base64, for the expected Basic header.
+fn base64_encode(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
 }

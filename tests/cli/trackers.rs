@@ -3,7 +3,7 @@
 
 use assert_cmd::Command;
 
-use crate::mock_api::{Fault, MockPagerDuty, TOKEN};
+use crate::mock_api::{Fault, JIRA_EMAIL, MockPagerDuty, TOKEN};
 use crate::util::{Workspace, output_ok};
 
 const CONFIG: &str =
@@ -227,8 +227,14 @@ fn one_history_gives_the_same_metrics_from_pagerduty_and_from_csv() {
          PD-104,api,Login errors after deploy,high,2026-11-13T10:00:00Z,2026-11-13T11:00:00Z,,\n",
     );
     output_ok(csv.doralens(&["import", "incidents", incidents.to_str().unwrap()]));
+    let jira = Workspace::new();
+    jira.write("doralens.toml", &jira_config(&mock));
+    history(&jira);
+    output_ok(jira_ingest(&jira, &[]));
+
     let from_pagerduty = metrics(&pd);
     assert_eq!(from_pagerduty, metrics(&csv));
+    assert_eq!(from_pagerduty, metrics(&jira));
     // Hand-checked: 5 deployments; d-api-2 (explicit id), d-api-3 (sha) and
     // d-api-4 (inferred, 1 h before #104) failed: 3/5.
     let header: Vec<&str> = from_pagerduty.lines().next().unwrap().split(',').collect();
@@ -303,4 +309,131 @@ fn explain_names_the_rule_behind_every_failure_link() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no deployment `NOPE`"));
+}
+
+fn jira_config(mock: &MockPagerDuty) -> String {
+    format!(
+        "[jira]\nurl = \"{}\"\nprojects = [\"OPS\"]\nsince = \"2026-11-01\"\n\
+         deployment_field = \"customfield_10050\"\ncommit_field = \"customfield_10051\"\n\n\
+         [jira.services]\n\"Checkout API\" = \"api\"\n",
+        mock.api_url()
+    )
+}
+
+fn jira_ingest(ws: &Workspace, extra: &[&str]) -> Command {
+    let mut args = vec!["ingest", "jira"];
+    args.extend(extra);
+    let mut cmd = ws.doralens(&args);
+    cmd.env("JIRA_TOKEN", TOKEN)
+        .env("JIRA_EMAIL", JIRA_EMAIL)
+        .env("DORALENS_HTTP_BACKOFF_MS", "10");
+    cmd
+}
+
+#[test]
+fn jira_incidents_come_from_the_enhanced_search_with_their_fields() {
+    let mock = MockPagerDuty::start();
+    let ws = Workspace::new();
+    ws.write("doralens.toml", &jira_config(&mock));
+    let out = output_ok(jira_ingest(&ws, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        ws.sql_csv(INCIDENTS),
+        "id,service,title,severity,created_at,resolved_at,deployment_id,sha\n\
+         OPS-1,api,Checkout API returns 500s,Highest,2026-11-10T10:00:00Z,2026-11-10T12:00:00Z,d-api-2,\n\
+         OPS-2,Web storefront,Slow product pages,Low,2026-11-11T08:00:00Z,2026-11-11T09:30:00Z,,\n\
+         OPS-3,api,Payment retries pile up,High,2026-11-12T15:00:00Z,,,c300000000000000000000000000000000000000\n\
+         OPS-4,api,Login errors after deploy,High,2026-11-13T10:00:00Z,2026-11-13T11:00:00Z,,\n"
+    );
+    assert!(
+        stderr.contains("no mapping in [jira.services]") && stderr.contains("Web storefront"),
+        "{stderr}"
+    );
+    let search = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/rest/api/3/search/jql")
+        .unwrap();
+    assert_eq!(
+        search.param("jql"),
+        Some(
+            "project = \"OPS\" AND issuetype = \"Incident\" AND created >= \"2026-11-01 00:00\" ORDER BY updated ASC"
+        )
+    );
+    let fields = search.param("fields").unwrap();
+    for f in [
+        "summary",
+        "created",
+        "resolutiondate",
+        "priority",
+        "components",
+        "customfield_10050",
+    ] {
+        assert!(fields.split(',').any(|x| x == f), "{fields}");
+    }
+    assert!(search.headers["authorization"].starts_with("Basic "));
+    assert!(!stderr.contains(TOKEN));
+}
+
+#[test]
+fn jira_pages_by_token_and_incremental_equals_full() {
+    let mock = MockPagerDuty::start();
+    mock.set_max_limit(2);
+    let ws = Workspace::new();
+    ws.write("doralens.toml", &jira_config(&mock));
+    output_ok(jira_ingest(&ws, &[]));
+    let tokens: Vec<String> = mock
+        .requests()
+        .iter()
+        .filter_map(|r| r.param("nextPageToken").map(str::to_string))
+        .collect();
+    // Four incidents (the Task is not asked for), two a page.
+    assert_eq!(tokens, ["page-2"]);
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM incidents"), "n\n4\n");
+    // OPS-3 is resolved; OPS-2 stops being an incident; both move `updated`.
+    mock.edit_jira("OPS-3", |i| {
+        i["fields"]["resolutiondate"] = "2026-11-12T18:00:00.000+0000".into();
+        i["fields"]["updated"] = "2026-11-12T18:00:00.000+0000".into();
+    });
+    mock.edit_jira("OPS-2", |i| {
+        i["fields"]["issuetype"]["name"] = "Task".into();
+        i["fields"]["updated"] = "2026-11-14T08:00:00.000+0000".into();
+    });
+    mock.clear_requests();
+    let out = output_ok(jira_ingest(&ws, &[]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(incremental)"));
+    let first = mock.requests().into_iter().next().unwrap();
+    let jql = first.param("jql").unwrap().to_string();
+    assert!(
+        jql.starts_with("project = \"OPS\" AND updated >= "),
+        "{jql}"
+    );
+    let incremental = ws.sql_csv(INCIDENTS);
+
+    let full = Workspace::new();
+    full.write("doralens.toml", &jira_config(&mock));
+    output_ok(jira_ingest(&full, &[]));
+    assert_eq!(incremental, full.sql_csv(INCIDENTS));
+    assert_eq!(
+        ws.sql_csv("SELECT id, resolved_at FROM incidents ORDER BY id"),
+        "id,resolved_at\nOPS-1,2026-11-10T12:00:00Z\nOPS-3,2026-11-12T18:00:00Z\nOPS-4,2026-11-13T11:00:00Z\n"
+    );
+}
+
+#[test]
+fn jira_rejected_token_names_the_variables() {
+    let mock = MockPagerDuty::start();
+    let ws = Workspace::new();
+    ws.write("doralens.toml", &jira_config(&mock));
+    let out = jira_ingest(&ws, &[])
+        .env("JIRA_TOKEN", "not-the-token-9876")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("JIRA_TOKEN") && stderr.contains("not authorized"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("not-the-token-9876"));
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::cli::args::{ForgeArgs, GitArgs, PagerDutyArgs};
+use crate::cli::args::{ForgeArgs, GitArgs, JiraArgs, PagerDutyArgs};
 use crate::cli::config;
 use crate::engine::{DEFAULT_PRODUCTION, ProductionPattern};
 use crate::error::{Error, Result};
@@ -115,8 +115,11 @@ pub async fn forges(
         }
         plan.push((forge, options, repos));
     }
-    if plan.is_empty() && explicit.is_none() && config.pagerduty.is_some() {
-        return pagerduty(ctx, config_file, full, None).await;
+    if plan.is_empty()
+        && explicit.is_none()
+        && (config.pagerduty.is_some() || config.jira.is_some())
+    {
+        return trackers(ctx, config_file, full, &config).await;
     }
     if plan.is_empty() {
         return Err(Error::Config {
@@ -165,10 +168,114 @@ pub async fn forges(
             Err(e) => return Err(failure.unwrap_or(e)),
         }
     }
-    if explicit.is_none() && config.pagerduty.is_some() {
-        pagerduty(ctx, config_file, full, None).await?;
+    if explicit.is_none() {
+        trackers(ctx, config_file, full, &config).await?;
     }
     failure.map_or(Ok(()), Err)
+}
+
+/// The trackers doralens.toml has sections for (plain `ingest`).
+async fn trackers(
+    ctx: &Context,
+    config_file: &Path,
+    full: bool,
+    config: &config::Config,
+) -> Result<()> {
+    if config.pagerduty.is_some() {
+        pagerduty(ctx, config_file, full, None).await?;
+    }
+    if config.jira.is_some() {
+        jira(ctx, config_file, full, None).await?;
+    }
+    Ok(())
+}
+
+/// Syncs a source's scopes and prints their summaries.
+async fn run_source<S: crate::ingest::source::Source>(
+    ctx: &Context,
+    full: bool,
+    source: &S,
+    notify: &crate::ingest::http::Notify,
+) -> Result<()> {
+    use crate::ingest::source::{SourceContext, sync_all};
+    let warehouse = ctx.open()?;
+    let sync = SourceContext {
+        warehouse: &warehouse,
+        full,
+        notify: notify.clone(),
+    };
+    let reports = sync_all(source, &sync).await?;
+    for r in &reports {
+        eprintln!("{}", r.summary(source.name()));
+    }
+    Ok(())
+}
+
+fn stderr_lines() -> crate::ingest::http::Notify {
+    std::sync::Arc::new(|line: &str| eprintln!("{line}"))
+}
+
+/// `ingest jira`, or the `[jira]` section of plain `ingest`.
+pub async fn jira(
+    ctx: &Context,
+    config_file: &Path,
+    full: bool,
+    args: Option<&JiraArgs>,
+) -> Result<()> {
+    use crate::base::time::{Span, Timestamp, parse_instant};
+    use crate::ingest::jira::{Jira, JiraOptions};
+    let config = config::Config::load(config_file, false)?;
+    let section = config.jira.unwrap_or_default();
+    let url = args
+        .and_then(|a| a.url.clone())
+        .or(section.url.clone())
+        .ok_or_else(|| {
+            Error::usage(
+                "--url",
+                "name the Jira site, e.g. --url https://acme.atlassian.net (or url in [jira])",
+            )
+        })?;
+    let projects = match args.map(|a| a.projects.clone()) {
+        Some(p) if !p.is_empty() => p,
+        _ => section.projects.clone(),
+    };
+    let jql = args.and_then(|a| a.jql.clone()).or(section.jql.clone());
+    if projects.is_empty() && jql.is_none() {
+        return Err(Error::usage(
+            "--project",
+            "name the projects whose incidents to read (--project OPS), or the JQL (--jql)",
+        ));
+    }
+    let since = match args.and_then(|a| a.since.clone()).or(section.since.clone()) {
+        Some(s) => parse_instant("--since", &s)?,
+        None => Timestamp::now() - Span::days(365),
+    };
+    let options = JiraOptions {
+        url,
+        projects,
+        jql,
+        issue_type: args
+            .and_then(|a| a.issue_type.clone())
+            .or(section.issue_type.clone())
+            .unwrap_or_else(|| "Incident".into()),
+        service_field: args
+            .and_then(|a| a.service_field.clone())
+            .or(section.service_field.clone())
+            .unwrap_or_else(|| "components".into()),
+        deployment_field: args
+            .and_then(|a| a.deployment_field.clone())
+            .or(section.deployment_field.clone()),
+        commit_field: args
+            .and_then(|a| a.commit_field.clone())
+            .or(section.commit_field.clone()),
+        since,
+        services: section.services.into_iter().collect(),
+    };
+    let notify = stderr_lines();
+    let source = Jira::new(options, notify.clone())?;
+    run_source(ctx, full, &source, &notify).await?;
+    source.report_unmapped(&notify);
+    Ok(())
 }
 
 /// `ingest pagerduty`, or the `[pagerduty]` section of plain `ingest`:
@@ -181,7 +288,6 @@ pub async fn pagerduty(
 ) -> Result<()> {
     use crate::base::time::{Span, Timestamp, parse_instant};
     use crate::ingest::pagerduty::{PagerDuty, PagerDutyOptions, parse_priority};
-    use crate::ingest::source::{SourceContext, sync_all};
     let config = config::Config::load(config_file, false)?;
     let section = config.pagerduty.unwrap_or_default();
     let pick = |cli: Option<Vec<String>>, file: Vec<String>| match cli {
@@ -212,18 +318,9 @@ pub async fn pagerduty(
         change_events: !args.is_some_and(|a| a.no_change_events)
             && section.change_events.unwrap_or(true),
     };
-    let warehouse = ctx.open()?;
-    let notify: crate::ingest::http::Notify = std::sync::Arc::new(|line: &str| eprintln!("{line}"));
+    let notify = stderr_lines();
     let source = PagerDuty::new(options, notify.clone())?;
-    let sync = SourceContext {
-        warehouse: &warehouse,
-        full,
-        notify: notify.clone(),
-    };
-    let reports = sync_all(&source, &sync).await?;
+    run_source(ctx, full, &source, &notify).await?;
     source.report_unmapped(&notify);
-    for r in &reports {
-        eprintln!("{}", r.summary("pagerduty"));
-    }
     Ok(())
 }
