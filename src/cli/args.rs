@@ -312,6 +312,29 @@ pub enum IngestSource {
     /// Jira Cloud issues of type Incident, or any JQL (JIRA_EMAIL and
     /// JIRA_TOKEN). Later runs read only issues updated since.
     Jira(JiraArgs),
+    /// incident.io incidents (INCIDENT_IO_TOKEN), real ones only (not test
+    /// or tutorial mode). Every run reads the whole list.
+    #[command(name = "incident-io")]
+    IncidentIo(IncidentIoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IncidentIoArgs {
+    /// The custom field naming the affected service [default: [incident_io] service_field]
+    #[arg(long, value_name = "NAME")]
+    pub service_field: Option<String>,
+    /// The incident timestamp where impact started [default: Impact started]
+    #[arg(long, value_name = "NAME")]
+    pub impact_timestamp: Option<String>,
+    /// The incident timestamp of the resolution [default: Resolved at]
+    #[arg(long, value_name = "NAME")]
+    pub resolved_timestamp: Option<String>,
+    /// Keep incidents from this date (RFC 3339 or a date) [default: a year ago]
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// API root [default: https://api.incident.io]
+    #[arg(long, value_name = "URL")]
+    pub api_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

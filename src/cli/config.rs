@@ -23,6 +23,7 @@ pub struct Config {
     pub gitlab: Option<ForgeSection>,
     pub pagerduty: Option<PagerDutySection>,
     pub jira: Option<JiraSection>,
+    pub incident_io: Option<IncidentIoSection>,
     /// Repository → service. Unlisted repositories are their own service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,
@@ -79,6 +80,20 @@ pub struct JiraSection {
     pub commit_field: Option<String>,
     pub since: Option<String>,
     /// Component or field value → doralens service.
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
+}
+
+/// `[incident_io]`: where the service and the times are.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentIoSection {
+    pub api_url: Option<String>,
+    pub service_field: Option<String>,
+    pub impact_timestamp: Option<String>,
+    pub resolved_timestamp: Option<String>,
+    pub since: Option<String>,
+    /// Custom field value → doralens service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,
 }

@@ -46,6 +46,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
             full,
         } => commands::ingest::jira(&ctx, &config, full, Some(&args)).await,
         Command::Ingest {
+            source: Some(IngestSource::IncidentIo(args)),
+            config,
+            full,
+        } => commands::ingest::incident_io(&ctx, &config, full, Some(&args)).await,
+        Command::Ingest {
             source,
             config,
             full,

@@ -5,7 +5,8 @@
 //! - [`git`]: local git repositories (commits, tags as deployments);
 //! - [`github`] and [`gitlab`]: the forges' APIs, sharing [`forge`] (sync,
 //!   cursors, mapping rules) and [`http`] (retries and rate limits);
-//! - [`pagerduty`]: incidents from PagerDuty, a [`source::Source`] (scopes,
+//! - [`pagerduty`], [`jira`] and [`incident_io`]: incident trackers, each a
+//!   [`source::Source`] (scopes,
 //!   keyed cursors, typed rows, service mapping) over [`client`], the JSON
 //!   client sharing [`http`]'s retry policy;
 //! - [`synthetic`]: the deterministic organisation generator.
@@ -18,6 +19,7 @@ pub mod git_paths;
 pub mod github;
 pub mod gitlab;
 pub mod http;
+pub mod incident_io;
 pub mod jira;
 pub mod ndjson;
 pub mod pagerduty;

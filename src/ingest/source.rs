@@ -176,6 +176,16 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
         })
     }
 
+    /// The cursor the last run wrote, even on a full run (which starts
+    /// from the default): what a source needs to know it stored.
+    pub fn previous(&self) -> Result<Option<C>> {
+        Ok(self
+            .ctx
+            .warehouse
+            .read_state(&Self::state_name(self.source, &self.scope))?
+            .and_then(|v| serde_json::from_value::<C>(v).ok()))
+    }
+
     /// True when a cursor from an earlier run was found.
     pub fn incremental(&self) -> bool {
         self.report.incremental

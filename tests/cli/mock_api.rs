@@ -6,6 +6,9 @@
 //! `updated`, paged by `maxResults` and `nextPageToken` with `isLast`;
 //! Basic auth with `JIRA_EMAIL:TOKEN`.
 //!
+//! incident.io (`fixtures/incident-io/`): `GET /v2/incidents`, newest first,
+//! paged by `page_size` and `after` (`pagination_meta.after`), bearer auth.
+//!
 //! PagerDuty's REST API v2 from `fixtures/pagerduty/` (see its
 //! README): `GET /incidents` filtered by `since`/`until` (creation time),
 //! `service_ids[]` and `urgencies[]`, paged by `limit` (capped by
@@ -54,6 +57,7 @@ impl Recorded {
 struct State {
     incidents: Vec<Value>,
     jira: Vec<Value>,
+    incident_io: Vec<Value>,
     change_events: HashMap<String, Value>,
     max_limit: usize,
     faults: Vec<(String, Fault, u32)>,
@@ -99,6 +103,10 @@ impl MockPagerDuty {
             incidents,
             jira,
             change_events,
+            incident_io: fixture_in("incident-io", "incidents.json")["incidents"]
+                .as_array()
+                .unwrap()
+                .clone(),
             max_limit: 100,
             ..Default::default()
         }));
@@ -144,6 +152,17 @@ impl MockPagerDuty {
         incident["status"] = json!("triggered");
         incident["resolved_at"] = Value::Null;
         state.incidents.push(incident);
+    }
+
+    /// Changes the incident.io incident with this reference.
+    pub fn edit_incident_io(&self, reference: &str, change: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        let incident = state
+            .incident_io
+            .iter_mut()
+            .find(|i| i["reference"] == reference)
+            .expect("incident exists");
+        change(incident);
     }
 
     /// Changes the Jira issue with this key.
@@ -244,9 +263,49 @@ fn search_jql(state: &State, query: &[(String, String)]) -> (u16, Value) {
     (200, body)
 }
 
+fn incident_io_page(state: &State, query: &[(String, String)]) -> (u16, Value) {
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let size = param("page_size")
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(25)
+        .min(state.max_limit);
+    let start = match param("after") {
+        Some(after) => match state
+            .incident_io
+            .iter()
+            .position(|i| i["id"] == after.as_str())
+        {
+            Some(p) => p + 1,
+            None => return (422, json!({"type": "validation_error", "status": 422})),
+        },
+        None => 0,
+    };
+    let page: Vec<Value> = state
+        .incident_io
+        .iter()
+        .skip(start)
+        .take(size)
+        .cloned()
+        .collect();
+    let more = start + size < state.incident_io.len();
+    let mut meta = json!({ "page_size": size, "total_record_count": state.incident_io.len() });
+    if more && let Some(last) = page.last() {
+        meta["after"] = last["id"].clone();
+    }
+    (200, json!({ "incidents": page, "pagination_meta": meta }))
+}
+
 fn answer(state: &State, path: &str, query: &[(String, String)]) -> (u16, Value) {
     if path == "/rest/api/3/search/jql" {
         return search_jql(state, query);
+    }
+    if path == "/v2/incidents" {
+        return incident_io_page(state, query);
     }
     let all = |name: &str| -> Vec<&str> {
         query
@@ -365,7 +424,9 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 *left -= 1;
                 fault.clone()
             });
-        let expected = if path.starts_with("/rest/") {
+        let expected = if path.starts_with("/v2/") {
+            format!("Bearer {TOKEN}")
+        } else if path.starts_with("/rest/") {
             use base64_encode as b64;
             format!("Basic {}", b64(&format!("{JIRA_EMAIL}:{TOKEN}")))
         } else {

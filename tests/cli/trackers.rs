@@ -193,7 +193,7 @@ const COMMITS: &str = "repo,sha,parents,authored_at,message\n\
     acme/api,c500000000000000000000000000000000000000,c400000000000000000000000000000000000000,2026-11-14T08:00:00Z,five\n";
 
 #[test]
-fn one_history_gives_the_same_metrics_from_pagerduty_and_from_csv() {
+fn one_history_gives_the_same_metrics_from_every_incident_source() {
     let metrics = |ws: &Workspace| {
         let out = output_ok(ws.doralens(&[
             "metrics",
@@ -232,9 +232,56 @@ fn one_history_gives_the_same_metrics_from_pagerduty_and_from_csv() {
     history(&jira);
     output_ok(jira_ingest(&jira, &[]));
 
+    let incident_io = Workspace::new();
+    incident_io.write("doralens.toml", INCIDENT_IO_CONFIG);
+    history(&incident_io);
+    output_ok(incident_io_ingest(&incident_io, &mock, &[]));
+
+    // The push endpoint, with the same rows as JSON.
+    let pushed = Workspace::new();
+    history(&pushed);
+    {
+        let served = crate::dashboards::serve_with_env(
+            &pushed,
+            &[],
+            &[("DORALENS_INGEST_TOKEN", "push-token-1")],
+        );
+        let body = r#"[
+          {"id":"PD-101","service":"api","title":"Checkout API returns 500s","severity":"P1","created_at":"2026-11-10T10:00:00Z","resolved_at":"2026-11-10T12:00:00Z","deployment_id":"d-api-2"},
+          {"id":"PD-102","service":"Web storefront","title":"Slow product pages","severity":"P3","created_at":"2026-11-11T08:00:00Z","resolved_at":"2026-11-11T09:30:00Z"},
+          {"id":"PD-103","service":"api","title":"Payment retries pile up","severity":"P2","created_at":"2026-11-12T15:00:00Z","sha":"c300000000000000000000000000000000000000"},
+          {"id":"PD-104","service":"api","title":"Login errors after deploy","severity":"high","created_at":"2026-11-13T10:00:00Z","resolved_at":"2026-11-13T11:00:00Z"}
+        ]"#;
+        let (status, _, answer) = crate::dashboards::request_with(
+            &served.addr,
+            "POST",
+            "/api/v1/incidents",
+            &["Authorization: Bearer push-token-1"],
+            body,
+        );
+        assert_eq!(status, 200, "{answer}");
+    }
+
     let from_pagerduty = metrics(&pd);
     assert_eq!(from_pagerduty, metrics(&csv));
+    assert_eq!(from_pagerduty, metrics(&pushed));
     assert_eq!(from_pagerduty, metrics(&jira));
+    // incident.io has no explicit links: the same three failures, all
+    // inferred by timing; every other column the same.
+    let without_links = |csv: &str| -> Vec<String> {
+        csv.lines()
+            .map(|l| l.rsplitn(3, ',').nth(2).unwrap().to_string())
+            .collect()
+    };
+    let from_incident_io = metrics(&incident_io);
+    assert_eq!(
+        without_links(&from_pagerduty),
+        without_links(&from_incident_io)
+    );
+    assert!(
+        from_incident_io.lines().nth(1).unwrap().ends_with(",0,3"),
+        "{from_incident_io}"
+    );
     // Hand-checked: 5 deployments; d-api-2 (explicit id), d-api-3 (sha) and
     // d-api-4 (inferred, 1 h before #104) failed: 3/5.
     let header: Vec<&str> = from_pagerduty.lines().next().unwrap().split(',').collect();
@@ -436,4 +483,76 @@ fn jira_rejected_token_names_the_variables() {
         "{stderr}"
     );
     assert!(!stderr.contains("not-the-token-9876"));
+}
+
+const INCIDENT_IO_CONFIG: &str = "[incident_io]\nservice_field = \"Affected service\"\nsince = \"2026-11-01\"\n\n[incident_io.services]\n\"Checkout API\" = \"api\"\n";
+
+fn incident_io_ingest(ws: &Workspace, mock: &MockPagerDuty, extra: &[&str]) -> Command {
+    let url = mock.api_url();
+    let mut args = vec!["ingest", "incident-io", "--api-url", url.as_str()];
+    args.extend(extra);
+    let mut cmd = ws.doralens(&args);
+    cmd.env("INCIDENT_IO_TOKEN", TOKEN)
+        .env("DORALENS_HTTP_BACKOFF_MS", "10");
+    cmd
+}
+
+#[test]
+fn incident_io_keeps_real_incidents_with_impact_and_resolution_times() {
+    let mock = MockPagerDuty::start();
+    mock.set_max_limit(2);
+    mock.fault("/v2/incidents", Fault::RetryAfter(1), 1);
+    let ws = Workspace::new();
+    ws.write("doralens.toml", INCIDENT_IO_CONFIG);
+    let out = output_ok(incident_io_ingest(&ws, &mock, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        ws.sql_csv(INCIDENTS),
+        "id,service,title,severity,created_at,resolved_at,deployment_id,sha\n\
+         INC-101,api,Checkout API returns 500s,Critical,2026-11-10T10:00:00Z,2026-11-10T12:00:00Z,,\n\
+         INC-102,Web storefront,Slow product pages,Minor,2026-11-11T08:00:00Z,2026-11-11T09:30:00Z,,\n\
+         INC-103,api,Payment retries pile up,Major,2026-11-12T15:00:00Z,,,\n\
+         INC-104,api,Login errors after deploy,Minor,2026-11-13T10:00:00Z,2026-11-13T11:00:00Z,,\n"
+    );
+    assert!(stderr.contains("left out by the filters"), "{stderr}");
+    // Paged by `after`, two a page: three pages for six incidents.
+    let afters: Vec<Option<String>> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v2/incidents")
+        .map(|r| r.param("after").map(str::to_string))
+        .collect();
+    assert_eq!(
+        afters[afters.len() - 3..],
+        [
+            None,
+            Some("01INC103".to_string()),
+            Some("01INC101".to_string())
+        ]
+    );
+    // An incident turned into a test one goes on the next run (incremental
+    // or full, each reads the whole list).
+    mock.edit_incident_io("INC-103", |i| i["mode"] = "test".into());
+    output_ok(incident_io_ingest(&ws, &mock, &[]));
+    assert_eq!(
+        ws.sql_csv("SELECT id FROM incidents ORDER BY id"),
+        "id\nINC-101\nINC-102\nINC-104\n"
+    );
+    mock.edit_incident_io("INC-102", |i| i["mode"] = "tutorial".into());
+    output_ok(incident_io_ingest(&ws, &mock, &["--full"]));
+    assert_eq!(
+        ws.sql_csv("SELECT id FROM incidents ORDER BY id"),
+        "id\nINC-101\nINC-104\n"
+    );
+    // Another source's incident of the same shape of id is never touched.
+    let other = ws.write(
+        "incidents.csv",
+        "id,service,title,severity,created_at,resolved_at,deployment_id,sha\nINC-900,api,from a file,,2026-11-15T10:00:00Z,,,\n",
+    );
+    output_ok(ws.doralens(&["import", "incidents", other.to_str().unwrap()]));
+    output_ok(incident_io_ingest(&ws, &mock, &[]));
+    assert_eq!(
+        ws.sql_csv("SELECT id FROM incidents ORDER BY id"),
+        "id\nINC-101\nINC-104\nINC-900\n"
+    );
 }

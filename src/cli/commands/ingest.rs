@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::cli::args::{ForgeArgs, GitArgs, JiraArgs, PagerDutyArgs};
+use crate::cli::args::{ForgeArgs, GitArgs, IncidentIoArgs, JiraArgs, PagerDutyArgs};
 use crate::cli::config;
 use crate::engine::{DEFAULT_PRODUCTION, ProductionPattern};
 use crate::error::{Error, Result};
@@ -117,7 +117,7 @@ pub async fn forges(
     }
     if plan.is_empty()
         && explicit.is_none()
-        && (config.pagerduty.is_some() || config.jira.is_some())
+        && (config.pagerduty.is_some() || config.jira.is_some() || config.incident_io.is_some())
     {
         return trackers(ctx, config_file, full, &config).await;
     }
@@ -187,6 +187,49 @@ async fn trackers(
     if config.jira.is_some() {
         jira(ctx, config_file, full, None).await?;
     }
+    if config.incident_io.is_some() {
+        incident_io(ctx, config_file, full, None).await?;
+    }
+    Ok(())
+}
+
+/// `ingest incident-io`, or the `[incident_io]` section of plain `ingest`.
+pub async fn incident_io(
+    ctx: &Context,
+    config_file: &Path,
+    full: bool,
+    args: Option<&IncidentIoArgs>,
+) -> Result<()> {
+    use crate::base::time::{Span, Timestamp, parse_instant};
+    use crate::ingest::incident_io::{IncidentIo, IncidentIoOptions};
+    let config = config::Config::load(config_file, false)?;
+    let section = config.incident_io.unwrap_or_default();
+    let since = match args.and_then(|a| a.since.clone()).or(section.since.clone()) {
+        Some(s) => parse_instant("--since", &s)?,
+        None => Timestamp::now() - Span::days(365),
+    };
+    let options = IncidentIoOptions {
+        api_url: args
+            .and_then(|a| a.api_url.clone())
+            .or(section.api_url.clone()),
+        service_field: args
+            .and_then(|a| a.service_field.clone())
+            .or(section.service_field.clone()),
+        impact_started: args
+            .and_then(|a| a.impact_timestamp.clone())
+            .or(section.impact_timestamp.clone())
+            .unwrap_or_else(|| "Impact started".into()),
+        resolved: args
+            .and_then(|a| a.resolved_timestamp.clone())
+            .or(section.resolved_timestamp.clone())
+            .unwrap_or_else(|| "Resolved at".into()),
+        services: section.services.into_iter().collect(),
+        since,
+    };
+    let notify = stderr_lines();
+    let source = IncidentIo::new(options, notify.clone())?;
+    run_source(ctx, full, &source, &notify).await?;
+    source.report_unmapped(&notify);
     Ok(())
 }
 

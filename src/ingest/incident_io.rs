@@ -1,0 +1,362 @@
+//! `doralens ingest incident-io`: incidents from incident.io's API v2.
+//!
+//! - `GET /v2/incidents` with a bearer API key (`INCIDENT_IO_TOKEN`),
+//!   `page_size` and the `after` cursor of `pagination_meta` until a page
+//!   comes back without one. incident.io organisations have hundreds of
+//!   incidents, not millions, so every run reads the whole list (at 250 an
+//!   answer): it is always as good as a full sync, and an incident deleted
+//!   or turned into a test is removed (only ids this source stored).
+//! - **Only real incidents**: `mode` `standard` or `retrospective` (not
+//!   `test` or `tutorial`), and not declined, merged or cancelled (status
+//!   category).
+//! - **Mapping** (README "incident.io"): id = the `reference` (`INC-123`);
+//!   title = `name`; severity = the severity's name; start = the configured
+//!   impact timestamp (default "Impact started") when set, else
+//!   `created_at`; resolution = the configured resolution timestamp
+//!   (default "Resolved at"), else "Closed at", else, for a closed incident
+//!   without either, its last update (said on stderr); the service from the
+//!   configured custom field (an option, catalog entry or text), mapped
+//!   through `[incident_io.services]`.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::client::{ApiClient, Credentials};
+use super::http::Notify;
+use super::source::{ScopeSync, ServiceMap, Source};
+use crate::base::time::Timestamp;
+use crate::error::{Error, Result};
+use crate::store::rows::IncidentRow;
+
+pub const TOKEN_ENV: &str = "INCIDENT_IO_TOKEN";
+pub const DEFAULT_API: &str = "https://api.incident.io";
+const PAGE: usize = 250;
+/// Stored ids of incident.io incidents start with this (their reference).
+const SCOPE: &str = "incidents";
+
+#[derive(Debug, Clone)]
+pub struct IncidentIoOptions {
+    pub api_url: Option<String>,
+    /// The custom field naming the affected service.
+    pub service_field: Option<String>,
+    /// The incident timestamp where impact started.
+    pub impact_started: String,
+    /// The incident timestamp where it was resolved.
+    pub resolved: String,
+    /// Custom field value → doralens service.
+    pub services: Vec<(String, String)>,
+    /// Keep only incidents created from here.
+    pub since: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IncidentIoCursor {
+    /// When the last run listed (µs); informative: every run lists all.
+    pub listed_at: Option<i64>,
+    /// The ids the last run stored: those no longer listed are deleted
+    /// (and nothing another source stored).
+    #[serde(default)]
+    pub ids: Vec<String>,
+}
+
+pub struct IncidentIo {
+    client: ApiClient,
+    options: IncidentIoOptions,
+    services: ServiceMap,
+}
+
+#[derive(Debug, Deserialize)]
+struct Page {
+    #[serde(default)]
+    incidents: Vec<Value>,
+    #[serde(default)]
+    pagination_meta: Option<PaginationMeta>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PaginationMeta {
+    #[serde(default)]
+    after: Option<String>,
+}
+
+/// Why an incident is not stored.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Test or tutorial mode.
+    NotReal,
+    /// Declined, merged or cancelled.
+    NotAnIncident,
+    BeforeSince,
+}
+
+fn text(v: &Value, pointer: &str) -> Option<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// The value of the incident timestamp named `name` (any case).
+fn timestamp(incident: &Value, name: &str) -> Option<Timestamp> {
+    incident
+        .get("incident_timestamp_values")?
+        .as_array()?
+        .iter()
+        .find(|t| {
+            t.pointer("/incident_timestamp/name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .and_then(|t| t.pointer("/value/value"))
+        .and_then(Value::as_str)
+        .and_then(Timestamp::parse_rfc3339)
+}
+
+/// The first value of the custom field named `name`: an option's value, a
+/// catalog entry's name, or text.
+fn custom_field(incident: &Value, name: &str) -> Option<String> {
+    let entry = incident
+        .get("custom_field_entries")?
+        .as_array()?
+        .iter()
+        .find(|e| {
+            e.pointer("/custom_field/name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })?;
+    entry.get("values")?.as_array()?.iter().find_map(|v| {
+        text(v, "/value_option/value")
+            .or_else(|| text(v, "/value_catalog_entry/name"))
+            .or_else(|| text(v, "/value_text"))
+    })
+}
+
+/// An incident as a row, or why it is left out. The flag says the
+/// resolution fell back to the last update.
+pub fn incident_row(
+    incident: &Value,
+    options: &IncidentIoOptions,
+    services: &ServiceMap,
+) -> Result<std::result::Result<(IncidentRow, bool), Skip>> {
+    let mode = incident
+        .get("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("standard");
+    if !matches!(mode, "standard" | "retrospective") {
+        return Ok(Err(Skip::NotReal));
+    }
+    let category = text(incident, "/incident_status/category").unwrap_or_default();
+    if matches!(
+        category.as_str(),
+        "declined" | "merged" | "canceled" | "cancelled"
+    ) {
+        return Ok(Err(Skip::NotAnIncident));
+    }
+    let id = text(incident, "/reference")
+        .or_else(|| text(incident, "/id"))
+        .unwrap_or_default();
+    let bad = |field: &str| Error::Forge {
+        forge: "incident-io",
+        repo: id.clone(),
+        message: format!("`{field}` is missing or not an RFC 3339 time"),
+    };
+    let created = text(incident, "/created_at")
+        .and_then(|t| Timestamp::parse_rfc3339(&t))
+        .ok_or_else(|| bad("created_at"))?;
+    let created_at = timestamp(incident, &options.impact_started).unwrap_or(created);
+    if created_at < options.since {
+        return Ok(Err(Skip::BeforeSince));
+    }
+    let closed = matches!(category.as_str(), "closed" | "learning" | "post-incident");
+    let mut fell_back = false;
+    let resolved_at = timestamp(incident, &options.resolved)
+        .or_else(|| timestamp(incident, "Closed at"))
+        .or_else(|| {
+            closed
+                .then(|| text(incident, "/updated_at").and_then(|t| Timestamp::parse_rfc3339(&t)))
+                .flatten()
+                .inspect(|_| fell_back = true)
+        });
+    let service = options
+        .service_field
+        .as_deref()
+        .and_then(|f| custom_field(incident, f))
+        .and_then(|v| services.map(&[v.as_str()]));
+    Ok(Ok((
+        IncidentRow {
+            id,
+            service,
+            title: text(incident, "/name"),
+            severity: text(incident, "/severity/name"),
+            created_at,
+            resolved_at,
+            deployment_id: None,
+            sha: None,
+        },
+        fell_back,
+    )))
+}
+
+impl IncidentIo {
+    pub fn new(options: IncidentIoOptions, notify: Notify) -> Result<Self> {
+        let token =
+            super::http::token_from_env("incident-io", TOKEN_ENV)?.ok_or_else(|| Error::Token {
+                forge: "incident-io",
+                message: format!(
+                    "{TOKEN_ENV} is not set: create an API key (Settings → API keys) that can view \
+                     all incident data, and export it as {TOKEN_ENV}"
+                ),
+            })?;
+        let client = ApiClient::new(
+            "incident-io",
+            TOKEN_ENV,
+            options.api_url.as_deref().unwrap_or(DEFAULT_API),
+            Some(Credentials {
+                header: http::header::AUTHORIZATION,
+                value: format!("Bearer {token}"),
+            }),
+            notify,
+        )?;
+        Ok(IncidentIo {
+            client,
+            services: ServiceMap::new(options.services.clone()),
+            options,
+        })
+    }
+
+    pub fn report_unmapped(&self, notify: &Notify) {
+        self.services
+            .report("incident-io", "incident_io.services", notify);
+    }
+}
+
+impl Source for IncidentIo {
+    type Cursor = IncidentIoCursor;
+
+    fn name(&self) -> &'static str {
+        "incident-io"
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        vec![SCOPE.to_string()]
+    }
+
+    async fn sync(&self, sync: &mut ScopeSync<'_, IncidentIoCursor>) -> Result<()> {
+        // Read before this run's pages overwrite it (a full run starts from
+        // an empty cursor).
+        let stored_before = sync.previous()?.map(|c| c.ids).unwrap_or_default();
+        let mut after: Option<String> = None;
+        let mut listed: HashSet<String> = HashSet::new();
+        let mut fell_back = Vec::new();
+        let mut skipped = 0;
+        loop {
+            let mut query = vec![("page_size", PAGE.to_string())];
+            if let Some(a) = &after {
+                query.push(("after", a.clone()));
+            }
+            let answer = self.client.get_json(SCOPE, "/v2/incidents", &query).await?;
+            let page: Page = serde_json::from_value(answer).map_err(|e| Error::Forge {
+                forge: "incident-io",
+                repo: SCOPE.into(),
+                message: format!("/v2/incidents: the answer is not a page of incidents ({e})"),
+            })?;
+            let mut rows = Vec::new();
+            for incident in &page.incidents {
+                match incident_row(incident, &self.options, &self.services)? {
+                    Ok((row, fallback)) => {
+                        if fallback {
+                            fell_back.push(row.id.clone());
+                        }
+                        listed.insert(row.id.clone());
+                        rows.push(row);
+                    }
+                    Err(_) => skipped += 1,
+                }
+            }
+            let now = Timestamp::now().micros();
+            sync.write(&rows, &[], |c| c.listed_at = Some(now))?;
+            after = page
+                .pagination_meta
+                .and_then(|m| m.after)
+                .filter(|a| !a.is_empty());
+            if after.is_none() || page.incidents.is_empty() {
+                break;
+            }
+        }
+        sync.skipped(skipped);
+        if !fell_back.is_empty() {
+            sync.notify(&format!(
+                "note: incident-io: {} closed incident(s) have no \"{}\" or \"Closed at\" timestamp; \
+                 their last update is taken as the resolution: {}",
+                fell_back.len(),
+                self.options.resolved,
+                fell_back.join(", ")
+            ));
+        }
+        // What incident.io no longer lists as a real incident goes.
+        let stale: Vec<String> = stored_before
+            .into_iter()
+            .filter(|id| !listed.contains(id))
+            .collect();
+        sync.delete_incidents(&stale)?;
+        let mut ids: Vec<String> = listed.into_iter().collect();
+        ids.sort();
+        sync.write(&[], &[], |c| c.ids = ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn options() -> IncidentIoOptions {
+        IncidentIoOptions {
+            api_url: None,
+            service_field: Some("Affected service".into()),
+            impact_started: "Impact started".into(),
+            resolved: "Resolved at".into(),
+            services: vec![],
+            since: Timestamp::EPOCH,
+        }
+    }
+
+    #[test]
+    fn impact_and_resolution_come_from_the_timestamps() {
+        let incident = json!({
+            "id": "01FDAG4SAP5TYPT98WGR2N7W91", "reference": "INC-7", "name": "Checkout down",
+            "mode": "standard", "created_at": "2026-11-10T10:20:00Z", "updated_at": "2026-11-11T09:00:00Z",
+            "severity": {"name": "Major"},
+            "incident_status": {"category": "closed", "name": "Closed"},
+            "incident_timestamp_values": [
+                {"incident_timestamp": {"name": "Impact started"}, "value": {"value": "2026-11-10T10:00:00Z"}},
+                {"incident_timestamp": {"name": "Resolved at"}, "value": {"value": "2026-11-10T12:00:00Z"}}
+            ],
+            "custom_field_entries": [
+                {"custom_field": {"name": "Affected service"}, "values": [{"value_option": {"value": "Checkout API"}}]}
+            ]
+        });
+        let (row, fell_back) = incident_row(&incident, &options(), &ServiceMap::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.id, "INC-7");
+        assert_eq!(row.created_at.to_string(), "2026-11-10T10:00:00Z");
+        assert_eq!(row.resolved_at.unwrap().to_string(), "2026-11-10T12:00:00Z");
+        assert_eq!(row.service.as_deref(), Some("Checkout API"));
+        assert_eq!(row.severity.as_deref(), Some("Major"));
+        assert!(!fell_back);
+        let mut test = incident.clone();
+        test["mode"] = json!("test");
+        assert_eq!(
+            incident_row(&test, &options(), &ServiceMap::default()).unwrap(),
+            Err(Skip::NotReal)
+        );
+        let mut declined = incident;
+        declined["incident_status"]["category"] = json!("declined");
+        assert_eq!(
+            incident_row(&declined, &options(), &ServiceMap::default()).unwrap(),
+            Err(Skip::NotAnIncident)
+        );
+    }
+}
