@@ -629,20 +629,22 @@ fn detect_rollbacks(
     deployments.sort_by(|a, b| {
         (&a.environment, a.finished_at, &a.id).cmp(&(&b.environment, b.finished_at, &b.id))
     });
-    for pair in deployments.windows(2) {
-        let (previous, current) = (&pair[0], &pair[1]);
-        if previous.environment == current.environment
-            && is_strict_ancestor(graph, &current.sha, &previous.sha)
-        {
-            let id = format!("{}#rollback", current.id);
-            out.push(&[
-                Cell::Text(&id),
-                Cell::Text(&previous.id),
-                Cell::Text(&current.id),
-                Cell::Null,
-                Cell::Time(current.finished_at),
-            ]);
-            ids.insert(id);
+    for environment in deployments.chunk_by(|a, b| a.environment == b.environment) {
+        let sorted: Vec<super::rollbacks::Deployed<'_>> = environment
+            .iter()
+            .map(|d| super::rollbacks::Deployed {
+                id: &d.id,
+                sha: &d.sha,
+                finished_at: crate::base::time::Timestamp::from_micros(d.finished_at),
+            })
+            .collect();
+        let found = super::rollbacks::detect(&sorted, |a, b| {
+            Ok::<_, std::convert::Infallible>(is_strict_ancestor(graph, a, b))
+        })
+        .unwrap_or_else(|never| match never {});
+        for rollback in found {
+            ids.insert(rollback.id.clone());
+            rollback.push(&mut out);
         }
     }
     Ok((out, ids))

@@ -481,7 +481,8 @@ fn write_tag_deployments(
     let mut deployments = TableBuffer::new(Table::Deployments);
     let mut rollbacks = TableBuffer::new(Table::Rollbacks);
     for target in targets {
-        let mut previous: Option<(String, String)> = None; // (sha, deployment id)
+        // (deployment id, sha, time) of this target, in tag-date order.
+        let mut deployed: Vec<(String, String, i64)> = Vec::new();
         for tag in matching
             .iter()
             .filter(|t| tag_deploys(&t.name, &target.service, targets))
@@ -506,19 +507,21 @@ fn write_tag_deployments(
                 Cell::Null,
                 Cell::Time(tag.at),
             ]);
-            if let Some((prev_sha, prev_id)) = &previous {
-                let (older, newer) = (object_id(&sha), object_id(prev_sha));
-                if *prev_sha != sha && is_ancestor(repo, path, older, newer)? {
-                    rollbacks.push(&[
-                        Cell::Text(&format!("{id}#rollback")),
-                        Cell::Text(prev_id),
-                        Cell::Text(&id),
-                        Cell::Null,
-                        Cell::Time(tag.at),
-                    ]);
-                }
-            }
-            previous = Some((sha, id));
+            deployed.push((id, sha, tag.at));
+        }
+        let sorted: Vec<super::rollbacks::Deployed<'_>> = deployed
+            .iter()
+            .map(|(id, sha, at)| super::rollbacks::Deployed {
+                id,
+                sha,
+                finished_at: crate::base::time::Timestamp::from_micros(*at),
+            })
+            .collect();
+        let found = super::rollbacks::detect(&sorted, |older, newer| {
+            is_ancestor(repo, path, object_id(older), object_id(newer))
+        })?;
+        for rollback in found {
+            rollback.push(&mut rollbacks);
         }
     }
     let (d, r) = (deployments.len(), rollbacks.len());

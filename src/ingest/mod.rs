@@ -23,6 +23,7 @@ pub mod incident_io;
 pub mod jira;
 pub mod ndjson;
 pub mod pagerduty;
+pub mod rollbacks;
 pub mod rows;
 pub mod source;
 pub mod synthetic;

@@ -37,6 +37,18 @@ pub struct DeploymentRow {
     pub finished_at: Timestamp,
 }
 
+/// One row of `rollbacks`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RollbackRow {
+    pub id: String,
+    /// The deployment rolled back.
+    pub deployment_id: String,
+    /// The deployment that rolled it back.
+    pub rollback_deployment_id: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Timestamp,
+}
+
 fn time(t: Option<Timestamp>) -> Cell<'static> {
     t.map_or(Cell::Null, |t| Cell::Time(t.micros()))
 }
@@ -55,6 +67,21 @@ impl IncidentRow {
             time(self.resolved_at),
             self.deployment_id.as_deref().into(),
             self.sha.as_deref().into(),
+        ]);
+    }
+}
+
+impl RollbackRow {
+    pub const TABLE: Table = Table::Rollbacks;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.id),
+            Cell::Text(&self.deployment_id),
+            self.rollback_deployment_id.as_deref().into(),
+            time(self.started_at),
+            Cell::Time(self.finished_at.micros()),
         ]);
     }
 }
