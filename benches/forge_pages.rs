@@ -1,5 +1,6 @@
-//! API pages → Arrow, on one core (issue #4's target: at least 50 000
-//! records per second per core, so conversion is never the bottleneck).
+//! API pages → Arrow, on one core (the target: at least 50 000 records per
+//! second per core, so conversion is never the bottleneck), for the forges
+//! and the incident trackers (PagerDuty, Jira, incident.io).
 //!
 //! `cargo bench --bench forge_pages` builds pages of 100 records from the
 //! recorded-shape fixtures (`fixtures/github/acme-api.json`,
@@ -10,13 +11,22 @@
 
 use std::time::Instant;
 
-use doralens::ingest::{github, gitlab};
+use doralens::base::time::Timestamp;
+use doralens::ingest::source::ServiceMap;
+use doralens::ingest::{github, gitlab, incident_io, jira, pagerduty};
 use doralens::store::buffer::TableBuffer;
 use doralens::store::schema::Table;
 use serde_json::Value;
 
 const PAGES: usize = 200;
 const PER_PAGE: usize = 100;
+
+/// The `index`th item of the array under `key` in a tracker fixture.
+fn tracker_fixture(path: &str, key: &str, index: usize) -> Value {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    all[key][index].clone()
+}
 
 fn fixture(path: &str, key: &str) -> Value {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
@@ -93,4 +103,80 @@ fn main() {
     measure("GitLab commits", Table::Commits, &pages, |body, out| {
         gitlab::commits_page("acme/billing", body, out).unwrap();
     });
+
+    // Trackers: the same path as a sync (parse the page, map each record
+    // to its typed row, append it).
+    let services = ServiceMap::new([("PSVCAPI".to_string(), "api".to_string())]);
+    let incident = tracker_fixture("fixtures/pagerduty/incidents.json", "incidents", 0);
+    let pages: Vec<Vec<u8>> = (0..PAGES)
+        .map(|p| page(&incident, "incident_number", p))
+        .collect();
+    let options = pagerduty::PagerDutyOptions {
+        api_url: None,
+        service_ids: vec![],
+        team_ids: vec![],
+        urgency: None,
+        min_priority: None,
+        since: Timestamp::EPOCH,
+        services: vec![],
+        change_events: false,
+    };
+    measure(
+        "PagerDuty incidents",
+        Table::Incidents,
+        &pages,
+        |body, out| {
+            let listed: Vec<pagerduty::ListedIncident> = serde_json::from_slice(body).unwrap();
+            for i in &listed {
+                i.row(&options, &services).unwrap().unwrap().push(out);
+            }
+        },
+    );
+
+    let issue = tracker_fixture("fixtures/jira/issues.json", "issues", 0);
+    let pages: Vec<Vec<u8>> = (0..PAGES).map(|p| page(&issue, "id", p)).collect();
+    let options = jira::JiraOptions {
+        url: "https://acme.atlassian.net".into(),
+        projects: vec!["OPS".into()],
+        jql: None,
+        issue_type: "Incident".into(),
+        service_field: "components".into(),
+        deployment_field: Some("customfield_10050".into()),
+        commit_field: Some("customfield_10051".into()),
+        since: Timestamp::EPOCH,
+        services: vec![],
+    };
+    measure("Jira issues", Table::Incidents, &pages, |body, out| {
+        let issues: Vec<jira::Issue> = serde_json::from_slice(body).unwrap();
+        for i in &issues {
+            i.row(&options, &services, true).unwrap().unwrap().push(out);
+        }
+    });
+
+    let incident = tracker_fixture("fixtures/incident-io/incidents.json", "incidents", 0);
+    let pages: Vec<Vec<u8>> = (0..PAGES)
+        .map(|p| page(&incident, "reference", p))
+        .collect();
+    let options = incident_io::IncidentIoOptions {
+        api_url: None,
+        service_field: Some("Affected service".into()),
+        impact_started: "Impact started".into(),
+        resolved: "Resolved at".into(),
+        services: vec![],
+        since: Timestamp::EPOCH,
+    };
+    measure(
+        "incident.io incidents",
+        Table::Incidents,
+        &pages,
+        |body, out| {
+            let incidents: Vec<Value> = serde_json::from_slice(body).unwrap();
+            for i in &incidents {
+                let (row, _) = incident_io::incident_row(i, &options, &services)
+                    .unwrap()
+                    .unwrap();
+                row.push(out);
+            }
+        },
+    );
 }
