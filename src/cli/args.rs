@@ -412,6 +412,14 @@ pub struct ForgeArgs {
     /// Repositories synced at the same time [default: 4]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// GitHub: completed runs of workflows whose name matches this regex, on
+    /// the default branch, are deployments (for teams that deploy from
+    /// Actions without the Deployments API)
+    #[arg(long, value_name = "REGEX")]
+    pub deploy_workflow: Option<String>,
+    /// The environment of workflow-run deployments [default: production]
+    #[arg(long, value_name = "NAME")]
+    pub workflow_environment: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -42,6 +42,9 @@ pub struct ForgeSection {
     /// GitHub: issues with this label are incidents (GitLab uses its
     /// incident issue type).
     pub incident_label: Option<String>,
+    /// GitHub: runs of workflows whose name matches are deployments.
+    pub deploy_workflow: Option<String>,
+    pub workflow_environment: Option<String>,
 }
 
 /// `[pagerduty]`: which incidents to read and how their services map.
@@ -219,6 +222,10 @@ incident_label = "incident"
 # Count published releases as production deployments (for repositories
 # that do not use GitHub Deployments).
 releases_as_deployments = false
+# Or: completed runs of workflows whose name matches are deployments
+# (on the default branch), in this environment.
+# deploy_workflow = "^Deploy"
+# workflow_environment = "production"
 
 [gitlab]
 # api_url = "https://gitlab.example.com"       # self-hosted

@@ -70,6 +70,11 @@ pub struct ForgeOptions {
     pub full: bool,
     /// Repositories synced at the same time.
     pub concurrency: usize,
+    /// GitHub Actions: completed runs of workflows whose name matches, on
+    /// the default branch, are deployments.
+    pub deploy_workflow: Option<Regex>,
+    /// The environment of those deployments.
+    pub workflow_environment: String,
 }
 
 impl Default for ForgeOptions {
@@ -82,6 +87,8 @@ impl Default for ForgeOptions {
             services: HashMap::new(),
             full: false,
             concurrency: 4,
+            deploy_workflow: None,
+            workflow_environment: "production".into(),
         }
     }
 }
@@ -120,6 +127,12 @@ pub struct Cursor {
     /// deployment's update time, yet changes which ones are production).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub production_environments: Option<Vec<String>>,
+    /// The default branch, as last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_branch: Option<String>,
+    /// GitHub Actions: workflow runs created since (µs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_runs: Option<i64>,
 }
 
 pub use crate::store::links::WebLinks;
@@ -151,6 +164,11 @@ pub trait Forge: Sync {
     fn deployments(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
     fn releases(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
     fn incidents(&self, sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>>;
+    /// Deployments run by CI pipelines (GitHub Actions workflow runs), when
+    /// the options name the deploying workflows.
+    fn ci_deployments(&self, _sync: &mut RepoSync<'_>) -> impl Future<Output = Result<()>> {
+        async { Ok(()) }
+    }
 }
 
 /// One repository, in the order every forge follows: commits first (the
@@ -164,6 +182,9 @@ pub async fn sync_repo<F: Forge>(forge: &F, sync: &mut RepoSync<'_>) -> Result<(
     forge.changes(sync).await?;
     fill_history(forge, sync).await?;
     forge.deployments(sync).await?;
+    if sync.options().deploy_workflow.is_some() {
+        forge.ci_deployments(sync).await?;
+    }
     if sync.options().releases_as_deployments {
         forge.releases(sync).await?;
     }

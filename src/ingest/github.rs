@@ -43,6 +43,44 @@ struct Repository {
     html_url: Option<String>,
 }
 
+/// `GET /repos/{owner}/{repo}/actions/runs`: `{total_count, workflow_runs}`.
+#[derive(Deserialize)]
+struct WorkflowRuns {
+    workflow_runs: Vec<WorkflowRun>,
+}
+
+/// The fields of a workflow run doralens reads.
+#[derive(Deserialize)]
+pub struct WorkflowRun {
+    pub id: u64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub head_branch: Option<String>,
+    pub head_sha: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub run_started_at: Option<String>,
+}
+
+/// A completed run's deployment status: success, failure (also timed
+/// out), cancelled, error (a run that could not start); None for runs that
+/// deployed nothing (skipped, neutral, waiting for approval, stale).
+pub fn run_status(conclusion: Option<&str>) -> Option<&'static str> {
+    match conclusion? {
+        "success" => Some("success"),
+        "failure" | "timed_out" => Some("failure"),
+        "cancelled" => Some("cancelled"),
+        "startup_failure" => Some("error"),
+        _ => None,
+    }
+}
+
 #[derive(Deserialize)]
 pub struct User {
     pub login: String,
@@ -807,6 +845,7 @@ impl Forge for GitHub {
         }
         let repo = &sync.repo;
         let info: Repository = self.get_json(repo, &format!("/repos/{repo}")).await?;
+        sync.cursor.default_branch = Some(info.default_branch.clone());
         sync.cursor.links = info.html_url.map(|web| forge::WebLinks {
             repo: repo.clone(),
             commit: format!("{web}/commit/{{sha}}"),
@@ -1021,6 +1060,87 @@ impl Forge for GitHub {
             c.deployments = match oldest_pending {
                 Some(_) => mark,
                 None => later(c.deployments, mark),
+            }
+        })
+    }
+
+    /// Completed runs of the deploying workflows on the default branch
+    /// (README "GitHub Actions deployments"). The next run lists runs
+    /// created since the oldest one still running (of the last week), else
+    /// since the newest one seen.
+    async fn ci_deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let Some(pattern) = sync.options().deploy_workflow.clone() else {
+            return Ok(());
+        };
+        let branch = match sync.cursor.default_branch.clone() {
+            Some(b) => b,
+            None => {
+                let info: Repository = self.get_json(&repo, &format!("/repos/{repo}")).await?;
+                sync.cursor.default_branch = Some(info.default_branch.clone());
+                info.default_branch
+            }
+        };
+        let created = sync
+            .cursor
+            .workflow_runs
+            .map(|c| format!("&created=%3E%3D{}", urlencode(&forge::format_time(c))))
+            .unwrap_or_default();
+        let path = format!(
+            "/repos/{repo}/actions/runs?branch={}&per_page=100{created}",
+            urlencode(&branch)
+        );
+        let environment = {
+            let name = sync.options().workflow_environment.clone();
+            sync.options().environment(&name, false)
+        };
+        let recent = crate::base::time::Timestamp::now().micros() - forge::COMMIT_OVERLAP.micros();
+        let mut buffer = TableBuffer::new(Table::Deployments);
+        let (mut newest, mut oldest_running): (Option<i64>, Option<i64>) = (None, None);
+        let mut pages = self.pages(&repo, "workflow runs", &path);
+        while let Some(body) = pages.next_body().await? {
+            let page: WorkflowRuns = serde_json::from_slice(&body)
+                .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
+            for run in &page.workflow_runs {
+                if !run.name.as_deref().is_some_and(|n| pattern.is_match(n))
+                    || run.head_branch.as_deref() != Some(branch.as_str())
+                {
+                    continue;
+                }
+                let created = time("created_at", &run.created_at)
+                    .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
+                newest = later(newest, Some(created));
+                if run.status.as_deref() != Some("completed") {
+                    if created >= recent {
+                        oldest_running = Some(oldest_running.map_or(created, |o| o.min(created)));
+                    }
+                    continue;
+                }
+                let Some(status) = run_status(run.conclusion.as_deref()) else {
+                    continue;
+                };
+                let finished = time("updated_at", &run.updated_at)
+                    .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
+                let started = opt_time("run_started_at", run.run_started_at.as_deref())
+                    .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
+                forge::push_deployment(
+                    &mut buffer,
+                    sync,
+                    &format!("{repo}/actions/runs/{}", run.id),
+                    &environment,
+                    &run.head_sha,
+                    status,
+                    started,
+                    finished,
+                );
+            }
+            sync.progress(format!("workflow runs: {} deployments", buffer.len()));
+        }
+        let mark = oldest_running.or(newest);
+        sync.write("workflow runs", vec![&mut buffer], |c| {
+            c.workflow_runs = match oldest_running {
+                Some(_) => mark,
+                None => later(c.workflow_runs, mark),
             }
         })
     }

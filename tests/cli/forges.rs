@@ -1403,3 +1403,57 @@ fn requests_per_thousand_changes_and_deployments() {
         }
     }
 }
+
+/// GitHub Actions runs of the deploying workflow on the default branch are
+/// deployments (fixtures/github/README.md, "workflow runs").
+#[test]
+fn github_actions_workflow_runs_become_deployments() {
+    let gh = MockForge::start(Flavour::GitHub);
+    let ws = Workspace::new();
+    let flags = [
+        "acme/api",
+        "--deploy-workflow",
+        "^Deploy",
+        "--workflow-environment",
+        "production",
+    ];
+    output_ok(github(&ws, &gh, &flags));
+    assert_eq!(
+        ws.sql_csv(
+            "SELECT id, environment, sha, status, started_at, finished_at FROM deployments \
+             WHERE id LIKE '%/actions/runs/%' ORDER BY id"
+        ),
+        "id,environment,sha,status,started_at,finished_at\n\
+         acme/api/actions/runs/9001,production,a500000000000000000000000000000000000000,success,2026-11-06T10:00:00Z,2026-11-06T10:12:00Z\n\
+         acme/api/actions/runs/9002,production,a500000000000000000000000000000000000000,failure,2026-11-06T11:00:00Z,2026-11-06T11:07:00Z\n"
+    );
+    let runs: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/repos/acme/api/actions/runs")
+        .collect();
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].query.contains("branch=main"), "{}", runs[0].query);
+    // The next run asks only for runs created since the newest one seen.
+    output_ok(github(&ws, &gh, &flags));
+    let last = gh
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/repos/acme/api/actions/runs")
+        .unwrap();
+    assert!(
+        last.query
+            .contains("created=%3E%3D2026-11-06T12%3A00%3A00Z"),
+        "{}",
+        last.query
+    );
+    // Without the option, no run is read.
+    let plain = Workspace::new();
+    let gh = MockForge::start(Flavour::GitHub);
+    output_ok(github(&plain, &gh, &["acme/api"]));
+    assert!(
+        gh.requests()
+            .iter()
+            .all(|r| !r.path.ends_with("/actions/runs"))
+    );
+}

@@ -338,6 +338,30 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
         body = as_of(body, now);
     }
     let mut headers = Vec::new();
+    // GitHub's workflow runs come wrapped (`{total_count, workflow_runs}`):
+    // the runs are filtered (`branch`, `created=>=`) and paged inside.
+    let mut wrapper = None;
+    if let Value::Object(object) = &mut body
+        && let Some(Value::Array(runs)) = object.remove("workflow_runs")
+    {
+        let runs: Vec<Value> = runs
+            .into_iter()
+            .filter(|r| {
+                params
+                    .get("branch")
+                    .is_none_or(|b| r["head_branch"] == b.as_str())
+            })
+            .filter(|r| {
+                params.get("created").is_none_or(|c| {
+                    let since = c.trim_start_matches(">=");
+                    r["created_at"].as_str().unwrap_or("") >= since
+                })
+            })
+            .collect();
+        object.insert("total_count".into(), Value::from(runs.len()));
+        wrapper = Some(object.clone());
+        body = Value::Array(runs);
+    }
     if let Value::Array(items) = body {
         let items = filter_since(items, &params, flavour);
         let items = history_from(items, &params, path);
@@ -389,6 +413,10 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
             headers.push(("x-per-page".into(), per_page.to_string()));
         }
         body = Value::Array(slice);
+    }
+    if let Some(mut object) = wrapper {
+        object.insert("workflow_runs".into(), body);
+        body = Value::Object(object);
     }
     let (remaining, reset_in) = match exhausted {
         Some(secs) => (0, secs),

@@ -80,7 +80,24 @@ pub async fn forges(
             .and_then(|a| a.production.clone())
             .or_else(|| config.production.clone())
             .unwrap_or_else(|| DEFAULT_PRODUCTION.to_string());
+        let deploy_workflow = match args
+            .and_then(|a| a.deploy_workflow.clone())
+            .or_else(|| section.and_then(|s| s.deploy_workflow.clone()))
+        {
+            Some(pattern) => Some(regex::Regex::new(&pattern).map_err(|e| {
+                Error::usage(
+                    "--deploy-workflow",
+                    format!("`{pattern}` is not a regular expression: {e}"),
+                )
+            })?),
+            None => None,
+        };
         let options = ForgeOptions {
+            deploy_workflow,
+            workflow_environment: args
+                .and_then(|a| a.workflow_environment.clone())
+                .or_else(|| section.and_then(|s| s.workflow_environment.clone()))
+                .unwrap_or_else(|| "production".into()),
             api_url: args
                 .and_then(|a| a.api_url.clone())
                 .or_else(|| section.and_then(|s| s.api_url.clone())),
