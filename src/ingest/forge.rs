@@ -42,14 +42,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::TimestampMicrosecondType;
-use futures_util::StreamExt;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::http::Notify;
+use super::source::{ScopeSync, Source};
 use crate::base::production::ProductionPattern;
 use crate::error::{Error, Result};
-use crate::store::buffer::{Cell, TableBuffer};
+use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 
@@ -327,14 +327,15 @@ impl<'a> RepoSync<'a> {
         format!("{forge}-{}", super::git::sanitise(repo))
     }
 
-    fn new(ctx: &'a SyncContext<'a>, forge: &'static str, repo: &str) -> Result<Self> {
-        let saved = if ctx.options.full {
-            None
-        } else {
-            ctx.warehouse
-                .read_state(&Self::state_name(forge, repo))?
-                .and_then(|v| serde_json::from_value::<Cursor>(v).ok())
-        };
+    /// One repository's sync, starting from the cursor its scope loaded
+    /// (the same `_state/<forge>-<repo>.json` this sync writes).
+    fn new(
+        ctx: &'a SyncContext<'a>,
+        forge: &'static str,
+        repo: &str,
+        cursor: Cursor,
+        incremental: bool,
+    ) -> Self {
         let bar = ctx.bars.add(indicatif::ProgressBar::new_spinner());
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {prefix}: {msg}")
@@ -342,22 +343,22 @@ impl<'a> RepoSync<'a> {
         );
         bar.set_prefix(format!("{forge} {repo}"));
         bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        Ok(RepoSync {
+        RepoSync {
             ctx,
             forge,
             repo: repo.to_string(),
             service: ctx.options.service_of(repo),
             report: RepoReport {
                 repo: repo.to_string(),
-                incremental: saved.is_some(),
+                incremental,
                 ..Default::default()
             },
-            cursor: saved.unwrap_or_default(),
+            cursor,
             done: Vec::new(),
             bar,
             commits: OnceLock::new(),
             branch_commits: Vec::new(),
-        })
+        }
     }
 
     pub fn options(&self) -> &ForgeOptions {
@@ -746,77 +747,77 @@ pub fn later(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// Syncs every repository of one forge; repositories that fail are listed
-/// in the error after the others finished (their progress is kept).
-pub async fn sync_all<F: Forge>(
-    forge: &F,
-    ctx: &SyncContext<'_>,
-    repos: &[String],
-) -> Result<Vec<RepoReport>> {
-    let concurrency = ctx.options.concurrency.max(1);
-    let results: Vec<(String, Result<RepoReport>)> =
-        futures_util::stream::iter(repos.iter().cloned())
-            .map(|repo| async move {
-                let result = sync_one(forge, ctx, &repo).await;
-                (repo, result)
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-    let mut reports = Vec::new();
-    let mut failures = Vec::new();
-    for (repo, result) in results {
-        match result {
-            Ok(r) => reports.push(r),
-            // A token problem is the same for every repository: say it once.
-            Err(e @ Error::Token { .. }) => return Err(e),
-            Err(e) => failures.push((repo, e)),
-        }
-    }
-    reports.sort_by(|a, b| a.repo.cmp(&b.repo));
-    if failures.is_empty() {
-        return Ok(reports);
-    }
-    for report in &reports {
-        eprintln!("{}", summary(forge.name(), report));
-    }
-    let message = failures
-        .iter()
-        .map(|(_, e)| e.to_string())
-        .collect::<Vec<_>>()
-        .join("\n  ");
-    Err(Error::Forge {
-        forge: forge.name(),
-        repo: failures
-            .iter()
-            .map(|(r, _)| r.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        message: format!("sync failed:\n  {message}"),
-    })
+/// A forge as a [`Source`]: one scope per repository, `concurrency` at a
+/// time, each scope's cursor the repository's [`Cursor`].
+pub struct ForgeSource<'a, F: Forge> {
+    pub forge: F,
+    pub ctx: &'a SyncContext<'a>,
+    pub repos: Vec<String>,
 }
 
-async fn sync_one<F: Forge>(forge: &F, ctx: &SyncContext<'_>, repo: &str) -> Result<RepoReport> {
-    let mut sync = RepoSync::new(ctx, forge.name(), repo)?;
-    let result = sync_repo(forge, &mut sync).await;
-    sync.bar.finish_and_clear();
-    match result {
-        Ok(()) => Ok(sync.report),
-        Err(e @ Error::Token { .. }) => Err(e),
-        Err(e) => {
-            let kept = if sync.done.is_empty() {
-                "nothing was written".to_string()
-            } else {
-                format!("kept what was synced: {}", sync.done.join(", "))
-            };
-            Err(Error::Forge {
-                forge: forge.name(),
-                repo: repo.to_string(),
-                message: format!(
-                    "{}; {kept}; run the same command again to resume from there",
-                    strip_prefix(forge.name(), repo, &e)
-                ),
-            })
+impl<F: Forge> Source for ForgeSource<'_, F> {
+    type Cursor = Cursor;
+
+    fn name(&self) -> &'static str {
+        self.forge.name()
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        self.repos.clone()
+    }
+
+    fn concurrency(&self) -> usize {
+        self.ctx.options.concurrency.max(1)
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &[
+            "commits",
+            "changes",
+            "deployments",
+            "incidents",
+            "rollbacks",
+        ]
+    }
+
+    /// One repository (see [`sync_repo`]); a failure says what was kept and
+    /// how to resume.
+    async fn sync(&self, scope: &mut ScopeSync<'_, Cursor>) -> Result<()> {
+        let forge = &self.forge;
+        let repo = scope.scope.clone();
+        let cursor = std::mem::take(&mut scope.cursor);
+        let mut sync = RepoSync::new(self.ctx, forge.name(), &repo, cursor, scope.incremental());
+        let result = sync_repo(forge, &mut sync).await;
+        sync.bar.finish_and_clear();
+        let r = &sync.report;
+        for (table, n) in [
+            ("commits", r.commits),
+            ("changes", r.changes),
+            ("deployments", r.deployments),
+            ("incidents", r.incidents),
+            ("rollbacks", r.rollbacks),
+        ] {
+            scope.count(table, n);
+        }
+        scope.cursor = sync.cursor.clone();
+        match result {
+            Ok(()) => Ok(()),
+            Err(e @ Error::Token { .. }) => Err(e),
+            Err(e) => {
+                let kept = if sync.done.is_empty() {
+                    "nothing was written".to_string()
+                } else {
+                    format!("kept what was synced: {}", sync.done.join(", "))
+                };
+                Err(Error::Forge {
+                    forge: forge.name(),
+                    repo: repo.clone(),
+                    message: format!(
+                        "{}; {kept}; run the same command again to resume from there",
+                        strip_prefix(forge.name(), &repo, &e)
+                    ),
+                })
+            }
         }
     }
 }
@@ -828,19 +829,6 @@ fn strip_prefix(forge: &str, repo: &str, e: &Error) -> String {
     text.strip_prefix(&prefix)
         .map(str::to_string)
         .unwrap_or(text)
-}
-
-pub fn summary(forge: &str, r: &RepoReport) -> String {
-    format!(
-        "{forge} {}: {} commits, {} changes, {} deployments, {} incidents, {} rollbacks{}",
-        r.repo,
-        r.commits,
-        r.changes,
-        r.deployments,
-        r.incidents,
-        r.rollbacks,
-        if r.incremental { " (incremental)" } else { "" }
-    )
 }
 
 /// `<url>; rel="next"` from a Link header.
@@ -872,16 +860,17 @@ pub fn push_deployment(
     started_at: Option<i64>,
     finished_at: i64,
 ) {
-    out.push(&[
-        Cell::Text(id),
-        Cell::Text(&sync.repo),
-        Cell::Text(&sync.service),
-        Cell::Text(environment),
-        Cell::Text(sha),
-        Cell::Text(status),
-        started_at.map_or(Cell::Null, Cell::Time),
-        Cell::Time(finished_at),
-    ]);
+    crate::store::rows::DeploymentRow {
+        id: id.to_string(),
+        repo: sync.repo.clone(),
+        service: sync.service.clone(),
+        environment: environment.to_string(),
+        sha: sha.to_string(),
+        status: status.to_string(),
+        started_at: started_at.map(crate::base::time::Timestamp::from_micros),
+        finished_at: crate::base::time::Timestamp::from_micros(finished_at),
+    }
+    .push(out);
 }
 
 /// A published release as a successful production deployment of its commit.
@@ -931,16 +920,17 @@ pub fn push_incident(
             d
         }
     });
-    out.push(&[
-        Cell::Text(&id),
-        Cell::Text(&sync.service),
-        title.into(),
-        severity.into(),
-        Cell::Time(created_at),
-        resolved_at.map_or(Cell::Null, Cell::Time),
-        deployment.as_deref().into(),
-        sha.as_deref().into(),
-    ]);
+    crate::store::rows::IncidentRow {
+        id: id.clone(),
+        service: Some(sync.service.clone()),
+        title: title.map(str::to_string),
+        severity: severity.map(str::to_string),
+        created_at: crate::base::time::Timestamp::from_micros(created_at),
+        resolved_at: resolved_at.map(crate::base::time::Timestamp::from_micros),
+        deployment_id: deployment.clone(),
+        sha,
+    }
+    .push(out);
     deployment.map(|d| (id, d))
 }
 

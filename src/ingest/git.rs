@@ -27,7 +27,8 @@ use serde_json::json;
 
 use super::git_paths::{self, ServicePaths, glob_match};
 use crate::error::{Error, Result};
-use crate::store::buffer::{Cell, TableBuffer};
+use crate::store::buffer::TableBuffer;
+use crate::store::rows::{CommitRow, DeploymentRow};
 use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 
@@ -273,19 +274,16 @@ pub fn ingest(
                 masks.insert(sha.clone(), mask);
             }
         }
-        commits.push(&[
-            Cell::Text(&repo_name),
-            Cell::Text(&sha),
-            Cell::List(&parents),
-            if name.is_empty() {
-                Cell::Null
-            } else {
-                Cell::Text(&name)
-            },
-            Cell::Time(micros(authored)),
-            committed.map_or(Cell::Null, |t| Cell::Time(micros(t))),
-            Cell::Text(summary),
-        ]);
+        CommitRow {
+            repo: &repo_name,
+            sha: &sha,
+            parents: &parents,
+            author: (!name.is_empty()).then_some(name.as_str()),
+            authored_at: crate::base::time::Timestamp::from_micros(micros(authored)),
+            committed_at: committed.map(|t| crate::base::time::Timestamp::from_micros(micros(t))),
+            message: Some(summary),
+        }
+        .push(&mut commits);
         total += 1;
         if total.is_multiple_of(4096) {
             progress.set_message(format!("{repo_name}: {total} commits"));
@@ -497,16 +495,17 @@ fn write_tag_deployments(
                 },
             };
             let id = format!("{repo_name}@{}{}", tag.name, target.id_suffix);
-            deployments.push(&[
-                Cell::Text(&id),
-                Cell::Text(&target.repo),
-                Cell::Text(&target.service),
-                Cell::Text(&environment),
-                Cell::Text(&sha),
-                Cell::Text("success"),
-                Cell::Null,
-                Cell::Time(tag.at),
-            ]);
+            DeploymentRow {
+                id: id.clone(),
+                repo: target.repo.clone(),
+                service: target.service.clone(),
+                environment: environment.clone(),
+                sha: sha.clone(),
+                status: "success".into(),
+                started_at: None,
+                finished_at: crate::base::time::Timestamp::from_micros(tag.at),
+            }
+            .push(&mut deployments);
             deployed.push((id, sha, tag.at));
         }
         let sorted: Vec<super::rollbacks::Deployed<'_>> = deployed

@@ -22,7 +22,7 @@ use datafusion::arrow::datatypes::TimestampMicrosecondType;
 use gix::ObjectId;
 
 use crate::error::{Error, Result};
-use crate::store::buffer::{Cell, TableBuffer};
+use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -269,15 +269,19 @@ pub fn virtual_repos(
                         .as_primitive::<TimestampMicrosecondType>();
                     a.is_valid(r).then(|| a.value(r))
                 };
-                out.push(&[
-                    Cell::Text(&virtual_repo),
-                    Cell::Text(&rows[c].sha),
-                    Cell::List(&parents),
-                    Cell::from(text("author")),
-                    Cell::Time(time("authored_at").unwrap_or(0)),
-                    time("committed_at").map_or(Cell::Null, Cell::Time),
-                    Cell::from(text("message")),
-                ]);
+                crate::store::rows::CommitRow {
+                    repo: &virtual_repo,
+                    sha: &rows[c].sha,
+                    parents: &parents,
+                    author: text("author"),
+                    authored_at: crate::base::time::Timestamp::from_micros(
+                        time("authored_at").unwrap_or(0),
+                    ),
+                    committed_at: time("committed_at")
+                        .map(crate::base::time::Timestamp::from_micros),
+                    message: text("message"),
+                }
+                .push(&mut out);
                 nearest[c] = vec![c as u32];
             } else {
                 nearest[c] = inherited;

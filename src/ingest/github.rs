@@ -31,7 +31,8 @@ use serde::de::DeserializeOwned;
 use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
 use super::http::{Fetched, Http, Notify, RetryPolicy, fetched};
 use crate::error::{Error, Result};
-use crate::store::buffer::{Cell, TableBuffer};
+use crate::store::buffer::TableBuffer;
+use crate::store::rows::{ChangeCommitRow, ChangeRow, CommitRow};
 use crate::store::schema::Table;
 
 pub const DEFAULT_API: &str = "https://api.github.com";
@@ -227,15 +228,16 @@ fn push_commit(out: &mut TableBuffer, repo: &str, c: &Commit) -> Result<i64, Str
         .map(|u| u.login.as_str())
         .or_else(|| c.commit.author.as_ref().and_then(|a| a.name.as_deref()));
     let first_line = c.commit.message.lines().next().unwrap_or("");
-    out.push(&[
-        Cell::Text(repo),
-        Cell::Text(&c.sha),
-        Cell::List(&parents),
-        author.into(),
-        Cell::Time(authored),
-        committed.map_or(Cell::Null, Cell::Time),
-        Cell::Text(first_line),
-    ]);
+    CommitRow {
+        repo,
+        sha: &c.sha,
+        parents: &parents,
+        author,
+        authored_at: crate::base::time::Timestamp::from_micros(authored),
+        committed_at: committed.map(crate::base::time::Timestamp::from_micros),
+        message: Some(first_line),
+    }
+    .push(out);
     Ok(committed.unwrap_or(authored))
 }
 
@@ -281,24 +283,29 @@ pub fn pulls_page(
 fn push_pull(out: &mut TableBuffer, repo: &str, p: &Pull, d: &ChangeDetail) -> Result<(), String> {
     let labels: Vec<String> = p.labels.iter().map(|l| l.name.clone()).collect();
     let merged = opt_time("merged_at", p.merged_at.as_deref())?;
-    out.push(&[
-        Cell::Text(repo),
-        Cell::Int(p.number),
-        p.title.as_deref().into(),
-        p.user.as_ref().map(|u| u.login.as_str()).into(),
-        Cell::Time(time("created_at", &p.created_at)?),
-        d.first_commit_at.map_or(Cell::Null, Cell::Time),
-        d.first_review_at.map_or(Cell::Null, Cell::Time),
-        merged.map_or(Cell::Null, Cell::Time),
+    ChangeRow {
+        repo,
+        number: p.number,
+        title: p.title.as_deref(),
+        author: p.user.as_ref().map(|u| u.login.as_str()),
+        created_at: crate::base::time::Timestamp::from_micros(time("created_at", &p.created_at)?),
+        first_commit_at: d
+            .first_commit_at
+            .map(crate::base::time::Timestamp::from_micros),
+        first_review_at: d
+            .first_review_at
+            .map(crate::base::time::Timestamp::from_micros),
+        merged_at: merged.map(crate::base::time::Timestamp::from_micros),
         // GitHub fills merge_commit_sha with a test merge while open.
-        if merged.is_some() {
-            p.merge_commit_sha.as_deref().into()
+        merge_sha: if merged.is_some() {
+            p.merge_commit_sha.as_deref()
         } else {
-            Cell::Null
+            None
         },
-        p.base.as_ref().map(|b| b.name.as_str()).into(),
-        Cell::List(&labels),
-    ]);
+        base_branch: p.base.as_ref().map(|b| b.name.as_str()),
+        labels: &labels,
+    }
+    .push(out);
     Ok(())
 }
 
@@ -966,11 +973,12 @@ impl Forge for GitHub {
                 for c in &pull_commits {
                     push_commit(&mut commits, &repo, c)
                         .map_err(|e| Self::shape_error(&repo, "pull commits", e))?;
-                    members.push(&[
-                        Cell::Text(&repo),
-                        Cell::Int(pull.number),
-                        Cell::Text(&c.sha),
-                    ]);
+                    ChangeCommitRow {
+                        repo: &repo,
+                        number: pull.number,
+                        sha: &c.sha,
+                    }
+                    .push(&mut members);
                 }
             }
             sync.progress(format!("changes: {} read", changes.len()));

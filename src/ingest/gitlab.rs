@@ -39,7 +39,7 @@ use serde::de::DeserializeOwned;
 use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
 use super::http::{Http, Notify, RetryPolicy};
 use crate::error::{Error, Result};
-use crate::store::buffer::{Cell, TableBuffer};
+use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 
 pub const DEFAULT_API: &str = "https://gitlab.com";
@@ -290,15 +290,16 @@ fn since(mark: Option<i64>) -> Option<DateTime<Utc>> {
 fn push_commit(out: &mut TableBuffer, repo: &str, c: &Commit) -> Result<i64> {
     let authored = time(repo, "authored_date", &c.authored_date)?;
     let committed = opt_time(repo, "committed_date", c.committed_date.as_deref())?;
-    out.push(&[
-        Cell::Text(repo),
-        Cell::Text(&c.id),
-        Cell::List(&c.parent_ids),
-        c.author_name.as_deref().into(),
-        Cell::Time(authored),
-        committed.map_or(Cell::Null, Cell::Time),
-        c.title.as_deref().into(),
-    ]);
+    crate::store::rows::CommitRow {
+        repo,
+        sha: &c.id,
+        parents: &c.parent_ids,
+        author: c.author_name.as_deref(),
+        authored_at: crate::base::time::Timestamp::from_micros(authored),
+        committed_at: committed.map(crate::base::time::Timestamp::from_micros),
+        message: c.title.as_deref(),
+    }
+    .push(out);
     Ok(committed.unwrap_or(authored))
 }
 
@@ -575,7 +576,12 @@ impl Forge for GitLab {
             let (first_commit, first_review, mr_commits) = detail?;
             for c in &mr_commits {
                 push_commit(&mut commits, &repo, c)?;
-                members.push(&[Cell::Text(&repo), Cell::Int(mr.iid), Cell::Text(&c.id)]);
+                crate::store::rows::ChangeCommitRow {
+                    repo: &repo,
+                    number: mr.iid,
+                    sha: &c.id,
+                }
+                .push(&mut members);
             }
             newest = later(newest, parse_time(&mr.updated_at));
             let merged = opt_time(&repo, "merged_at", mr.merged_at.as_deref())?;
@@ -585,19 +591,24 @@ impl Forge for GitLab {
                     .or(mr.squash_commit_sha.as_deref())
                     .or(mr.sha.as_deref()),
             );
-            changes.push(&[
-                Cell::Text(&repo),
-                Cell::Int(mr.iid),
-                mr.title.as_deref().into(),
-                mr.author.as_ref().map(|a| a.username.as_str()).into(),
-                Cell::Time(time(&repo, "created_at", &mr.created_at)?),
-                first_commit.map_or(Cell::Null, Cell::Time),
-                first_review.map_or(Cell::Null, Cell::Time),
-                merged.map_or(Cell::Null, Cell::Time),
-                merge_sha.into(),
-                mr.target_branch.as_deref().into(),
-                Cell::List(&mr.labels),
-            ]);
+            crate::store::rows::ChangeRow {
+                repo: &repo,
+                number: mr.iid,
+                title: mr.title.as_deref(),
+                author: mr.author.as_ref().map(|a| a.username.as_str()),
+                created_at: crate::base::time::Timestamp::from_micros(time(
+                    &repo,
+                    "created_at",
+                    &mr.created_at,
+                )?),
+                first_commit_at: first_commit.map(crate::base::time::Timestamp::from_micros),
+                first_review_at: first_review.map(crate::base::time::Timestamp::from_micros),
+                merged_at: merged.map(crate::base::time::Timestamp::from_micros),
+                merge_sha,
+                base_branch: mr.target_branch.as_deref(),
+                labels: &mr.labels,
+            }
+            .push(&mut changes);
         }
         sync.write(
             "changes",

@@ -1,7 +1,8 @@
-//! What every incident or deployment source outside the forges shares
-//! (PagerDuty today; Jira, incident.io and CI pipelines fit the same
-//! shape): a [`Source`] has a name and **scopes** (a PagerDuty service, a
-//! Jira project...), each synced on its own with a **keyed cursor**
+//! What every source shares: the forges (one scope per repository, through
+//! [`super::forge::ForgeSource`]) and the incident trackers (PagerDuty,
+//! Jira, incident.io). A [`Source`] has a name and **scopes** (a repository,
+//! a PagerDuty service, a Jira project...), each synced on its own, several
+//! at once when the source allows, with a **keyed cursor**
 //! (`_state/<source>-<scope>.json`, any serde type the source chooses),
 //! written only after the scope's rows. Rows are typed
 //! ([`IncidentRow`](crate::store::rows::IncidentRow),
@@ -29,14 +30,23 @@ use crate::store::rows::{DeploymentRow, IncidentRow};
 use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 
-/// An incident or deployment source synced scope by scope.
+/// A source synced scope by scope.
 pub trait Source: Sync {
     /// Its cursor for one scope; `Default` is "never synced".
     type Cursor: Serialize + DeserializeOwned + Default + Send;
-    /// `pagerduty`, `jira`, ...: the command and the state files' prefix.
+    /// `github`, `pagerduty`, ...: the command and the state files' prefix.
     fn name(&self) -> &'static str;
     /// What is synced separately, each with its own cursor.
     fn scopes(&self) -> Vec<String>;
+    /// Scopes synced at the same time (1: one after another, as scopes of
+    /// one tracker account share its rate limit).
+    fn concurrency(&self) -> usize {
+        1
+    }
+    /// The tables its summary line always counts, in order.
+    fn tables(&self) -> &'static [&'static str] {
+        &["incidents"]
+    }
     /// Reads one scope (what changed since `sync.cursor`, or everything on
     /// a full run) and writes it with [`ScopeSync::write`].
     fn sync(&self, sync: &mut ScopeSync<'_, Self::Cursor>) -> impl Future<Output = Result<()>>;
@@ -46,8 +56,8 @@ pub trait Source: Sync {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeReport {
     pub scope: String,
-    pub incidents: usize,
-    pub deployments: usize,
+    /// Rows written, by table name.
+    pub written: BTreeMap<&'static str, usize>,
     /// Stored rows deleted because the source no longer has them as it
     /// was asked (an incident filtered out after a priority change).
     pub deleted: usize,
@@ -57,13 +67,21 @@ pub struct ScopeReport {
 }
 
 impl ScopeReport {
-    pub fn summary(&self, source: &str) -> String {
-        let mut parts = Vec::new();
-        if self.incidents > 0 || self.deployments == 0 {
-            parts.push(format!("{} incidents", self.incidents));
-        }
-        if self.deployments > 0 {
-            parts.push(format!("{} deployments", self.deployments));
+    pub fn count(&mut self, table: &'static str, rows: usize) {
+        *self.written.entry(table).or_default() += rows;
+    }
+
+    /// `<source> <scope>: 9 commits, 4 changes, ...`: the source's tables
+    /// always, others when written.
+    pub fn summary(&self, source: &str, tables: &[&str]) -> String {
+        let mut parts: Vec<String> = tables
+            .iter()
+            .map(|t| format!("{} {t}", self.written.get(t).copied().unwrap_or(0)))
+            .collect();
+        for (table, n) in &self.written {
+            if !tables.contains(table) && *n > 0 {
+                parts.push(format!("{n} {table}"));
+            }
         }
         if self.deleted > 0 {
             parts.push(format!("{} removed", self.deleted));
@@ -139,6 +157,19 @@ pub struct SourceContext<'a> {
     /// Ignore the cursors and read everything.
     pub full: bool,
     pub notify: Notify,
+    /// One writer at a time (scopes may sync concurrently).
+    writing: Mutex<()>,
+}
+
+impl<'a> SourceContext<'a> {
+    pub fn new(warehouse: &'a Warehouse, full: bool, notify: Notify) -> Self {
+        SourceContext {
+            warehouse,
+            full,
+            notify,
+            writing: Mutex::new(()),
+        }
+    }
 }
 
 /// One scope's sync: its cursor and where its rows go.
@@ -199,6 +230,12 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
         self.report.skipped += n;
     }
 
+    /// Counts rows a source wrote itself (the forges, through their own
+    /// writer).
+    pub fn count(&mut self, table: &'static str, rows: usize) {
+        self.report.count(table, rows);
+    }
+
     /// Writes rows (upserted by natural key, later rows of a key winning),
     /// then the cursor `update` leaves: a failure later keeps these rows
     /// and the next run resumes from the last cursor written.
@@ -209,6 +246,7 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
         update: impl FnOnce(&mut C),
     ) -> Result<()> {
         let warehouse = self.ctx.warehouse;
+        let _one_writer = self.ctx.writing.lock().unwrap_or_else(|p| p.into_inner());
         let mut pending = Vec::new();
         if !incidents.is_empty() {
             let mut buffer = TableBuffer::new(Table::Incidents);
@@ -225,8 +263,8 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
             let batches = super::keep_last_per_key(table, vec![buffer.finish()?])?;
             warehouse.upsert(table, &batches)?;
         }
-        self.report.incidents += incidents.len();
-        self.report.deployments += deployments.len();
+        self.report.count("incidents", incidents.len());
+        self.report.count("deployments", deployments.len());
         update(&mut self.cursor);
         warehouse.write_state(
             &Self::state_name(self.source, &self.scope),
@@ -267,32 +305,61 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
     }
 }
 
-/// Syncs every scope of `source`, one after another (scopes of one
-/// account share its rate limit). A failed scope keeps what it wrote; the
-/// others still run, and the first failure is returned after them (a
-/// rejected token stops at once: it is the same for every scope).
+/// Syncs every scope of `source` (`concurrency()` at a time). A failed
+/// scope keeps what it wrote; the others still run, and the failures are
+/// listed together after them. A rejected token stops everything at once:
+/// it is the same for every scope.
 pub async fn sync_all<S: Source>(source: &S, ctx: &SourceContext<'_>) -> Result<Vec<ScopeReport>> {
+    use futures_util::StreamExt;
+    let results: Vec<(String, Result<ScopeReport>)> = futures_util::stream::iter(source.scopes())
+        .map(|scope| async move {
+            let result = async {
+                let mut sync = ScopeSync::<S::Cursor>::open(ctx, source.name(), &scope)?;
+                source.sync(&mut sync).await?;
+                Ok(sync.report)
+            }
+            .await;
+            (scope, result)
+        })
+        .buffer_unordered(source.concurrency().max(1))
+        .collect()
+        .await;
     let mut reports = Vec::new();
-    let mut failures: BTreeMap<String, Error> = BTreeMap::new();
-    for scope in source.scopes() {
-        let mut sync = ScopeSync::<S::Cursor>::open(ctx, source.name(), &scope)?;
-        match source.sync(&mut sync).await {
-            Ok(()) => reports.push(sync.report),
+    let mut failures = Vec::new();
+    for (scope, result) in results {
+        match result {
+            Ok(r) => reports.push(r),
             Err(e @ Error::Token { .. }) => return Err(e),
-            Err(e) => {
-                failures.insert(scope, e);
-            }
+            Err(e) => failures.push((scope, e)),
         }
     }
-    match failures.into_iter().next() {
-        None => Ok(reports),
-        Some((_, first)) => {
-            for r in &reports {
-                eprintln!("{}", r.summary(source.name()));
-            }
-            Err(first)
-        }
+    reports.sort_by(|a, b| a.scope.cmp(&b.scope));
+    if failures.is_empty() {
+        return Ok(reports);
     }
+    for r in &reports {
+        eprintln!("{}", r.summary(source.name(), source.tables()));
+    }
+    if failures.len() == 1 {
+        return Err(failures.remove(0).1);
+    }
+    failures.sort_by(|a, b| a.0.cmp(&b.0));
+    Err(Error::Forge {
+        forge: source.name(),
+        repo: failures
+            .iter()
+            .map(|(s, _)| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        message: format!(
+            "sync failed:\n  {}",
+            failures
+                .iter()
+                .map(|(_, e)| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! Typed rows of the tables external sources write (incidents and
-//! deployments): a source fills a struct by field name, and the one
-//! [`IncidentRow::push`] / [`DeploymentRow::push`] turns it into the
-//! table's cells in column order, so no source handles positional cells.
+//! Typed rows of the canonical tables: an ingestor fills a struct by field
+//! name, and the row's one `push` turns it into the table's cells in column
+//! order, so no ingestor handles positional cells. The high-volume ones
+//! (commits, changes, change commits) borrow their text, so a page of API
+//! answers converts without copying strings twice.
 
 use super::buffer::{Cell, TableBuffer};
 use super::schema::Table;
@@ -47,6 +48,94 @@ pub struct RollbackRow {
     pub rollback_deployment_id: Option<String>,
     pub started_at: Option<Timestamp>,
     pub finished_at: Timestamp,
+}
+
+/// One row of `commits`.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitRow<'a> {
+    pub repo: &'a str,
+    pub sha: &'a str,
+    pub parents: &'a [String],
+    pub author: Option<&'a str>,
+    pub authored_at: Timestamp,
+    pub committed_at: Option<Timestamp>,
+    /// The first line of the message.
+    pub message: Option<&'a str>,
+}
+
+impl CommitRow<'_> {
+    pub const TABLE: Table = Table::Commits;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(self.repo),
+            Cell::Text(self.sha),
+            Cell::List(self.parents),
+            self.author.into(),
+            Cell::Time(self.authored_at.micros()),
+            time(self.committed_at),
+            self.message.into(),
+        ]);
+    }
+}
+
+/// One row of `changes` (a pull or merge request).
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeRow<'a> {
+    pub repo: &'a str,
+    pub number: i64,
+    pub title: Option<&'a str>,
+    pub author: Option<&'a str>,
+    pub created_at: Timestamp,
+    pub first_commit_at: Option<Timestamp>,
+    pub first_review_at: Option<Timestamp>,
+    pub merged_at: Option<Timestamp>,
+    pub merge_sha: Option<&'a str>,
+    pub base_branch: Option<&'a str>,
+    pub labels: &'a [String],
+}
+
+impl ChangeRow<'_> {
+    pub const TABLE: Table = Table::Changes;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(self.repo),
+            Cell::Int(self.number),
+            self.title.into(),
+            self.author.into(),
+            Cell::Time(self.created_at.micros()),
+            time(self.first_commit_at),
+            time(self.first_review_at),
+            time(self.merged_at),
+            self.merge_sha.into(),
+            self.base_branch.into(),
+            Cell::List(self.labels),
+        ]);
+    }
+}
+
+/// One row of `change_commits`: a commit a change lists.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeCommitRow<'a> {
+    pub repo: &'a str,
+    pub number: i64,
+    pub sha: &'a str,
+}
+
+impl ChangeCommitRow<'_> {
+    pub const TABLE: Table = Table::ChangeCommits;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(self.repo),
+            Cell::Int(self.number),
+            Cell::Text(self.sha),
+        ]);
+    }
 }
 
 fn time(t: Option<Timestamp>) -> Cell<'static> {

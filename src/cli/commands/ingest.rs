@@ -42,7 +42,7 @@ pub async fn forges(
     full: bool,
     explicit: Option<(Forge, &ForgeArgs)>,
 ) -> Result<()> {
-    use crate::ingest::forge::{ForgeOptions, SyncContext, summary, sync_all};
+    use crate::ingest::forge::{ForgeOptions, ForgeSource, SyncContext};
     let needs_file = explicit.is_none_or(|(_, a)| a.repos.is_empty());
     let config = config::Config::load(config_file, needs_file)?;
     let mut plan: Vec<(Forge, ForgeOptions, Vec<String>)> = Vec::new();
@@ -160,23 +160,29 @@ pub async fn forges(
     }
     let mut failure = None;
     for (forge, options, repos) in &plan {
-        let ctx = SyncContext::new(&warehouse, options);
+        let sync = SyncContext::new(&warehouse, options);
+        let notify = sync.notify();
+        // Every forge is a Source: one scope per repository.
         let result = match forge {
             Forge::GitHub => {
-                let client = crate::ingest::github::GitHub::new(options, ctx.notify())?;
-                sync_all(&client, &ctx, repos).await.map(|r| ("github", r))
+                let source = ForgeSource {
+                    forge: crate::ingest::github::GitHub::new(options, notify.clone())?,
+                    ctx: &sync,
+                    repos: repos.clone(),
+                };
+                run_source_on(&warehouse, options.full, &source, &notify).await
             }
             Forge::GitLab => {
-                let client = crate::ingest::gitlab::GitLab::new(options, ctx.notify())?;
-                sync_all(&client, &ctx, repos).await.map(|r| ("gitlab", r))
+                let source = ForgeSource {
+                    forge: crate::ingest::gitlab::GitLab::new(options, notify.clone())?,
+                    ctx: &sync,
+                    repos: repos.clone(),
+                };
+                run_source_on(&warehouse, options.full, &source, &notify).await
             }
         };
         match result {
-            Ok((name, reports)) => {
-                for r in &reports {
-                    eprintln!("{}", summary(name, r));
-                }
-            }
+            Ok(()) => {}
             // Other forges still sync; the first failure is the exit status.
             Err(e) if failure.is_none() && plan.len() > 1 => {
                 eprintln!("error: {e}");
@@ -257,16 +263,21 @@ async fn run_source<S: crate::ingest::source::Source>(
     source: &S,
     notify: &crate::ingest::http::Notify,
 ) -> Result<()> {
-    use crate::ingest::source::{SourceContext, sync_all};
     let warehouse = ctx.open()?;
-    let sync = SourceContext {
-        warehouse: &warehouse,
-        full,
-        notify: notify.clone(),
-    };
-    let reports = sync_all(source, &sync).await?;
-    for r in &reports {
-        eprintln!("{}", r.summary(source.name()));
+    run_source_on(&warehouse, full, source, notify).await
+}
+
+/// [`run_source`] on an open warehouse.
+async fn run_source_on<S: crate::ingest::source::Source>(
+    warehouse: &crate::store::warehouse::Warehouse,
+    full: bool,
+    source: &S,
+    notify: &crate::ingest::http::Notify,
+) -> Result<()> {
+    use crate::ingest::source::{SourceContext, sync_all};
+    let sync = SourceContext::new(warehouse, full, notify.clone());
+    for r in sync_all(source, &sync).await? {
+        eprintln!("{}", r.summary(source.name(), source.tables()));
     }
     Ok(())
 }
