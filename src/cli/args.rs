@@ -412,9 +412,10 @@ pub struct ForgeArgs {
     /// Repositories synced at the same time [default: 4]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// GitHub: completed runs of workflows whose name matches this regex, on
-    /// the default branch, are deployments (for teams that deploy from
-    /// Actions without the Deployments API)
+    /// Deployments from CI: on GitHub, completed runs of workflows whose
+    /// name matches this regex; on GitLab, finished pipeline jobs whose name
+    /// matches and that made no deployment of their own; both on the
+    /// default branch
     #[arg(long, value_name = "REGEX")]
     pub deploy_workflow: Option<String>,
     /// The environment of workflow-run deployments [default: production]

@@ -233,6 +233,9 @@ repos = [
     # "acme/platform/billing",
 ]
 releases_as_deployments = false
+# Finished pipeline jobs whose name matches (default branch, no deployment
+# of their own) are deployments.
+# deploy_workflow = "^release-prod$"
 
 # Repository → service. A repository not listed is its own service.
 [services]

@@ -70,8 +70,9 @@ pub struct ForgeOptions {
     pub full: bool,
     /// Repositories synced at the same time.
     pub concurrency: usize,
-    /// GitHub Actions: completed runs of workflows whose name matches, on
-    /// the default branch, are deployments.
+    /// Deployments from CI, on the default branch: GitHub Actions runs of
+    /// workflows whose name matches, GitLab pipeline jobs whose name
+    /// matches (and that made no deployment of their own).
     pub deploy_workflow: Option<Regex>,
     /// The environment of those deployments.
     pub workflow_environment: String,
@@ -320,6 +321,9 @@ pub struct RepoSync<'a> {
     /// Shas of the default branch's commits this run wrote (whose
     /// ancestors must all be stored: see `fill_history`).
     branch_commits: Vec<String>,
+    /// GitLab: the jobs behind the deployments read this run, so a
+    /// pipeline job that already made a deployment is not counted twice.
+    pub deployment_jobs: HashSet<u64>,
 }
 
 impl<'a> RepoSync<'a> {
@@ -358,6 +362,7 @@ impl<'a> RepoSync<'a> {
             bar,
             commits: OnceLock::new(),
             branch_commits: Vec::new(),
+            deployment_jobs: HashSet::new(),
         }
     }
 

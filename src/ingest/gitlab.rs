@@ -116,7 +116,31 @@ struct Environment {
 /// created through the API).
 #[derive(Deserialize)]
 struct Deployable {
+    #[serde(default)]
+    id: Option<u64>,
     finished_at: Option<String>,
+}
+
+/// The fields of a pipeline job doralens reads (`GET /projects/:id/jobs`).
+#[derive(Deserialize)]
+struct Job {
+    id: u64,
+    name: String,
+    status: String,
+    #[serde(rename = "ref", default)]
+    git_ref: Option<String>,
+    created_at: String,
+    #[serde(default)]
+    started_at: Option<String>,
+    #[serde(default)]
+    finished_at: Option<String>,
+    #[serde(default)]
+    commit: Option<JobCommit>,
+}
+
+#[derive(Deserialize)]
+struct JobCommit {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -465,6 +489,7 @@ impl Forge for GitLab {
         let project: Project = api::AsyncQuery::query_async(&endpoint, &client)
             .await
             .map_err(|e| api_error(&repo, "project", e))?;
+        sync.cursor.default_branch = project.default_branch.clone();
         sync.cursor.links = project.web_url.map(|web| forge::WebLinks {
             repo: repo.clone(),
             commit: format!("{web}/-/commit/{{sha}}"),
@@ -617,6 +642,100 @@ impl Forge for GitLab {
         )
     }
 
+    /// Finished pipeline jobs whose name matches `--deploy-workflow`, on
+    /// the default branch, that made no deployment of their own (a job
+    /// without `environment:`): deployments `<repo>/jobs/<id>`. Jobs come
+    /// newest first; the list is read back to a week before the newest job
+    /// seen last time (a job created earlier that finished since is seen).
+    async fn ci_deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        let repo = sync.repo.clone();
+        let Some(pattern) = sync.options().deploy_workflow.clone() else {
+            return Ok(());
+        };
+        let client = ProjectClient {
+            gitlab: self,
+            repo: &repo,
+        };
+        let branch = match sync.cursor.default_branch.clone() {
+            Some(b) => b,
+            None => {
+                let endpoint = api::projects::Project::builder()
+                    .project(repo.as_str())
+                    .build()
+                    .map_err(|e| shape(&repo, "project", e))?;
+                let project: Project = api::AsyncQuery::query_async(&endpoint, &client)
+                    .await
+                    .map_err(|e| api_error(&repo, "project", e))?;
+                sync.cursor.default_branch = project.default_branch.clone();
+                project.default_branch.unwrap_or_else(|| "main".into())
+            }
+        };
+        let environment = {
+            let name = sync.options().workflow_environment.clone();
+            sync.options().environment(&name, false)
+        };
+        let endpoint = api::projects::jobs::Jobs::builder()
+            .project(repo.as_str())
+            .scopes(
+                [
+                    api::projects::jobs::JobScope::Success,
+                    api::projects::jobs::JobScope::Failed,
+                    api::projects::jobs::JobScope::Canceled,
+                ]
+                .into_iter(),
+            )
+            .build()
+            .map_err(|e| shape(&repo, "jobs", e))?;
+        let paged = api::paged(endpoint, Pagination::All);
+        let mut stream = std::pin::pin!(Self::all::<_, Job>(&client, &paged));
+        let stop_before = sync
+            .cursor
+            .workflow_runs
+            .map(|c| c - forge::COMMIT_OVERLAP.micros());
+        let mut buffer = TableBuffer::new(Table::Deployments);
+        let mut newest = None;
+        while let Some(job) = stream.next().await {
+            let job = job.map_err(|e| api_error(&repo, "jobs", e))?;
+            let created = time(&repo, "created_at", &job.created_at)?;
+            if stop_before.is_some_and(|s| created < s) {
+                break;
+            }
+            newest = later(newest, Some(created));
+            if !pattern.is_match(&job.name)
+                || job.git_ref.as_deref() != Some(branch.as_str())
+                || sync.deployment_jobs.contains(&job.id)
+            {
+                continue;
+            }
+            let status = match job.status.as_str() {
+                "success" => "success",
+                "failed" => "failure",
+                "canceled" => "cancelled",
+                _ => continue,
+            };
+            let Some(finished) = opt_time(&repo, "finished_at", job.finished_at.as_deref())? else {
+                continue;
+            };
+            let Some(sha) = job.commit.as_ref().map(|c| c.id.clone()) else {
+                continue;
+            };
+            let started = opt_time(&repo, "started_at", job.started_at.as_deref())?;
+            forge::push_deployment(
+                &mut buffer,
+                sync,
+                &format!("{repo}/jobs/{}", job.id),
+                &environment,
+                &sha,
+                status,
+                started,
+                finished,
+            );
+        }
+        sync.write("pipeline jobs", vec![&mut buffer], |c| {
+            c.workflow_runs = later(c.workflow_runs, newest)
+        })
+    }
+
     async fn deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let client = ProjectClient {
@@ -679,6 +798,9 @@ impl Forge for GitLab {
             // When it finished: the deployment's own time where a version
             // sends one, else its job's, else its last update (a finished
             // deployment's status change is its last update).
+            if let Some(job) = d.deployable.as_ref().and_then(|j| j.id) {
+                sync.deployment_jobs.insert(job);
+            }
             let job_finished = d.deployable.as_ref().and_then(|j| j.finished_at.as_deref());
             let finished = opt_time(
                 &repo,

@@ -1457,3 +1457,39 @@ fn github_actions_workflow_runs_become_deployments() {
             .all(|r| !r.path.ends_with("/actions/runs"))
     );
 }
+
+/// GitLab pipeline jobs of the deploying name on the default branch that
+/// made no deployment of their own are deployments (fixtures/github/README.md,
+/// "pipeline jobs").
+#[test]
+fn gitlab_pipeline_jobs_become_deployments_once() {
+    let gl = MockForge::start(Flavour::GitLab);
+    let ws = Workspace::new();
+    let flags = [
+        "acme/billing",
+        "--deploy-workflow",
+        "^(release-prod|deploy)$",
+    ];
+    output_ok(gitlab(&ws, &gl, &flags));
+    assert_eq!(
+        ws.sql_csv(
+            "SELECT id, environment, sha, status, started_at, finished_at FROM deployments \
+             WHERE id LIKE '%/jobs/%' ORDER BY id"
+        ),
+        "id,environment,sha,status,started_at,finished_at\n\
+         acme/billing/jobs/8901,production,b300000000000000000000000000000000000000,success,2026-11-06T09:00:00Z,2026-11-06T09:10:00Z\n\
+         acme/billing/jobs/8902,production,b300000000000000000000000000000000000000,failure,2026-11-06T10:00:00Z,2026-11-06T10:06:00Z\n"
+    );
+    let jobs = gl
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/jobs"))
+        .unwrap();
+    for scope in ["success", "failed", "canceled"] {
+        assert!(
+            jobs.query.contains(&format!("scope%5B%5D={scope}")),
+            "{}",
+            jobs.query
+        );
+    }
+}

@@ -366,6 +366,23 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
         let items = filter_since(items, &params, flavour);
         let items = history_from(items, &params, path);
         let items = filter_kind(items, &params);
+        // GitLab jobs: `scope[]` repeated, one status each.
+        let scopes: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, _)| k == "scope[]")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        let items: Vec<Value> = if scopes.is_empty() {
+            items
+        } else {
+            items
+                .into_iter()
+                .filter(|i| {
+                    i["status"]
+                        .as_str()
+                        .is_some_and(|s| scopes.iter().any(|x| x == s))
+                })
+                .collect()
+        };
         let items = sorted(items, &params);
         let per_page: usize = params
             .get("per_page")
