@@ -104,6 +104,44 @@ fn main() {
         gitlab::commits_page("acme/billing", body, out).unwrap();
     });
 
+    // CI runs: a page of workflow runs, all of the deploying workflow.
+    let run = fixture(
+        "fixtures/github/acme-api.json",
+        "/repos/acme/api/actions/runs",
+    )["workflow_runs"][5]
+        .clone();
+    let pages: Vec<Vec<u8>> = (0..PAGES)
+        .map(|p| {
+            let items: Value = serde_json::from_slice(&page(&run, "id", p)).unwrap();
+            serde_json::to_vec(
+                &serde_json::json!({ "total_count": PER_PAGE, "workflow_runs": items }),
+            )
+            .unwrap()
+        })
+        .collect();
+    let pattern = regex::Regex::new("^Deploy").unwrap();
+    measure(
+        "GitHub Actions runs",
+        Table::Deployments,
+        &pages,
+        |body, out| {
+            for run in github::workflow_runs_page("acme/api", body, &pattern, "main").unwrap() {
+                let d = run.deployment.unwrap();
+                doralens::store::rows::DeploymentRow {
+                    id: d.id,
+                    repo: "acme/api".into(),
+                    service: "api".into(),
+                    environment: "production".into(),
+                    sha: d.sha,
+                    status: d.status.into(),
+                    started_at: d.started.map(Timestamp::from_micros),
+                    finished_at: Timestamp::from_micros(d.finished),
+                }
+                .push(out);
+            }
+        },
+    );
+
     // Trackers: the same path as a sync (parse the page, map each record
     // to its typed row, append it).
     let services = ServiceMap::new([("PSVCAPI".to_string(), "api".to_string())]);

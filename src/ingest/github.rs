@@ -69,6 +69,62 @@ pub struct WorkflowRun {
     pub run_started_at: Option<String>,
 }
 
+/// A run of a deploying workflow on the default branch, as read.
+pub struct SeenRun {
+    pub created: i64,
+    /// Not completed yet.
+    pub running: bool,
+    /// The deployment it made, when completed with an outcome.
+    pub deployment: Option<CiDeployment>,
+}
+
+/// A deployment made by a CI run or job.
+pub struct CiDeployment {
+    pub id: String,
+    pub sha: String,
+    pub status: &'static str,
+    pub started: Option<i64>,
+    pub finished: i64,
+}
+
+/// One page of `GET /repos/{repo}/actions/runs`: the runs of workflows
+/// whose name matches `pattern` on `branch`. (Public for the conversion
+/// benchmark.)
+pub fn workflow_runs_page(
+    repo: &str,
+    body: &[u8],
+    pattern: &regex::Regex,
+    branch: &str,
+) -> Result<Vec<SeenRun>, String> {
+    let page: WorkflowRuns = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for run in &page.workflow_runs {
+        if !run.name.as_deref().is_some_and(|n| pattern.is_match(n))
+            || run.head_branch.as_deref() != Some(branch)
+        {
+            continue;
+        }
+        let created = time("created_at", &run.created_at)?;
+        let running = run.status.as_deref() != Some("completed");
+        let deployment = match run_status(run.conclusion.as_deref()) {
+            Some(status) if !running => Some(CiDeployment {
+                id: format!("{repo}/actions/runs/{}", run.id),
+                sha: run.head_sha.clone(),
+                status,
+                started: opt_time("run_started_at", run.run_started_at.as_deref())?,
+                finished: time("updated_at", &run.updated_at)?,
+            }),
+            _ => None,
+        };
+        out.push(SeenRun {
+            created,
+            running,
+            deployment,
+        });
+    }
+    Ok(out)
+}
+
 /// A completed run's deployment status: success, failure (also timed
 /// out), cancelled, error (a run that could not start); None for runs that
 /// deployed nothing (skipped, neutral, waiting for approval, stale).
@@ -1107,40 +1163,27 @@ impl Forge for GitHub {
         let (mut newest, mut oldest_running): (Option<i64>, Option<i64>) = (None, None);
         let mut pages = self.pages(&repo, "workflow runs", &path);
         while let Some(body) = pages.next_body().await? {
-            let page: WorkflowRuns = serde_json::from_slice(&body)
+            let runs = workflow_runs_page(&repo, &body, &pattern, &branch)
                 .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
-            for run in &page.workflow_runs {
-                if !run.name.as_deref().is_some_and(|n| pattern.is_match(n))
-                    || run.head_branch.as_deref() != Some(branch.as_str())
-                {
-                    continue;
-                }
-                let created = time("created_at", &run.created_at)
-                    .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
-                newest = later(newest, Some(created));
-                if run.status.as_deref() != Some("completed") {
-                    if created >= recent {
-                        oldest_running = Some(oldest_running.map_or(created, |o| o.min(created)));
+            for run in runs {
+                newest = later(newest, Some(run.created));
+                match run.deployment {
+                    None if run.running && run.created >= recent => {
+                        oldest_running =
+                            Some(oldest_running.map_or(run.created, |o| o.min(run.created)));
                     }
-                    continue;
+                    None => {}
+                    Some(d) => forge::push_deployment(
+                        &mut buffer,
+                        sync,
+                        &d.id,
+                        &environment,
+                        &d.sha,
+                        d.status,
+                        d.started,
+                        d.finished,
+                    ),
                 }
-                let Some(status) = run_status(run.conclusion.as_deref()) else {
-                    continue;
-                };
-                let finished = time("updated_at", &run.updated_at)
-                    .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
-                let started = opt_time("run_started_at", run.run_started_at.as_deref())
-                    .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
-                forge::push_deployment(
-                    &mut buffer,
-                    sync,
-                    &format!("{repo}/actions/runs/{}", run.id),
-                    &environment,
-                    &run.head_sha,
-                    status,
-                    started,
-                    finished,
-                );
             }
             sync.progress(format!("workflow runs: {} deployments", buffer.len()));
         }

@@ -332,6 +332,10 @@ fn api_message(body: &[u8]) -> String {
         if let Some(s) = v.pointer("/errorMessages/0").and_then(|m| m.as_str()) {
             return one_line(s);
         }
+        // incident.io: {"errors": [{"message": ...}]}.
+        if let Some(s) = v.pointer("/errors/0/message").and_then(|m| m.as_str()) {
+            return one_line(s);
+        }
     }
     let text = String::from_utf8_lossy(body);
     let title = text

@@ -440,6 +440,13 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 String::new(),
                 false,
             ),
+            _ if !authorised && path.starts_with("/v2/") => (
+                401,
+                json!({"type": "authentication_error", "status": 401, "request_id": "5b2f0a4c",
+                       "errors": [{"code": "unauthorized", "message": "The API key provided is not valid"}]}),
+                String::new(),
+                false,
+            ),
             _ if !authorised => (
                 401,
                 json!({"error": {"message": "Unauthorized", "code": 2006}}),

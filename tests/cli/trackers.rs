@@ -556,3 +556,40 @@ fn incident_io_keeps_real_incidents_with_impact_and_resolution_times() {
         "id\nINC-101\nINC-104\nINC-900\n"
     );
 }
+
+/// The shared client's retry policy and token handling, for the two
+/// trackers the PagerDuty tests do not cover.
+#[test]
+fn jira_and_incident_io_retry_faults_and_name_a_rejected_token() {
+    let mock = MockPagerDuty::start();
+    mock.fault("/search/jql", Fault::Status(500), 1);
+    mock.fault("/search/jql", Fault::Truncate, 1);
+    mock.fault("/search/jql", Fault::RetryAfter(1), 1);
+    let ws = Workspace::new();
+    ws.write("doralens.toml", &jira_config(&mock));
+    let out = output_ok(jira_ingest(&ws, &[]));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("retry 1/") && log.contains("Retry-After: 1"),
+        "{log}"
+    );
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM incidents"), "n\n4\n");
+
+    mock.fault("/v2/incidents", Fault::Status(502), 1);
+    mock.fault("/v2/incidents", Fault::Truncate, 1);
+    let ws = Workspace::new();
+    ws.write("doralens.toml", INCIDENT_IO_CONFIG);
+    output_ok(incident_io_ingest(&ws, &mock, &[]));
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM incidents"), "n\n4\n");
+    let out = incident_io_ingest(&ws, &mock, &[])
+        .env("INCIDENT_IO_TOKEN", "inc_wrong_key_5555")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("INCIDENT_IO_TOKEN") && log.contains("401"),
+        "{log}"
+    );
+    assert!(!log.contains("inc_wrong_key_5555"));
+}
