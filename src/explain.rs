@@ -20,34 +20,6 @@ use crate::engine::{Engine, queries};
 use crate::error::{Error, Result};
 use crate::metrics::{self, MetricsOptions};
 
-/// Runs every statement of a bundled multi-statement file.
-async fn statements(
-    engine: &Engine,
-    file: &queries::QueryFile,
-    params: &HashMap<&str, String>,
-) -> Result<Vec<Vec<RecordBatch>>> {
-    let sql = queries::render(file, params)?;
-    let mut out = Vec::new();
-    for statement in queries::statements(&sql) {
-        let code: String = statement
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect();
-        if code.trim().is_empty() {
-            continue;
-        }
-        let (_, batches) = engine
-            .sql(&statement)
-            .await
-            .map_err(|e| Error::BundledQuery {
-                file: file.path,
-                message: e.to_string(),
-            })?;
-        out.push(batches);
-    }
-    Ok(out)
-}
-
 /// The first statement of a file alone (it needs no metric views).
 async fn first_statement(
     engine: &Engine,
@@ -62,11 +34,7 @@ async fn first_statement(
             file: file.path,
             message: "no statement".into(),
         })?;
-    let (_, batches) = engine.sql(&first).await.map_err(|e| Error::BundledQuery {
-        file: file.path,
-        message: e.to_string(),
-    })?;
-    Ok(batches)
+    Ok(engine.bundled_statement(file, &first).await?.1)
 }
 
 /// Rows of a result as text cells by column name ("" for null).
@@ -132,7 +100,9 @@ pub async fn deployment(engine: &Engine, base: &MetricsOptions, id: &str) -> Res
     opts.interval = None;
     opts.group = None;
     metrics::register_views(engine, &opts).await?;
-    let results = statements(engine, &queries::EXPLAIN_DEPLOYMENT, &params).await?;
+    let results = engine
+        .bundled_statements(&queries::EXPLAIN_DEPLOYMENT, &params)
+        .await?;
     let [_, production, links, recovery, rework, commits] = &results[..] else {
         return Err(Error::BundledQuery {
             file: queries::EXPLAIN_DEPLOYMENT.path,
@@ -258,7 +228,9 @@ pub async fn incident(engine: &Engine, base: &MetricsOptions, id: &str) -> Resul
     opts.interval = None;
     opts.group = None;
     metrics::register_views(engine, &opts).await?;
-    let results = statements(engine, &queries::EXPLAIN_INCIDENT, &params).await?;
+    let results = engine
+        .bundled_statements(&queries::EXPLAIN_INCIDENT, &params)
+        .await?;
     let [_, links, named, latest] = &results[..] else {
         return Err(Error::BundledQuery {
             file: queries::EXPLAIN_INCIDENT.path,

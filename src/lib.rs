@@ -10,6 +10,8 @@ pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod ingest;
+#[cfg(feature = "polars")]
+pub mod interop;
 pub mod metrics;
 pub mod render;
 pub mod report;

@@ -521,6 +521,15 @@ pub struct EnvironmentArg {
     pub environment: String,
 }
 
+/// `--rework-labels`: trimmed, empty ones dropped.
+pub fn rework_labels(labels: &[String]) -> Vec<String> {
+    labels
+        .iter()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 impl EnvironmentArg {
     pub fn pattern(&self) -> Result<ProductionPattern> {
         ProductionPattern::new(&self.environment)

@@ -191,10 +191,42 @@ impl Engine {
         params: &std::collections::HashMap<&str, String>,
     ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let sql = queries::render(file, params)?;
-        self.sql(&sql).await.map_err(|e| Error::BundledQuery {
+        self.bundled_statement(file, &sql).await
+    }
+
+    /// One statement of a bundled file, its failure ours.
+    pub async fn bundled_statement(
+        &self,
+        file: &queries::QueryFile,
+        statement: &str,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        self.sql(statement).await.map_err(|e| Error::BundledQuery {
             file: file.path,
             message: e.to_string(),
         })
+    }
+
+    /// Every statement of a bundled file, in order, with each result
+    /// (comment-only pieces skipped). A `CREATE VIEW` replaces the view of
+    /// the same name, so a file registers again when options change.
+    pub async fn bundled_statements(
+        &self,
+        file: &queries::QueryFile,
+        params: &std::collections::HashMap<&str, String>,
+    ) -> Result<Vec<Vec<RecordBatch>>> {
+        let sql = queries::render(file, params)?;
+        let mut out = Vec::new();
+        for statement in queries::statements(&sql) {
+            let code = statement
+                .lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
+            if !code {
+                continue;
+            }
+            let statement = statement.replacen("CREATE VIEW", "CREATE OR REPLACE VIEW", 1);
+            out.push(self.bundled_statement(file, &statement).await?.1);
+        }
+        Ok(out)
     }
 
     /// Runs a user's query; on failure the error lists every table and its

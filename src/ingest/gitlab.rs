@@ -468,6 +468,19 @@ impl api::Endpoint for PagedDeployments<'_> {
 
 impl api::Pageable for PagedDeployments<'_> {}
 
+impl GitLab {
+    /// `GET /projects/:id`: its default branch and web address.
+    async fn project(&self, client: &ProjectClient<'_>, repo: &str) -> Result<Project> {
+        let endpoint = api::projects::Project::builder()
+            .project(repo)
+            .build()
+            .map_err(|e| shape(repo, "project", e))?;
+        api::AsyncQuery::query_async(&endpoint, client)
+            .await
+            .map_err(|e| api_error(repo, "project", e))
+    }
+}
+
 impl Forge for GitLab {
     fn name(&self) -> &'static str {
         "gitlab"
@@ -482,13 +495,7 @@ impl Forge for GitLab {
             gitlab: self,
             repo: &repo,
         };
-        let endpoint = api::projects::Project::builder()
-            .project(repo.as_str())
-            .build()
-            .map_err(|e| shape(&repo, "project", e))?;
-        let project: Project = api::AsyncQuery::query_async(&endpoint, &client)
-            .await
-            .map_err(|e| api_error(&repo, "project", e))?;
+        let project = self.project(&client, &repo).await?;
         sync.cursor.default_branch = project.default_branch.clone();
         sync.cursor.links = project.web_url.map(|web| forge::WebLinks {
             repo: repo.clone(),
@@ -659,13 +666,7 @@ impl Forge for GitLab {
         let branch = match sync.cursor.default_branch.clone() {
             Some(b) => b,
             None => {
-                let endpoint = api::projects::Project::builder()
-                    .project(repo.as_str())
-                    .build()
-                    .map_err(|e| shape(&repo, "project", e))?;
-                let project: Project = api::AsyncQuery::query_async(&endpoint, &client)
-                    .await
-                    .map_err(|e| api_error(&repo, "project", e))?;
+                let project = self.project(&client, &repo).await?;
                 sync.cursor.default_branch = project.default_branch.clone();
                 project.default_branch.unwrap_or_else(|| "main".into())
             }

@@ -170,18 +170,7 @@ pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()
         .chain(std::iter::once(groups))
         .chain(queries::METRIC_VIEWS);
     for file in files {
-        let sql = queries::render(&file, &params)?;
-        for statement in queries::statements(&sql) {
-            // Views are replaced when options change within one session.
-            let statement = statement.replacen("CREATE VIEW", "CREATE OR REPLACE VIEW", 1);
-            engine
-                .sql(&statement)
-                .await
-                .map_err(|e| Error::BundledQuery {
-                    file: file.path,
-                    message: e.to_string(),
-                })?;
-        }
+        engine.bundled_statements(&file, &params).await?;
     }
     Ok(())
 }

@@ -11,12 +11,7 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<()> {
     let mut opts = MetricsOptions::defaults(Timestamp::now());
     opts.production = args.env.pattern()?;
     opts.incident_window = interval::parse_span("--incident-window", &args.incident_window)?;
-    opts.rework_labels = args
-        .rework_labels
-        .iter()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
+    opts.rework_labels = crate::cli::args::rework_labels(&args.rework_labels);
     opts.validate()?;
     let warehouse = ctx.existing()?;
     let engine = open_engine(&warehouse, &opts.production).await?;

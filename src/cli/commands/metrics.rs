@@ -36,12 +36,7 @@ pub fn options(args: &MetricsArgs) -> Result<MetricsOptions> {
     opts.incident_window = interval::parse_span("--incident-window", &args.incident_window)?;
     opts.production = args.env.pattern()?;
     opts.benchmark = args.bench.load()?;
-    opts.rework_labels = args
-        .rework_labels
-        .iter()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
+    opts.rework_labels = crate::cli::args::rework_labels(&args.rework_labels);
     opts.include_baseline = args.include_baseline;
     opts.validate()?;
     Ok(opts)
