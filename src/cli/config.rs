@@ -254,6 +254,26 @@ releases_as_deployments = false
 # [pagerduty.services]           # PagerDuty service id or name → doralens service
 # PIJ90N7 = "api"
 
+# Jira Cloud incidents (export JIRA_EMAIL and JIRA_TOKEN).
+# [jira]
+# url = "https://acme.atlassian.net"
+# projects = ["OPS"]              # issues of type `issue_type` in these projects
+# issue_type = "Incident"
+# jql = "..."                    # or: exactly these issues
+# service_field = "components"   # or a field id such as customfield_10040
+# deployment_field = "customfield_10050"
+# commit_field = "customfield_10051"
+# [jira.services]
+# "Checkout API" = "api"
+
+# incident.io incidents (export INCIDENT_IO_TOKEN).
+# [incident_io]
+# service_field = "Affected service"
+# impact_timestamp = "Impact started"
+# resolved_timestamp = "Resolved at"
+# [incident_io.services]
+# "Checkout API" = "api"
+
 # Team → the services it owns (a service may belong to several teams).
 [teams]
 # payments = ["api", "billing"]
