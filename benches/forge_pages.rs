@@ -208,11 +208,9 @@ fn main() {
         Table::Incidents,
         &pages,
         |body, out| {
-            let incidents: Vec<Value> = serde_json::from_slice(body).unwrap();
+            let incidents: Vec<incident_io::Incident> = serde_json::from_slice(body).unwrap();
             for i in &incidents {
-                let (row, _) = incident_io::incident_row(i, &options, &services)
-                    .unwrap()
-                    .unwrap();
+                let (row, _) = i.row(&options, &services).unwrap().unwrap();
                 row.push(out);
             }
         },

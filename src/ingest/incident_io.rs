@@ -21,7 +21,6 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::client::{ApiClient, Credentials};
 use super::http::Notify;
@@ -70,7 +69,7 @@ pub struct IncidentIo {
 #[derive(Debug, Deserialize)]
 struct Page {
     #[serde(default)]
-    incidents: Vec<Value>,
+    incidents: Vec<Incident>,
     #[serde(default)]
     pagination_meta: Option<PaginationMeta>,
 }
@@ -91,111 +90,177 @@ pub enum Skip {
     BeforeSince,
 }
 
-fn text(v: &Value, pointer: &str) -> Option<String> {
-    v.pointer(pointer)
-        .and_then(Value::as_str)
-        .map(str::to_string)
+/// The fields of a listed incident doralens reads (the rest of the
+/// object is skipped while parsing, never built).
+#[derive(Debug, Deserialize)]
+pub struct Incident {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub mode: Option<String>,
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub severity: Option<Named>,
+    #[serde(default)]
+    pub incident_status: Option<Status>,
+    #[serde(default)]
+    pub custom_field_entries: Vec<CustomFieldEntry>,
+    #[serde(default)]
+    pub incident_timestamp_values: Vec<TimestampValue>,
 }
 
-/// The value of the incident timestamp named `name` (any case).
-fn timestamp(incident: &Value, name: &str) -> Option<Timestamp> {
-    incident
-        .get("incident_timestamp_values")?
-        .as_array()?
-        .iter()
-        .find(|t| {
-            t.pointer("/incident_timestamp/name")
-                .and_then(Value::as_str)
-                .is_some_and(|n| n.eq_ignore_ascii_case(name))
-        })
-        .and_then(|t| t.pointer("/value/value"))
-        .and_then(Value::as_str)
-        .and_then(Timestamp::parse_rfc3339)
+#[derive(Debug, Deserialize)]
+pub struct Named {
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
-/// The first value of the custom field named `name`: an option's value, a
-/// catalog entry's name, or text.
-fn custom_field(incident: &Value, name: &str) -> Option<String> {
-    let entry = incident
-        .get("custom_field_entries")?
-        .as_array()?
-        .iter()
-        .find(|e| {
-            e.pointer("/custom_field/name")
-                .and_then(Value::as_str)
+#[derive(Debug, Deserialize)]
+pub struct Status {
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CustomFieldEntry {
+    pub custom_field: Named,
+    #[serde(default)]
+    pub values: Vec<CustomFieldValue>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CustomFieldValue {
+    #[serde(default)]
+    pub value_option: Option<OptionValue>,
+    #[serde(default)]
+    pub value_catalog_entry: Option<Named>,
+    #[serde(default)]
+    pub value_text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OptionValue {
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TimestampValue {
+    pub incident_timestamp: Named,
+    #[serde(default)]
+    pub value: Option<TimestampInner>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TimestampInner {
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+impl Incident {
+    /// The value of the incident timestamp named `name` (any case).
+    fn timestamp(&self, name: &str) -> Option<Timestamp> {
+        self.incident_timestamp_values
+            .iter()
+            .find(|t| {
+                t.incident_timestamp
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            })
+            .and_then(|t| t.value.as_ref()?.value.as_deref())
+            .and_then(Timestamp::parse_rfc3339)
+    }
+
+    /// The first value of the custom field named `name`: an option's
+    /// value, a catalog entry's name, or text.
+    fn custom_field(&self, name: &str) -> Option<&str> {
+        let entry = self.custom_field_entries.iter().find(|e| {
+            e.custom_field
+                .name
+                .as_deref()
                 .is_some_and(|n| n.eq_ignore_ascii_case(name))
         })?;
-    entry.get("values")?.as_array()?.iter().find_map(|v| {
-        text(v, "/value_option/value")
-            .or_else(|| text(v, "/value_catalog_entry/name"))
-            .or_else(|| text(v, "/value_text"))
-    })
-}
+        entry.values.iter().find_map(|v| {
+            v.value_option
+                .as_ref()
+                .and_then(|o| o.value.as_deref())
+                .or_else(|| v.value_catalog_entry.as_ref()?.name.as_deref())
+                .or(v.value_text.as_deref())
+        })
+    }
 
-/// An incident as a row, or why it is left out. The flag says the
-/// resolution fell back to the last update.
-pub fn incident_row(
-    incident: &Value,
-    options: &IncidentIoOptions,
-    services: &ServiceMap,
-) -> Result<std::result::Result<(IncidentRow, bool), Skip>> {
-    let mode = incident
-        .get("mode")
-        .and_then(Value::as_str)
-        .unwrap_or("standard");
-    if !matches!(mode, "standard" | "retrospective") {
-        return Ok(Err(Skip::NotReal));
+    /// The incident as a row, or why it is left out. The flag says the
+    /// resolution fell back to the last update.
+    pub fn row(
+        &self,
+        options: &IncidentIoOptions,
+        services: &ServiceMap,
+    ) -> Result<std::result::Result<(IncidentRow, bool), Skip>> {
+        if !matches!(
+            self.mode.as_deref().unwrap_or("standard"),
+            "standard" | "retrospective"
+        ) {
+            return Ok(Err(Skip::NotReal));
+        }
+        let category = self
+            .incident_status
+            .as_ref()
+            .and_then(|s| s.category.as_deref())
+            .unwrap_or("");
+        if matches!(category, "declined" | "merged" | "canceled" | "cancelled") {
+            return Ok(Err(Skip::NotAnIncident));
+        }
+        let id = self.reference.clone().unwrap_or_else(|| self.id.clone());
+        let created = Timestamp::parse_rfc3339(&self.created_at).ok_or_else(|| Error::Forge {
+            forge: "incident-io",
+            repo: id.clone(),
+            message: "`created_at` is missing or not an RFC 3339 time".into(),
+        })?;
+        let created_at = self.timestamp(&options.impact_started).unwrap_or(created);
+        if created_at < options.since {
+            return Ok(Err(Skip::BeforeSince));
+        }
+        let closed = matches!(category, "closed" | "learning" | "post-incident");
+        let mut fell_back = false;
+        let resolved_at = self
+            .timestamp(&options.resolved)
+            .or_else(|| self.timestamp("Closed at"))
+            .or_else(|| {
+                closed
+                    .then(|| {
+                        self.updated_at
+                            .as_deref()
+                            .and_then(Timestamp::parse_rfc3339)
+                    })
+                    .flatten()
+                    .inspect(|_| fell_back = true)
+            });
+        let service = options
+            .service_field
+            .as_deref()
+            .and_then(|f| self.custom_field(f))
+            .and_then(|v| services.map(&[v]));
+        Ok(Ok((
+            IncidentRow {
+                id,
+                service,
+                title: self.name.clone(),
+                severity: self.severity.as_ref().and_then(|s| s.name.clone()),
+                created_at,
+                resolved_at,
+                deployment_id: None,
+                sha: None,
+            },
+            fell_back,
+        )))
     }
-    let category = text(incident, "/incident_status/category").unwrap_or_default();
-    if matches!(
-        category.as_str(),
-        "declined" | "merged" | "canceled" | "cancelled"
-    ) {
-        return Ok(Err(Skip::NotAnIncident));
-    }
-    let id = text(incident, "/reference")
-        .or_else(|| text(incident, "/id"))
-        .unwrap_or_default();
-    let bad = |field: &str| Error::Forge {
-        forge: "incident-io",
-        repo: id.clone(),
-        message: format!("`{field}` is missing or not an RFC 3339 time"),
-    };
-    let created = text(incident, "/created_at")
-        .and_then(|t| Timestamp::parse_rfc3339(&t))
-        .ok_or_else(|| bad("created_at"))?;
-    let created_at = timestamp(incident, &options.impact_started).unwrap_or(created);
-    if created_at < options.since {
-        return Ok(Err(Skip::BeforeSince));
-    }
-    let closed = matches!(category.as_str(), "closed" | "learning" | "post-incident");
-    let mut fell_back = false;
-    let resolved_at = timestamp(incident, &options.resolved)
-        .or_else(|| timestamp(incident, "Closed at"))
-        .or_else(|| {
-            closed
-                .then(|| text(incident, "/updated_at").and_then(|t| Timestamp::parse_rfc3339(&t)))
-                .flatten()
-                .inspect(|_| fell_back = true)
-        });
-    let service = options
-        .service_field
-        .as_deref()
-        .and_then(|f| custom_field(incident, f))
-        .and_then(|v| services.map(&[v.as_str()]));
-    Ok(Ok((
-        IncidentRow {
-            id,
-            service,
-            title: text(incident, "/name"),
-            severity: text(incident, "/severity/name"),
-            created_at,
-            resolved_at,
-            deployment_id: None,
-            sha: None,
-        },
-        fell_back,
-    )))
 }
 
 impl IncidentIo {
@@ -263,7 +328,7 @@ impl Source for IncidentIo {
             })?;
             let mut rows = Vec::new();
             for incident in &page.incidents {
-                match incident_row(incident, &self.options, &self.services)? {
+                match incident.row(&self.options, &self.services)? {
                     Ok((row, fallback)) => {
                         if fallback {
                             fell_back.push(row.id.clone());
@@ -337,7 +402,10 @@ mod tests {
                 {"custom_field": {"name": "Affected service"}, "values": [{"value_option": {"value": "Checkout API"}}]}
             ]
         });
-        let (row, fell_back) = incident_row(&incident, &options(), &ServiceMap::default())
+        let parse =
+            |v: &serde_json::Value| -> Incident { serde_json::from_value(v.clone()).unwrap() };
+        let (row, fell_back) = parse(&incident)
+            .row(&options(), &ServiceMap::default())
             .unwrap()
             .unwrap();
         assert_eq!(row.id, "INC-7");
@@ -349,13 +417,17 @@ mod tests {
         let mut test = incident.clone();
         test["mode"] = json!("test");
         assert_eq!(
-            incident_row(&test, &options(), &ServiceMap::default()).unwrap(),
+            parse(&test)
+                .row(&options(), &ServiceMap::default())
+                .unwrap(),
             Err(Skip::NotReal)
         );
         let mut declined = incident;
         declined["incident_status"]["category"] = json!("declined");
         assert_eq!(
-            incident_row(&declined, &options(), &ServiceMap::default()).unwrap(),
+            parse(&declined)
+                .row(&options(), &ServiceMap::default())
+                .unwrap(),
             Err(Skip::NotAnIncident)
         );
     }
