@@ -18,7 +18,7 @@
 //! Connections are closed after each answer (`Connection: close`).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -187,32 +187,11 @@ fn serve(
     base: &str,
     prefix: &str,
 ) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let mut headers = HashMap::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let mut request_body = Vec::new();
-    if let Some(len) = headers
-        .get("content-length")
-        .and_then(|l| l.parse::<usize>().ok())
-    {
-        request_body = vec![0; len];
-        reader.read_exact(&mut request_body)?;
-    }
-    let target = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .to_string();
+    let crate::util::MockRequest {
+        target,
+        headers,
+        body: request_body,
+    } = crate::util::read_request(&stream)?;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     // GitHub's GraphQL endpoint: `/graphql` on github.com, `/api/graphql`
     // beside a GitHub Enterprise Server's `/api/v3`.

@@ -82,3 +82,47 @@ pub fn output_ok(mut cmd: Command) -> std::process::Output {
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// One HTTP/1.1 request as the mock servers read it: its target (path and
+/// query), lower-cased headers and body.
+pub struct MockRequest {
+    pub target: String,
+    pub headers: std::collections::HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// Reads a request's line, headers and `Content-Length` body.
+pub fn read_request(stream: &std::net::TcpStream) -> std::io::Result<MockRequest> {
+    use std::io::{BufRead, BufReader, Read};
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut headers = std::collections::HashMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    let mut body = Vec::new();
+    if let Some(len) = headers
+        .get("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+    {
+        body = vec![0; len];
+        reader.read_exact(&mut body)?;
+    }
+    let target = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
+    Ok(MockRequest {
+        target,
+        headers,
+        body,
+    })
+}
