@@ -20,7 +20,8 @@
 //! - **Incremental**: the next run asks for issues `updated` since the
 //!   cursor less a day (JQL dates are in the user's time zone), of any
 //!   type, so an issue that stopped being an incident is seen and deleted.
-//!   A full run deletes the project's stored incidents it no longer lists.
+//!   A full run deletes the project's incidents it stored and no longer
+//!   lists; only ids this source stored (kept in its cursor) are deleted.
 
 use std::collections::HashSet;
 
@@ -69,6 +70,10 @@ pub struct JiraCursor {
     /// The query the rows answer: another query reads from `since` again.
     #[serde(default)]
     pub query: String,
+    /// The incidents this source stored for the scope: only these are ever
+    /// deleted (never an incident another source wrote with a like key).
+    #[serde(default)]
+    pub ids: Vec<String>,
 }
 
 pub struct Jira {
@@ -303,6 +308,12 @@ impl Source for Jira {
     }
 
     async fn sync(&self, sync: &mut ScopeSync<'_, JiraCursor>) -> Result<()> {
+        // Read before this run's pages overwrite it (a full run starts from
+        // an empty cursor).
+        let stored_before: HashSet<String> = sync
+            .previous()?
+            .map(|c| c.ids.into_iter().collect())
+            .unwrap_or_default();
         let query = format!(
             "{} type={} fields={}",
             self.options.jql.clone().unwrap_or_default(),
@@ -370,24 +381,32 @@ impl Source for Jira {
             }
         }
         // Issues that are no longer incidents; on a full run of a project,
-        // also the stored ones it no longer lists.
+        // also the ones it stored before and no longer lists.
+        let mut stale: HashSet<String> = HashSet::new();
         if check_type {
-            let mut stale: HashSet<String> = gone.into_iter().collect();
+            stale.extend(gone);
             if after.is_none() {
-                let prefix = format!("{scope}-");
                 stale.extend(
-                    sync.stored_incidents(&prefix)?
-                        .into_iter()
-                        .filter(|id| !listed.contains(id)),
+                    stored_before
+                        .iter()
+                        .filter(|id| !listed.contains(*id))
+                        .cloned(),
                 );
             }
-            let stored: HashSet<String> = sync
-                .stored_incidents(&format!("{scope}-"))?
-                .into_iter()
-                .collect();
-            let stale: Vec<String> = stale.into_iter().filter(|id| stored.contains(id)).collect();
-            sync.delete_incidents(&stale)?;
         }
+        let stale: Vec<String> = stale
+            .into_iter()
+            .filter(|id| stored_before.contains(id))
+            .collect();
+        sync.delete_incidents(&stale)?;
+        let mut ids: Vec<String> = stored_before
+            .into_iter()
+            .chain(listed)
+            .filter(|id| !stale.contains(id))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        sync.write(&[], &[], |c| c.ids = ids)?;
         Ok(())
     }
 }

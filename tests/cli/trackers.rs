@@ -465,6 +465,19 @@ fn jira_pages_by_token_and_incremental_equals_full() {
         ws.sql_csv("SELECT id, resolved_at FROM incidents ORDER BY id"),
         "id,resolved_at\nOPS-1,2026-11-10T12:00:00Z\nOPS-3,2026-11-12T18:00:00Z\nOPS-4,2026-11-13T11:00:00Z\n"
     );
+    // An incident of the same key shape from a file is never deleted, on
+    // incremental or full runs.
+    let other = ws.write(
+        "incidents.csv",
+        "id,service,title,severity,created_at,resolved_at,deployment_id,sha\nOPS-900,api,from a file,,2026-11-15T10:00:00Z,,,\n",
+    );
+    output_ok(ws.doralens(&["import", "incidents", other.to_str().unwrap()]));
+    output_ok(jira_ingest(&ws, &[]));
+    output_ok(jira_ingest(&ws, &["--full"]));
+    assert_eq!(
+        ws.sql_csv("SELECT id FROM incidents ORDER BY id"),
+        "id\nOPS-1\nOPS-3\nOPS-4\nOPS-900\n"
+    );
 }
 
 #[test]
