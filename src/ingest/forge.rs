@@ -433,17 +433,7 @@ impl<'a> RepoSync<'a> {
 
     /// The stored `id`s of a table that `keep` selects.
     fn stored_ids(&self, table: Table, keep: impl Fn(&str) -> bool) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for batch in self.ctx.warehouse.read_table(table, Some(&["id"]))? {
-            let ids = batch.column(0).as_string::<i32>();
-            out.extend(
-                ids.iter()
-                    .flatten()
-                    .filter(|id| keep(id))
-                    .map(str::to_string),
-            );
-        }
-        Ok(out)
+        self.ctx.warehouse.ids(table, keep)
     }
 
     /// Deletes rows of a table keyed by one text `id`.
@@ -451,9 +441,8 @@ impl<'a> RepoSync<'a> {
         if ids.is_empty() {
             return Ok(0);
         }
-        let keys: Vec<Vec<String>> = ids.iter().map(|id| vec![id.clone()]).collect();
         let _writing = self.ctx.writing.lock().expect("writer poisoned");
-        tokio::task::block_in_place(|| self.ctx.warehouse.delete(table, &keys))
+        tokio::task::block_in_place(|| self.ctx.warehouse.delete_ids(table, ids))
     }
 
     /// After a full read: deletes this repository's stored incidents that

@@ -186,13 +186,19 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
         format!("{source}-{}", super::git::sanitise(scope))
     }
 
+    /// The cursor saved for a scope, if any (an unreadable one is none).
+    fn saved(ctx: &SourceContext<'_>, source: &str, scope: &str) -> Result<Option<C>> {
+        Ok(ctx
+            .warehouse
+            .read_state(&Self::state_name(source, scope))?
+            .and_then(|v| serde_json::from_value::<C>(v).ok()))
+    }
+
     pub fn open(ctx: &'a SourceContext<'a>, source: &'static str, scope: &str) -> Result<Self> {
         let saved = if ctx.full {
             None
         } else {
-            ctx.warehouse
-                .read_state(&Self::state_name(source, scope))?
-                .and_then(|v| serde_json::from_value::<C>(v).ok())
+            Self::saved(ctx, source, scope)?
         };
         Ok(ScopeSync {
             ctx,
@@ -210,11 +216,7 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
     /// The cursor the last run wrote, even on a full run (which starts
     /// from the default): what a source needs to know it stored.
     pub fn previous(&self) -> Result<Option<C>> {
-        Ok(self
-            .ctx
-            .warehouse
-            .read_state(&Self::state_name(self.source, &self.scope))?
-            .and_then(|v| serde_json::from_value::<C>(v).ok()))
+        Self::saved(self.ctx, self.source, &self.scope)
     }
 
     /// True when a cursor from an earlier run was found.
@@ -274,34 +276,15 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
 
     /// Deletes stored incidents by id (the table's whole key).
     pub fn delete_incidents(&mut self, ids: &[String]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let keys: Vec<Vec<String>> = ids.iter().map(|id| vec![id.clone()]).collect();
-        self.report.deleted += self.ctx.warehouse.delete(Table::Incidents, &keys)?;
+        self.report.deleted += self.ctx.warehouse.delete_ids(Table::Incidents, ids)?;
         Ok(())
     }
 
     /// Stored incident ids starting with `prefix`.
     pub fn stored_incidents(&self, prefix: &str) -> Result<Vec<String>> {
-        use datafusion::arrow::array::AsArray;
-        let mut out = Vec::new();
-        for batch in self
-            .ctx
+        self.ctx
             .warehouse
-            .read_table(Table::Incidents, Some(&["id"]))?
-        {
-            out.extend(
-                batch
-                    .column(0)
-                    .as_string::<i32>()
-                    .iter()
-                    .flatten()
-                    .filter(|id| id.starts_with(prefix))
-                    .map(str::to_string),
-            );
-        }
-        Ok(out)
+            .ids(Table::Incidents, |id| id.starts_with(prefix))
     }
 }
 

@@ -468,6 +468,34 @@ impl Warehouse {
         Ok(report)
     }
 
+    /// The stored `id`s that `keep` selects, of a table keyed by one text
+    /// `id` (incidents, rollbacks).
+    pub fn ids(&self, table: Table, keep: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+        use datafusion::arrow::array::AsArray;
+        let mut out = Vec::new();
+        for batch in self.read_table(table, Some(&["id"]))? {
+            out.extend(
+                batch
+                    .column(0)
+                    .as_string::<i32>()
+                    .iter()
+                    .flatten()
+                    .filter(|id| keep(id))
+                    .map(str::to_string),
+            );
+        }
+        Ok(out)
+    }
+
+    /// [`Warehouse::delete`] for a table keyed by one text `id`.
+    pub fn delete_ids(&self, table: Table, ids: &[String]) -> Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<Vec<String>> = ids.iter().map(|id| vec![id.clone()]).collect();
+        self.delete(table, &keys)
+    }
+
     /// Deletes the rows with these natural keys (each key's text parts, in
     /// the table's key order: tables whose keys are all text). Nothing is
     /// written when none of them is stored. Returns how many rows went.
