@@ -48,7 +48,7 @@ pub struct ForgeSection {
 }
 
 /// `[pagerduty]`: which incidents to read and how their services map.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PagerDutySection {
     pub api_url: Option<String>,
@@ -70,7 +70,7 @@ pub struct PagerDutySection {
 }
 
 /// `[jira]`: which issues are incidents and where their service is.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JiraSection {
     pub url: Option<String>,
@@ -88,7 +88,7 @@ pub struct JiraSection {
 }
 
 /// `[incident_io]`: where the service and the times are.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentIoSection {
     pub api_url: Option<String>,

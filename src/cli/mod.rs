@@ -36,20 +36,15 @@ async fn dispatch(cli: Cli) -> Result<()> {
             ..
         } => commands::ingest::git(&ctx, &args, full),
         Command::Ingest {
-            source: Some(IngestSource::Pagerduty(args)),
+            source:
+                Some(
+                    tracker @ (IngestSource::Pagerduty(_)
+                    | IngestSource::Jira(_)
+                    | IngestSource::IncidentIo(_)),
+                ),
             config,
             full,
-        } => commands::ingest::pagerduty(&ctx, &config, full, Some(&args)).await,
-        Command::Ingest {
-            source: Some(IngestSource::Jira(args)),
-            config,
-            full,
-        } => commands::ingest::jira(&ctx, &config, full, Some(&args)).await,
-        Command::Ingest {
-            source: Some(IngestSource::IncidentIo(args)),
-            config,
-            full,
-        } => commands::ingest::incident_io(&ctx, &config, full, Some(&args)).await,
+        } => commands::ingest::tracker(&ctx, &config, full, &tracker).await,
         Command::Ingest {
             source,
             config,

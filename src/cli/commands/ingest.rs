@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use crate::cli::args::{ForgeArgs, GitArgs, IncidentIoArgs, JiraArgs, PagerDutyArgs};
+use crate::base::time::{Span, Timestamp, parse_instant};
+use crate::cli::args::{ForgeArgs, GitArgs, IncidentIoArgs, IngestSource, JiraArgs, PagerDutyArgs};
 use crate::cli::config;
 use crate::engine::{DEFAULT_PRODUCTION, ProductionPattern};
 use crate::error::{Error, Result};
@@ -136,7 +137,7 @@ pub async fn forges(
         && explicit.is_none()
         && (config.pagerduty.is_some() || config.jira.is_some() || config.incident_io.is_some())
     {
-        return trackers(ctx, config_file, full, &config).await;
+        return trackers(ctx, full, &config).await;
     }
     if plan.is_empty() {
         return Err(Error::Config {
@@ -192,45 +193,64 @@ pub async fn forges(
         }
     }
     if explicit.is_none() {
-        trackers(ctx, config_file, full, &config).await?;
+        trackers(ctx, full, &config).await?;
     }
     failure.map_or(Ok(()), Err)
 }
 
-/// The trackers doralens.toml has sections for (plain `ingest`).
-async fn trackers(
+/// `ingest pagerduty|jira|incident-io`: that tracker, its options from the
+/// command line over doralens.toml over the defaults.
+pub async fn tracker(
     ctx: &Context,
     config_file: &Path,
     full: bool,
-    config: &config::Config,
+    which: &IngestSource,
 ) -> Result<()> {
+    let config = config::Config::load(config_file, false)?;
+    match which {
+        IngestSource::Pagerduty(args) => pagerduty(ctx, &config, full, Some(args)).await,
+        IngestSource::Jira(args) => jira(ctx, &config, full, Some(args)).await,
+        IngestSource::IncidentIo(args) => incident_io(ctx, &config, full, Some(args)).await,
+        IngestSource::Git(_) | IngestSource::Github(_) | IngestSource::Gitlab(_) => {
+            unreachable!("not a tracker")
+        }
+    }
+}
+
+/// The trackers doralens.toml has sections for (plain `ingest`), from the
+/// file already read.
+async fn trackers(ctx: &Context, full: bool, config: &config::Config) -> Result<()> {
     if config.pagerduty.is_some() {
-        pagerduty(ctx, config_file, full, None).await?;
+        pagerduty(ctx, config, full, None).await?;
     }
     if config.jira.is_some() {
-        jira(ctx, config_file, full, None).await?;
+        jira(ctx, config, full, None).await?;
     }
     if config.incident_io.is_some() {
-        incident_io(ctx, config_file, full, None).await?;
+        incident_io(ctx, config, full, None).await?;
     }
     Ok(())
 }
 
+/// Where a tracker's first (or `--full`) sync starts: `--since`, else the
+/// file's `since`, else a year ago.
+fn since(cli: Option<&String>, file: Option<&String>) -> Result<Timestamp> {
+    match cli.or(file) {
+        Some(s) => parse_instant("--since", s),
+        None => Ok(Timestamp::now() - Span::days(365)),
+    }
+}
+
 /// `ingest incident-io`, or the `[incident_io]` section of plain `ingest`.
-pub async fn incident_io(
+async fn incident_io(
     ctx: &Context,
-    config_file: &Path,
+    config: &config::Config,
     full: bool,
     args: Option<&IncidentIoArgs>,
 ) -> Result<()> {
-    use crate::base::time::{Span, Timestamp, parse_instant};
     use crate::ingest::incident_io::{IncidentIo, IncidentIoOptions};
-    let config = config::Config::load(config_file, false)?;
-    let section = config.incident_io.unwrap_or_default();
-    let since = match args.and_then(|a| a.since.clone()).or(section.since.clone()) {
-        Some(s) => parse_instant("--since", &s)?,
-        None => Timestamp::now() - Span::days(365),
-    };
+    let section = config.incident_io.clone().unwrap_or_default();
+    let since = since(args.and_then(|a| a.since.as_ref()), section.since.as_ref())?;
     let options = IncidentIoOptions {
         api_url: args
             .and_then(|a| a.api_url.clone())
@@ -287,16 +307,14 @@ fn stderr_lines() -> crate::ingest::http::Notify {
 }
 
 /// `ingest jira`, or the `[jira]` section of plain `ingest`.
-pub async fn jira(
+async fn jira(
     ctx: &Context,
-    config_file: &Path,
+    config: &config::Config,
     full: bool,
     args: Option<&JiraArgs>,
 ) -> Result<()> {
-    use crate::base::time::{Span, Timestamp, parse_instant};
     use crate::ingest::jira::{Jira, JiraOptions};
-    let config = config::Config::load(config_file, false)?;
-    let section = config.jira.unwrap_or_default();
+    let section = config.jira.clone().unwrap_or_default();
     let url = args
         .and_then(|a| a.url.clone())
         .or(section.url.clone())
@@ -317,10 +335,7 @@ pub async fn jira(
             "name the projects whose incidents to read (--project OPS), or the JQL (--jql)",
         ));
     }
-    let since = match args.and_then(|a| a.since.clone()).or(section.since.clone()) {
-        Some(s) => parse_instant("--since", &s)?,
-        None => Timestamp::now() - Span::days(365),
-    };
+    let since = since(args.and_then(|a| a.since.as_ref()), section.since.as_ref())?;
     let options = JiraOptions {
         url,
         projects,
@@ -351,24 +366,19 @@ pub async fn jira(
 
 /// `ingest pagerduty`, or the `[pagerduty]` section of plain `ingest`:
 /// options from the command line over the file over the defaults.
-pub async fn pagerduty(
+async fn pagerduty(
     ctx: &Context,
-    config_file: &Path,
+    config: &config::Config,
     full: bool,
     args: Option<&PagerDutyArgs>,
 ) -> Result<()> {
-    use crate::base::time::{Span, Timestamp, parse_instant};
     use crate::ingest::pagerduty::{PagerDuty, PagerDutyOptions, parse_priority};
-    let config = config::Config::load(config_file, false)?;
-    let section = config.pagerduty.unwrap_or_default();
+    let section = config.pagerduty.clone().unwrap_or_default();
     let pick = |cli: Option<Vec<String>>, file: Vec<String>| match cli {
         Some(v) if !v.is_empty() => v,
         _ => file,
     };
-    let since = match args.and_then(|a| a.since.clone()).or(section.since.clone()) {
-        Some(s) => parse_instant("--since", &s)?,
-        None => Timestamp::now() - Span::days(365),
-    };
+    let since = since(args.and_then(|a| a.since.as_ref()), section.since.as_ref())?;
     let min_priority = match args
         .and_then(|a| a.min_priority.clone())
         .or(section.min_priority.clone())
