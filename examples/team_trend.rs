@@ -26,14 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let warehouse = Warehouse::open(dir.path())?;
     let end = Timestamp::parse_rfc3339("2026-11-30T00:00:00Z").expect("a time");
-    let config = GeneratorConfig {
-        seed: 42,
-        teams: 6,
-        days: 365,
-        scale: 1.0,
-        end,
-        incident_rate: 1.0,
-    };
+    let config = GeneratorConfig::demo(end);
     synthetic::generate(
         &config,
         &mut WarehouseSink {

@@ -34,14 +34,7 @@ pub async fn run(dir: &Path) -> Result<()> {
     .map_err(|e| Error::io("cannot write", dir.join(MARKER), e))?;
 
     let end = crate::base::time::Timestamp::now().start_of_day();
-    let config = GeneratorConfig {
-        seed: 42,
-        teams: 6,
-        days: 365,
-        scale: 1.0,
-        end,
-        incident_rate: 1.0,
-    };
+    let config = GeneratorConfig::demo(end);
     let started = std::time::Instant::now();
     let mut sink = crate::ingest::synthetic::WarehouseSink {
         warehouse: &warehouse,

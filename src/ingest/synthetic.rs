@@ -32,10 +32,24 @@ pub struct GeneratorConfig {
     pub days: i64,
     /// Multiplies the rate of work and deployments (1.0: a few PRs a day per repo).
     pub scale: f64,
-    /// End of the generated period (exclusive), microseconds UTC.
+    /// End of the generated period (exclusive).
     pub end: crate::base::time::Timestamp,
     /// Multiplies how often a deployment causes an incident (1.0: realistic).
     pub incident_rate: f64,
+}
+
+impl GeneratorConfig {
+    /// The demo's organisation: 6 teams, a year up to `end`, seed 42.
+    pub fn demo(end: crate::base::time::Timestamp) -> Self {
+        GeneratorConfig {
+            seed: 42,
+            teams: 6,
+            days: 365,
+            scale: 1.0,
+            end,
+            incident_rate: 1.0,
+        }
+    }
 }
 
 /// Receives generated rows table by table, in chunks.
