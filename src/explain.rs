@@ -20,21 +20,19 @@ use crate::engine::{Engine, queries};
 use crate::error::{Error, Result};
 use crate::metrics::{self, MetricsOptions};
 
-/// The first statement of a file alone (it needs no metric views).
-async fn first_statement(
-    engine: &Engine,
-    file: &queries::QueryFile,
-    params: &HashMap<&str, String>,
-) -> Result<Vec<RecordBatch>> {
-    let sql = queries::render(file, params)?;
-    let first = queries::statements(&sql)
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::BundledQuery {
+/// An explain file's statements, checked to be `expected` many. The first
+/// needs no metric views and runs alone (its answer chooses the window the
+/// views are registered for); the others run after.
+fn statement_list(file: &queries::QueryFile, id: &str, expected: usize) -> Result<Vec<String>> {
+    let params = HashMap::from([("id", queries::string_literal(id))]);
+    let list = queries::bundled_statement_list(file, &params)?;
+    if list.len() != expected {
+        return Err(Error::BundledQuery {
             file: file.path,
-            message: "no statement".into(),
-        })?;
-    Ok(engine.bundled_statement(file, &first).await?.1)
+            message: format!("expected {expected} statements, found {}", list.len()),
+        });
+    }
+    Ok(list)
 }
 
 /// Rows of a result as text cells by column name ("" for null).
@@ -86,10 +84,11 @@ fn not_found(what: &str, id: &str) -> Error {
 
 /// The explanation of one deployment, as text.
 pub async fn deployment(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
-    let params = HashMap::from([("id", queries::string_literal(id))]);
+    let file = &queries::EXPLAIN_DEPLOYMENT;
+    let statements = statement_list(file, id, 6)?;
     // The deployment first: the views are registered for a window holding
     // only its finish.
-    let batches = first_statement(engine, &queries::EXPLAIN_DEPLOYMENT, &params).await?;
+    let batches = engine.bundled_statement(file, &statements[0]).await?.1;
     let Some(d) = rows(&batches).into_iter().next() else {
         return Err(not_found("deployment", id));
     };
@@ -100,14 +99,9 @@ pub async fn deployment(engine: &Engine, base: &MetricsOptions, id: &str) -> Res
     opts.interval = None;
     opts.group = None;
     metrics::register_views(engine, &opts).await?;
-    let results = engine
-        .bundled_statements(&queries::EXPLAIN_DEPLOYMENT, &params)
-        .await?;
-    let [_, production, links, recovery, rework, commits] = &results[..] else {
-        return Err(Error::BundledQuery {
-            file: queries::EXPLAIN_DEPLOYMENT.path,
-            message: format!("expected 6 statements, ran {}", results.len()),
-        });
+    let results = engine.run_statements(file, &statements[1..]).await?;
+    let [production, links, recovery, rework, commits] = &results[..] else {
+        unreachable!("statement_list checked the count");
     };
     let mut out = String::new();
     let _ = writeln!(
@@ -216,8 +210,9 @@ pub async fn deployment(engine: &Engine, base: &MetricsOptions, id: &str) -> Res
 
 /// The explanation of one incident, as text.
 pub async fn incident(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
-    let params = HashMap::from([("id", queries::string_literal(id))]);
-    let batches = first_statement(engine, &queries::EXPLAIN_INCIDENT, &params).await?;
+    let file = &queries::EXPLAIN_INCIDENT;
+    let statements = statement_list(file, id, 4)?;
+    let batches = engine.bundled_statement(file, &statements[0]).await?.1;
     let Some(i) = rows(&batches).into_iter().next() else {
         return Err(not_found("incident", id));
     };
@@ -228,14 +223,9 @@ pub async fn incident(engine: &Engine, base: &MetricsOptions, id: &str) -> Resul
     opts.interval = None;
     opts.group = None;
     metrics::register_views(engine, &opts).await?;
-    let results = engine
-        .bundled_statements(&queries::EXPLAIN_INCIDENT, &params)
-        .await?;
-    let [_, links, named, latest] = &results[..] else {
-        return Err(Error::BundledQuery {
-            file: queries::EXPLAIN_INCIDENT.path,
-            message: format!("expected 4 statements, ran {}", results.len()),
-        });
+    let results = engine.run_statements(file, &statements[1..]).await?;
+    let [links, named, latest] = &results[..] else {
+        unreachable!("statement_list checked the count");
     };
     let mut out = String::new();
     let service = if i["service"].is_empty() {

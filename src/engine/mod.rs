@@ -214,17 +214,19 @@ impl Engine {
         file: &queries::QueryFile,
         params: &std::collections::HashMap<&str, String>,
     ) -> Result<Vec<Vec<RecordBatch>>> {
-        let sql = queries::render(file, params)?;
-        let mut out = Vec::new();
-        for statement in queries::statements(&sql) {
-            let code = statement
-                .lines()
-                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
-            if !code {
-                continue;
-            }
-            let statement = statement.replacen("CREATE VIEW", "CREATE OR REPLACE VIEW", 1);
-            out.push(self.bundled_statement(file, &statement).await?.1);
+        self.run_statements(file, &queries::bundled_statement_list(file, params)?)
+            .await
+    }
+
+    /// Statements of a bundled file, in order, with each answer.
+    pub async fn run_statements(
+        &self,
+        file: &queries::QueryFile,
+        statements: &[String],
+    ) -> Result<Vec<Vec<RecordBatch>>> {
+        let mut out = Vec::with_capacity(statements.len());
+        for statement in statements {
+            out.push(self.bundled_statement(file, statement).await?.1);
         }
         Ok(out)
     }

@@ -90,6 +90,23 @@ pub fn render(file: &QueryFile, params: &HashMap<&str, String>) -> Result<String
     Ok(out)
 }
 
+/// A bundled file's statements with its parameters, comment-only pieces
+/// left out; a `CREATE VIEW` becomes `CREATE OR REPLACE VIEW`, so a file
+/// registers again when options change.
+pub fn bundled_statement_list(
+    file: &QueryFile,
+    params: &HashMap<&str, String>,
+) -> Result<Vec<String>> {
+    Ok(statements(&render(file, params)?)
+        .into_iter()
+        .filter(|s| {
+            s.lines()
+                .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+        })
+        .map(|s| s.replacen("CREATE VIEW", "CREATE OR REPLACE VIEW", 1))
+        .collect())
+}
+
 /// Splits a file into statements at `;` outside quotes and comments.
 pub fn statements(sql: &str) -> Vec<String> {
     let mut out = Vec::new();
