@@ -23,15 +23,22 @@ pub const DEFAULT_WAREHOUSE: &str = "doralens-warehouse";
     after_help = "Start with `doralens demo`. Docs: README.md; metric definitions: queries/README.md"
 )]
 pub struct Cli {
-    /// Warehouse directory (Parquet tables). Default: ./doralens-warehouse
-    #[arg(long, global = true, env = "DORALENS_WAREHOUSE", value_name = "DIR")]
+    /// Warehouse directory (Parquet tables), or with the `cloud` feature an
+    /// object-store location: s3://bucket/prefix, gs://..., az://...,
+    /// file:///path. Default: ./doralens-warehouse
+    #[arg(
+        long,
+        global = true,
+        env = "DORALENS_WAREHOUSE",
+        value_name = "DIR|URL"
+    )]
     pub warehouse: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Import CSV or NDJSON files into a canonical table (upsert by key).
     Import {
@@ -294,7 +301,7 @@ pub enum ExplainWhat {
     Incident { id: String },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum IngestSource {
     /// A local git repository, bare or not: commits, and tags as deployments.
     /// Offline, no token. Later runs read only what is new.

@@ -24,17 +24,97 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 async fn dispatch(cli: Cli) -> Result<()> {
+    let location = cli
+        .warehouse
+        .as_deref()
+        .map(|p| p.to_string_lossy().to_string());
+    if let Some(url) = location.filter(|l| crate::store::is_url(l)) {
+        return remote_dispatch(&url, cli.command).await;
+    }
     let ctx = Context {
         warehouse: cli.warehouse,
+        remote: None,
     };
-    match cli.command {
-        Command::Import { table, files } => commands::import::run(&ctx, &table, &files),
+    run_command(&ctx, cli.command).await
+}
+
+#[cfg(not(feature = "cloud"))]
+async fn remote_dispatch(url: &str, _command: Command) -> Result<()> {
+    Err(Error::usage(
+        "--warehouse",
+        format!(
+            "{url} is an object-store location; this doralens was built without them: \
+             rebuild with `cargo install --path . --features cloud`, or give a directory"
+        ),
+    ))
+}
+
+/// Runs a command on a working copy of the object-store warehouse's newest
+/// commit, then commits what it changed (`store::remote`). When another
+/// writer commits first the command runs again on the new version, as a
+/// writer waiting for the lock would have.
+#[cfg(feature = "cloud")]
+async fn remote_dispatch(url: &str, command: Command) -> Result<()> {
+    use crate::store::remote::{Publish, Remote};
+    const ATTEMPTS: usize = 8;
+    let remote = Remote::open(url)?;
+    match &command {
+        Command::Vacuum { retain } => return commands::vacuum::remote(&remote, retain).await,
+        Command::Serve(_) => {
+            return Err(Error::usage(
+                "--warehouse",
+                "serve reads a local warehouse directory; serve a local copy, or query the \
+                 object store with `metrics`, `sql`, `report` and `export`",
+            ));
+        }
+        _ => {}
+    }
+    for attempt in 1..=ATTEMPTS {
+        let checkout = remote.checkout().await?;
+        let ctx = Context {
+            warehouse: Some(checkout.warehouse().root().to_path_buf()),
+            remote: Some(commands::RemoteInfo {
+                url: url.to_string(),
+                empty: checkout.version().is_none(),
+            }),
+        };
+        run_command(&ctx, command.clone()).await?;
+        match checkout.publish(&remote).await? {
+            Publish::Unchanged | Publish::Conflict { data: false } => return Ok(()),
+            Publish::Committed(version) => {
+                eprintln!("committed version {version} of {url}");
+                return Ok(());
+            }
+            Publish::Conflict { data: true } => {
+                eprintln!(
+                    "note: another writer committed to {url} first; running again on its \
+                     version (attempt {} of {ATTEMPTS})",
+                    attempt + 1
+                );
+                // Writers that lost together must not meet again at once.
+                let pause = 50 * attempt as u64 + u64::from(std::process::id() % 97);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+        }
+    }
+    Err(Error::Warehouse {
+        path: url.into(),
+        message: format!(
+            "other writers committed first {ATTEMPTS} times in a row; nothing of this run was \
+             committed: run it again"
+        ),
+    })
+}
+
+async fn run_command(ctx: &Context, command: Command) -> Result<()> {
+    match command {
+        Command::Import { table, files } => commands::import::run(ctx, &table, &files),
         Command::Init { path, force } => commands::init::run(&path, force),
         Command::Ingest {
             source: Some(IngestSource::Git(args)),
             full,
             ..
-        } => commands::ingest::git(&ctx, &args, full),
+        } => commands::ingest::git(ctx, &args, full),
         Command::Ingest {
             source:
                 Some(
@@ -44,7 +124,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 ),
             config,
             full,
-        } => commands::ingest::tracker(&ctx, &config, full, &tracker).await,
+        } => commands::ingest::tracker(ctx, &config, full, &tracker).await,
         Command::Ingest {
             source,
             config,
@@ -55,23 +135,23 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 Some(IngestSource::Gitlab(a)) => Some((commands::ingest::Forge::GitLab, a)),
                 _ => None,
             };
-            commands::ingest::forges(&ctx, &config, full, explicit).await
+            commands::ingest::forges(ctx, &config, full, explicit).await
         }
-        Command::Analyze(args) => commands::analyze::run(&ctx, &args).await,
-        Command::Metrics(args) => commands::metrics::run(&ctx, args).await,
-        Command::Sql(args) => commands::sql::run(&ctx, args).await,
-        Command::Generate(args) => commands::generate::run(&ctx, args),
+        Command::Analyze(args) => commands::analyze::run(ctx, &args).await,
+        Command::Metrics(args) => commands::metrics::run(ctx, args).await,
+        Command::Sql(args) => commands::sql::run(ctx, args).await,
+        Command::Generate(args) => commands::generate::run(ctx, args),
         Command::Demo { dir } => demo::run(&dir).await,
         Command::Tables => {
             print!("{}", crate::store::schema::tables_markdown());
             Ok(())
         }
-        Command::Export(args) => commands::export::run(&ctx, &args).await,
-        Command::Report(args) => commands::report::run(&ctx, &args).await,
-        Command::Explain(args) => commands::explain::run(&ctx, &args).await,
-        Command::Benchmark(args) => commands::benchmark::run(&ctx, args).await,
-        Command::Chart(args) => commands::chart::run(&ctx, args).await,
-        Command::Vacuum { retain } => commands::vacuum::run(&ctx, &retain),
-        Command::Serve(args) => commands::serve::run(&ctx, args).await,
+        Command::Export(args) => commands::export::run(ctx, &args).await,
+        Command::Report(args) => commands::report::run(ctx, &args).await,
+        Command::Explain(args) => commands::explain::run(ctx, &args).await,
+        Command::Benchmark(args) => commands::benchmark::run(ctx, args).await,
+        Command::Chart(args) => commands::chart::run(ctx, args).await,
+        Command::Vacuum { retain } => commands::vacuum::run(ctx, &retain),
+        Command::Serve(args) => commands::serve::run(ctx, args).await,
     }
 }

@@ -1008,6 +1008,77 @@ impl Warehouse {
         Ok(removed)
     }
 
+    /// Puts `manifest` in place as `table`'s manifest (a working copy of a
+    /// remote warehouse is laid out this way; see `store::remote`).
+    pub(crate) fn install_manifest(&self, table: Table, manifest: &Manifest) -> Result<()> {
+        let dir = self.table_dir(table);
+        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+        let mut manifest = manifest.clone();
+        manifest.format = MANIFEST_FORMAT;
+        self.commit_manifest(&dir, &manifest)
+    }
+
+    /// Every derived set's current generation: (set, stamp, directory).
+    pub(crate) fn derived_sets(&self) -> Result<Vec<(String, String, PathBuf)>> {
+        let root = self.derived_root();
+        let Ok(entries) = fs::read_dir(&root) else {
+            return Ok(Vec::new());
+        };
+        let mut sets = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Some(set) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if let Some(pointer) = self.derived_pointer(set)? {
+                let dir = root.join(generation_dir(set, pointer.generation));
+                if pointer.generation > 0 && dir.is_dir() {
+                    sets.push((set.to_string(), pointer.stamp, dir));
+                }
+            }
+        }
+        sets.sort();
+        Ok(sets)
+    }
+
+    /// Publishes an already-filled directory as generation 1 of `set`
+    /// computed from the inputs `stamp` describes. `fill` receives the
+    /// generation's directory before the pointer names it.
+    pub(crate) fn install_derived(
+        &self,
+        set: &str,
+        stamp: &str,
+        fill: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
+        let root = self.derived_root();
+        let dir = root.join(generation_dir(set, 1));
+        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+        fill(&dir)?;
+        let pointer = DerivedPointer {
+            generation: 1,
+            stamp: stamp.to_string(),
+            retired: Vec::new(),
+        };
+        let json = serde_json::to_vec_pretty(&pointer).expect("pointer serialises");
+        atomic_write(&root.join(format!("{set}.json")), |f| f.write_all(&json))
+    }
+
+    /// The names of the small documents under `_state/`.
+    pub(crate) fn state_names(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.root.join("_state")) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                name.strip_suffix(".json").map(str::to_string)
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
     pub fn read_state(&self, name: &str) -> Result<Option<serde_json::Value>> {
         let path = self.root.join("_state").join(format!("{name}.json"));
         match fs::read(&path) {
@@ -1100,7 +1171,7 @@ fn remove_dead_temp_dirs(base: &Path) {
 
 /// True when `pid` is a process id and no such process exists (as far as
 /// `/proc` tells; false wherever it cannot tell).
-fn process_is_gone(pid: &str) -> bool {
+pub(crate) fn process_is_gone(pid: &str) -> bool {
     let Ok(n) = pid.parse::<u32>() else {
         return false;
     };

@@ -4,6 +4,8 @@ mod mock_api;
 mod mock_forge;
 mod util;
 
+#[cfg(feature = "cloud")]
+mod cloud;
 mod conformance;
 mod dashboards;
 mod forges;

@@ -304,7 +304,7 @@ fn superseded_segments_wait_for_readers_and_vacuum_removes_them() {
 }
 
 /// Spawns `cmd`, kills it with SIGKILL after `delay` (unless it finished).
-fn kill_after(mut cmd: Command, delay: Duration) -> bool {
+pub fn kill_after(mut cmd: Command, delay: Duration) -> bool {
     let mut child = cmd.spawn().unwrap();
     let started = Instant::now();
     while started.elapsed() < delay {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::util::{Workspace, output_ok, repo_root};
 
-fn scenarios() -> Vec<PathBuf> {
+pub fn scenarios() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo_root().join("fixtures/scenarios"))
         .expect("fixtures/scenarios")
         .map(|e| e.unwrap().path())
@@ -18,7 +18,7 @@ fn scenarios() -> Vec<PathBuf> {
     dirs
 }
 
-fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
+pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -107,7 +107,7 @@ pub fn assert_csv_matches(actual: &str, expected: &str, context: &str) {
     }
 }
 
-fn run_case(ws: &Workspace, case: &Path) -> String {
+pub fn run_case(ws: &Workspace, case: &Path) -> String {
     let stem = case.file_stem().unwrap().to_str().unwrap();
     let out = if case.extension().unwrap() == "sql" {
         // A first line `-- args: ...` gives options (e.g. the window).
@@ -138,9 +138,16 @@ fn run_case(ws: &Workspace, case: &Path) -> String {
 
 #[test]
 fn golden_scenarios() {
+    let cases = check_golden_scenarios(Workspace::new);
+    assert!(cases >= 15, "only {cases} golden cases ran");
+}
+
+/// Loads every golden scenario into a workspace `fresh` makes and checks
+/// each of its cases; returns how many ran.
+pub fn check_golden_scenarios(fresh: impl Fn() -> Workspace) -> usize {
     let mut cases = 0;
     for dir in scenarios() {
-        let ws = Workspace::new();
+        let ws = fresh();
         load_scenario(&ws, &dir);
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let mut inputs = files_with_ext(&dir, "args");
@@ -155,7 +162,7 @@ fn golden_scenarios() {
             cases += 1;
         }
     }
-    assert!(cases >= 15, "only {cases} golden cases ran");
+    cases
 }
 
 #[test]

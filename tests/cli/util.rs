@@ -6,12 +6,18 @@ use assert_cmd::Command;
 
 pub struct Workspace {
     pub dir: tempfile::TempDir,
+    /// `--warehouse` for [`Workspace::doralens`] when not `<ws>/warehouse`
+    /// (an object-store URL), and the environment it needs.
+    pub location: Option<String>,
+    pub env: Vec<(String, String)>,
 }
 
 impl Workspace {
     pub fn new() -> Self {
         Workspace {
             dir: tempfile::tempdir().expect("temp dir"),
+            location: None,
+            env: Vec::new(),
         }
     }
 
@@ -23,9 +29,17 @@ impl Workspace {
         self.path("warehouse")
     }
 
-    /// `doralens --warehouse <ws>/warehouse ARGS...`
+    /// `doralens --warehouse <ws>/warehouse ARGS...` (or the workspace's
+    /// object-store location, with its environment)
     pub fn doralens(&self, args: &[&str]) -> Command {
-        self.doralens_in(&self.warehouse(), args)
+        match &self.location {
+            Some(url) => {
+                let mut cmd = self.doralens_in(Path::new(url), args);
+                cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+                cmd
+            }
+            None => self.doralens_in(&self.warehouse(), args),
+        }
     }
 
     /// `doralens --warehouse WAREHOUSE ARGS...`, run inside the workspace.

@@ -360,3 +360,19 @@ fn reading_one_repository_skips_other_repositories_segments() {
     let none = groups_per_segment("zeta/z");
     assert_eq!(none, [0, 0, 0], "a repository after every segment's max");
 }
+
+/// Without the `cloud` feature an object-store location is a clear error
+/// (exit 2), never a directory named `s3:` in the current folder.
+#[cfg(not(feature = "cloud"))]
+#[test]
+fn an_object_store_location_needs_the_cloud_feature() {
+    let ws = Workspace::new();
+    let out = ws
+        .doralens_in(std::path::Path::new("s3://bucket/prefix"), &["metrics"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("--features cloud"), "{text}");
+    assert!(!ws.path("s3:").exists());
+}

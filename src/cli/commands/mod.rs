@@ -26,8 +26,18 @@ use super::args::DEFAULT_WAREHOUSE;
 
 /// What every command shares: where the warehouse is.
 pub struct Context {
-    /// `--warehouse` / `DORALENS_WAREHOUSE`, when given.
+    /// `--warehouse` / `DORALENS_WAREHOUSE`, when given; for an
+    /// object-store warehouse, the working copy's directory.
     pub warehouse: Option<PathBuf>,
+    /// Set when the warehouse is a working copy of an object store's.
+    pub remote: Option<RemoteInfo>,
+}
+
+/// The object-store warehouse a working copy was taken from.
+pub struct RemoteInfo {
+    pub url: String,
+    /// The location had no commit yet.
+    pub empty: bool,
 }
 
 impl Context {
@@ -44,6 +54,16 @@ impl Context {
 
     /// The warehouse, which must exist (commands that read).
     pub fn existing(&self) -> Result<Warehouse> {
+        if let Some(remote) = self.remote.as_ref().filter(|r| r.empty) {
+            return Err(crate::error::Error::usage(
+                "--warehouse",
+                format!(
+                    "{} holds no warehouse yet; import data first (doralens import, doralens \
+                     ingest, doralens generate) with the same --warehouse",
+                    remote.url
+                ),
+            ));
+        }
         Warehouse::open_existing(self.dir())
     }
 }
