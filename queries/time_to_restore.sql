@@ -13,7 +13,7 @@ SELECT grp, interval_start, incidents,
        summary['p50_high'] AS time_to_restore_p50_high_s
 FROM (
     SELECT g.grp,
-           bucket_start(i.created_at) AS interval_start,
+           bucket_start(i.created_at, {{interval}}, {{from}}) AS interval_start,
            count(*) AS incidents,
            duration_summary(
                CASE WHEN i.resolved_at >= i.created_at
@@ -22,5 +22,5 @@ FROM (
     FROM incidents i
     JOIN incident_groups g ON g.incident_id = i.id
     WHERE i.created_at >= {{from}} AND i.created_at < {{to}}
-    GROUP BY g.grp, bucket_start(i.created_at)
+    GROUP BY g.grp, bucket_start(i.created_at, {{interval}}, {{from}})
 ) summarised;

@@ -6,6 +6,8 @@
 
 pub mod base;
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod engine;
 pub mod error;
 pub mod explain;

@@ -34,6 +34,12 @@ pub struct Cli {
     )]
     pub warehouse: Option<PathBuf>,
 
+    /// Run the queries on a DataFusion Ballista cluster: df://host:50050,
+    /// or `standalone` (in-process). Needs the `cluster` feature and, for
+    /// df://, an object-store --warehouse the executors can read.
+    #[arg(long, global = true, env = "DORALENS_CLUSTER", value_name = "URL")]
+    pub cluster: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -101,6 +107,22 @@ pub enum Command {
     Export(ExportArgs),
     /// Serve /metrics (Prometheus), a GitLab-shaped DORA API and read-only SQL.
     Serve(ServeArgs),
+    /// Compute one shard of attribution (the repositories `--shard I/N`
+    /// puts in shard I), e.g. one per machine; when all N are in the
+    /// warehouse, every query uses their union (the same numbers as one
+    /// machine's). With an object-store warehouse the shard is committed.
+    Attribute {
+        /// This run's shard: I/N, 0 <= I < N
+        #[arg(long, value_name = "I/N")]
+        shard: String,
+        #[command(flatten)]
+        env: EnvironmentArg,
+    },
+    /// Start a Ballista scheduler or executor with doralens's functions
+    /// (the `cluster` feature): `--cluster df://HOST:PORT` then runs the
+    /// queries there.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Delete files that writes superseded, once no reader can need them
     /// (waits for running readers), and files left by interrupted writes.
     Vacuum {
@@ -624,4 +646,32 @@ pub struct GenerateArgs {
 pub enum FileFormat {
     Csv,
     Ndjson,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClusterCommand {
+    /// The scheduler: plans jobs and hands tasks to executors.
+    Scheduler {
+        /// Address to listen on (clients use df://ADDR)
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        bind: std::net::SocketAddr,
+    },
+    /// An executor: runs tasks, reading the warehouse's object store.
+    Executor {
+        /// The scheduler's address
+        #[arg(long, default_value = "127.0.0.1:50050", value_name = "HOST:PORT")]
+        scheduler: std::net::SocketAddr,
+        /// Address to listen on (the scheduler and other executors reach it)
+        #[arg(long, default_value = "127.0.0.1:50051", value_name = "HOST:PORT")]
+        bind: std::net::SocketAddr,
+        /// Port of its gRPC service
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks at once (default: the cores)
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Where shuffle files go (default: a temporary directory)
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+    },
 }

@@ -16,30 +16,43 @@ use crate::error::{Error, Result};
 use commands::Context;
 
 pub fn run(cli: Cli) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    // The metric plans, encoded for a Ballista cluster and decoded by its
+    // scheduler and executors (which run on this runtime too), recurse once
+    // per plan level: deeper than tokio's 2 MiB worker stacks allow.
+    #[cfg(feature = "cluster")]
+    {
+        builder.thread_stack_size(64 << 20);
+        crate::cluster::init_log();
+    }
+    let runtime = builder
         .build()
         .map_err(|e| Error::io("cannot start runtime", "<tokio>", e))?;
     runtime.block_on(dispatch(cli))
 }
 
 async fn dispatch(cli: Cli) -> Result<()> {
+    if let Command::Cluster(command) = &cli.command {
+        return commands::cluster::run(command).await;
+    }
     let location = cli
         .warehouse
         .as_deref()
         .map(|p| p.to_string_lossy().to_string());
     if let Some(url) = location.filter(|l| crate::store::is_url(l)) {
-        return remote_dispatch(&url, cli.command).await;
+        return remote_dispatch(&url, cli.cluster, cli.command).await;
     }
     let ctx = Context {
         warehouse: cli.warehouse,
         remote: None,
+        cluster: cli.cluster,
     };
     run_command(&ctx, cli.command).await
 }
 
 #[cfg(not(feature = "cloud"))]
-async fn remote_dispatch(url: &str, _command: Command) -> Result<()> {
+async fn remote_dispatch(url: &str, _cluster: Option<String>, _command: Command) -> Result<()> {
     Err(Error::usage(
         "--warehouse",
         format!(
@@ -54,10 +67,11 @@ async fn remote_dispatch(url: &str, _command: Command) -> Result<()> {
 /// writer commits first the command runs again on the new version, as a
 /// writer waiting for the lock would have.
 #[cfg(feature = "cloud")]
-async fn remote_dispatch(url: &str, command: Command) -> Result<()> {
+async fn remote_dispatch(url: &str, cluster: Option<String>, command: Command) -> Result<()> {
     use crate::store::remote::{Publish, Remote};
+    use std::sync::Arc;
     const ATTEMPTS: usize = 8;
-    let remote = Remote::open(url)?;
+    let remote = Arc::new(Remote::open(url)?);
     match &command {
         Command::Vacuum { retain } => return commands::vacuum::remote(&remote, retain).await,
         Command::Serve(_) => {
@@ -70,22 +84,28 @@ async fn remote_dispatch(url: &str, command: Command) -> Result<()> {
         _ => {}
     }
     for attempt in 1..=ATTEMPTS {
-        let checkout = remote.checkout().await?;
+        let checkout = Arc::new(remote.checkout().await?);
         let ctx = Context {
             warehouse: Some(checkout.warehouse().root().to_path_buf()),
             remote: Some(commands::RemoteInfo {
                 url: url.to_string(),
                 empty: checkout.version().is_none(),
+                remote: remote.clone(),
+                checkout: checkout.clone(),
             }),
+            cluster: cluster.clone(),
         };
         run_command(&ctx, command.clone()).await?;
+        // A shard of attribution is what `attribute` is for: never dropped.
+        let derived_is_data = matches!(command, Command::Attribute { .. });
         match checkout.publish(&remote).await? {
-            Publish::Unchanged | Publish::Conflict { data: false } => return Ok(()),
+            Publish::Unchanged => return Ok(()),
+            Publish::Conflict { data: false } if !derived_is_data => return Ok(()),
             Publish::Committed(version) => {
                 eprintln!("committed version {version} of {url}");
                 return Ok(());
             }
-            Publish::Conflict { data: true } => {
+            Publish::Conflict { .. } => {
                 eprintln!(
                     "note: another writer committed to {url} first; running again on its \
                      version (attempt {} of {ATTEMPTS})",
@@ -153,5 +173,7 @@ async fn run_command(ctx: &Context, command: Command) -> Result<()> {
         Command::Chart(args) => commands::chart::run(ctx, args).await,
         Command::Vacuum { retain } => commands::vacuum::run(ctx, &retain),
         Command::Serve(args) => commands::serve::run(ctx, args).await,
+        Command::Cluster(command) => commands::cluster::run(&command).await,
+        Command::Attribute { shard, env } => commands::cluster::attribute(ctx, &shard, &env),
     }
 }

@@ -106,30 +106,100 @@ pub fn sha_key_udf() -> datafusion::logical_expr::ScalarUDF {
     )
 }
 
+/// Where an engine's queries run when not here: a session factory (a
+/// Ballista cluster's) and the URL each warehouse file is read at there.
+pub struct Placement<'a> {
+    pub context: SessionFactory<'a>,
+    pub url_of: FileUrl<'a>,
+    /// The URL of an empty Parquet file with a table's schema, for a table
+    /// with no rows (an in-memory table cannot be sent to a cluster).
+    pub empty_file: TableUrl<'a>,
+}
+
+/// Makes the session a [`Placement`]'s queries run in.
+pub type SessionFactory<'a> = Box<
+    dyn FnOnce(
+            SessionConfig,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<SessionContext>> + Send + 'a>,
+        > + Send
+        + 'a,
+>;
+/// The URL a warehouse file is read at (None: not published there).
+pub type FileUrl<'a> = Box<dyn Fn(&std::path::Path) -> Option<String> + Send + Sync + 'a>;
+/// A URL for a table, by name.
+pub type TableUrl<'a> = Box<dyn Fn(&str) -> Option<String> + Send + Sync + 'a>;
+
 /// Bumped whenever attribution's output would change for the same input.
 const ATTRIBUTION_VERSION: u32 = 2;
 
 impl Engine {
     pub async fn open(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {
+        Engine::open_with(warehouse, production, None).await
+    }
+
+    /// [`Engine::open`] whose queries run in `placement` (a Ballista
+    /// cluster, `cluster` feature), reading each file at the URL `url_of`
+    /// gives for its path in the warehouse; `None`: here, from the paths.
+    pub async fn open_with(
+        warehouse: &Warehouse,
+        production: &ProductionPattern,
+        placement: Option<Placement<'_>>,
+    ) -> Result<Engine> {
         // The readers lock first, then one consistent snapshot: the files it
         // names stay on disk until this engine (and every fork) is dropped.
         let guard = Arc::new(warehouse.read_guard()?);
         let snapshot = warehouse.snapshot()?;
         snapshot.verify()?;
         let (derived, unknown) = ensure_attribution(warehouse, &snapshot, production)?;
+        let (context, file_url, empty_file) = match placement {
+            Some(p) => (Some(p.context), Some(p.url_of), Some(p.empty_file)),
+            None => (None, None, None),
+        };
+        // A table with no files: an empty file where the queries run
+        // elsewhere, an in-memory table here.
+        let empty_or = |name: &str, urls: Vec<String>| match &empty_file {
+            Some(empty) if urls.is_empty() => empty(name).into_iter().collect(),
+            _ => urls,
+        };
+        let url_of = |files: Vec<std::path::PathBuf>| -> Result<Vec<String>> {
+            files
+                .iter()
+                .map(|f| match &file_url {
+                    Some(url_of) => url_of(f).ok_or_else(|| Error::Warehouse {
+                        path: f.clone(),
+                        message: "the cluster has no URL for this file (it was not published)"
+                            .into(),
+                    }),
+                    None => Ok(f.to_string_lossy().to_string()),
+                })
+                .collect()
+        };
         let mut tables: Vec<(String, Arc<dyn TableProvider>)> = Vec::new();
         for table in Table::ALL {
-            let provider = table_provider(table.schema(), &snapshot.files(table)).await?;
-            tables.push((table.name().to_string(), provider));
+            let urls = empty_or(table.name(), url_of(snapshot.files(table))?);
+            tables.push((
+                table.name().to_string(),
+                table_provider(table.schema(), &urls).await?,
+            ));
         }
         for (name, schema) in [
             ("deployment_commits", attribution::shipped_schema()),
             ("deployment_warnings", attribution::warnings_schema()),
         ] {
-            let provider = table_provider(schema, &derived.files(name)).await?;
-            tables.push((name.to_string(), provider));
+            let urls = empty_or(name, url_of(derived.files(name))?);
+            tables.push((name.to_string(), table_provider(schema, &urls).await?));
         }
-        let ctx = new_context(None, &tables)?;
+        let ctx = match context {
+            Some(context) => {
+                let ctx = context(session_config()?).await?;
+                for (name, provider) in &tables {
+                    ctx.register_table(name.as_str(), provider.clone())?;
+                }
+                ctx
+            }
+            None => new_context(None, &tables)?,
+        };
         Ok(Engine {
             ctx,
             unknown_sha_deployments: unknown,
@@ -277,20 +347,8 @@ impl Engine {
     }
 }
 
-/// The session configuration every engine uses, with the tables and our
-/// scalar functions registered.
-fn new_context(
-    runtime: Option<Arc<RuntimeEnv>>,
-    tables: &[(String, Arc<dyn TableProvider>)],
-) -> Result<SessionContext> {
-    new_context_until(runtime, tables, None)
-}
-
-fn new_context_until(
-    runtime: Option<Arc<RuntimeEnv>>,
-    tables: &[(String, Arc<dyn TableProvider>)],
-    deadline: Option<std::time::Instant>,
-) -> Result<SessionContext> {
+/// The session settings every engine uses, here or on a cluster.
+pub fn session_config() -> Result<SessionConfig> {
     // DATAFUSION_* environment variables tune the engine (e.g.
     // DATAFUSION_EXECUTION_BATCH_SIZE); ours are applied on top.
     let mut config = SessionConfig::from_env()?
@@ -313,6 +371,24 @@ fn new_context_until(
         .options_mut()
         .optimizer
         .enable_join_dynamic_filter_pushdown = false;
+    Ok(config)
+}
+
+/// The session configuration every engine uses, with the tables and our
+/// scalar functions registered.
+fn new_context(
+    runtime: Option<Arc<RuntimeEnv>>,
+    tables: &[(String, Arc<dyn TableProvider>)],
+) -> Result<SessionContext> {
+    new_context_until(runtime, tables, None)
+}
+
+fn new_context_until(
+    runtime: Option<Arc<RuntimeEnv>>,
+    tables: &[(String, Arc<dyn TableProvider>)],
+    deadline: Option<std::time::Instant>,
+) -> Result<SessionContext> {
+    let mut config = session_config()?;
     let mut builder = datafusion::execution::SessionStateBuilder::new().with_default_features();
     if let Some(d) = deadline {
         config = config.with_extension(Arc::new(deadline::Deadline(d)));
@@ -331,16 +407,13 @@ fn new_context_until(
 
 /// A Parquet-backed table over exactly the given files (an empty in-memory
 /// table when there are none), always with the canonical schema.
-async fn table_provider(
-    schema: SchemaRef,
-    files: &[std::path::PathBuf],
-) -> Result<Arc<dyn TableProvider>> {
+async fn table_provider(schema: SchemaRef, files: &[String]) -> Result<Arc<dyn TableProvider>> {
     if files.is_empty() {
         return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
     }
     let urls = files
         .iter()
-        .map(|f| ListingTableUrl::parse(f.to_string_lossy()))
+        .map(ListingTableUrl::parse)
         .collect::<datafusion::error::Result<Vec<_>>>()?;
     let options =
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
@@ -350,52 +423,45 @@ async fn table_provider(
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
+/// The stamp of attribution computed from the snapshot's inputs.
+fn attribution_stamp(snapshot: &Snapshot, production: &ProductionPattern) -> String {
+    format!(
+        "attribution-v{ATTRIBUTION_VERSION};commits={};deployments={};production={}",
+        snapshot.version(Table::Commits),
+        snapshot.version(Table::Deployments),
+        production.anchored
+    )
+}
+
+/// The derived set holding shard `index` of `count` of attribution.
+pub fn attribution_shard_set(index: u32, count: u32) -> String {
+    format!("attribution-shard-{index}-of-{count}")
+}
+
+/// Which of `count` shards a repository's attribution belongs to.
+pub fn repo_shard(repo: &str, count: u32) -> u32 {
+    (crate::store::keys::text_key_hash([repo]) % u64::from(count)) as u32
+}
+
 /// The derived attribution tables for the snapshot's inputs, computed
-/// (by one process at a time) when no current generation matches; also
-/// the number of production deployments with an unknown sha.
+/// (by one process at a time) when no current generation matches — or the
+/// union of a complete set of shards computed from the same inputs (by
+/// `doralens attribute --shard I/N`, one per machine); also the number of
+/// production deployments with an unknown sha.
 pub fn ensure_attribution(
     warehouse: &Warehouse,
     snapshot: &Snapshot,
     production: &ProductionPattern,
 ) -> Result<(Derived, usize)> {
-    let stamp = format!(
-        "attribution-v{ATTRIBUTION_VERSION};commits={};deployments={};production={}",
-        snapshot.version(Table::Commits),
-        snapshot.version(Table::Deployments),
-        production.anchored
-    );
+    let stamp = attribution_stamp(snapshot, production);
     let derived = match warehouse.derived("attribution", &stamp)? {
         Some(d) => d,
-        None => warehouse.build_derived("attribution", &stamp, &|out| {
-            let timer = PhaseTimer::new("attribution");
-            let commits = crate::store::warehouse::read_files_parallel(
-                &snapshot.files(Table::Commits),
-                Some(&attribution::COMMIT_COLUMNS),
-            )?;
-            let deployments = crate::store::warehouse::read_files_parallel(
-                &snapshot.files(Table::Deployments),
-                Some(&attribution::DEPLOYMENT_COLUMNS),
-            )?;
-            timer.phase("read inputs");
-            let result = attribution::attribute(&commits, &deployments, &production.regex)?;
-            // Only sha and authored_at are still needed; parents and messages go.
-            drop(commits);
-            let timer = PhaseTimer::new("attribution");
-            out.write_streamed(
-                "deployment_commits",
-                &attribution::shipped_schema(),
-                result.parts(),
-                &["sha", "sha_key"],
-                &|part, sink| result.write_part(part, sink),
-            )?;
-            timer.phase("write deployment_commits");
-            out.write(
-                "deployment_warnings",
-                &attribution::warnings_schema(),
-                &[vec![result.warnings.clone()]],
-                &[],
-            )
-        })?,
+        None => match sharded_attribution(warehouse, &stamp)? {
+            Some(d) => d,
+            None => warehouse.build_derived("attribution", &stamp, &|out| {
+                write_attribution(out, snapshot, production, None)
+            })?,
+        },
     };
     let unknown = crate::store::warehouse::read_files_parallel(
         &derived.files("deployment_warnings"),
@@ -405,4 +471,131 @@ pub fn ensure_attribution(
     .map(|b| b.num_rows())
     .sum();
     Ok((derived, unknown))
+}
+
+/// Computes attribution from the snapshot's inputs into a derived set:
+/// every repository, or with `shard = Some((i, n))` those [`repo_shard`]
+/// puts in shard i. A repository's deployments and commits are always in
+/// the same shard and each (service, repository) walk is independent, so
+/// the union of n shards is exactly one machine's result.
+fn write_attribution(
+    out: &crate::store::warehouse::DerivedWriter,
+    snapshot: &Snapshot,
+    production: &ProductionPattern,
+    shard: Option<(u32, u32)>,
+) -> Result<()> {
+    let timer = PhaseTimer::new("attribution");
+    let commits = crate::store::warehouse::read_files_parallel(
+        &snapshot.files(Table::Commits),
+        Some(&attribution::COMMIT_COLUMNS),
+    )?;
+    let deployments = crate::store::warehouse::read_files_parallel(
+        &snapshot.files(Table::Deployments),
+        Some(&attribution::DEPLOYMENT_COLUMNS),
+    )?;
+    let (commits, deployments) = match shard {
+        Some((index, count)) => (
+            keep_shard(commits, index, count)?,
+            keep_shard(deployments, index, count)?,
+        ),
+        None => (commits, deployments),
+    };
+    timer.phase("read inputs");
+    let result = attribution::attribute(&commits, &deployments, &production.regex)?;
+    // Only sha and authored_at are still needed; parents and messages go.
+    drop(commits);
+    let timer = PhaseTimer::new("attribution");
+    out.write_streamed(
+        "deployment_commits",
+        &attribution::shipped_schema(),
+        result.parts(),
+        &["sha", "sha_key"],
+        &|part, sink| result.write_part(part, sink),
+    )?;
+    timer.phase("write deployment_commits");
+    out.write(
+        "deployment_warnings",
+        &attribution::warnings_schema(),
+        &[vec![result.warnings.clone()]],
+        &[],
+    )
+}
+
+/// The repository column's rows that belong to shard `index` of `count`.
+fn keep_shard(batches: Vec<RecordBatch>, index: u32, count: u32) -> Result<Vec<RecordBatch>> {
+    use datafusion::arrow::array::{AsArray, BooleanArray};
+    batches
+        .into_iter()
+        .map(|b| {
+            let repos = b
+                .column_by_name("repo")
+                .expect("attribution reads the repo column")
+                .as_string::<i32>();
+            let keep: BooleanArray = repos
+                .iter()
+                .map(|r| Some(r.is_some_and(|r| repo_shard(r, count) == index)))
+                .collect();
+            Ok(datafusion::arrow::compute::filter_record_batch(&b, &keep)?)
+        })
+        .collect()
+}
+
+/// A complete set of attribution shards for `stamp`, as one.
+fn sharded_attribution(warehouse: &Warehouse, stamp: &str) -> Result<Option<Derived>> {
+    let mut by_count: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+    for (set, set_stamp, _) in warehouse.derived_sets()? {
+        let Some(rest) = set.strip_prefix("attribution-shard-") else {
+            continue;
+        };
+        let Some((i, n)) = rest.split_once("-of-") else {
+            continue;
+        };
+        if let (Ok(i), Ok(n)) = (i.parse::<u32>(), n.parse::<u32>())
+            && set_stamp == stamp
+            && i < n
+        {
+            by_count.entry(n).or_default().push(i);
+        }
+    }
+    for (count, mut present) in by_count {
+        present.sort_unstable();
+        present.dedup();
+        if present.len() as u32 != count {
+            continue;
+        }
+        let mut shards = Vec::new();
+        for index in 0..count {
+            match warehouse.derived(&attribution_shard_set(index, count), stamp)? {
+                Some(d) => shards.push(d),
+                None => break,
+            }
+        }
+        if shards.len() as u32 == count {
+            return Ok(Derived::union(shards));
+        }
+    }
+    Ok(None)
+}
+
+/// `doralens attribute --shard I/N`: computes shard `index` of `count` of
+/// attribution for the warehouse's current inputs (nothing when it is
+/// there already). Returns whether it computed it.
+pub fn attribute_shard(
+    warehouse: &Warehouse,
+    production: &ProductionPattern,
+    index: u32,
+    count: u32,
+) -> Result<bool> {
+    let _guard = warehouse.read_guard()?;
+    let snapshot = warehouse.snapshot()?;
+    snapshot.verify()?;
+    let stamp = attribution_stamp(&snapshot, production);
+    let set = attribution_shard_set(index, count);
+    if warehouse.derived(&set, &stamp)?.is_some() {
+        return Ok(false);
+    }
+    warehouse.build_derived(&set, &stamp, &|out| {
+        write_attribution(out, &snapshot, production, Some((index, count)))
+    })?;
+    Ok(true)
 }

@@ -14,8 +14,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
-use datafusion::datasource::MemTable;
-use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+use datafusion::logical_expr::{ColumnarValue, Volatility};
 use datafusion::scalar::ScalarValue;
 
 use crate::base::time::{Span, Timestamp};
@@ -111,6 +110,7 @@ impl MetricsOptions {
                 .join(", ")
         };
         HashMap::from([
+            ("interval", string_literal(interval_name(self.interval))),
             ("from", timestamp_literal(self.from)),
             ("to", timestamp_literal(self.to)),
             (
@@ -131,33 +131,30 @@ impl MetricsOptions {
 /// options. Views are lazy: registering costs nothing until queried.
 pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()> {
     let ctx = &engine.ctx;
-    ctx.register_udf(bucket_start_udf(opts.interval, opts.from.micros()));
+    ctx.register_udf(BucketStart::udf(Some((opts.interval, opts.from.micros()))));
     ctx.register_udaf(stats::DurationSummary::udaf());
 
+    // The buckets as a VALUES view rather than an in-memory table: plain
+    // SQL, so the plan runs the same on a Ballista cluster.
     let buckets = interval::buckets(opts.from, opts.to, opts.interval);
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("interval_start", timestamp_type(), false),
-        Field::new("days_in_window", DataType::Float64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(
-                TimestampMicrosecondArray::from(
-                    buckets.iter().map(|b| b.start).collect::<Vec<_>>(),
-                )
-                .with_timezone(TIMESTAMP_TZ),
-            ),
-            Arc::new(Float64Array::from(
-                buckets.iter().map(|b| b.days_in_window).collect::<Vec<_>>(),
-            )),
-        ],
-    )?;
+    let rows: Vec<String> = buckets
+        .iter()
+        .map(|b| {
+            format!(
+                "({}, arrow_cast({:?}, 'Float64'))",
+                timestamp_literal(Timestamp::from_micros(b.start)),
+                b.days_in_window
+            )
+        })
+        .collect();
     ctx.deregister_table("buckets")?;
-    ctx.register_table(
-        "buckets",
-        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
-    )?;
+    engine
+        .sql(&format!(
+            "CREATE OR REPLACE VIEW buckets AS SELECT column1 AS interval_start, \
+             column2 AS days_in_window FROM (VALUES {}) v",
+            rows.join(", ")
+        ))
+        .await?;
 
     let groups = match opts.group {
         None => queries::GROUPS_ORGANISATION,
@@ -523,19 +520,108 @@ pub const OUTPUT_COLUMNS: [(&str, bool); 16] = [
     ("rework_rate", true),
 ];
 
-/// `bucket_start(ts)`: the calendar start of ts's bucket, or the window start
-/// for whole-window rows.
-fn bucket_start_udf(interval: Option<Interval>, from: i64) -> datafusion::logical_expr::ScalarUDF {
-    let floor = move |v: i64| match interval {
-        Some(i) => interval::floor(v, i),
-        None => from,
-    };
-    create_udf(
-        "bucket_start",
-        vec![timestamp_type()],
-        timestamp_type(),
-        Volatility::Immutable,
-        Arc::new(move |args: &[ColumnarValue]| match &args[0] {
+/// `bucket_start(ts, interval, origin)`: the calendar start of ts's bucket
+/// (`interval` one of 'day', 'week', 'month', 'quarter'), or `origin` for
+/// 'window' (whole-window rows). The bundled SQL passes all three, so the
+/// function carries no state and runs the same on a Ballista executor.
+/// `bucket_start(ts)` is the short form for users' SQL: the session's
+/// interval and window (absent on an executor, where it is an error).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct BucketStart {
+    signature: datafusion::logical_expr::Signature,
+    /// The session's interval and window start, for the one-argument form.
+    session: Option<(Option<Interval>, i64)>,
+}
+
+impl BucketStart {
+    pub fn udf(session: Option<(Option<Interval>, i64)>) -> datafusion::logical_expr::ScalarUDF {
+        use datafusion::logical_expr::{Signature, TypeSignature};
+        let ts = timestamp_type();
+        datafusion::logical_expr::ScalarUDF::new_from_impl(BucketStart {
+            signature: Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![ts.clone()]),
+                    TypeSignature::Exact(vec![ts.clone(), DataType::Utf8, ts]),
+                ],
+                Volatility::Immutable,
+            ),
+            session,
+        })
+    }
+}
+
+/// The interval a `bucket_start` argument names (None: the whole window).
+fn interval_named(name: &str) -> datafusion::error::Result<Option<Interval>> {
+    Ok(match name {
+        "day" => Some(Interval::Day),
+        "week" => Some(Interval::Week),
+        "month" => Some(Interval::Month),
+        "quarter" => Some(Interval::Quarter),
+        "window" => None,
+        other => {
+            return datafusion::common::plan_err!(
+                "bucket_start: unknown interval '{other}' (day, week, month, quarter or window)"
+            );
+        }
+    })
+}
+
+/// The SQL name of an interval for `bucket_start`.
+pub fn interval_name(interval: Option<Interval>) -> &'static str {
+    match interval {
+        Some(Interval::Day) => "day",
+        Some(Interval::Week) => "week",
+        Some(Interval::Month) => "month",
+        Some(Interval::Quarter) => "quarter",
+        None => "window",
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for BucketStart {
+    fn name(&self) -> &str {
+        "bucket_start"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(timestamp_type())
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let scalar_text = |v: &ColumnarValue| match v {
+            ColumnarValue::Scalar(ScalarValue::Utf8(Some(s))) => Ok(s.clone()),
+            _ => datafusion::common::exec_err!("bucket_start: the interval must be a constant"),
+        };
+        let scalar_ts = |v: &ColumnarValue| match v {
+            ColumnarValue::Scalar(ScalarValue::TimestampMicrosecond(Some(t), _)) => Ok(*t),
+            _ => datafusion::common::exec_err!("bucket_start: the origin must be a constant"),
+        };
+        let (interval, from) = match args.args.len() {
+            3 => (
+                interval_named(&scalar_text(&args.args[1])?)?,
+                scalar_ts(&args.args[2])?,
+            ),
+            _ => match self.session {
+                Some(session) => session,
+                None => {
+                    return datafusion::common::exec_err!(
+                        "bucket_start(ts) needs the session's interval, which a cluster \
+                         executor does not have: use bucket_start(ts, 'week', origin)"
+                    );
+                }
+            },
+        };
+        let floor = move |v: i64| match interval {
+            Some(i) => interval::floor(v, i),
+            None => from,
+        };
+        match &args.args[0] {
             ColumnarValue::Array(a) => {
                 let ts = a.as_primitive::<TimestampMicrosecondType>();
                 let out: TimestampMicrosecondArray = ts.unary(floor);
@@ -550,6 +636,18 @@ fn bucket_start_udf(interval: Option<Interval>, from: i64) -> datafusion::logica
                 )))
             }
             other => datafusion::common::exec_err!("bucket_start: unexpected argument {other:?}"),
-        }),
+        }
+    }
+}
+
+/// doralens's own SQL functions, stateless: what a session registers and
+/// what a Ballista scheduler and executor need (`cluster`).
+pub fn functions() -> (
+    Vec<datafusion::logical_expr::ScalarUDF>,
+    Vec<datafusion::logical_expr::AggregateUDF>,
+) {
+    (
+        vec![crate::engine::sha_key_udf(), BucketStart::udf(None)],
+        vec![stats::DurationSummary::udaf()],
     )
 }

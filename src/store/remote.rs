@@ -54,6 +54,10 @@ use crate::base::fs::atomic_write;
 use crate::error::{Error, Result};
 
 const LOG: &str = "_log";
+/// Empty Parquet files, one per table schema, that a cluster reads for a
+/// table with no rows (named by the schema's hash; never referenced by a
+/// commit, never deleted by vacuum).
+pub const EMPTY: &str = "_empty";
 const COMMIT_FORMAT: u32 = 1;
 /// Objects transferred at once.
 const TRANSFERS: usize = 8;
@@ -231,6 +235,55 @@ fn log_name(version: u64) -> String {
     format!("{version:020}.json")
 }
 
+/// The object store a location names (options from the environment) and
+/// the prefix inside it.
+pub fn store_for(url: &str) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+    let usage = |message: String| Error::Usage {
+        option: "--warehouse".into(),
+        message,
+    };
+    let parsed =
+        url::Url::parse(url).map_err(|e| usage(format!("{url} is not a valid URL ({e})")))?;
+    let (store, prefix): (Arc<dyn ObjectStore>, ObjectPath) = match parsed.scheme() {
+        "s3" | "s3a" => {
+            let store = object_store::aws::AmazonS3Builder::from_env()
+                .with_url(url)
+                .build()
+                .map_err(|e| usage(format!("{url}: {e}")))?;
+            (Arc::new(store), ObjectPath::from(parsed.path()))
+        }
+        "gs" => {
+            let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_url(url)
+                .build()
+                .map_err(|e| usage(format!("{url}: {e}")))?;
+            (Arc::new(store), ObjectPath::from(parsed.path()))
+        }
+        "az" | "abfs" | "abfss" | "azure" => {
+            let store = object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_url(url)
+                .build()
+                .map_err(|e| usage(format!("{url}: {e}")))?;
+            (Arc::new(store), ObjectPath::from(parsed.path()))
+        }
+        "file" => {
+            let dir = parsed
+                .to_file_path()
+                .map_err(|()| usage(format!("{url} is not an absolute file:// path")))?;
+            fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+                .map_err(|e| usage(format!("{url}: {e}")))?;
+            (Arc::new(store), ObjectPath::default())
+        }
+        other => {
+            return Err(usage(format!(
+                "{url}: unknown scheme `{other}`; use s3://, gs://, az:// or file:// (or a directory)"
+            )));
+        }
+    };
+    Ok((store, prefix))
+}
+
 impl Remote {
     /// Connects to `url` (nothing is read yet). Store options come from the
     /// environment.
@@ -239,49 +292,7 @@ impl Remote {
     }
 
     pub fn open_with_cache(url: &str, cache: &Path) -> Result<Remote> {
-        let usage = |message: String| Error::Usage {
-            option: "--warehouse".into(),
-            message,
-        };
-        let parsed =
-            url::Url::parse(url).map_err(|e| usage(format!("{url} is not a valid URL ({e})")))?;
-        let (store, prefix): (Arc<dyn ObjectStore>, ObjectPath) = match parsed.scheme() {
-            "s3" | "s3a" => {
-                let store = object_store::aws::AmazonS3Builder::from_env()
-                    .with_url(url)
-                    .build()
-                    .map_err(|e| usage(format!("{url}: {e}")))?;
-                (Arc::new(store), ObjectPath::from(parsed.path()))
-            }
-            "gs" => {
-                let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_url(url)
-                    .build()
-                    .map_err(|e| usage(format!("{url}: {e}")))?;
-                (Arc::new(store), ObjectPath::from(parsed.path()))
-            }
-            "az" | "abfs" | "abfss" | "azure" => {
-                let store = object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_url(url)
-                    .build()
-                    .map_err(|e| usage(format!("{url}: {e}")))?;
-                (Arc::new(store), ObjectPath::from(parsed.path()))
-            }
-            "file" => {
-                let dir = parsed
-                    .to_file_path()
-                    .map_err(|()| usage(format!("{url} is not an absolute file:// path")))?;
-                fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
-                let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-                    .map_err(|e| usage(format!("{url}: {e}")))?;
-                (Arc::new(store), ObjectPath::default())
-            }
-            other => {
-                return Err(usage(format!(
-                    "{url}: unknown scheme `{other}`; use s3://, gs://, az:// or file:// (or a directory)"
-                )));
-            }
-        };
+        let (store, prefix) = store_for(url)?;
         Ok(Remote {
             url: url.to_string(),
             store,
@@ -292,6 +303,11 @@ impl Remote {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL of an object, `relative` to the warehouse's prefix.
+    pub fn object_url(&self, relative: &str) -> String {
+        format!("{}/{relative}", self.url.trim_end_matches('/'))
     }
 
     fn path(&self, relative: &str) -> ObjectPath {
@@ -411,7 +427,7 @@ impl Remote {
             }
         }
         Ok(Checkout {
-            base,
+            base: std::sync::Mutex::new(base),
             warehouse,
             work,
         })
@@ -466,6 +482,28 @@ impl Remote {
             .try_collect::<Vec<()>>()
             .await?;
         Ok(())
+    }
+
+    /// Uploads `local` as `relative` unless an object is there already
+    /// (for files whose name says their content).
+    pub async fn put_if_absent(&self, relative: &str, local: &Path) -> Result<()> {
+        let bytes = fs::read(local).map_err(|e| Error::io("cannot read", local, e))?;
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(
+                &self.path(relative),
+                PutPayload::from(Bytes::from(bytes)),
+                options,
+            )
+            .await
+        {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(store_error(&self.url, &format!("write {relative}"), e)),
+        }
     }
 
     /// Creates commit `commit.version`; false when it exists already
@@ -536,7 +574,9 @@ impl Remote {
                 .strip_prefix(prefix)
                 .map(|r| r.trim_start_matches('/'))
                 .unwrap_or(full);
-            if relative.starts_with(&format!("{LOG}/")) {
+            if relative.starts_with(&format!("{LOG}/"))
+                || relative.starts_with(&format!("{EMPTY}/"))
+            {
                 continue;
             }
             if !referenced.contains(relative) && meta.last_modified < orphan_cutoff {
@@ -633,7 +673,9 @@ impl Drop for WorkDir {
 
 /// A local working copy of one commit (or of an empty location).
 pub struct Checkout {
-    base: Option<Commit>,
+    /// The commit the working copy is at: the one checked out, then the
+    /// one it published.
+    base: std::sync::Mutex<Option<Commit>>,
     warehouse: Warehouse,
     work: WorkDir,
 }
@@ -644,15 +686,21 @@ impl Checkout {
         &self.warehouse
     }
 
-    /// The version checked out (None: the location was empty).
+    /// The version checked out or last published (None: the location
+    /// was empty).
     pub fn version(&self) -> Option<u64> {
-        self.base.as_ref().map(|c| c.version)
+        self.commit().map(|c| c.version)
+    }
+
+    /// The commit the working copy is at.
+    pub fn commit(&self) -> Option<Commit> {
+        self.base.lock().expect("not poisoned").clone()
     }
 
     /// Uploads what changed in the working copy and commits it as the next
     /// version, unless another writer committed first.
     pub async fn publish(&self, remote: &Remote) -> Result<Publish> {
-        let base = self.base.clone().unwrap_or(Commit {
+        let base = self.commit().unwrap_or(Commit {
             format: COMMIT_FORMAT,
             ..Commit::default()
         });
@@ -762,7 +810,9 @@ impl Checkout {
         next.version = base.version + 1;
         next.committed_at_micros = now_micros();
         if remote.create_commit(&next).await? {
-            Ok(Publish::Committed(next.version))
+            let version = next.version;
+            *self.base.lock().expect("not poisoned") = Some(next);
+            Ok(Publish::Committed(version))
         } else {
             Ok(Publish::Conflict { data: data_changed })
         }
@@ -819,10 +869,8 @@ mod tests {
                 .write_state("github-acme", &serde_json::json!({"since": 5}))
                 .unwrap();
             assert_eq!(copy.publish(&remote).await.unwrap(), Publish::Committed(1));
-            assert_eq!(
-                copy.publish(&remote).await.unwrap(),
-                Publish::Conflict { data: true }
-            );
+            // The working copy is at version 1 now: nothing more to commit.
+            assert_eq!(copy.publish(&remote).await.unwrap(), Publish::Unchanged);
 
             let other = Remote::open_with_cache(&url(store.path()), cache_b.path()).unwrap();
             let read = other.checkout().await.unwrap();

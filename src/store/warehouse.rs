@@ -822,6 +822,7 @@ impl Warehouse {
             dir,
             stamp: pointer.stamp,
             _temp: None,
+            more: Vec::new(),
         }))
     }
 
@@ -891,6 +892,7 @@ impl Warehouse {
             dir,
             stamp: stamp.to_string(),
             _temp: None,
+            more: Vec::new(),
         })
     }
 
@@ -914,6 +916,7 @@ impl Warehouse {
             dir: temp.0.clone(),
             stamp: stamp.to_string(),
             _temp: Some(Arc::new(temp)),
+            more: Vec::new(),
         })
     }
 
@@ -1010,6 +1013,7 @@ impl Warehouse {
 
     /// Puts `manifest` in place as `table`'s manifest (a working copy of a
     /// remote warehouse is laid out this way; see `store::remote`).
+    #[cfg(feature = "cloud")]
     pub(crate) fn install_manifest(&self, table: Table, manifest: &Manifest) -> Result<()> {
         let dir = self.table_dir(table);
         fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
@@ -1019,7 +1023,7 @@ impl Warehouse {
     }
 
     /// Every derived set's current generation: (set, stamp, directory).
-    pub(crate) fn derived_sets(&self) -> Result<Vec<(String, String, PathBuf)>> {
+    pub fn derived_sets(&self) -> Result<Vec<(String, String, PathBuf)>> {
         let root = self.derived_root();
         let Ok(entries) = fs::read_dir(&root) else {
             return Ok(Vec::new());
@@ -1044,6 +1048,7 @@ impl Warehouse {
     /// Publishes an already-filled directory as generation 1 of `set`
     /// computed from the inputs `stamp` describes. `fill` receives the
     /// generation's directory before the pointer names it.
+    #[cfg(feature = "cloud")]
     pub(crate) fn install_derived(
         &self,
         set: &str,
@@ -1064,6 +1069,7 @@ impl Warehouse {
     }
 
     /// The names of the small documents under `_state/`.
+    #[cfg(feature = "cloud")]
     pub(crate) fn state_names(&self) -> Vec<String> {
         let Ok(entries) = fs::read_dir(self.root.join("_state")) else {
             return Vec::new();
@@ -1180,27 +1186,45 @@ pub(crate) fn process_is_gone(pid: &str) -> bool {
         && !Path::new("/proc").join(pid).exists()
 }
 
-/// A published (or temporary) generation of a derived set.
+/// A published (or temporary) generation of a derived set, or the union
+/// of the shards of one ([`Derived::union`]).
 #[derive(Debug, Clone)]
 pub struct Derived {
     pub dir: PathBuf,
     pub stamp: String,
     _temp: Option<Arc<TempDir>>,
+    /// The other shards' generations, for a union.
+    more: Vec<Derived>,
 }
 
 impl Derived {
-    /// The Parquet parts of one of the set's tables, in order.
+    /// The Parquet parts of one of the set's tables, in order (shard by
+    /// shard for a union).
     pub fn files(&self, table: &str) -> Vec<PathBuf> {
-        let Ok(entries) = fs::read_dir(self.dir.join(table)) else {
-            return Vec::new();
-        };
-        let mut files: Vec<PathBuf> = entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("parquet"))
-            .collect();
+        let mut files: Vec<PathBuf> = fs::read_dir(self.dir.join(table))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("parquet"))
+                    .collect()
+            })
+            .unwrap_or_default();
         files.sort();
+        for shard in &self.more {
+            files.extend(shard.files(table));
+        }
         files
+    }
+
+    /// One set of several shards computed from the same inputs.
+    pub fn union(mut shards: Vec<Derived>) -> Option<Derived> {
+        if shards.is_empty() {
+            return None;
+        }
+        let mut first = shards.remove(0);
+        first.more.extend(shards);
+        Some(first)
     }
 }
 

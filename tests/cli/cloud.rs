@@ -15,9 +15,9 @@ const KEY_ID: &str = "doralens-test-key";
 const SECRET: &str = "s3cr3t-d0ralens-never-printed";
 
 /// A moto S3 server on a free port of 127.0.0.1, stopped when dropped.
-struct S3Server {
+pub struct S3Server {
     child: Child,
-    endpoint: String,
+    pub endpoint: String,
 }
 
 fn moto_server() -> PathBuf {
@@ -41,7 +41,7 @@ fn moto_server() -> PathBuf {
 impl S3Server {
     /// `auth_after`: with Some(n), moto checks credentials after its first
     /// n requests (it knows none of ours, so every later request is refused).
-    fn start(auth_after: Option<u32>) -> S3Server {
+    pub fn start(auth_after: Option<u32>) -> S3Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -71,7 +71,7 @@ impl S3Server {
     }
 
     /// Creates a bucket (moto accepts an unsigned PUT).
-    fn bucket(&self, name: &str) {
+    pub fn bucket(&self, name: &str) {
         use std::io::{Read, Write};
         let addr = self.endpoint.trim_start_matches("http://");
         let mut stream = std::net::TcpStream::connect(addr).unwrap();
@@ -89,7 +89,7 @@ impl S3Server {
     }
 
     /// A workspace whose `doralens` runs on `s3://<bucket>/<prefix>`.
-    fn workspace(&self, bucket: &str, prefix: &str) -> Workspace {
+    pub fn workspace(&self, bucket: &str, prefix: &str) -> Workspace {
         let mut ws = Workspace::new();
         ws.location = Some(format!("s3://{bucket}/{prefix}"));
         ws.env = vec![
@@ -133,11 +133,11 @@ fn sql(ws: &Workspace, query: &str) -> String {
     stdout(&output_ok(ws.doralens(&["sql", query, "--format", "csv"])))
 }
 
-fn stdout(out: &std::process::Output) -> String {
+pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
-fn stderr(out: &std::process::Output) -> String {
+pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
 

@@ -6,6 +6,8 @@ mod util;
 
 #[cfg(feature = "cloud")]
 mod cloud;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod conformance;
 mod dashboards;
 mod forges;

@@ -7,7 +7,7 @@ use assert_cmd::Command;
 pub struct Workspace {
     pub dir: tempfile::TempDir,
     /// `--warehouse` for [`Workspace::doralens`] when not `<ws>/warehouse`
-    /// (an object-store URL), and the environment it needs.
+    /// (an object-store URL), and the environment its commands get.
     pub location: Option<String>,
     pub env: Vec<(String, String)>,
 }
@@ -32,14 +32,12 @@ impl Workspace {
     /// `doralens --warehouse <ws>/warehouse ARGS...` (or the workspace's
     /// object-store location, with its environment)
     pub fn doralens(&self, args: &[&str]) -> Command {
-        match &self.location {
-            Some(url) => {
-                let mut cmd = self.doralens_in(Path::new(url), args);
-                cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-                cmd
-            }
+        let mut cmd = match &self.location {
+            Some(url) => self.doralens_in(Path::new(url), args),
             None => self.doralens_in(&self.warehouse(), args),
-        }
+        };
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
     }
 
     /// `doralens --warehouse WAREHOUSE ARGS...`, run inside the workspace.
@@ -47,6 +45,7 @@ impl Workspace {
         let mut cmd = Command::cargo_bin("doralens").expect("binary");
         cmd.current_dir(self.dir.path())
             .env_remove("DORALENS_WAREHOUSE")
+            .env_remove("DORALENS_CLUSTER")
             .arg("--warehouse")
             .arg(warehouse)
             .args(args);

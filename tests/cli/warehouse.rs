@@ -376,3 +376,70 @@ fn an_object_store_location_needs_the_cloud_feature() {
     assert!(text.contains("--features cloud"), "{text}");
     assert!(!ws.path("s3:").exists());
 }
+
+/// `attribute --shard I/N` on every shard gives one machine's attribution:
+/// queries then read the shards' union and compute none of their own.
+#[test]
+fn attribution_in_shards_equals_one_machines() {
+    let (whole, sharded) = (Workspace::new(), Workspace::new());
+    let generate = [
+        "generate",
+        "--teams",
+        "4",
+        "--days",
+        "90",
+        "--scale",
+        "0.3",
+        "--end",
+        "2026-11-01",
+    ];
+    output_ok(whole.doralens(&generate));
+    output_ok(sharded.doralens(&generate));
+    for shard in ["0/3", "2/3", "1/3"] {
+        let out = output_ok(sharded.doralens(&["attribute", "--shard", shard]));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("computed"));
+    }
+    let again = output_ok(sharded.doralens(&["attribute", "--shard", "1/3"]));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already computed"));
+    let queries = [
+        "SELECT deployment_id, sha, repo, baseline, deployed_at FROM deployment_commits \
+         ORDER BY deployment_id, sha",
+        "SELECT deployment_id, problem FROM deployment_warnings ORDER BY deployment_id",
+    ];
+    for q in queries {
+        let (a, b) = (whole.sql_csv(q), sharded.sql_csv(q));
+        assert!(a.lines().count() > 100 || q.contains("warnings"), "{a}");
+        assert_eq!(a, b, "{q}");
+    }
+    let metrics = [
+        "metrics",
+        "--by",
+        "team",
+        "--interval",
+        "month",
+        "--from",
+        "2026-06-01",
+        "--to",
+        "2026-11-01",
+        "--format",
+        "csv",
+    ];
+    assert_eq!(
+        String::from_utf8(output_ok(whole.doralens(&metrics)).stdout).unwrap(),
+        String::from_utf8(output_ok(sharded.doralens(&metrics)).stdout).unwrap()
+    );
+    // The union was used: no whole-warehouse attribution was computed.
+    assert!(
+        !sharded
+            .warehouse()
+            .join("_derived/attribution.json")
+            .exists()
+    );
+    for bad in ["3/3", "1", "a/b", "0/0"] {
+        let out = sharded
+            .doralens(&["attribute", "--shard", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+}

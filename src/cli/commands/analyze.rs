@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::metrics;
 use crate::store::warehouse::Warehouse;
 
-use super::{Context, open_engine};
+use super::Context;
 
 pub async fn run(ctx: &Context, args: &AnalyzeArgs) -> Result<()> {
     if args.selection.deploy_tags.is_none() {
@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, args: &AnalyzeArgs) -> Result<()> {
         opts.benchmark = args.bench.load()?;
         opts.production = ProductionPattern::new(&regex::escape(&args.selection.environment))?;
         opts.validate()?;
-        let engine = open_engine(&warehouse, &opts.production).await?;
+        let engine = ctx.engine(&warehouse, &opts.production).await?;
         let table = metrics::compute(&engine, &opts).await?;
         if table.num_rows() == 0 {
             eprintln!(

@@ -6,7 +6,7 @@ use crate::cli::output::emit;
 use crate::error::Result;
 use crate::render::charts;
 
-use super::{Context, open_engine};
+use super::Context;
 
 pub async fn run(ctx: &Context, args: BenchmarkArgs) -> Result<()> {
     let mut opts = args.window.options(365)?;
@@ -16,7 +16,7 @@ pub async fn run(ctx: &Context, args: BenchmarkArgs) -> Result<()> {
     opts.benchmark = args.bench.load()?;
     opts.validate()?;
     let warehouse = ctx.existing()?;
-    let engine = open_engine(&warehouse, &opts.production).await?;
+    let engine = ctx.engine(&warehouse, &opts.production).await?;
     let (schema, batch) =
         crate::metrics::benchmark::table(&engine, &opts, args.min_deployments).await?;
     for metric in [

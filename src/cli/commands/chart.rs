@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::metrics::DEFAULT_WINDOW_DAYS;
 use crate::render::charts;
 
-use super::{Context, open_engine};
+use super::Context;
 
 pub async fn run(ctx: &Context, args: ChartArgs) -> Result<()> {
     let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
@@ -15,7 +15,7 @@ pub async fn run(ctx: &Context, args: ChartArgs) -> Result<()> {
     opts.benchmark = args.bench.load()?;
     opts.validate()?;
     let warehouse = ctx.existing()?;
-    let engine = open_engine(&warehouse, &opts.production).await?;
+    let engine = ctx.engine(&warehouse, &opts.production).await?;
     for path in charts::draw(&engine, &opts, args.metric, args.kind, &args.out).await? {
         println!("{}", path.display());
     }

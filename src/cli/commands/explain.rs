@@ -5,7 +5,7 @@ use crate::cli::args::{ExplainArgs, ExplainWhat};
 use crate::error::Result;
 use crate::metrics::{MetricsOptions, interval};
 
-use super::{Context, open_engine};
+use super::Context;
 
 pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<()> {
     let mut opts = MetricsOptions::defaults(Timestamp::now());
@@ -14,7 +14,7 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<()> {
     opts.rework_labels = crate::cli::args::rework_labels(&args.rework_labels);
     opts.validate()?;
     let warehouse = ctx.existing()?;
-    let engine = open_engine(&warehouse, &opts.production).await?;
+    let engine = ctx.engine(&warehouse, &opts.production).await?;
     let text = match &args.what {
         ExplainWhat::Deployment { id } => crate::explain::deployment(&engine, &opts, id).await?,
         ExplainWhat::Incident { id } => crate::explain::incident(&engine, &opts, id).await?,

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::metrics::{self, DEFAULT_WINDOW_DAYS};
 use crate::render::Format;
 
-use super::{Context, open_engine};
+use super::Context;
 
 /// `export`: OpenMetrics of the organisation and each team, or the same
 /// rows as a table (the organisation's with an empty team).
@@ -18,7 +18,7 @@ pub async fn run(ctx: &Context, args: &ExportArgs) -> Result<()> {
     opts.production = args.env.pattern()?;
     opts.validate()?;
     let warehouse = ctx.existing()?;
-    let engine = open_engine(&warehouse, &opts.production).await?;
+    let engine = ctx.engine(&warehouse, &opts.production).await?;
     let format = match args.format {
         ExportFormat::Openmetrics => {
             let text = crate::serve::openmetrics_text(&engine, &opts).await?;

@@ -5,12 +5,12 @@ use crate::cli::output::{emit, emit_metrics_columns};
 use crate::error::Result;
 use crate::metrics::{self, DEFAULT_WINDOW_DAYS, MetricsOptions, interval};
 
-use super::{Context, open_engine};
+use super::Context;
 
 pub async fn run(ctx: &Context, args: MetricsArgs) -> Result<()> {
     let opts = options(&args)?;
     let warehouse = ctx.existing()?;
-    let engine = open_engine(&warehouse, &opts.production).await?;
+    let engine = ctx.engine(&warehouse, &opts.production).await?;
     if args.breakdown {
         let table = metrics::breakdown(&engine, &opts).await?;
         return emit(

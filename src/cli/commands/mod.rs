@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod benchmark;
 pub mod chart;
+pub mod cluster;
 pub mod explain;
 pub mod export;
 pub mod generate;
@@ -31,6 +32,8 @@ pub struct Context {
     pub warehouse: Option<PathBuf>,
     /// Set when the warehouse is a working copy of an object store's.
     pub remote: Option<RemoteInfo>,
+    /// `--cluster`: where queries run (the `cluster` feature).
+    pub cluster: Option<String>,
 }
 
 /// The object-store warehouse a working copy was taken from.
@@ -38,6 +41,10 @@ pub struct RemoteInfo {
     pub url: String,
     /// The location had no commit yet.
     pub empty: bool,
+    #[cfg(feature = "cloud")]
+    pub remote: std::sync::Arc<crate::store::remote::Remote>,
+    #[cfg(feature = "cloud")]
+    pub checkout: std::sync::Arc<crate::store::remote::Checkout>,
 }
 
 impl Context {
@@ -68,8 +75,32 @@ impl Context {
     }
 }
 
+impl Context {
+    /// The query engine over `warehouse`: here, or with `--cluster` on a
+    /// Ballista cluster.
+    pub async fn engine(
+        &self,
+        warehouse: &Warehouse,
+        production: &ProductionPattern,
+    ) -> Result<Engine> {
+        match &self.cluster {
+            None => open_engine(warehouse, production).await,
+            Some(target) => {
+                let engine = cluster::engine(self, target, warehouse, production).await?;
+                warn_unknown_shas(&engine);
+                Ok(engine)
+            }
+        }
+    }
+}
+
 pub async fn open_engine(warehouse: &Warehouse, production: &ProductionPattern) -> Result<Engine> {
     let engine = Engine::open(warehouse, production).await?;
+    warn_unknown_shas(&engine);
+    Ok(engine)
+}
+
+fn warn_unknown_shas(engine: &Engine) {
     if engine.unknown_sha_deployments > 0 {
         eprintln!(
             "warning: {} production deployment(s) name a sha that is not among their repo's commits; \
@@ -77,5 +108,4 @@ pub async fn open_engine(warehouse: &Warehouse, production: &ProductionPattern) 
             engine.unknown_sha_deployments
         );
     }
-    Ok(engine)
 }

@@ -7,7 +7,7 @@ use crate::cli::args::ReportArgs;
 use crate::error::Result;
 use crate::metrics::{MetricsOptions, interval};
 
-use super::{Context, open_engine};
+use super::Context;
 
 /// `report`: the week's report as report.html, report.md and charts/.
 pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<()> {
@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<()> {
     opts.production = args.env.pattern()?;
     opts.benchmark = args.bench.load()?;
     let warehouse = ctx.existing()?;
-    let engine = open_engine(&warehouse, &opts.production).await?;
+    let engine = ctx.engine(&warehouse, &opts.production).await?;
     let links = crate::store::links::WebLinks::load(&warehouse);
     let built = report::build(&engine, &opts, monday, &links).await?;
     for path in report::write(&built, &dir)? {

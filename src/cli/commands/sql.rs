@@ -5,7 +5,7 @@ use crate::cli::output::emit;
 use crate::error::{Error, Result};
 use crate::metrics::{self, DEFAULT_WINDOW_DAYS};
 
-use super::{Context, open_engine};
+use super::Context;
 
 pub async fn run(ctx: &Context, args: SqlArgs) -> Result<()> {
     let query = match (&args.query, &args.file) {
@@ -19,7 +19,7 @@ pub async fn run(ctx: &Context, args: SqlArgs) -> Result<()> {
     let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
     opts.production = args.env.pattern()?;
     opts.validate()?;
-    let engine = open_engine(&warehouse, &opts.production).await?;
+    let engine = ctx.engine(&warehouse, &opts.production).await?;
     metrics::register_views(&engine, &opts).await?;
     let (schema, batches) = engine.user_sql(&query).await?;
     emit(
