@@ -68,7 +68,7 @@ fn wait_for_port(port: u16) {
 }
 
 #[test]
-fn a_scheduler_and_two_executor_processes_agree_with_local_execution() {
+fn a_scheduler_and_two_executor_processes_agree_with_local_execution_and_the_golden_numbers() {
     let server = S3Server::start(None);
     server.bucket("cluster");
     let s3 = server.workspace("cluster", "org");
@@ -158,4 +158,14 @@ fn a_scheduler_and_two_executor_processes_agree_with_local_execution() {
         assert_eq!(stdout(&there), here, "{args:?}: {}", stderr(&there));
         assert!(here.lines().count() > 1, "{here}");
     }
+    // And every golden scenario's hand-checked numbers, on the cluster.
+    let next = std::cell::Cell::new(0);
+    let cases = check_golden_scenarios(|| {
+        next.set(next.get() + 1);
+        with_cluster(
+            server.workspace("cluster", &format!("golden-{}", next.get())),
+            &format!("df://127.0.0.1:{scheduler_port}"),
+        )
+    });
+    assert!(cases >= 15, "only {cases} golden cases ran");
 }
