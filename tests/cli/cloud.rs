@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::reliability::kill_after;
 use crate::scenarios::{check_golden_scenarios, load_scenario};
-use crate::util::{Workspace, output_ok, repo_root};
+use crate::util::{SMALL_ORG, TEAM_MONTHS, Workspace, output_ok, repo_root};
 
 const KEY_ID: &str = "doralens-test-key";
 const SECRET: &str = "s3cr3t-d0ralens-never-printed";
@@ -159,34 +159,12 @@ fn an_s3_warehouse_and_a_directory_agree_on_a_generated_organisation() {
     server.bucket("org");
     let s3 = server.workspace("org", "acme/warehouse");
     let local = Workspace::new();
-    let generate = [
-        "generate",
-        "--teams",
-        "3",
-        "--days",
-        "120",
-        "--scale",
-        "0.3",
-        "--end",
-        "2026-11-01",
-    ];
+    let generate = SMALL_ORG;
     output_ok(local.doralens(&generate));
     let first = output_ok(s3.doralens(&generate));
     assert!(stderr(&first).contains("committed version 1 of s3://org/acme/warehouse"));
 
-    let metrics = [
-        "metrics",
-        "--by",
-        "team",
-        "--interval",
-        "month",
-        "--from",
-        "2026-07-01",
-        "--to",
-        "2026-11-01",
-        "--format",
-        "csv",
-    ];
+    let metrics = TEAM_MONTHS;
     let want = stdout(&output_ok(local.doralens(&metrics)));
     assert!(want.lines().count() > 3, "{want}");
     // The first read computes attribution and commits it for everyone.

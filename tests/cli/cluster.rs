@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::cloud::{S3Server, stderr, stdout};
 use crate::scenarios::check_golden_scenarios;
-use crate::util::{Workspace, output_ok};
+use crate::util::{SMALL_ORG, TEAM_MONTHS, Workspace, output_ok};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -105,36 +105,14 @@ fn a_scheduler_and_two_executor_processes_agree_with_local_execution_and_the_gol
         );
         wait_for_port(port);
     }
-    let generate = [
-        "generate",
-        "--teams",
-        "3",
-        "--days",
-        "120",
-        "--scale",
-        "0.3",
-        "--end",
-        "2026-11-01",
-    ];
+    let generate = SMALL_ORG;
     output_ok(s3.doralens(&generate));
     let cluster = with_cluster(
         server.workspace("cluster", "org"),
         &format!("df://127.0.0.1:{scheduler_port}"),
     );
     for args in [
-        vec![
-            "metrics",
-            "--by",
-            "team",
-            "--interval",
-            "month",
-            "--from",
-            "2026-07-01",
-            "--to",
-            "2026-11-01",
-            "--format",
-            "csv",
-        ],
+        TEAM_MONTHS.to_vec(),
         vec![
             "metrics",
             "--from",

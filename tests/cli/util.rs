@@ -92,6 +92,35 @@ pub fn output_ok(mut cmd: Command) -> std::process::Output {
     out
 }
 
+/// `generate` of a small deterministic organisation (3 teams, 120 days).
+pub const SMALL_ORG: [&str; 9] = [
+    "generate",
+    "--teams",
+    "3",
+    "--days",
+    "120",
+    "--scale",
+    "0.3",
+    "--end",
+    "2026-11-01",
+];
+
+/// `metrics` by team and month over the small organisation's last four
+/// months, as CSV (a fixed window: the default one moves with the clock).
+pub const TEAM_MONTHS: [&str; 11] = [
+    "metrics",
+    "--by",
+    "team",
+    "--interval",
+    "month",
+    "--from",
+    "2026-07-01",
+    "--to",
+    "2026-11-01",
+    "--format",
+    "csv",
+];
+
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }

@@ -2,7 +2,7 @@
 //! output formats, SQL errors.
 
 use crate::scenarios::load_scenario;
-use crate::util::{Workspace, output_ok, repo_root};
+use crate::util::{SMALL_ORG, TEAM_MONTHS, Workspace, output_ok, repo_root};
 
 #[test]
 fn importing_twice_changes_nothing() {
@@ -382,17 +382,7 @@ fn an_object_store_location_needs_the_cloud_feature() {
 #[test]
 fn attribution_in_shards_equals_one_machines() {
     let (whole, sharded) = (Workspace::new(), Workspace::new());
-    let generate = [
-        "generate",
-        "--teams",
-        "4",
-        "--days",
-        "90",
-        "--scale",
-        "0.3",
-        "--end",
-        "2026-11-01",
-    ];
+    let generate = SMALL_ORG;
     output_ok(whole.doralens(&generate));
     output_ok(sharded.doralens(&generate));
     for shard in ["0/3", "2/3", "1/3"] {
@@ -411,19 +401,7 @@ fn attribution_in_shards_equals_one_machines() {
         assert!(a.lines().count() > 100 || q.contains("warnings"), "{a}");
         assert_eq!(a, b, "{q}");
     }
-    let metrics = [
-        "metrics",
-        "--by",
-        "team",
-        "--interval",
-        "month",
-        "--from",
-        "2026-06-01",
-        "--to",
-        "2026-11-01",
-        "--format",
-        "csv",
-    ];
+    let metrics = TEAM_MONTHS;
     assert_eq!(
         String::from_utf8(output_ok(whole.doralens(&metrics)).stdout).unwrap(),
         String::from_utf8(output_ok(sharded.doralens(&metrics)).stdout).unwrap()
