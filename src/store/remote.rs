@@ -225,12 +225,6 @@ fn fresh_token() -> String {
     format!("{hash:016x}")
 }
 
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
-}
-
 fn log_name(version: u64) -> String {
     format!("{version:020}.json")
 }
@@ -605,28 +599,32 @@ impl Remote {
     /// copies of processes that are gone.
     fn prune_cache(&self, keep: &HashSet<String>) {
         let objects = self.cache.join("objects");
-        let mut stack = vec![objects.clone()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                let relative = path
-                    .strip_prefix(&objects)
-                    .map(|p| p.to_string_lossy().replace('\\', "/"))
-                    .unwrap_or_default();
-                if !keep.contains(&relative) {
-                    let _ = fs::remove_file(&path);
-                }
+        for (path, relative) in files_below(&objects).unwrap_or_default() {
+            if !keep.contains(&relative) {
+                let _ = fs::remove_file(&path);
             }
         }
         WorkDir::remove_dead(&self.cache);
     }
+}
+
+/// Every file below `root`, with its path relative to `root` in `/` form
+/// (an object name's tail).
+fn files_below(root: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir)?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(root) {
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                files.push((path, rel));
+            }
+        }
+    }
+    Ok(files)
 }
 
 fn link(from: &Path, to: &Path) -> Result<()> {
@@ -649,19 +647,7 @@ impl WorkDir {
     }
 
     fn remove_dead(cache: &Path) {
-        let Ok(entries) = fs::read_dir(cache) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            let Some(rest) = name.strip_prefix("work-") else {
-                continue;
-            };
-            let pid = rest.split('-').next().unwrap_or("");
-            if super::warehouse::process_is_gone(pid) {
-                let _ = fs::remove_dir_all(entry.path());
-            }
-        }
+        super::warehouse::remove_dead_dirs(cache, "work-");
     }
 }
 
@@ -775,19 +761,9 @@ impl Checkout {
             }
             let remote_dir = format!("_derived/{set}-{token}");
             let mut files = Vec::new();
-            let mut stack = vec![dir.clone()];
-            while let Some(d) = stack.pop() {
-                let entries = fs::read_dir(&d).map_err(|e| Error::io("cannot read", &d, e))?;
-                for entry in entries.flatten() {
-                    let path = entry.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if let Ok(rel) = path.strip_prefix(&dir) {
-                        let rel = rel.to_string_lossy().replace('\\', "/");
-                        uploads.push((path.clone(), format!("{remote_dir}/{rel}")));
-                        files.push(rel);
-                    }
-                }
+            for (path, rel) in files_below(&dir).map_err(|e| Error::io("cannot read", &dir, e))? {
+                uploads.push((path, format!("{remote_dir}/{rel}")));
+                files.push(rel);
             }
             files.sort();
             derived.insert(
@@ -808,7 +784,7 @@ impl Checkout {
         remote.upload(uploads).await?;
         next.format = COMMIT_FORMAT;
         next.version = base.version + 1;
-        next.committed_at_micros = now_micros();
+        next.committed_at_micros = crate::base::time::Timestamp::now().micros();
         if remote.create_commit(&next).await? {
             let version = next.version;
             *self.base.lock().expect("not poisoned") = Some(next);

@@ -1140,7 +1140,7 @@ struct TempDir(PathBuf);
 impl TempDir {
     fn new(what: &str) -> Result<TempDir> {
         let base = std::env::temp_dir();
-        remove_dead_temp_dirs(&base);
+        remove_dead_dirs(&base, "doralens-derived-");
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = base.join(format!(
@@ -1159,14 +1159,15 @@ impl Drop for TempDir {
     }
 }
 
-/// Temporary derived directories of processes that no longer exist.
-fn remove_dead_temp_dirs(base: &Path) {
+/// Directories in `base` named `<prefix><pid>-...` whose process no longer
+/// exists (temporary derived sets, working copies of a remote warehouse).
+pub(crate) fn remove_dead_dirs(base: &Path, prefix: &str) {
     let Ok(entries) = fs::read_dir(base) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let Some(rest) = name.strip_prefix("doralens-derived-") else {
+        let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
         if process_is_gone(rest.split('-').next().unwrap_or("")) {

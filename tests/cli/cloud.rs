@@ -5,11 +5,13 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::reliability::kill_after;
 use crate::scenarios::{check_golden_scenarios, load_scenario};
-use crate::util::{SMALL_ORG, TEAM_MONTHS, Workspace, output_ok, repo_root};
+use crate::util::{
+    SMALL_ORG, TEAM_MONTHS, Workspace, free_port, output_ok, repo_root, wait_for_port,
+};
 
 const KEY_ID: &str = "doralens-test-key";
 const SECRET: &str = "s3cr3t-d0ralens-never-printed";
@@ -42,11 +44,7 @@ impl S3Server {
     /// `auth_after`: with Some(n), moto checks credentials after its first
     /// n requests (it knows none of ours, so every later request is refused).
     pub fn start(auth_after: Option<u32>) -> S3Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut cmd = Command::new(moto_server());
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -59,14 +57,7 @@ impl S3Server {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "moto_server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_port(port);
         server
     }
 

@@ -4,19 +4,10 @@
 //! (moto), give the numbers local execution gives.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::cloud::{S3Server, stderr, stdout};
 use crate::scenarios::check_golden_scenarios;
-use crate::util::{SMALL_ORG, TEAM_MONTHS, Workspace, output_ok};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::util::{SMALL_ORG, TEAM_MONTHS, Workspace, free_port, output_ok, wait_for_port};
 
 fn with_cluster(mut ws: Workspace, target: &str) -> Workspace {
     ws.env.push(("DORALENS_CLUSTER".into(), target.into()));
@@ -53,17 +44,6 @@ impl Drop for Processes {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-fn wait_for_port(port: u16) {
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "nothing listens on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

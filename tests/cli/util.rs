@@ -121,6 +121,29 @@ pub const TEAM_MONTHS: [&str; 11] = [
     "csv",
 ];
 
+/// A port of 127.0.0.1 nothing listens on (for a server the test starts).
+#[cfg(feature = "cloud")]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (up to a minute) until something listens on 127.0.0.1:`port`.
+#[cfg(feature = "cloud")]
+pub fn wait_for_port(port: u16) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "nothing listens on {port}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
