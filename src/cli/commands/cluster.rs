@@ -153,7 +153,10 @@ pub async fn engine(
     };
     // An empty Parquet file per table schema, for tables with no rows:
     // written once here, and uploaded where the executors read.
-    let empty_dir = std::env::temp_dir().join(format!("doralens-empty-{}", std::process::id()));
+    // One directory for every run: the files are named by their schema, so
+    // a run reuses what an earlier one wrote (a per-run directory was left
+    // behind by every cluster command).
+    let empty_dir = std::env::temp_dir().join("doralens-empty");
     std::fs::create_dir_all(&empty_dir).map_err(|e| Error::io("cannot create", &empty_dir, e))?;
     let mut schemas: Vec<(String, datafusion::arrow::datatypes::SchemaRef)> = Table::ALL
         .iter()
@@ -169,7 +172,11 @@ pub async fn engine(
         );
         let local = empty_dir.join(&name);
         if !local.exists() {
-            crate::store::warehouse::write_parquet(&local, &schema, &[], None)?;
+            // Written beside and renamed, so a concurrent run never reads
+            // half a file.
+            let partial = empty_dir.join(format!("{name}.tmp-{}", std::process::id()));
+            crate::store::warehouse::write_parquet(&partial, &schema, &[], None)?;
+            std::fs::rename(&partial, &local).map_err(|e| Error::io("cannot write", &local, e))?;
         }
         let url = match &ctx.remote {
             Some(info) => {
