@@ -158,6 +158,7 @@ fn main() {
         since: Timestamp::EPOCH,
         services: vec![],
         change_events: false,
+        link_field: None,
     };
     measure(
         "PagerDuty incidents",
@@ -181,6 +182,7 @@ fn main() {
         service_field: "components".into(),
         deployment_field: Some("customfield_10050".into()),
         commit_field: Some("customfield_10051".into()),
+        link_field: None,
         since: Timestamp::EPOCH,
         services: vec![],
     };
@@ -200,6 +202,9 @@ fn main() {
         service_field: Some("Affected service".into()),
         impact_started: "Impact started".into(),
         resolved: "Resolved at".into(),
+        deployment_field: None,
+        commit_field: None,
+        link_field: None,
         services: vec![],
         since: Timestamp::EPOCH,
     };

@@ -18,7 +18,14 @@
 //! - with `--releases-as-deployments`, published releases (not drafts or
 //!   prereleases) are production deployments of their tag's commit;
 //! - `GET /repos/{repo}/issues?labels=<incident label>&state=all&since=`:
-//!   incidents (pull requests excluded).
+//!   incidents (pull requests excluded);
+//! - with `--deploy-workflow`, `GET /repos/{repo}/actions/runs?branch=&created=A..B`
+//!   in date ranges under the listing's 1,000-run cap ([`RUNS_PER_SEARCH`]).
+//!
+//! Pull requests come from GraphQL (one query per page with their commits,
+//! reviews and comments); its rate limit, partial answers and timeouts are
+//! handled by [`super::http`] and [`GitHub::graphql_answer`]. README "Where
+//! the APIs cap, truncate or rate-limit" lists every cap and its handling.
 //!
 //! The JSON is read into small structs holding only these fields, so a
 //! field GitHub adds or drops elsewhere cannot break ingestion.
@@ -29,7 +36,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
-use super::http::{Fetched, Http, Notify, RetryPolicy, fetched};
+use super::http::{Fetched, GraphQlErrors, Http, Notify, RetryPolicy, fetched};
 use crate::error::{Error, Result};
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{ChangeCommitRow, ChangeRow, CommitRow};
@@ -47,8 +54,22 @@ struct Repository {
 /// `GET /repos/{owner}/{repo}/actions/runs`: `{total_count, workflow_runs}`.
 #[derive(Deserialize)]
 struct WorkflowRuns {
+    #[serde(default)]
+    total_count: Option<u64>,
     workflow_runs: Vec<WorkflowRun>,
 }
+
+/// The most runs one filtered listing of `actions/runs` reaches: "This API
+/// will return up to 1,000 results for each search when using the
+/// following parameters: actor, branch, check_suite_id, created, event,
+/// head_sha, status" (REST reference, "List workflow runs for a
+/// repository"). Paging past it answers nothing; `total_count` still says
+/// how many there are.
+pub const RUNS_PER_SEARCH: u64 = 1000;
+
+/// The first `created` a full read of workflow runs asks for: GitHub
+/// Actions opened (in beta) in October 2018; no run is older.
+const ACTIONS_BEGAN: &str = "2018-10-01T00:00:00Z";
 
 /// The fields of a workflow run doralens reads.
 #[derive(Deserialize)]
@@ -96,6 +117,23 @@ pub fn workflow_runs_page(
     pattern: &regex::Regex,
     branch: &str,
 ) -> Result<Vec<SeenRun>, String> {
+    runs_page(repo, body, pattern, branch).map(|p| p.runs)
+}
+
+/// A page of workflow runs: the deploying ones, how many runs the page
+/// listed, and the `total_count` of the search.
+struct RunsPage {
+    runs: Vec<SeenRun>,
+    listed: u64,
+    total: Option<u64>,
+}
+
+fn runs_page(
+    repo: &str,
+    body: &[u8],
+    pattern: &regex::Regex,
+    branch: &str,
+) -> Result<RunsPage, String> {
     let page: WorkflowRuns = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for run in &page.workflow_runs {
@@ -122,7 +160,11 @@ pub fn workflow_runs_page(
             deployment,
         });
     }
-    Ok(out)
+    Ok(RunsPage {
+        runs: out,
+        listed: page.workflow_runs.len() as u64,
+        total: page.total_count,
+    })
 }
 
 /// A completed run's deployment status: success, failure (also timed
@@ -370,10 +412,18 @@ fn push_pull(out: &mut TableBuffer, repo: &str, p: &Pull, d: &ChangeDetail) -> R
 // statuses of a page of deployments in one request. REST stays where
 // GraphQL lacks the data (a deployment's `production_environment`).
 
+/// The most commits `GET /repos/{o}/{r}/pulls/{n}/commits` lists, over
+/// all its pages.
+const PULL_COMMITS_CAP: usize = 250;
+
+/// Pull requests asked for in one answer; halved (down to 1) while GitHub
+/// answers that the query timed out or hit a resource limit.
+const PULLS_PAGE: usize = 50;
+
 /// The pull requests of a repository, most recently updated first.
-const PULLS_QUERY: &str = "query PullRequests($owner: String!, $name: String!, $cursor: String) {
+const PULLS_QUERY: &str = "query PullRequests($owner: String!, $name: String!, $cursor: String, $first: Int!) {
   repository(owner: $owner, name: $name) {
-    pullRequests(first: 50, after: $cursor, orderBy: {field: UPDATED_AT, direction: DESC}) {
+    pullRequests(first: $first, after: $cursor, orderBy: {field: UPDATED_AT, direction: DESC}) {
       pageInfo { hasNextPage endCursor }
       nodes {
         number title createdAt updatedAt mergedAt baseRefName
@@ -384,7 +434,7 @@ const PULLS_QUERY: &str = "query PullRequests($owner: String!, $name: String!, $
           totalCount
           nodes { commit { oid message authoredDate committedDate
                            author { name user { login } }
-                           parents(first: 5) { nodes { oid } } } }
+                           parents(first: 5) { totalCount nodes { oid } } } }
         }
         reviews(first: 100) { pageInfo { hasNextPage endCursor } nodes { author { login __typename } submittedAt } }
         comments(first: 100) { pageInfo { hasNextPage endCursor } nodes { author { login __typename } createdAt } }
@@ -399,6 +449,13 @@ const STATUSES_QUERY: &str = "query DeploymentStatuses($ids: [ID!]!) {
     ... on Deployment { databaseId statuses(first: 100) { nodes { state createdAt } } }
   }
 }";
+
+/// A GraphQL answer's data, or the server's word that the query was too
+/// big to answer in time (ask for a smaller page).
+enum Gql<T> {
+    Data(T),
+    TooBig(String),
+}
 
 #[derive(Deserialize)]
 struct GqlAnswer<T> {
@@ -706,10 +763,25 @@ impl GitHub {
         query: &str,
         variables: serde_json::Value,
     ) -> Result<T> {
+        match self.graphql_answer(repo, what, query, variables).await? {
+            Gql::Data(data) => Ok(data),
+            Gql::TooBig(message) => Err(self.gql_error(repo, what, &message)),
+        }
+    }
+
+    /// [`GitHub::graphql`], except that a timeout or resource-limit error
+    /// comes back as [`Gql::TooBig`] for the caller to ask for less.
+    async fn graphql_answer<T: DeserializeOwned>(
+        &self,
+        repo: &str,
+        what: &'static str,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<Gql<T>> {
         let body = serde_json::json!({ "query": query, "variables": variables });
         let fetched = self
             .http
-            .send(repo, what, || async {
+            .send_graphql(repo, what, || async {
                 let response = self
                     .graphql_client
                     ._post(self.graphql.as_str(), Some(&body))
@@ -718,21 +790,29 @@ impl GitHub {
                 fetched(response).await
             })
             .await?;
+        if let Some(message) = GraphQlErrors::of(&fetched.body).too_big {
+            return Ok(Gql::TooBig(message));
+        }
         let answer: GqlAnswer<T> =
             serde_json::from_slice(&fetched.body).map_err(|e| Self::shape_error(repo, what, e))?;
         if let Some(e) = answer.errors.first() {
-            return Err(Error::Forge {
-                forge: "github",
-                repo: repo.to_string(),
-                message: format!(
-                    "{what}: {}",
-                    super::http::redact_secrets(&e.message, TOKEN_ENV)
-                ),
-            });
+            return Err(self.gql_error(repo, what, &e.message));
         }
         answer
             .data
+            .map(Gql::Data)
             .ok_or_else(|| Self::shape_error(repo, what, "no `data` in the answer"))
+    }
+
+    fn gql_error(&self, repo: &str, what: &str, message: &str) -> Error {
+        Error::Forge {
+            forge: "github",
+            repo: repo.to_string(),
+            message: format!(
+                "{what}: {}",
+                super::http::redact_secrets(message, TOKEN_ENV)
+            ),
+        }
     }
 
     /// The statuses of a page of deployments: one GraphQL request for all
@@ -777,7 +857,7 @@ impl GitHub {
         for (d, _) in page {
             if let std::collections::hash_map::Entry::Vacant(slot) = out.entry(d.id) {
                 let path = format!("/repos/{repo}/deployments/{}/statuses?per_page=100", d.id);
-                slot.insert(self.get_json(repo, &path).await?);
+                slot.insert(self.all(repo, "deployment statuses", &path).await?);
             }
         }
         Ok(out)
@@ -816,11 +896,36 @@ impl GitHub {
         let reviews_path = format!("/repos/{repo}/pulls/{n}/reviews?per_page=100");
         let comments_path = format!("/repos/{repo}/issues/{n}/comments?per_page=100");
         let (pr_commits, reviews, comments) = futures_util::try_join!(
-            self.get_json::<Vec<Commit>>(repo, &commits_path),
-            self.get_json::<Vec<Review>>(repo, &reviews_path),
-            self.get_json::<Vec<Comment>>(repo, &comments_path),
+            self.all::<Commit>(repo, "pull request commits", &commits_path),
+            self.all::<Review>(repo, "pull request reviews", &reviews_path),
+            self.all::<Comment>(repo, "pull request comments", &comments_path),
         )?;
+        if pr_commits.len() >= PULL_COMMITS_CAP {
+            // The list stops at 250 commits (REST reference, "List commits
+            // on a pull request"): the change's first commit time may be
+            // later than the real one. Said, never silent.
+            self.http.notify(&format!(
+                "warning: github {repo}: pull request #{n} has {PULL_COMMITS_CAP} or more commits; \
+                 GitHub lists only the first {PULL_COMMITS_CAP}, so its later commits are not \
+                 linked to it (they are still read from the branch)"
+            ));
+        }
         Ok(change_detail_of(pull, pr_commits, &reviews, &comments))
+    }
+
+    /// Every page of the list at `path`, in order.
+    async fn all<T: DeserializeOwned>(
+        &self,
+        repo: &str,
+        what: &'static str,
+        path: &str,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut pages = self.pages(repo, what, path);
+        while let Some(page) = pages.next::<T>().await? {
+            out.extend(page);
+        }
+        Ok(out)
     }
 }
 
@@ -975,15 +1080,34 @@ impl Forge for GitHub {
         let mut newest = None;
         let (owner, name) = repo.split_once('/').unwrap_or((repo.as_str(), ""));
         let mut after: Option<String> = None;
+        let mut first = PULLS_PAGE;
         loop {
-            let data: PullsData = self
-                .graphql(
+            let answer = self
+                .graphql_answer(
                     &repo,
                     "pull requests",
                     PULLS_QUERY,
-                    serde_json::json!({ "owner": owner, "name": name, "cursor": after }),
+                    serde_json::json!({ "owner": owner, "name": name, "cursor": after, "first": first }),
                 )
                 .await?;
+            let data: PullsData = match answer {
+                Gql::Data(data) => data,
+                Gql::TooBig(message) if first > 1 => {
+                    first = (first / 2).max(1);
+                    self.http.notify(&format!(
+                        "github {repo} pull requests: GitHub could not answer in time \
+                         ({message}); asking for {first} at a time"
+                    ));
+                    continue;
+                }
+                Gql::TooBig(message) => {
+                    return Err(self.gql_error(
+                        &repo,
+                        "pull requests (even one at a time)",
+                        &message,
+                    ));
+                }
+            };
             let connection = data
                 .repository
                 .ok_or_else(|| Error::Forge {
@@ -1009,9 +1133,16 @@ impl Forge for GitHub {
                     break;
                 }
                 newest = later(newest, Some(updated));
+                // An octopus merge with more parents than asked for is
+                // read with REST too.
                 let whole = !(node.commits.truncated()
                     || node.reviews.truncated()
-                    || node.comments.truncated());
+                    || node.comments.truncated()
+                    || node
+                        .commits
+                        .nodes
+                        .iter()
+                        .any(|c| c.commit.parents.truncated()));
                 let (pull, pr_commits, reviews, comments) = node.into_rest();
                 let detail =
                     whole.then(|| change_detail_of(&pull, pr_commits, &reviews, &comments));
@@ -1145,27 +1276,79 @@ impl Forge for GitHub {
                 info.default_branch
             }
         };
-        let created = sync
-            .cursor
-            .workflow_runs
-            .map(|c| format!("&created=%3E%3D{}", urlencode(&forge::format_time(c))))
-            .unwrap_or_default();
-        let path = format!(
-            "/repos/{repo}/actions/runs?branch={}&per_page=100{created}",
-            urlencode(&branch)
-        );
         let environment = {
             let name = sync.options().workflow_environment.clone();
             sync.options().environment(&name, false)
         };
-        let recent = crate::base::time::Timestamp::now().micros() - forge::COMMIT_OVERLAP.micros();
+        let now = crate::base::time::Timestamp::now().micros();
+        let recent = now - forge::COMMIT_OVERLAP.micros();
+        // Every filtered listing stops at RUNS_PER_SEARCH runs: the window
+        // (since the cursor, else since Actions began, to a day ahead of
+        // this clock) is read in `created` ranges that each hold fewer,
+        // halving a range whose `total_count` reaches the cap.
+        let second = 1_000_000;
+        let from = sync
+            .cursor
+            .workflow_runs
+            .unwrap_or_else(|| parse_time(ACTIONS_BEGAN).expect("a valid RFC 3339 time"));
+        let mut ranges = vec![(from / second * second, now + 86_400 * second)];
         let mut buffer = TableBuffer::new(Table::Deployments);
         let (mut newest, mut oldest_running): (Option<i64>, Option<i64>) = (None, None);
-        let mut pages = self.pages(&repo, "workflow runs", &path);
-        while let Some(body) = pages.next_body().await? {
-            let runs = workflow_runs_page(&repo, &body, &pattern, &branch)
-                .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
-            for run in runs {
+        let mut searches = 0usize;
+        while let Some((lo, hi)) = ranges.pop() {
+            let range = format!("{}..{}", forge::format_time(lo), forge::format_time(hi));
+            let path = format!(
+                "/repos/{repo}/actions/runs?branch={}&per_page=100&created={}",
+                urlencode(&branch),
+                urlencode(&range)
+            );
+            searches += 1;
+            let mut pages = self.pages(&repo, "workflow runs", &path);
+            let mut listed = 0u64;
+            let mut total = None;
+            let mut found = Vec::new();
+            while let Some(body) = pages.next_body().await? {
+                let page = runs_page(&repo, &body, &pattern, &branch)
+                    .map_err(|e| Self::shape_error(&repo, "workflow runs", e))?;
+                let total = *total.get_or_insert(page.total.unwrap_or(0));
+                if total >= RUNS_PER_SEARCH {
+                    break;
+                }
+                listed += page.listed;
+                found.extend(page.runs);
+            }
+            let total = total.unwrap_or(0);
+            if total >= RUNS_PER_SEARCH {
+                if hi - lo < 2 * second {
+                    return Err(Error::Forge {
+                        forge: "github",
+                        repo: repo.clone(),
+                        message: format!(
+                            "workflow runs: {total} runs were created on {range}, more than the \
+                             {RUNS_PER_SEARCH} one listing of GitHub's API returns, and the \
+                             range cannot be split further; the runs past the cap cannot be read"
+                        ),
+                    });
+                }
+                let mid = lo + (hi - lo) / 2 / second * second;
+                // Inclusive bounds: [lo, mid] and [mid + 1 s, hi]; the
+                // older half is read first.
+                ranges.push((mid + second, hi));
+                ranges.push((lo, mid));
+                continue;
+            }
+            if listed < total {
+                return Err(Error::Forge {
+                    forge: "github",
+                    repo: repo.clone(),
+                    message: format!(
+                        "workflow runs: GitHub said {total} runs were created on {range} but \
+                         its pages listed {listed}; nothing from this listing is stored: sync \
+                         again"
+                    ),
+                });
+            }
+            for run in found {
                 newest = later(newest, Some(run.created));
                 match run.deployment {
                     None if run.running && run.created >= recent => {
@@ -1185,7 +1368,10 @@ impl Forge for GitHub {
                     ),
                 }
             }
-            sync.progress(format!("workflow runs: {} deployments", buffer.len()));
+            sync.progress(format!(
+                "workflow runs: {} deployments ({searches} date ranges)",
+                buffer.len()
+            ));
         }
         let mark = oldest_running.or(newest);
         sync.write("workflow runs", vec![&mut buffer], |c| {
