@@ -355,9 +355,19 @@ pub struct IncidentIoArgs {
     /// The incident timestamp where impact started [default: Impact started]
     #[arg(long, value_name = "NAME")]
     pub impact_timestamp: Option<String>,
-    /// The incident timestamp of the resolution [default: Resolved at]
+    /// The incident timestamp of the resolution, before "Resolved at" and
+    /// "Closed at" [default: Resolved at]
     #[arg(long, value_name = "NAME")]
     pub resolved_timestamp: Option<String>,
+    /// A custom field naming the deployment that caused the incident (explicit link)
+    #[arg(long, value_name = "NAME")]
+    pub deployment_field: Option<String>,
+    /// A custom field naming the root-cause commit (explicit link)
+    #[arg(long, value_name = "NAME")]
+    pub commit_field: Option<String>,
+    /// A custom field holding either: a stored deployment's id, else a commit sha
+    #[arg(long, value_name = "NAME")]
+    pub link_field: Option<String>,
     /// Keep incidents from this date (RFC 3339 or a date) [default: a year ago]
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
@@ -389,6 +399,9 @@ pub struct JiraArgs {
     /// A field naming the root-cause commit (explicit link)
     #[arg(long, value_name = "FIELD")]
     pub commit_field: Option<String>,
+    /// A field holding either: a stored deployment's id, else a commit sha
+    #[arg(long, value_name = "FIELD")]
+    pub link_field: Option<String>,
     /// Where a first or --full sync starts (RFC 3339 or a date) [default: a year ago]
     #[arg(long, value_name = "DATE")]
     pub since: Option<String>,
@@ -420,6 +433,10 @@ pub struct PagerDutyArgs {
     /// incident) for explicit deployment or commit links
     #[arg(long)]
     pub no_change_events: bool,
+    /// A change event's custom_details key holding either a stored
+    /// deployment's id or a commit sha (besides deployment_id, sha, ...)
+    #[arg(long, value_name = "KEY")]
+    pub link_field: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

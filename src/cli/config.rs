@@ -64,6 +64,9 @@ pub struct PagerDutySection {
     /// Where a first sync starts (RFC 3339 or a date).
     pub since: Option<String>,
     pub change_events: Option<bool>,
+    /// A change event's `custom_details` key holding a deployment id or a
+    /// commit.
+    pub link_field: Option<String>,
     /// PagerDuty service id or name → doralens service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,
@@ -81,6 +84,8 @@ pub struct JiraSection {
     pub service_field: Option<String>,
     pub deployment_field: Option<String>,
     pub commit_field: Option<String>,
+    /// A field holding a deployment id or a commit.
+    pub link_field: Option<String>,
     pub since: Option<String>,
     /// Component or field value → doralens service.
     #[serde(default)]
@@ -95,6 +100,10 @@ pub struct IncidentIoSection {
     pub service_field: Option<String>,
     pub impact_timestamp: Option<String>,
     pub resolved_timestamp: Option<String>,
+    pub deployment_field: Option<String>,
+    pub commit_field: Option<String>,
+    /// A custom field holding a deployment id or a commit.
+    pub link_field: Option<String>,
     pub since: Option<String>,
     /// Custom field value → doralens service.
     #[serde(default)]
@@ -251,6 +260,7 @@ releases_as_deployments = false
 # min_priority = "P2"            # only P1 and P2 (unprioritised ones are left out)
 # since = "2025-01-01"           # where the first sync starts (default: a year ago)
 # change_events = true           # explicit links from related change events
+# link_field = "caused_by"       # a change event detail holding a deployment id or a commit
 # [pagerduty.services]           # PagerDuty service id or name → doralens service
 # PIJ90N7 = "api"
 
@@ -263,6 +273,7 @@ releases_as_deployments = false
 # service_field = "components"   # or a field id such as customfield_10040
 # deployment_field = "customfield_10050"
 # commit_field = "customfield_10051"
+# link_field = "customfield_10052"  # one field holding either: a stored deployment id, else a commit
 # [jira.services]
 # "Checkout API" = "api"
 
@@ -270,7 +281,8 @@ releases_as_deployments = false
 # [incident_io]
 # service_field = "Affected service"
 # impact_timestamp = "Impact started"
-# resolved_timestamp = "Resolved at"
+# resolved_timestamp = "Resolved at"   # then "Resolved at", then "Closed at"; never the last update
+# link_field = "Caused by"       # a custom field holding a deployment id or a commit
 # [incident_io.services]
 # "Checkout API" = "api"
 

@@ -57,6 +57,9 @@ pub struct JiraOptions {
     pub deployment_field: Option<String>,
     /// A field holding the root-cause commit.
     pub commit_field: Option<String>,
+    /// A field holding either: a stored deployment's id, else a commit
+    /// sha (see [`super::link_field`]).
+    pub link_field: Option<String>,
     /// Where a first (or `--full`) sync starts.
     pub since: Timestamp,
     /// Jira component or field value → doralens service.
@@ -189,7 +192,7 @@ impl Issue {
             .as_deref()
             .and_then(text)
             .map(|s| s.to_ascii_lowercase())
-            .filter(|s| (7..=40).contains(&s.len()) && s.chars().all(|c| c.is_ascii_hexdigit()));
+            .filter(|s| super::link_field::is_sha(s));
         Ok(Some(IncidentRow {
             id: self.key.clone(),
             service,
@@ -265,6 +268,7 @@ impl Jira {
         ];
         fields.extend(self.options.deployment_field.as_deref());
         fields.extend(self.options.commit_field.as_deref());
+        fields.extend(self.options.link_field.as_deref());
         fields.dedup();
         fields.join(",")
     }
@@ -366,7 +370,13 @@ impl Source for Jira {
                     newest = Some(newest.map_or(u.micros(), |n| n.max(u.micros())));
                 }
                 match issue.row(&self.options, &self.services, check_type)? {
-                    Some(row) => {
+                    Some(mut row) => {
+                        let link = self
+                            .options
+                            .link_field
+                            .as_deref()
+                            .and_then(|f| issue.fields.get(f).and_then(field_text));
+                        sync.link(&mut row, link.as_deref())?;
                         listed.insert(row.id.clone());
                         rows.push(row);
                     }
@@ -425,6 +435,7 @@ mod tests {
             service_field: "components".into(),
             deployment_field: Some("customfield_10050".into()),
             commit_field: Some("customfield_10051".into()),
+            link_field: None,
             since: Timestamp::EPOCH,
             services: vec![],
         }

@@ -21,6 +21,7 @@ pub mod gitlab;
 pub mod http;
 pub mod incident_io;
 pub mod jira;
+pub mod link_field;
 pub mod ndjson;
 pub mod pagerduty;
 pub mod rollbacks;

@@ -251,6 +251,14 @@ async fn incident_io(
     use crate::ingest::incident_io::{IncidentIo, IncidentIoOptions};
     let section = config.incident_io.clone().unwrap_or_default();
     let since = since(args.and_then(|a| a.since.as_ref()), section.since.as_ref())?;
+    let links = LinkFields::new(
+        args.and_then(|a| a.deployment_field.clone())
+            .or(section.deployment_field.clone()),
+        args.and_then(|a| a.commit_field.clone())
+            .or(section.commit_field.clone()),
+        args.and_then(|a| a.link_field.clone())
+            .or(section.link_field.clone()),
+    );
     let options = IncidentIoOptions {
         api_url: args
             .and_then(|a| a.api_url.clone())
@@ -266,6 +274,9 @@ async fn incident_io(
             .and_then(|a| a.resolved_timestamp.clone())
             .or(section.resolved_timestamp.clone())
             .unwrap_or_else(|| "Resolved at".into()),
+        deployment_field: links.deployment,
+        commit_field: links.commit,
+        link_field: links.link,
         services: section.services.into_iter().collect(),
         since,
     };
@@ -302,6 +313,8 @@ async fn run_source_on<S: crate::ingest::source::Source>(
     Ok(())
 }
 
+use crate::ingest::link_field::LinkFields;
+
 fn stderr_lines() -> crate::ingest::http::Notify {
     std::sync::Arc::new(|line: &str| eprintln!("{line}"))
 }
@@ -336,6 +349,14 @@ async fn jira(
         ));
     }
     let since = since(args.and_then(|a| a.since.as_ref()), section.since.as_ref())?;
+    let links = LinkFields::new(
+        args.and_then(|a| a.deployment_field.clone())
+            .or(section.deployment_field.clone()),
+        args.and_then(|a| a.commit_field.clone())
+            .or(section.commit_field.clone()),
+        args.and_then(|a| a.link_field.clone())
+            .or(section.link_field.clone()),
+    );
     let options = JiraOptions {
         url,
         projects,
@@ -348,12 +369,9 @@ async fn jira(
             .and_then(|a| a.service_field.clone())
             .or(section.service_field.clone())
             .unwrap_or_else(|| "components".into()),
-        deployment_field: args
-            .and_then(|a| a.deployment_field.clone())
-            .or(section.deployment_field.clone()),
-        commit_field: args
-            .and_then(|a| a.commit_field.clone())
-            .or(section.commit_field.clone()),
+        deployment_field: links.deployment,
+        commit_field: links.commit,
+        link_field: links.link,
         since,
         services: section.services.into_iter().collect(),
     };
@@ -398,6 +416,9 @@ async fn pagerduty(
         services: section.services.into_iter().collect(),
         change_events: !args.is_some_and(|a| a.no_change_events)
             && section.change_events.unwrap_or(true),
+        link_field: args
+            .and_then(|a| a.link_field.clone())
+            .or(section.link_field.clone()),
     };
     let notify = stderr_lines();
     let source = PagerDuty::new(options, notify.clone())?;
