@@ -227,7 +227,8 @@ fn child(task: &str, dir: &Path) {
             std::fs::write(&file, csv).unwrap();
             let started = Instant::now();
             let report =
-                doralens::ingest::import_files(&wh, Table::Deployments, &[file.as_path()]).unwrap();
+                doralens::ingest::files::import_files(&wh, Table::Deployments, &[file.as_path()])
+                    .unwrap();
             let t = started.elapsed().as_secs_f64();
             println!(
                 "RESULT import {t:.3} {:.0} {} rows written, {} replaced",

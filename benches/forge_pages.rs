@@ -12,8 +12,9 @@
 use std::time::Instant;
 
 use doralens::base::time::Timestamp;
+use doralens::ingest::forge::{github, gitlab};
 use doralens::ingest::source::ServiceMap;
-use doralens::ingest::{github, gitlab, incident_io, jira, pagerduty};
+use doralens::ingest::tracker::{incident_io, jira, pagerduty};
 use doralens::store::buffer::TableBuffer;
 use doralens::store::schema::Table;
 use serde_json::Value;

@@ -505,7 +505,7 @@ impl GitSelection {
             environment: Some(self.environment.clone()),
             full,
             allow_shallow: self.allow_shallow,
-            service_paths: crate::ingest::git_paths::ServicePaths::parse(&self.service_paths)?,
+            service_paths: crate::ingest::git::paths::ServicePaths::parse(&self.service_paths)?,
         })
     }
 }

@@ -159,7 +159,7 @@ impl Config {
                 )));
             }
             if let Some(p) = &pd.min_priority {
-                crate::ingest::pagerduty::parse_priority("[pagerduty] min_priority", p)
+                crate::ingest::tracker::pagerduty::parse_priority("[pagerduty] min_priority", p)
                     .map_err(|e| bad(e.to_string()))?;
             }
             if let Some(s) = &pd.since {

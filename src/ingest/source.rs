@@ -1,5 +1,5 @@
 //! What every source shares: the forges (one scope per repository, through
-//! [`super::forge::ForgeSource`]) and the incident trackers (PagerDuty,
+//! [`crate::ingest::forge::ForgeSource`]) and the incident trackers (PagerDuty,
 //! Jira, incident.io). A [`Source`] has a name and **scopes** (a repository,
 //! a PagerDuty service, a Jira project...), each synced on its own, several
 //! at once when the source allows, with a **keyed cursor**
@@ -23,8 +23,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::http::Notify;
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{DeploymentRow, IncidentRow};
 use crate::store::schema::Table;
@@ -219,7 +219,7 @@ pub struct ScopeSync<'a, C> {
 
 impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
     fn state_name(source: &str, scope: &str) -> String {
-        format!("{source}-{}", super::git::sanitise(scope))
+        format!("{source}-{}", crate::ingest::git::sanitise(scope))
     }
 
     /// The cursor saved for a scope, if any (an unreadable one is none).
@@ -311,10 +311,10 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
     }
 
     /// Sets `row`'s explicit link from a `link_field` value (see
-    /// [`super::link_field`]) where the row has none of that kind yet; an
+    /// [`crate::ingest::tracker::link_field`]) where the row has none of that kind yet; an
     /// unresolved value is reported at the end of the run.
     pub fn link(&self, row: &mut IncidentRow, value: Option<&str>) -> Result<()> {
-        use super::link_field::{Link, classify};
+        use crate::ingest::tracker::link_field::{Link, classify};
         let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
             return Ok(());
         };

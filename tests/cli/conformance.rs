@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use doralens::engine::ProductionPattern;
 use doralens::engine::attribution::attribute;
-use doralens::ingest::rows::parse_timestamp_micros;
+use doralens::ingest::files::validate::parse_timestamp_micros;
 use doralens::store::buffer::{Cell, TableBuffer};
 use doralens::store::schema::Table;
 

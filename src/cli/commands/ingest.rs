@@ -167,7 +167,7 @@ pub async fn forges(
         let result = match forge {
             Forge::GitHub => {
                 let source = ForgeSource {
-                    forge: crate::ingest::github::GitHub::new(options, notify.clone())?,
+                    forge: crate::ingest::forge::github::GitHub::new(options, notify.clone())?,
                     ctx: &sync,
                     repos: repos.clone(),
                 };
@@ -175,7 +175,7 @@ pub async fn forges(
             }
             Forge::GitLab => {
                 let source = ForgeSource {
-                    forge: crate::ingest::gitlab::GitLab::new(options, notify.clone())?,
+                    forge: crate::ingest::forge::gitlab::GitLab::new(options, notify.clone())?,
                     ctx: &sync,
                     repos: repos.clone(),
                 };
@@ -248,7 +248,7 @@ async fn incident_io(
     full: bool,
     args: Option<&IncidentIoArgs>,
 ) -> Result<()> {
-    use crate::ingest::incident_io::{IncidentIo, IncidentIoOptions};
+    use crate::ingest::tracker::incident_io::{IncidentIo, IncidentIoOptions};
     let section = config.incident_io.clone().unwrap_or_default();
     let since = since(args.and_then(|a| a.since.as_ref()), section.since.as_ref())?;
     let links = LinkFields::new(
@@ -292,7 +292,7 @@ async fn run_source<S: crate::ingest::source::Source>(
     ctx: &Context,
     full: bool,
     source: &S,
-    notify: &crate::ingest::http::Notify,
+    notify: &crate::ingest::client::http::Notify,
 ) -> Result<()> {
     let warehouse = ctx.open()?;
     run_source_on(&warehouse, full, source, notify).await
@@ -303,7 +303,7 @@ async fn run_source_on<S: crate::ingest::source::Source>(
     warehouse: &crate::store::warehouse::Warehouse,
     full: bool,
     source: &S,
-    notify: &crate::ingest::http::Notify,
+    notify: &crate::ingest::client::http::Notify,
 ) -> Result<()> {
     use crate::ingest::source::{SourceContext, sync_all};
     let sync = SourceContext::new(warehouse, full, notify.clone());
@@ -313,9 +313,9 @@ async fn run_source_on<S: crate::ingest::source::Source>(
     Ok(())
 }
 
-use crate::ingest::link_field::LinkFields;
+use crate::ingest::tracker::link_field::LinkFields;
 
-fn stderr_lines() -> crate::ingest::http::Notify {
+fn stderr_lines() -> crate::ingest::client::http::Notify {
     std::sync::Arc::new(|line: &str| eprintln!("{line}"))
 }
 
@@ -326,7 +326,7 @@ async fn jira(
     full: bool,
     args: Option<&JiraArgs>,
 ) -> Result<()> {
-    use crate::ingest::jira::{Jira, JiraOptions};
+    use crate::ingest::tracker::jira::{Jira, JiraOptions};
     let section = config.jira.clone().unwrap_or_default();
     let url = args
         .and_then(|a| a.url.clone())
@@ -390,7 +390,7 @@ async fn pagerduty(
     full: bool,
     args: Option<&PagerDutyArgs>,
 ) -> Result<()> {
-    use crate::ingest::pagerduty::{PagerDuty, PagerDutyOptions, parse_priority};
+    use crate::ingest::tracker::pagerduty::{PagerDuty, PagerDutyOptions, parse_priority};
     let section = config.pagerduty.clone().unwrap_or_default();
     let pick = |cli: Option<Vec<String>>, file: Vec<String>| match cli {
         Some(v) if !v.is_empty() => v,

@@ -42,11 +42,11 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::client::{ApiClient, Credentials};
-use super::http::Notify;
-use super::source::{ScopeSync, ServiceMap, Source};
 use crate::base::time::{Span, Timestamp};
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
+use crate::ingest::client::{ApiClient, Credentials};
+use crate::ingest::source::{ScopeSync, ServiceMap, Source};
 use crate::store::rows::IncidentRow;
 
 pub const TOKEN_ENV: &str = "PAGERDUTY_TOKEN";
@@ -78,7 +78,7 @@ pub struct PagerDutyOptions {
     /// Read each incident's related change events for explicit links.
     pub change_events: bool,
     /// A change event's `custom_details` key holding a deployment id or a
-    /// commit (see [`super::link_field`]).
+    /// commit (see [`crate::ingest::tracker::link_field`]).
     pub link_field: Option<String>,
 }
 
@@ -222,7 +222,7 @@ impl ListedIncident {
 /// The explicit link of an incident from its related change events: the
 /// latest at or before `created_at` naming a deployment or a commit (the
 /// known keys), or holding the configured `link_field` key (its raw value,
-/// resolved by the caller: see [`super::link_field`]).
+/// resolved by the caller: see [`crate::ingest::tracker::link_field`]).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct EventLink {
     pub deployment: Option<String>,
@@ -239,7 +239,7 @@ pub fn change_event_link(
     static COMMIT_URL: OnceLock<Regex> = OnceLock::new();
     let commit_url =
         COMMIT_URL.get_or_init(|| Regex::new(r"/commits?/([0-9a-fA-F]{7,40})\b").expect("valid"));
-    let is_sha = super::link_field::is_sha;
+    let is_sha = crate::ingest::tracker::link_field::is_sha;
     let mut best: Option<(Timestamp, EventLink)> = None;
     for event in events {
         let at = event
@@ -296,8 +296,8 @@ pub fn change_event_link(
 
 impl PagerDuty {
     pub fn new(options: PagerDutyOptions, notify: Notify) -> Result<Self> {
-        let token =
-            super::http::token_from_env("pagerduty", TOKEN_ENV)?.ok_or_else(|| Error::Token {
+        let token = crate::ingest::client::http::token_from_env("pagerduty", TOKEN_ENV)?
+            .ok_or_else(|| Error::Token {
                 forge: "pagerduty",
                 message: format!(
                     "{TOKEN_ENV} is not set: create a read-only REST API key (Integrations → API \

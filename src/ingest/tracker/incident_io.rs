@@ -21,18 +21,18 @@
 //!   through `[incident_io.services]`.
 //! - **Explicit links** from custom fields: `deployment_field` (a
 //!   deployment id), `commit_field` (a commit sha), or one `link_field`
-//!   holding either ([`super::link_field`]: a stored deployment's id, else
+//!   holding either ([`crate::ingest::tracker::link_field`]: a stored deployment's id, else
 //!   a commit).
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::client::{ApiClient, Credentials};
-use super::http::Notify;
-use super::source::{ScopeSync, ServiceMap, Source};
 use crate::base::time::Timestamp;
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
+use crate::ingest::client::{ApiClient, Credentials};
+use crate::ingest::source::{ScopeSync, ServiceMap, Source};
 use crate::store::rows::IncidentRow;
 
 pub const TOKEN_ENV: &str = "INCIDENT_IO_TOKEN";
@@ -54,7 +54,7 @@ pub struct IncidentIoOptions {
     pub deployment_field: Option<String>,
     /// A custom field naming the root-cause commit.
     pub commit_field: Option<String>,
-    /// A custom field holding either (see [`super::link_field`]).
+    /// A custom field holding either (see [`crate::ingest::tracker::link_field`]).
     pub link_field: Option<String>,
     /// Custom field value → doralens service.
     pub services: Vec<(String, String)>,
@@ -276,7 +276,7 @@ impl Incident {
                 deployment_id: field(&options.deployment_field),
                 sha: field(&options.commit_field)
                     .map(|s| s.to_ascii_lowercase())
-                    .filter(|s| super::link_field::is_sha(s)),
+                    .filter(|s| crate::ingest::tracker::link_field::is_sha(s)),
             },
             Mapped {
                 closed_without_resolution: unresolved_but_closed,
@@ -304,8 +304,8 @@ impl IncidentIo {
     }
 
     pub fn new(options: IncidentIoOptions, notify: Notify) -> Result<Self> {
-        let token =
-            super::http::token_from_env("incident-io", TOKEN_ENV)?.ok_or_else(|| Error::Token {
+        let token = crate::ingest::client::http::token_from_env("incident-io", TOKEN_ENV)?
+            .ok_or_else(|| Error::Token {
                 forge: "incident-io",
                 message: format!(
                     "{TOKEN_ENV} is not set: create an API key (Settings → API keys) that can view \

@@ -24,7 +24,7 @@
 //!
 //! Pull requests come from GraphQL (one query per page with their commits,
 //! reviews and comments); its rate limit, partial answers and timeouts are
-//! handled by [`super::http`] and [`GitHub::graphql_answer`]. README "Where
+//! handled by [`crate::ingest::client::http`] and [`GitHub::graphql_answer`]. README "Where
 //! the APIs cap, truncate or rate-limit" lists every cap and its handling.
 //!
 //! The JSON is read into small structs holding only these fields, so a
@@ -35,9 +35,9 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
-use super::http::{Fetched, GraphQlErrors, Http, Notify, RetryPolicy, fetched};
 use crate::error::{Error, Result};
+use crate::ingest::client::http::{Fetched, GraphQlErrors, Http, Notify, RetryPolicy, fetched};
+use crate::ingest::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{ChangeCommitRow, ChangeRow, CommitRow};
 use crate::store::schema::Table;
@@ -709,7 +709,7 @@ impl GitHub {
             Some(host) => format!("{host}/api/graphql"),
             None => format!("{api}/graphql"),
         };
-        let token = super::http::token_from_env("github", TOKEN_ENV)?;
+        let token = crate::ingest::client::http::token_from_env("github", TOKEN_ENV)?;
         if token.is_none() {
             notify(&format!(
                 "warning: {TOKEN_ENV} is not set: only public repositories can be read, \
@@ -810,7 +810,7 @@ impl GitHub {
             repo: repo.to_string(),
             message: format!(
                 "{what}: {}",
-                super::http::redact_secrets(message, TOKEN_ENV)
+                crate::ingest::client::http::redact_secrets(message, TOKEN_ENV)
             ),
         }
     }

@@ -28,11 +28,11 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::client::{ApiClient, Credentials};
-use super::http::Notify;
-use super::source::{ScopeSync, ServiceMap, Source};
 use crate::base::time::{Span, Timestamp};
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
+use crate::ingest::client::{ApiClient, Credentials};
+use crate::ingest::source::{ScopeSync, ServiceMap, Source};
 use crate::store::rows::IncidentRow;
 
 pub const TOKEN_ENV: &str = "JIRA_TOKEN";
@@ -58,7 +58,7 @@ pub struct JiraOptions {
     /// A field holding the root-cause commit.
     pub commit_field: Option<String>,
     /// A field holding either: a stored deployment's id, else a commit
-    /// sha (see [`super::link_field`]).
+    /// sha (see [`crate::ingest::tracker::link_field`]).
     pub link_field: Option<String>,
     /// Where a first (or `--full`) sync starts.
     pub since: Timestamp,
@@ -192,7 +192,7 @@ impl Issue {
             .as_deref()
             .and_then(text)
             .map(|s| s.to_ascii_lowercase())
-            .filter(|s| super::link_field::is_sha(s));
+            .filter(|s| crate::ingest::tracker::link_field::is_sha(s));
         Ok(Some(IncidentRow {
             id: self.key.clone(),
             service,
@@ -224,14 +224,14 @@ fn jql_time(t: Timestamp) -> String {
 
 impl Jira {
     pub fn new(options: JiraOptions, notify: Notify) -> Result<Self> {
-        let token = super::http::token_from_env("jira", TOKEN_ENV)?.ok_or_else(|| Error::Token {
+        let token = crate::ingest::client::http::token_from_env("jira", TOKEN_ENV)?.ok_or_else(|| Error::Token {
             forge: "jira",
             message: format!(
                 "{TOKEN_ENV} is not set: create an API token (id.atlassian.com → Security → API \
                  tokens) and export it as {TOKEN_ENV}, with your account's email as {EMAIL_ENV}"
             ),
         })?;
-        let value = match super::http::token_from_env("jira", EMAIL_ENV)? {
+        let value = match crate::ingest::client::http::token_from_env("jira", EMAIL_ENV)? {
             Some(email) => format!("Basic {}", base64(format!("{email}:{token}").as_bytes())),
             None => format!("Bearer {token}"),
         };

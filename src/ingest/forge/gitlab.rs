@@ -1,7 +1,7 @@
 //! GitLab (`doralens ingest gitlab group/project`): the `gitlab` crate's
 //! endpoint builders and pagination, over our own client (hyper + rustls)
 //! so every request goes through the shared retry and rate-limit policy of
-//! [`super::http`]. The token comes from `GITLAB_TOKEN` (sent as
+//! [`crate::ingest::client::http`]. The token comes from `GITLAB_TOKEN` (sent as
 //! `PRIVATE-TOKEN`); `--api-url` points at a self-hosted instance
 //! (`https://gitlab.example.com`).
 //!
@@ -36,9 +36,9 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
-use super::http::{Http, Notify, RetryPolicy};
 use crate::error::{Error, Result};
+use crate::ingest::client::http::{Http, Notify, RetryPolicy};
+use crate::ingest::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
 use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 
@@ -254,7 +254,7 @@ impl AsyncClient for ProjectClient<'_> {
                 let sent = gitlab.client.request(request);
                 async move {
                     let response = sent.await.map_err(|e| format!("request failed ({e})"))?;
-                    super::http::fetched(response).await
+                    crate::ingest::client::http::fetched(response).await
                 }
             })
             .await
@@ -353,7 +353,7 @@ impl GitLab {
                 format!("`{api}` is not a usable URL ({e}); e.g. https://gitlab.example.com"),
             )
         })?;
-        let token = match super::http::token_from_env("gitlab", TOKEN_ENV)? {
+        let token = match crate::ingest::client::http::token_from_env("gitlab", TOKEN_ENV)? {
             Some(t) => Some(t),
             None => {
                 notify(&format!(
