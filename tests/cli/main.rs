@@ -4,6 +4,7 @@ mod mock_api;
 mod mock_forge;
 mod util;
 
+mod access;
 #[cfg(feature = "cloud")]
 mod cloud;
 #[cfg(feature = "cluster")]

@@ -15,6 +15,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<()> {
             window_days: args.window_days,
             production: args.env.pattern()?,
             limits,
+            allow_anonymous: args.allow_anonymous,
         },
     )
     .await
