@@ -11,6 +11,8 @@
 //! - `GET /api/v1/deployments?...&only=failed|rework|rolled_back&limit=`,
 //!   `GET /api/v1/incidents?...&limit=`, `GET /api/v1/changes/slowest?...&limit=`:
 //!   `{"rows": [...], "total": N}`, the drill-down lists (queries/dashboard/).
+//! - `GET /api/v1/filters`: `{"teams", "services", "repos"}`, what the
+//!   filters offer.
 //! - `GET /api/v1/explain/deployment?id=`: `{"id", "text"}`, the text of
 //!   `doralens explain deployment`.
 //!
@@ -305,6 +307,63 @@ impl Server {
     }
 }
 
+impl Server {
+    /// `GET /api/v1/filters`: the teams, services and repositories the
+    /// filters offer (the principal's teams and what they deploy only).
+    pub(super) async fn filters_api(self: &Arc<Self>, principal: &Principal) -> Answer {
+        let teams = principal.teams.clone();
+        let engine = self.engine().await?;
+        let session = self.session(&engine)?;
+        let value = self
+            .run_query(async move {
+                let (team_cond, service_cond) = if teams.is_empty() {
+                    ("true".to_string(), "true".to_string())
+                } else {
+                    let list: Vec<String> =
+                        teams.iter().map(|t| queries::string_literal(t)).collect();
+                    let list = list.join(", ");
+                    (
+                        format!("team IN ({list})"),
+                        format!("service IN (SELECT service FROM teams WHERE team IN ({list}))"),
+                    )
+                };
+                let column = |sql: String| {
+                    let session = &session;
+                    async move {
+                        let (_, batches) = session.sql(&sql).await?;
+                        Ok::<_, Error>(
+                            json_rows(&batches)?
+                                .into_iter()
+                                .filter_map(|r| r["v"].as_str().map(str::to_string))
+                                .collect::<Vec<_>>(),
+                        )
+                    }
+                };
+                let service_source = if teams.is_empty() {
+                    "SELECT service FROM deployments UNION SELECT service FROM teams"
+                } else {
+                    "SELECT service FROM teams"
+                };
+                Ok(json!({
+                    "teams": column(format!(
+                        "SELECT DISTINCT team AS v FROM teams WHERE {team_cond} ORDER BY v"
+                    ))
+                    .await?,
+                    "services": column(format!(
+                        "SELECT DISTINCT service AS v FROM ({service_source}) s WHERE {service_cond} ORDER BY v"
+                    ))
+                    .await?,
+                    "repos": column(format!(
+                        "SELECT DISTINCT repo AS v FROM deployments WHERE {service_cond} ORDER BY v"
+                    ))
+                    .await?,
+                }))
+            })
+            .await?;
+        Ok(json_reply(StatusCode::OK, &value))
+    }
+}
+
 /// The teams a request may read: those asked for, each of which must be
 /// the principal's; or, when none is asked for, all of the principal's.
 pub(super) fn allowed_teams(
@@ -374,6 +433,7 @@ fn headline_catalogue() -> Value {
             Some(json!({
                 "column": m.column,
                 "title": m.title,
+                "short": m.short,
                 "unit": format!("{:?}", m.unit).to_lowercase(),
                 "higher_is_better": m.higher_is_better,
                 "level": m.level,

@@ -44,6 +44,7 @@
 pub mod audit;
 pub mod auth;
 mod cache;
+mod dashboard;
 pub mod limits;
 mod lists;
 mod routes;

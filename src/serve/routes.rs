@@ -37,6 +37,7 @@ enum Route {
     Incidents,
     SlowestChanges,
     Explain,
+    Filters,
     Sql,
     Push(Table),
 }
@@ -59,13 +60,15 @@ impl Route {
 }
 
 const ROUTES: &str = "/, /metrics, /api/v1/dora/metrics, /api/v1/metrics, /api/v1/deployments, \
-                      /api/v1/incidents, /api/v1/changes/slowest, /api/v1/explain/deployment, /api/v1/sql";
+                      /api/v1/incidents, /api/v1/changes/slowest, /api/v1/explain/deployment, /api/v1/filters, /api/v1/sql";
 
 impl Server {
     fn route(&self, method: &Method, path: &str) -> Option<Route> {
         let pushes = self.access.has_ingest_token() || self.access.required().unwrap_or(false);
         Some(match (method, path) {
-            (&Method::GET, "/") => Route::Asset("/"),
+            (&Method::GET, p) if super::dashboard::asset(p).is_some() => {
+                Route::Asset(super::dashboard::asset(p).map_or("/", |a| a.path))
+            }
             (&Method::GET, "/metrics") => Route::OpenMetrics,
             (&Method::GET, "/api/v1/dora/metrics") => Route::Dora,
             (&Method::GET, "/api/v1/metrics") => Route::Metrics,
@@ -73,6 +76,7 @@ impl Server {
             (&Method::GET, "/api/v1/incidents") => Route::Incidents,
             (&Method::GET, "/api/v1/changes/slowest") => Route::SlowestChanges,
             (&Method::GET, "/api/v1/explain/deployment") => Route::Explain,
+            (&Method::GET, "/api/v1/filters") => Route::Filters,
             (&Method::GET | &Method::POST, "/api/v1/sql") => Route::Sql,
             (&Method::POST, "/api/v1/deployments") if pushes => Route::Push(Table::Deployments),
             (&Method::POST, "/api/v1/incidents") if pushes => Route::Push(Table::Incidents),
@@ -164,11 +168,7 @@ impl Server {
         filters: &mut String,
     ) -> Answer {
         match route {
-            Route::Asset(_) => Ok(super::reply(
-                StatusCode::OK,
-                "text/plain; charset=utf-8",
-                format!("doralens: {ROUTES}\n"),
-            )),
+            Route::Asset(path) => Ok(super::dashboard::reply(path)),
             Route::OpenMetrics => self.openmetrics(principal).await,
             Route::Dora => self.dora(params, principal).await,
             Route::Metrics => self.metrics_api(params, principal).await,
@@ -185,6 +185,7 @@ impl Server {
                     .await
             }
             Route::Explain => self.explain_api(params, principal).await,
+            Route::Filters => self.filters_api(principal).await,
             Route::Sql => {
                 let query = if request.method() == Method::POST {
                     let body = self.body(request).await?;

@@ -10,6 +10,7 @@ mod cloud;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod conformance;
+mod dashboard_page;
 mod dashboards;
 mod forges;
 mod generate;
