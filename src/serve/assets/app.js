@@ -39,6 +39,7 @@ function todayMs() { const d = new Date(); return Date.UTC(d.getUTCFullYear(), d
 
 function duration(s) {
   if (s === null || s === undefined) return '–';
+  if (s === 0) return '0';
   const a = Math.abs(s);
   if (a < 3600) return (s / 60).toFixed(a < 600 ? 1 : 0) + ' min';
   if (a < 2 * 86400) return (s / 3600).toFixed(1) + ' h';
