@@ -159,6 +159,7 @@ fn child(task: &str, dir: &Path) {
                 production: production.clone(),
                 limits: doralens::serve::Limits::default(),
                 allow_anonymous: false,
+                tls: None,
             };
             rt.spawn(doralens::serve::run(Warehouse::open(dir).unwrap(), options));
             let get = || {

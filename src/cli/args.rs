@@ -267,6 +267,13 @@ pub struct ServeArgs {
     /// (refused otherwise: create a token with `doralens token create`)
     #[arg(long)]
     pub allow_anonymous: bool,
+    /// HTTPS: the certificate chain (PEM); with --tls-key. Or put a reverse
+    /// proxy in front (README)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS: the certificate's private key (PEM); with --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -48,6 +48,7 @@ mod dashboard;
 pub mod limits;
 mod lists;
 mod routes;
+pub mod tls;
 pub mod tokens;
 
 use std::collections::BTreeMap;
@@ -119,6 +120,8 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// `--allow-anonymous`: serve without tokens on a non-loopback address.
     pub allow_anonymous: bool,
+    /// `--tls-cert`/`--tls-key`: HTTPS.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 struct Cached {
@@ -592,6 +595,8 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
         );
     }
     let audit = audit::AuditLog::open(warehouse.root())?;
+    let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|e| Error::io("cannot listen on", options.addr.to_string(), e))?;
@@ -610,9 +615,9 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
             .map_err(|e| Error::io("cannot start runtime", "<tokio>", e))?,
     ));
     // The address on stdout (a script or test reads it); the rest on stderr.
-    println!("http://{local}");
+    println!("{scheme}://{local}");
     eprintln!(
-        "serving {} at http://{local}: /metrics, /api/v1/dora/metrics, /api/v1/sql (Ctrl-C stops)",
+        "serving {} at {scheme}://{local}: the dashboard at /, /metrics, /api/v1/... (Ctrl-C stops)",
         warehouse.root().display()
     );
     let connections = Arc::new(Semaphore::new(options.limits.max_connections));
@@ -661,12 +666,33 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
             }
         };
         let server = server.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(move |request| {
-                let server = server.clone();
-                async move {
-                    let response = std::panic::AssertUnwindSafe(server.handle(request))
+            match tls {
+                None => connection(server, stream, header_timeout).await,
+                // The handshake is bounded like the headers that follow it.
+                Some(acceptor) => {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
+                    {
+                        connection(server, stream, header_timeout).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Serves one connection's requests (HTTP/1.1, plain or TLS).
+async fn connection<S>(server: Arc<Server>, stream: S, header_timeout: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let server = server.clone();
+        async move {
+            let response = std::panic::AssertUnwindSafe(server.handle(request))
                         .catch_unwind()
                         .await
                         .unwrap_or_else(|_| {
@@ -675,14 +701,12 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
                                 &json!({ "message": "internal error while answering this request (a bug in doralens; the server goes on)" }),
                             )
                         });
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
 }

@@ -21,6 +21,7 @@ mod push;
 mod reliability;
 mod reports;
 mod scenarios;
+mod tls;
 mod trackers;
 mod warehouse;
 
