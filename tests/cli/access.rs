@@ -29,14 +29,16 @@ pub fn create_token(ws: &Workspace, args: &[&str]) -> String {
     token
 }
 
-/// `serve` with its stderr kept in `<ws>/serve.log`.
+/// `serve` with its stderr kept in `<ws>/serve.log` (and a generous
+/// query timeout: a debug build on a busy machine is slow, and time is not
+/// what these tests check).
 pub fn serve_logged(ws: &Workspace, extra: &[&str], env: &[(&str, &str)]) -> Served {
     let log = std::fs::File::create(ws.path("serve.log")).unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("doralens"))
         .envs(env.iter().copied())
         .arg("--warehouse")
         .arg(ws.warehouse())
-        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(["serve", "--addr", "127.0.0.1:0", "--sql-timeout", "300"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(log)
