@@ -254,9 +254,10 @@ fn a_team_token_sees_only_its_teams_totals_included() {
 #[test]
 fn expired_and_revoked_tokens_stop_working_on_a_running_server() {
     let ws = small_org();
+    let created = std::time::Instant::now();
     let short = create_token(
         &ws,
-        &["--role", "viewer", "--expires", "3s", "--name", "short"],
+        &["--role", "viewer", "--expires", "6s", "--name", "short"],
     );
     let kept = create_token(&ws, &["--role", "viewer", "--name", "kept"]);
     let served = serve_logged(&ws, &[], &[]);
@@ -264,7 +265,8 @@ fn expired_and_revoked_tokens_stop_working_on_a_running_server() {
     let target = "/api/v1/dora/metrics?metric=deployment_frequency&interval=all&start_date=2026-08-01&end_date=2026-10-31";
     assert_eq!(get_as(addr, Some(&short), target).0, 200);
     assert_eq!(get_as(addr, Some(&kept), target).0, 200);
-    std::thread::sleep(std::time::Duration::from_millis(3_500));
+    let expiry = std::time::Duration::from_millis(6_500);
+    std::thread::sleep(expiry.saturating_sub(created.elapsed()));
     let (status, body) = get_as(addr, Some(&short), target);
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("expired"), "{body}");
