@@ -224,3 +224,37 @@ fn with_tokens_the_page_asks_for_one_and_loads_nothing_from_elsewhere() {
     assert!(!dom.contains("<form id=\"login\" hidden"), "{dom}");
     assert!(dom.contains("<main id=\"main\" hidden"), "{dom}");
 }
+
+/// The answer cache never serves an answer from before a write: an import
+/// by another process (as a sync would do) shows in the next answer.
+#[test]
+fn cached_answers_are_never_stale_after_an_import() {
+    let ws = Workspace::new();
+    output_ok(ws.doralens(&SMALL_ORG));
+    let served = serve_logged(&ws, &[], &[]);
+    let target = "/api/v1/metrics?from=2026-10-01&to=2026-11-01";
+    let list = "/api/v1/deployments?from=2026-10-01&to=2026-11-01&limit=1";
+    let read = |t: &str| {
+        let (status, _, body) = get(&served.addr, t);
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let first = read(target);
+    assert_eq!(read(target), first, "a repeated view is the same answer");
+    let deployments = |body: &str| {
+        serde_json::from_str::<Value>(body).unwrap()["rows"][0]["deployments"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = deployments(&first);
+    let total = |body: &str| serde_json::from_str::<Value>(body).unwrap()["total"].as_u64();
+    let listed = total(&read(list));
+    ws.write(
+        "new.csv",
+        "id,repo,service,environment,sha,status,finished_at\n\
+         cache-check-1,acme/payments-api,payments-api,production,0000000000000000000000000000000000000001,success,2026-10-15T12:00:00Z\n",
+    );
+    output_ok(ws.doralens(&["import", "deployments", "new.csv"]));
+    assert_eq!(deployments(&read(target)), before + 1);
+    assert_eq!(total(&read(list)), listed.map(|n| n + 1));
+}
