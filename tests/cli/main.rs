@@ -12,6 +12,7 @@ mod cluster;
 mod conformance;
 mod dashboard_page;
 mod dashboards;
+mod filters;
 mod forges;
 mod generate;
 mod git;
