@@ -129,6 +129,9 @@ fn the_dashboard_shows_what_metrics_prints_and_explains_a_click() {
             );
         }
         assert!(m["deploymentRows"].as_u64().unwrap() > 0);
+        // WCAG AA contrast for every visible text.
+        assert!(m["contrastChecked"].as_u64().unwrap() > 100, "{m}");
+        assert_eq!(m["lowContrast"], serde_json::json!([]), "{width} px");
         // A phone (and a desktop): nothing wider than the page.
         assert_eq!(m["pageOverflow"], 0, "{width} px: {m}");
         assert_eq!(m["wideElements"], 0, "{width} px: {m}");

@@ -41,6 +41,36 @@ async () => {
     if (e.getBoundingClientRect().right > d.documentElement.clientWidth + 1 || e.scrollWidth > e.clientWidth + 1) wide++;
   });
   out.wideElements = wide;
+  // WCAG AA: every visible text against its effective background (4.5:1,
+  // 3:1 for large text).
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (e) => {
+    for (let n = e; n && n.nodeType === 1; n = n.parentElement) {
+      const c = rgb(getComputedStyle(n).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  out.contrastChecked = 0;
+  out.lowContrast = [];
+  d.querySelectorAll('body *').forEach((e) => {
+    const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const box = e.getBoundingClientRect();
+    if (!own || box.width === 0 || box.height === 0 || e.closest('svg, [hidden], dialog:not([open])')) return;
+    const style = getComputedStyle(e);
+    if (style.visibility === 'hidden' || style.display === 'none') return;
+    const fg = luminance(rgb(style.color).slice(0, 3));
+    const bg = luminance(background(e));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    out.contrastChecked++;
+    if (ratio < (large ? 3 : 4.5)) out.lowContrast.push(`${e.tagName}.${e.className}: ${ratio.toFixed(2)} "${e.textContent.trim().slice(0, 30)}"`);
+  });
   // Sorting the team table by its Deployments heading, twice.
   const heading = () => [...d.querySelectorAll('[data-panel=teams] thead button')].find((b) => b.textContent.startsWith('Deployments'));
   const column = () => [...d.querySelectorAll('[data-panel=teams] tbody td[data-metric=deployments]')].map((td) => JSON.parse(td.dataset.value));
