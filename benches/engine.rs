@@ -158,6 +158,8 @@ fn child(task: &str, dir: &Path) {
                 window_days: 90,
                 production: production.clone(),
                 limits: doralens::serve::Limits::default(),
+                allow_anonymous: false,
+                tls: None,
             };
             rt.spawn(doralens::serve::run(Warehouse::open(dir).unwrap(), options));
             let get = || {

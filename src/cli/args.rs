@@ -105,8 +105,14 @@ pub enum Command {
     Benchmark(BenchmarkArgs),
     /// Export the organisation's and each team's metrics for dashboards.
     Export(ExportArgs),
-    /// Serve /metrics (Prometheus), a GitLab-shaped DORA API and read-only SQL.
+    /// Serve the dashboard at /, /metrics (Prometheus), a GitLab-shaped DORA
+    /// API, the dashboard's APIs and read-only SQL.
     Serve(ServeArgs),
+    /// Read tokens for `serve`: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// The audit log of `serve`: who read what, when (one row per request).
+    Audit(AuditArgs),
     /// Compute one shard of attribution (the repositories `--shard I/N`
     /// puts in shard I), e.g. one per machine; when all N are in the
     /// warehouse, every query uses their union (the same numbers as one
@@ -257,6 +263,56 @@ pub struct ServeArgs {
     /// connections are closed after it)
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub header_timeout: f64,
+    /// Serve without read tokens on an address other machines can reach
+    /// (refused otherwise: create a token with `doralens token create`)
+    #[arg(long)]
+    pub allow_anonymous: bool,
+    /// HTTPS: the certificate chain (PEM); with --tls-key. Or put a reverse
+    /// proxy in front (README)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS: the certificate's private key (PEM); with --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (once: only a salted hash is kept).
+    Create {
+        /// viewer (dashboard, DORA and list APIs, /metrics), analyst (adds
+        /// /api/v1/sql) or admin (adds pushes and the audit table)
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// Only these teams' rows (comma-separated; default: every team)
+        #[arg(long, value_delimiter = ',', value_name = "TEAMS")]
+        teams: Vec<String>,
+        /// Stop working after this long (e.g. 90d, 12h; default: never)
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// What the token is for (shown in `token list` and the audit log)
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
+    /// List the tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Revoke a token by name or id; a running server refuses it at once.
+    Revoke {
+        /// The token's name or id
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// Entries from this long ago (e.g. 7d, 24h) or since a date / RFC 3339 time
+    #[arg(long, default_value = "7d", value_name = "DURATION|DATE")]
+    pub since: String,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -269,6 +325,8 @@ pub struct MetricsArgs {
     /// One row per team, service or repo (default: the organisation)
     #[arg(long, value_enum)]
     pub by: Option<Grouping>,
+    #[command(flatten)]
+    pub scope: ScopeArgs,
     /// How long after a deployment an incident on its service is linked to it
     /// when nothing else links it (e.g. 24h, 90m, 3600s; 0 turns it off)
     #[arg(long, default_value = "24h", value_name = "DURATION")]
@@ -293,6 +351,33 @@ pub struct MetricsArgs {
     pub columns: Option<Vec<String>>,
     #[command(flatten)]
     pub out: OutputArgs,
+}
+
+/// `--team`, `--service`, `--repo`: count only these deployments and
+/// incidents (a filter; `--by` groups).
+#[derive(Debug, Clone, Args, Default)]
+pub struct ScopeArgs {
+    /// Only the services these teams list (comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "TEAMS")]
+    pub team: Vec<String>,
+    /// Only these services (comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "SERVICES")]
+    pub service: Vec<String>,
+    /// Only deployments from these repositories, and incidents of the
+    /// services they deploy (comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "REPOS")]
+    pub repo: Vec<String>,
+}
+
+impl ScopeArgs {
+    pub fn scope(&self) -> crate::metrics::scope::Scope {
+        crate::metrics::scope::Scope {
+            teams: self.team.clone(),
+            services: self.service.clone(),
+            repos: self.repo.clone(),
+        }
+        .normalized()
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -152,6 +152,8 @@ async fn run_command(ctx: &Context, command: Command) -> Result<()> {
         Command::Chart(args) => commands::chart::run(ctx, args).await,
         Command::Vacuum { retain } => commands::vacuum::run(ctx, &retain),
         Command::Serve(args) => commands::serve::run(ctx, args).await,
+        Command::Token(command) => commands::token::run(ctx, command),
+        Command::Audit(args) => commands::token::audit(ctx, &args),
         Command::Cluster(command) => commands::cluster::run(&command).await,
         Command::Attribute { shard, env } => commands::cluster::attribute(ctx, &shard, &env),
     }

@@ -28,6 +28,8 @@ pub const GROUPS_ORGANISATION: QueryFile = query_file!("groups/organisation.sql"
 pub const GROUPS_TEAM: QueryFile = query_file!("groups/team.sql");
 pub const GROUPS_SERVICE: QueryFile = query_file!("groups/service.sql");
 pub const GROUPS_REPO: QueryFile = query_file!("groups/repo.sql");
+/// Narrows the grouping views to `--team/--service/--repo` (`metrics::scope`).
+pub const GROUPS_SCOPE: QueryFile = query_file!("groups/scope.sql");
 
 /// The metric views, in dependency order (after production deployments and
 /// the grouping views).
@@ -52,6 +54,12 @@ pub const REPORT_DATA_QUALITY: QueryFile = query_file!("report/data_quality.sql"
 /// `id` parameter (`src/explain.rs`).
 pub const EXPLAIN_DEPLOYMENT: QueryFile = query_file!("explain/deployment.sql");
 pub const EXPLAIN_INCIDENT: QueryFile = query_file!("explain/incident.sql");
+
+/// `serve`'s drill-down lists over the window's metric views
+/// (`src/serve/lists.rs`).
+pub const DASHBOARD_DEPLOYMENTS: QueryFile = query_file!("dashboard/deployments.sql");
+pub const DASHBOARD_INCIDENTS: QueryFile = query_file!("dashboard/incidents.sql");
+pub const DASHBOARD_SLOWEST_CHANGES: QueryFile = query_file!("dashboard/slowest_changes.sql");
 
 /// Joins the metric views into the docs/metrics.md section 6 rows.
 pub const METRICS: QueryFile = query_file!("metrics.sql");

@@ -5,6 +5,7 @@ pub mod benchmark;
 pub mod catalogue;
 pub mod interval;
 pub mod levels;
+pub mod scope;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -61,6 +62,9 @@ pub struct MetricsOptions {
     pub rework_labels: Vec<String>,
     pub include_baseline: bool,
     pub benchmark: Benchmark,
+    /// `--team`, `--service`, `--repo`: which deployments and incidents
+    /// count (empty: all of them).
+    pub scope: scope::Scope,
 }
 
 impl MetricsOptions {
@@ -79,6 +83,7 @@ impl MetricsOptions {
                 .collect(),
             include_baseline: false,
             benchmark: Benchmark::load(levels::BenchmarkName::default()).expect("bundled"),
+            scope: scope::Scope::default(),
         }
     }
 
@@ -163,10 +168,23 @@ pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()
         Some(Grouping::Repo) => queries::GROUPS_REPO,
     };
     let params = opts.params();
-    let files = std::iter::once(queries::PRODUCTION_DEPLOYMENTS)
-        .chain(std::iter::once(groups))
-        .chain(queries::METRIC_VIEWS);
-    for file in files {
+    engine
+        .bundled_statements(&queries::PRODUCTION_DEPLOYMENTS, &params)
+        .await?;
+    if opts.scope.is_empty() {
+        engine.bundled_statements(&groups, &params).await?;
+    } else {
+        let renamed: Vec<String> = queries::bundled_statement_list(&groups, &params)?
+            .iter()
+            .map(|s| scope::rename_groups(s))
+            .collect();
+        engine.run_statements(&groups, &renamed).await?;
+        let scope_params = opts.scope.params(opts.group == Some(Grouping::Team));
+        engine
+            .bundled_statements(&queries::GROUPS_SCOPE, &scope_params)
+            .await?;
+    }
+    for file in queries::METRIC_VIEWS {
         engine.bundled_statements(&file, &params).await?;
     }
     Ok(())

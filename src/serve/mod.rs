@@ -41,9 +41,17 @@
 //! key (a retried POST changes nothing), bounded by `--max-body` (413), and
 //! written one at a time while reads go on from their snapshots.
 
+pub mod audit;
+pub mod auth;
+mod cache;
+mod dashboard;
 pub mod limits;
+mod lists;
+mod routes;
+pub mod tls;
+pub mod tokens;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,9 +61,8 @@ use bytes::Bytes;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use futures_util::FutureExt;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
@@ -64,7 +71,6 @@ use crate::engine::{Engine, ProductionPattern};
 use crate::error::{Error, Result};
 use crate::metrics::interval::{self, Interval};
 use crate::metrics::{self, Grouping, MetricsOptions, catalogue};
-use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 pub use limits::SqlLimits;
 
@@ -112,6 +118,10 @@ pub struct ServeOptions {
     pub window_days: i64,
     pub production: ProductionPattern,
     pub limits: Limits,
+    /// `--allow-anonymous`: serve without tokens on a non-loopback address.
+    pub allow_anonymous: bool,
+    /// `--tls-cert`/`--tls-key`: HTTPS.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 struct Cached {
@@ -122,8 +132,10 @@ struct Cached {
 
 struct Server {
     warehouse: Warehouse,
-    /// `DORALENS_INGEST_TOKEN`: the push endpoint exists only with it.
-    ingest_token: Option<String>,
+    /// Tokens and roles (and `DORALENS_INGEST_TOKEN`, for pushes).
+    access: auth::Access,
+    audit: audit::AuditLog,
+    answers: cache::Answers,
     /// Pushed writes, one at a time.
     writes: std::sync::Mutex<()>,
     options: ServeOptions,
@@ -238,8 +250,19 @@ impl Server {
         opts
     }
 
-    async fn openmetrics(self: &Arc<Self>) -> Answer {
+    async fn openmetrics(self: &Arc<Self>, principal: &auth::Principal) -> Answer {
         let engine = self.engine().await?;
+        if !principal.teams.is_empty() {
+            // Only the token's teams, and the organisation over them.
+            let to = Timestamp::now();
+            let mut opts = self.metric_options(to - Span::days(self.options.window_days), to);
+            opts.scope.teams = lists::allowed_teams(principal, &[])?;
+            let session = self.session(&engine)?;
+            let text = self
+                .run_query(async move { openmetrics_text(&session, &opts).await })
+                .await?;
+            return Ok(openmetrics_reply(text));
+        }
         {
             let cache = self.cache.lock().await;
             if let Some(text) = cache
@@ -263,7 +286,11 @@ impl Server {
         Ok(openmetrics_reply(text))
     }
 
-    async fn dora(self: &Arc<Self>, params: &HashMap<String, String>) -> Answer {
+    async fn dora(
+        self: &Arc<Self>,
+        params: &BTreeMap<String, String>,
+        principal: &auth::Principal,
+    ) -> Answer {
         let names = catalogue::dora_api_names();
         let metric = params
             .get("metric")
@@ -323,6 +350,8 @@ impl Server {
         if team.is_some() {
             opts.group = Some(Grouping::Team);
         }
+        // A token limited to teams: its teams only (the organisation over them).
+        opts.scope.teams = lists::allowed_teams(principal, &Vec::from_iter(team.clone()))?;
         let engine = self.engine().await?;
         let session = self.session(&engine)?;
         self.run_query(async move {
@@ -333,19 +362,35 @@ impl Server {
             dora_points(&table, column, team.as_deref())
         })
         .await
-        .map(|v| json_reply(StatusCode::OK, &v))
+        .map(|v| {
+            let n = v.as_array().map_or(0, Vec::len) as u64;
+            let mut response = json_reply(StatusCode::OK, &v);
+            response.extensions_mut().insert(routes::Rows(n));
+            response
+        })
     }
 
-    async fn sql(self: &Arc<Self>, query: String) -> Answer {
+    /// Read-only SQL; an admin's session also has the `audit` table.
+    async fn sql(self: &Arc<Self>, query: String, admin: bool) -> Answer {
         limits::check_sql(&query, &self.options.limits.sql)?;
         let engine = self.engine().await?;
         let session = self.session(&engine)?;
         let to = Timestamp::now();
         let opts = self.metric_options(to - Span::days(self.options.window_days), to);
         let max = self.options.limits.sql_max_rows;
+        let audit_rows = if admin {
+            Some(audit::read(self.warehouse.root(), None)?)
+        } else {
+            None
+        };
         let value = self
             .run_query(async move {
                 metrics::register_views(&session, &opts).await?;
+                if let Some(batches) = audit_rows {
+                    let table =
+                        datafusion::datasource::MemTable::try_new(audit::schema(), vec![batches])?;
+                    session.ctx.register_table("audit", Arc::new(table))?;
+                }
                 let read_only = SQLOptions::new()
                     .with_allow_ddl(false)
                     .with_allow_dml(false)
@@ -368,151 +413,11 @@ impl Server {
                 rows_json(&batches, max)
             })
             .await?;
-        Ok(json_reply(StatusCode::OK, &value))
+        let n = value["rows"].as_array().map_or(0, Vec::len) as u64;
+        let mut response = json_reply(StatusCode::OK, &value);
+        response.extensions_mut().insert(routes::Rows(n));
+        Ok(response)
     }
-
-    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Full<Bytes>> {
-        let path = request.uri().path().to_string();
-        let params: HashMap<String, String> = request
-            .uri()
-            .query()
-            .map(|q| {
-                url::form_urlencoded::parse(q.as_bytes())
-                    .into_owned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        let method = request.method().clone();
-        let answer = match (method, path.as_str()) {
-            (Method::GET, "/metrics") => self.openmetrics().await,
-            (Method::GET, "/api/v1/dora/metrics") => self.dora(&params).await,
-            (Method::GET, "/api/v1/sql") => match params.get("q") {
-                Some(q) => self.sql(q.clone()).await,
-                None => Err(Error::usage("q", "give the query as ?q=... or POST it").into()),
-            },
-            (Method::POST, "/api/v1/sql") => match self.body(request).await {
-                Ok(query) => self.sql(query).await,
-                Err(f) => Err(f),
-            },
-            (Method::POST, "/api/v1/deployments") if self.ingest_token.is_some() => {
-                self.push(Table::Deployments, request).await
-            }
-            (Method::POST, "/api/v1/incidents") if self.ingest_token.is_some() => {
-                self.push(Table::Incidents, request).await
-            }
-            (Method::GET, "/") => Ok(reply(
-                StatusCode::OK,
-                "text/plain; charset=utf-8",
-                "doralens: GET /metrics, GET /api/v1/dora/metrics?metric=..., GET|POST /api/v1/sql\n"
-                    .into(),
-            )),
-            _ => Err(Failure(
-                StatusCode::NOT_FOUND,
-                "not found: /metrics, /api/v1/dora/metrics, /api/v1/sql".into(),
-            )),
-        };
-        answer.unwrap_or_else(|Failure(status, message)| {
-            json_reply(status, &json!({ "message": message }))
-        })
-    }
-
-    /// `POST /api/v1/<table>`: validates the body like `import` and
-    /// upserts it (see the module docs).
-    async fn push(self: &Arc<Self>, table: Table, request: Request<Incoming>) -> Answer {
-        let expected = format!("Bearer {}", self.ingest_token.as_deref().unwrap_or(""));
-        let given = request
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .map(|v| v.as_bytes())
-            .unwrap_or(b"");
-        if !same_secret(given, expected.as_bytes()) {
-            return Err(Failure(
-                StatusCode::UNAUTHORIZED,
-                "send the ingest token as `Authorization: Bearer <DORALENS_INGEST_TOKEN>`".into(),
-            ));
-        }
-        let body = self.body(request).await?;
-        let server = self.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            let batch = crate::ingest::files::read_json_body(table, &body)?;
-            let _one_at_a_time = server.writes.lock().unwrap_or_else(|p| p.into_inner());
-            let batches = crate::ingest::keep_last_per_key(table, vec![batch])?;
-            server.warehouse.upsert(table, &batches)
-        })
-        .await
-        .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        match written {
-            Ok(report) => Ok(json_reply(
-                StatusCode::OK,
-                &json!({
-                    "table": table.to_string(),
-                    "written": report.written,
-                    "replaced": report.replaced,
-                    "total": report.total,
-                }),
-            )),
-            Err(Error::Input {
-                line,
-                column,
-                message,
-                ..
-            }) => Ok(json_reply(
-                StatusCode::BAD_REQUEST,
-                &json!({
-                    "message": format!("item {line}: field `{column}`: {message}; nothing was written"),
-                    "item": line,
-                    "field": column,
-                }),
-            )),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// The request body as text, refused with 413 as soon as it is known to
-    /// be larger than `--max-body` (from its Content-Length, or while it
-    /// streams), never buffered past the limit.
-    async fn body(&self, request: Request<Incoming>) -> std::result::Result<String, Failure> {
-        let max = self.options.limits.max_body;
-        let too_large = || {
-            Failure(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {max} bytes (--max-body)"),
-            )
-        };
-        let declared = request
-            .headers()
-            .get(hyper::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max as u64) {
-            return Err(too_large());
-        }
-        let body = Limited::new(request.into_body(), max)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    too_large()
-                } else {
-                    Failure(
-                        StatusCode::BAD_REQUEST,
-                        format!("cannot read the body: {e}"),
-                    )
-                }
-            })?
-            .to_bytes();
-        String::from_utf8(body.to_vec())
-            .map_err(|_| Failure(StatusCode::BAD_REQUEST, "the body is not UTF-8 text".into()))
-    }
-}
-
-/// Compares a secret without stopping at the first difference.
-fn same_secret(given: &[u8], expected: &[u8]) -> bool {
-    let mut diff = given.len() ^ expected.len();
-    for (i, e) in expected.iter().enumerate() {
-        diff |= usize::from(given.get(i).copied().unwrap_or(0) ^ e);
-    }
-    diff == 0
 }
 
 /// An unknown team is a 400 naming the valid ones, not an empty answer.
@@ -664,6 +569,34 @@ impl Drop for QueryRuntime {
 /// Serves until the process is stopped. Must be called inside a tokio
 /// runtime; the queries get a runtime of their own.
 pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
+    let ingest_token = std::env::var("DORALENS_INGEST_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    let access = auth::Access::new(warehouse.clone(), ingest_token)?;
+    let protected = access.required()?;
+    if !protected && !options.addr.ip().is_loopback() {
+        if !options.allow_anonymous {
+            return Err(Error::usage(
+                "--addr",
+                format!(
+                    "{} is reachable from other machines and this warehouse has no read tokens, \
+                     so anyone could read every team's numbers; create one first \
+                     (doralens token create --role viewer --name NAME, then send it as \
+                     `Authorization: Bearer <token>`), listen on 127.0.0.1, or pass \
+                     --allow-anonymous to serve without tokens anyway",
+                    options.addr
+                ),
+            ));
+        }
+        eprintln!(
+            "warning: serving {} without tokens (--allow-anonymous): anyone who reaches it reads every team's numbers",
+            options.addr
+        );
+    }
+    let audit = audit::AuditLog::open(warehouse.root())?;
+    let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|e| Error::io("cannot listen on", options.addr.to_string(), e))?;
@@ -682,25 +615,27 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
             .map_err(|e| Error::io("cannot start runtime", "<tokio>", e))?,
     ));
     // The address on stdout (a script or test reads it); the rest on stderr.
-    println!("http://{local}");
+    println!("{scheme}://{local}");
     eprintln!(
-        "serving {} at http://{local}: /metrics, /api/v1/dora/metrics, /api/v1/sql (Ctrl-C stops)",
+        "serving {} at {scheme}://{local}: the dashboard at /, /metrics, /api/v1/... (Ctrl-C stops)",
         warehouse.root().display()
     );
     let connections = Arc::new(Semaphore::new(options.limits.max_connections));
     let header_timeout = options.limits.header_timeout;
-    let ingest_token = std::env::var("DORALENS_INGEST_TOKEN")
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty());
-    if ingest_token.is_some() {
+    if protected {
+        eprintln!("read tokens exist: every data route needs `Authorization: Bearer <token>`");
+    }
+    eprintln!("audit log: {}", audit.path().display());
+    if access.has_ingest_token() {
         eprintln!(
             "DORALENS_INGEST_TOKEN is set: POST /api/v1/deployments and /api/v1/incidents accept pushed rows"
         );
     }
     let server = Arc::new(Server {
         warehouse,
-        ingest_token,
+        access,
+        audit,
+        answers: cache::Answers::default(),
         writes: std::sync::Mutex::new(()),
         queries: Semaphore::new(options.limits.max_queries),
         options,
@@ -731,12 +666,33 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
             }
         };
         let server = server.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _permit = permit;
-            let service = hyper::service::service_fn(move |request| {
-                let server = server.clone();
-                async move {
-                    let response = std::panic::AssertUnwindSafe(server.handle(request))
+            match tls {
+                None => connection(server, stream, header_timeout).await,
+                // The handshake is bounded like the headers that follow it.
+                Some(acceptor) => {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
+                    {
+                        connection(server, stream, header_timeout).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Serves one connection's requests (HTTP/1.1, plain or TLS).
+async fn connection<S>(server: Arc<Server>, stream: S, header_timeout: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |request| {
+        let server = server.clone();
+        async move {
+            let response = std::panic::AssertUnwindSafe(server.handle(request))
                         .catch_unwind()
                         .await
                         .unwrap_or_else(|_| {
@@ -745,14 +701,12 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
                                 &json!({ "message": "internal error while answering this request (a bug in doralens; the server goes on)" }),
                             )
                         });
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
-        });
-    }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
 }

@@ -4,12 +4,15 @@ mod mock_api;
 mod mock_forge;
 mod util;
 
+mod access;
 #[cfg(feature = "cloud")]
 mod cloud;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod conformance;
+mod dashboard_page;
 mod dashboards;
+mod filters;
 mod forges;
 mod generate;
 mod git;
@@ -19,6 +22,7 @@ mod push;
 mod reliability;
 mod reports;
 mod scenarios;
+mod tls;
 mod trackers;
 mod warehouse;
 

@@ -121,7 +121,7 @@ fn the_html_report_renders_in_headless_chromium_without_errors() {
 
 /// Headless Chromium as this machine allows it (no sandbox as root, no
 /// background network: the workplace has none), with a fresh profile.
-fn headless(profile: &Path) -> Command {
+pub fn headless(profile: &Path) -> Command {
     let mut cmd = Command::new(chromium());
     cmd.args([
         "--headless",

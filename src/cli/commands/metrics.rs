@@ -33,6 +33,7 @@ pub fn options(args: &MetricsArgs) -> Result<MetricsOptions> {
     let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
     opts.interval = args.interval;
     opts.group = args.by;
+    opts.scope = args.scope.scope();
     opts.incident_window = interval::parse_span("--incident-window", &args.incident_window)?;
     opts.production = args.env.pattern()?;
     opts.benchmark = args.bench.load()?;

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod report;
 pub mod serve;
 pub mod sql;
+pub mod token;
 pub mod vacuum;
 
 use std::path::PathBuf;

@@ -15,6 +15,14 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<()> {
             window_days: args.window_days,
             production: args.env.pattern()?,
             limits,
+            allow_anonymous: args.allow_anonymous,
+            tls: match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(crate::serve::tls::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
         },
     )
     .await
