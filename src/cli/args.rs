@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::{DEFAULT_PRODUCTION, ProductionPattern};
+use crate::base::production::{DEFAULT_PRODUCTION, ProductionPattern};
 use crate::error::Result;
 use crate::metrics::interval::{self, Interval};
 use crate::metrics::levels::{Benchmark, BenchmarkName};

@@ -71,7 +71,7 @@ impl Config {
             message,
         };
         if let Some(p) = &self.production {
-            crate::engine::ProductionPattern::new(p)
+            crate::base::production::ProductionPattern::new(p)
                 .map_err(|e| bad(format!("production: {e}")))?;
         }
         if self.concurrency == Some(0) {

@@ -8,10 +8,10 @@ use clap::{ArgMatches, Args};
 use serde::{Deserialize, Serialize};
 
 use super::{SourceEntry, flags, layer, read_config};
+use crate::base::production::{DEFAULT_PRODUCTION, ProductionPattern};
 use crate::cli::commands::Context;
 use crate::cli::commands::ingest::run_source_on;
 use crate::cli::config::Config;
-use crate::engine::{DEFAULT_PRODUCTION, ProductionPattern};
 use crate::error::{Error, Result};
 use crate::ingest::forge::{ForgeOptions, ForgeSource, SyncContext};
 

@@ -27,7 +27,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -425,13 +425,12 @@ fn header_u64(fetched: &Fetched, names: &[&str]) -> Option<u64> {
 
 /// Time until the rate-limit window resets (`x-ratelimit-reset` on GitHub,
 /// `RateLimit-Reset` on GitLab: epoch seconds), plus a second of margin.
+/// At most an hour: the windows reset hourly (GitHub) or faster (GitLab),
+/// so a longer wait is a skewed clock, ours or theirs.
 fn reset_delay(fetched: &Fetched) -> Option<Duration> {
     let reset = header_u64(fetched, &["x-ratelimit-reset", "ratelimit-reset"])?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Some(Duration::from_secs(reset.saturating_sub(now) + 1))
+    let now = u64::try_from(crate::base::time::Timestamp::now().micros() / 1_000_000).unwrap_or(0);
+    Some(Duration::from_secs(reset.saturating_sub(now).min(3600) + 1))
 }
 
 /// How long a rate-limited answer asks us to wait, and why; None when the

@@ -35,9 +35,10 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::base::time::parse_rfc3339;
 use crate::error::{Error, Result};
 use crate::ingest::client::http::{Fetched, GraphQlErrors, Http, Notify, RetryPolicy, fetched};
-use crate::ingest::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
+use crate::ingest::forge::{self, Forge, ForgeOptions, RepoSync, later};
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{ChangeCommitRow, ChangeRow, CommitRow};
 use crate::store::schema::Table;
@@ -300,7 +301,7 @@ struct Issue {
 }
 
 fn time(what: &str, s: &str) -> Result<i64, String> {
-    parse_time(s).ok_or_else(|| format!("{what}: `{s}` is not an RFC 3339 time"))
+    parse_rfc3339(s).ok_or_else(|| format!("{what}: `{s}` is not an RFC 3339 time"))
 }
 
 fn opt_time(what: &str, s: Option<&str>) -> Result<Option<i64>, String> {
@@ -942,7 +943,7 @@ fn change_detail_of(
     let mut detail = ChangeDetail::default();
     for c in &pr_commits {
         let authored = c.commit.author.as_ref().and_then(|a| a.date.as_deref());
-        if let Some(t) = authored.and_then(parse_time) {
+        if let Some(t) = authored.and_then(parse_rfc3339) {
             detail.first_commit_at = Some(detail.first_commit_at.map_or(t, |f: i64| f.min(t)));
         }
     }
@@ -954,11 +955,11 @@ fn change_detail_of(
     let review_times = reviews
         .iter()
         .filter(|r| others(&r.user))
-        .filter_map(|r| r.submitted_at.as_deref().and_then(parse_time));
+        .filter_map(|r| r.submitted_at.as_deref().and_then(parse_rfc3339));
     let comment_times = comments
         .iter()
         .filter(|c| others(&c.user))
-        .filter_map(|c| parse_time(&c.created_at));
+        .filter_map(|c| parse_rfc3339(&c.created_at));
     detail.first_review_at = review_times.chain(comment_times).min();
     let commits = if pull.merged_at.is_some() {
         pr_commits
@@ -1014,7 +1015,7 @@ impl Forge for GitHub {
         let repo = &sync.repo;
         let info: Repository = self.get_json(repo, &format!("/repos/{repo}")).await?;
         sync.cursor.default_branch = Some(info.default_branch.clone());
-        sync.cursor.links = info.html_url.map(|web| forge::WebLinks {
+        sync.cursor.links = info.html_url.map(|web| crate::store::links::WebLinks {
             repo: repo.clone(),
             commit: format!("{web}/commit/{{sha}}"),
             change: format!("{web}/pull/{{number}}"),
@@ -1219,7 +1220,7 @@ impl Forge for GitHub {
                 let outcome = statuses
                     .iter()
                     .filter(|s| matches!(s.state.as_str(), "success" | "failure" | "error"))
-                    .max_by_key(|s| parse_time(&s.created_at));
+                    .max_by_key(|s| parse_rfc3339(&s.created_at));
                 let Some(outcome) = outcome else {
                     if *created >= recent {
                         oldest_pending = Some(oldest_pending.map_or(*created, |o| o.min(*created)));
@@ -1290,7 +1291,7 @@ impl Forge for GitHub {
         let from = sync
             .cursor
             .workflow_runs
-            .unwrap_or_else(|| parse_time(ACTIONS_BEGAN).expect("a valid RFC 3339 time"));
+            .unwrap_or_else(|| parse_rfc3339(ACTIONS_BEGAN).expect("a valid RFC 3339 time"));
         let mut ranges = vec![(from / second * second, now + 86_400 * second)];
         let mut buffer = TableBuffer::new(Table::Deployments);
         let (mut newest, mut oldest_running): (Option<i64>, Option<i64>) = (None, None);
@@ -1398,7 +1399,7 @@ impl Forge for GitHub {
         let mut pages = self.pages(&repo, "releases", &path);
         while let Some(page) = pages.next::<Release>().await? {
             for r in page.iter().filter(|r| !r.draft && !r.prerelease) {
-                let Some(published) = r.published_at.as_deref().and_then(parse_time) else {
+                let Some(published) = r.published_at.as_deref().and_then(parse_rfc3339) else {
                     continue;
                 };
                 // A release whose tag is gone deploys nothing we can name.
@@ -1440,7 +1441,7 @@ impl Forge for GitHub {
         while let Some(page) = pages.next::<Issue>().await? {
             for issue in page.iter().filter(|i| i.pull_request.is_none()) {
                 let id = format!("{repo}#{}", issue.number);
-                newest = later(newest, parse_time(&issue.updated_at));
+                newest = later(newest, parse_rfc3339(&issue.updated_at));
                 if !issue
                     .labels
                     .iter()

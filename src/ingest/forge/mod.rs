@@ -53,6 +53,7 @@ use crate::error::{Error, Result};
 use crate::ingest::client::http::Notify;
 use crate::ingest::source::{ScopeSync, Source};
 use crate::store::buffer::TableBuffer;
+use crate::store::links::WebLinks;
 use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 
@@ -138,8 +139,6 @@ pub struct Cursor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_runs: Option<i64>,
 }
-
-pub use crate::store::links::WebLinks;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepoReport {
@@ -699,9 +698,6 @@ pub fn severity_label<'s>(labels: impl IntoIterator<Item = &'s str>) -> Option<&
     let re = SEVERITY.get_or_init(|| Regex::new(r"(?i)^(sev|severity|p[0-4]$)").expect("valid"));
     labels.into_iter().find(|l| re.is_match(l))
 }
-
-/// RFC 3339 → microseconds UTC.
-pub use crate::base::time::parse_rfc3339 as parse_time;
 
 /// RFC 3339 (UTC, seconds) for API parameters.
 pub fn format_time(micros: i64) -> String {

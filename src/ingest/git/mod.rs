@@ -1,6 +1,6 @@
 //! Local git repositories (`doralens ingest git`, `doralens analyze`), read
 //! with gix: pure Rust, no libgit2 or C toolchain, and fast enough to walk
-//! large histories (see the benchmark in ARCHITECTURE.md).
+//! large histories (see the benchmark in docs/performance.md).
 //!
 //! What is read:
 //! - **commits** reachable from the selected branches (default: the branch
