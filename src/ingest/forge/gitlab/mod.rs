@@ -23,17 +23,10 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
-use gitlab::api::{self, ApiError, AsyncClient, Pagination, RestClient};
-use http_body_util::Full;
+use gitlab::api::{self, ApiError, Pagination};
 use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use std::collections::HashSet;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::base::time::parse_rfc3339;
@@ -43,154 +36,18 @@ use crate::ingest::forge::{self, Forge, ForgeOptions, RepoSync, later};
 use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 
+mod deliveries;
+mod shapes;
+mod transport;
+
+pub use shapes::commits_page;
+use shapes::*;
+pub use transport::Transport;
+use transport::*;
+
 pub const DEFAULT_API: &str = "https://gitlab.com";
 pub const TOKEN_ENV: &str = "GITLAB_TOKEN";
 const DETAIL_CONCURRENCY: usize = 4;
-
-#[derive(Deserialize)]
-struct Project {
-    default_branch: Option<String>,
-    web_url: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Commit {
-    id: String,
-    #[serde(default)]
-    parent_ids: Vec<String>,
-    author_name: Option<String>,
-    authored_date: String,
-    committed_date: Option<String>,
-    title: Option<String>,
-}
-
-/// A merge request's first commit and first review times, and its commits
-/// when it was merged.
-type MrDetail = (Option<i64>, Option<i64>, Vec<Commit>);
-
-#[derive(Deserialize)]
-struct UserRef {
-    username: String,
-    #[serde(default)]
-    bot: bool,
-}
-
-#[derive(Deserialize)]
-struct MergeRequest {
-    iid: i64,
-    title: Option<String>,
-    author: Option<UserRef>,
-    created_at: String,
-    updated_at: String,
-    merged_at: Option<String>,
-    merge_commit_sha: Option<String>,
-    squash_commit_sha: Option<String>,
-    sha: Option<String>,
-    target_branch: Option<String>,
-    #[serde(default)]
-    labels: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Note {
-    author: Option<UserRef>,
-    created_at: String,
-    #[serde(default)]
-    system: bool,
-}
-
-/// The environment embedded in a deployment (GitLab's `EnvironmentBasic`:
-/// id, name, slug, external_url, created_at, updated_at; no tier).
-#[derive(Deserialize)]
-struct EnvironmentBasic {
-    name: String,
-}
-
-/// An entry of `GET /projects/:id/environments`, where the tier is.
-#[derive(Deserialize)]
-struct Environment {
-    name: String,
-    tier: Option<String>,
-}
-
-/// The job that ran a deployment (`deployable`, absent for deployments
-/// created through the API).
-#[derive(Deserialize)]
-struct Deployable {
-    #[serde(default)]
-    id: Option<u64>,
-    finished_at: Option<String>,
-}
-
-/// The fields of a pipeline job doralens reads (`GET /projects/:id/jobs`).
-#[derive(Deserialize)]
-struct Job {
-    id: u64,
-    name: String,
-    status: String,
-    #[serde(rename = "ref", default)]
-    git_ref: Option<String>,
-    created_at: String,
-    #[serde(default)]
-    started_at: Option<String>,
-    #[serde(default)]
-    finished_at: Option<String>,
-    #[serde(default)]
-    commit: Option<JobCommit>,
-}
-
-#[derive(Deserialize)]
-struct JobCommit {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct Deployment {
-    iid: i64,
-    sha: String,
-    created_at: String,
-    updated_at: String,
-    /// Not in GitLab's documented entity; read when a version sends it.
-    finished_at: Option<String>,
-    status: String,
-    environment: EnvironmentBasic,
-    deployable: Option<Deployable>,
-}
-
-#[derive(Deserialize)]
-struct Issue {
-    iid: i64,
-    title: Option<String>,
-    description: Option<String>,
-    created_at: String,
-    closed_at: Option<String>,
-    updated_at: String,
-    severity: Option<String>,
-    /// `issue`, `incident`, `test_case`, `task`.
-    issue_type: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ReleaseCommit {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct Release {
-    tag_name: String,
-    released_at: Option<String>,
-    commit: Option<ReleaseCommit>,
-    #[serde(default)]
-    upcoming_release: bool,
-}
-
-/// A failure of our transport, carried through the gitlab crate's
-/// `ApiError` and unwrapped again in [`api_error`].
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Transport(Box<Error>);
-
-type Hyper = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 pub struct GitLab {
     /// `<api url>/api/v4/`
@@ -200,143 +57,6 @@ pub struct GitLab {
     token: Option<String>,
     client: Hyper,
     http: Arc<Http>,
-}
-
-/// The client the gitlab crate's endpoints run on, for one repository
-/// (so messages name it).
-struct ProjectClient<'a> {
-    gitlab: &'a GitLab,
-    repo: &'a str,
-}
-
-impl RestClient for ProjectClient<'_> {
-    type Error = Transport;
-
-    fn rest_endpoint(&self, endpoint: &str) -> Result<url::Url, ApiError<Self::Error>> {
-        self.gitlab.base.join(endpoint).map_err(|e| {
-            ApiError::client(Transport(Box::new(Error::usage(
-                "--api-url",
-                e.to_string(),
-            ))))
-        })
-    }
-}
-
-#[async_trait]
-impl AsyncClient for ProjectClient<'_> {
-    async fn rest_async(
-        &self,
-        request: http::request::Builder,
-        body: Vec<u8>,
-    ) -> Result<http::Response<Bytes>, ApiError<Self::Error>> {
-        let gitlab = self.gitlab;
-        let (parts, ()) = request
-            .body(())
-            .map_err(|e| ApiError::client(Transport(Box::new(self.error(e)))))?
-            .into_parts();
-        let what = parts
-            .uri
-            .to_string()
-            .strip_prefix(&gitlab.api)
-            .map(str::to_string)
-            .unwrap_or_else(|| parts.uri.path().to_string());
-        let body = Bytes::from(body);
-        let fetched = gitlab
-            .http
-            .send(self.repo, &what, || {
-                let mut request = http::Request::from_parts(parts.clone(), Full::new(body.clone()));
-                if let Some(token) = &gitlab.token
-                    && let Ok(value) = http::HeaderValue::from_str(token)
-                {
-                    let mut value = value;
-                    value.set_sensitive(true);
-                    request.headers_mut().insert("PRIVATE-TOKEN", value);
-                }
-                let sent = gitlab.client.request(request);
-                async move {
-                    let response = sent.await.map_err(|e| format!("request failed ({e})"))?;
-                    crate::ingest::client::http::fetched(response).await
-                }
-            })
-            .await
-            .map_err(|e| ApiError::client(Transport(Box::new(e))))?;
-        let mut response = http::Response::builder().status(fetched.status);
-        if let Some(headers) = response.headers_mut() {
-            *headers = fetched.headers;
-        }
-        response
-            .body(fetched.body)
-            .map_err(|e| ApiError::client(Transport(Box::new(self.error(e)))))
-    }
-}
-
-impl ProjectClient<'_> {
-    fn error(&self, e: impl std::fmt::Display) -> Error {
-        Error::Forge {
-            forge: "gitlab",
-            repo: self.repo.to_string(),
-            message: e.to_string(),
-        }
-    }
-}
-
-fn api_error(repo: &str, what: &str, e: ApiError<Transport>) -> Error {
-    match e {
-        ApiError::Client { source } => *source.0,
-        other => Error::Forge {
-            forge: "gitlab",
-            repo: repo.to_string(),
-            message: format!("{what}: {other}"),
-        },
-    }
-}
-
-fn shape(repo: &str, what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Forge {
-        forge: "gitlab",
-        repo: repo.to_string(),
-        message: format!("{what}: the answer does not have the expected shape: {e}"),
-    }
-}
-
-fn time(repo: &str, what: &str, s: &str) -> Result<i64> {
-    parse_rfc3339(s).ok_or_else(|| shape(repo, what, format!("`{s}` is not an RFC 3339 time")))
-}
-
-fn opt_time(repo: &str, what: &str, s: Option<&str>) -> Result<Option<i64>> {
-    s.map(|s| time(repo, what, s)).transpose()
-}
-
-fn since(mark: Option<i64>) -> Option<DateTime<Utc>> {
-    // One second back: `updated_after` is strict and times are truncated.
-    mark.and_then(|m| DateTime::from_timestamp_micros(m - crate::base::time::MICROS_PER_SECOND))
-}
-
-fn push_commit(out: &mut TableBuffer, repo: &str, c: &Commit) -> Result<i64> {
-    let authored = time(repo, "authored_date", &c.authored_date)?;
-    let committed = opt_time(repo, "committed_date", c.committed_date.as_deref())?;
-    crate::store::rows::CommitRow {
-        repo,
-        sha: &c.id,
-        parents: &c.parent_ids,
-        author: c.author_name.as_deref(),
-        authored_at: crate::base::time::Timestamp::from_micros(authored),
-        committed_at: committed.map(crate::base::time::Timestamp::from_micros),
-        message: c.title.as_deref(),
-    }
-    .push(out);
-    Ok(committed.unwrap_or(authored))
-}
-
-/// One page of `GET /projects/:id/repository/commits` into `commits` rows;
-/// returns the newest commit time. (Public for the conversion benchmark.)
-pub fn commits_page(repo: &str, body: &[u8], out: &mut TableBuffer) -> Result<Option<i64>> {
-    let page: Vec<Commit> = serde_json::from_slice(body).map_err(|e| shape(repo, "commits", e))?;
-    let mut newest = None;
-    for c in &page {
-        newest = later(newest, Some(push_commit(out, repo, c)?));
-    }
-    Ok(newest)
 }
 
 impl GitLab {
@@ -448,26 +168,6 @@ impl GitLab {
         Ok((first_commit, first_review, commits))
     }
 }
-
-/// The deployments list is paginated like every list, but this version of
-/// the gitlab crate does not mark its endpoint `Pageable`.
-struct PagedDeployments<'a>(api::projects::deployments::Deployments<'a>);
-
-impl api::Endpoint for PagedDeployments<'_> {
-    fn method(&self) -> http::Method {
-        self.0.method()
-    }
-
-    fn endpoint(&self) -> std::borrow::Cow<'static, str> {
-        self.0.endpoint()
-    }
-
-    fn parameters(&self) -> api::QueryParams<'_> {
-        self.0.parameters()
-    }
-}
-
-impl api::Pageable for PagedDeployments<'_> {}
 
 impl GitLab {
     /// `GET /projects/:id`: its default branch and web address.
@@ -650,191 +350,6 @@ impl Forge for GitLab {
         )
     }
 
-    /// Finished pipeline jobs whose name matches `--deploy-workflow`, on
-    /// the default branch, that made no deployment of their own (a job
-    /// without `environment:`): deployments `<repo>/jobs/<id>`. Jobs come
-    /// newest first; the list is read back to a week before the newest job
-    /// seen last time (a job created earlier that finished since is seen).
-    async fn ci_deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
-        let repo = sync.repo.clone();
-        let Some(pattern) = sync.options().deploy_workflow.clone() else {
-            return Ok(());
-        };
-        let client = ProjectClient {
-            gitlab: self,
-            repo: &repo,
-        };
-        let branch = match sync.cursor.default_branch.clone() {
-            Some(b) => b,
-            None => {
-                let project = self.project(&client, &repo).await?;
-                sync.cursor.default_branch = project.default_branch.clone();
-                project.default_branch.unwrap_or_else(|| "main".into())
-            }
-        };
-        let environment = {
-            let name = sync.options().workflow_environment.clone();
-            sync.options().environment(&name, false)
-        };
-        let endpoint = api::projects::jobs::Jobs::builder()
-            .project(repo.as_str())
-            .scopes(
-                [
-                    api::projects::jobs::JobScope::Success,
-                    api::projects::jobs::JobScope::Failed,
-                    api::projects::jobs::JobScope::Canceled,
-                ]
-                .into_iter(),
-            )
-            .build()
-            .map_err(|e| shape(&repo, "jobs", e))?;
-        let paged = api::paged(endpoint, Pagination::All);
-        let mut stream = std::pin::pin!(Self::all::<_, Job>(&client, &paged));
-        let stop_before = sync
-            .cursor
-            .workflow_runs
-            .map(|c| c - forge::COMMIT_OVERLAP.micros());
-        let mut buffer = TableBuffer::new(Table::Deployments);
-        let mut newest = None;
-        while let Some(job) = stream.next().await {
-            let job = job.map_err(|e| api_error(&repo, "jobs", e))?;
-            let created = time(&repo, "created_at", &job.created_at)?;
-            if stop_before.is_some_and(|s| created < s) {
-                break;
-            }
-            newest = later(newest, Some(created));
-            if !pattern.is_match(&job.name)
-                || job.git_ref.as_deref() != Some(branch.as_str())
-                || sync.deployment_jobs.contains(&job.id)
-            {
-                continue;
-            }
-            let status = match job.status.as_str() {
-                "success" => "success",
-                "failed" => "failure",
-                "canceled" => "cancelled",
-                _ => continue,
-            };
-            let Some(finished) = opt_time(&repo, "finished_at", job.finished_at.as_deref())? else {
-                continue;
-            };
-            let Some(sha) = job.commit.as_ref().map(|c| c.id.clone()) else {
-                continue;
-            };
-            let started = opt_time(&repo, "started_at", job.started_at.as_deref())?;
-            forge::push_deployment(
-                &mut buffer,
-                sync,
-                &format!("{repo}/jobs/{}", job.id),
-                &environment,
-                &sha,
-                status,
-                started,
-                finished,
-            );
-        }
-        sync.write("pipeline jobs", vec![&mut buffer], |c| {
-            c.workflow_runs = later(c.workflow_runs, newest)
-        })
-    }
-
-    async fn deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
-        let repo = sync.repo.clone();
-        let client = ProjectClient {
-            gitlab: self,
-            repo: &repo,
-        };
-        // The deployments list embeds only the basic environment (no tier):
-        // the tiers come from the project's environments, read once a sync.
-        let environments = api::projects::environments::Environments::builder()
-            .project(repo.as_str())
-            .build()
-            .map_err(|e| shape(&repo, "environments", e))?;
-        let paged_environments = api::paged(environments, Pagination::All);
-        let mut production_tier: HashSet<String> = HashSet::new();
-        {
-            let mut stream =
-                std::pin::pin!(Self::all::<_, Environment>(&client, &paged_environments));
-            while let Some(e) = stream.next().await {
-                let e = e.map_err(|e| api_error(&repo, "environments", e))?;
-                if e.tier.as_deref() == Some("production") {
-                    production_tier.insert(e.name);
-                }
-            }
-        }
-        let mut tiers: Vec<String> = production_tier.iter().cloned().collect();
-        tiers.sort();
-        let tiers_changed = sync
-            .cursor
-            .production_environments
-            .as_ref()
-            .is_some_and(|before| *before != tiers);
-        let mut builder = api::projects::deployments::Deployments::builder();
-        builder
-            .project(repo.as_str())
-            .order_by(api::projects::deployments::DeploymentOrderBy::UpdatedAt)
-            .sort(api::common::SortOrder::Ascending);
-        if let Some(after) = since(sync.cursor.deployments).filter(|_| !tiers_changed) {
-            builder.updated_after(after);
-        }
-        let endpoint = builder
-            .build()
-            .map_err(|e| shape(&repo, "deployments", e))?;
-        let paged = api::paged(PagedDeployments(endpoint), Pagination::All);
-        let mut stream = std::pin::pin!(Self::all::<_, Deployment>(&client, &paged));
-        let mut buffer = TableBuffer::new(Table::Deployments);
-        let mut newest = None;
-        // Only finished deployments are stored; a running one's update
-        // time moves when it finishes, so the next run reads it again.
-        while let Some(d) = stream.next().await {
-            let d = d.map_err(|e| api_error(&repo, "deployments", e))?;
-            let updated = time(&repo, "updated_at", &d.updated_at)?;
-            let status = match d.status.as_str() {
-                "success" => "success",
-                "failed" => "failure",
-                "canceled" => "cancelled",
-                _ => continue,
-            };
-            newest = later(newest, Some(updated));
-            let created = time(&repo, "created_at", &d.created_at)?;
-            // When it finished: the deployment's own time where a version
-            // sends one, else its job's, else its last update (a finished
-            // deployment's status change is its last update).
-            if let Some(job) = d.deployable.as_ref().and_then(|j| j.id) {
-                sync.deployment_jobs.insert(job);
-            }
-            let job_finished = d.deployable.as_ref().and_then(|j| j.finished_at.as_deref());
-            let finished = opt_time(
-                &repo,
-                "finished_at",
-                d.finished_at.as_deref().or(job_finished),
-            )?
-            .unwrap_or(updated);
-            let id = format!("{repo}/deployments/{}", d.iid);
-            let environment = sync.options().environment(
-                &d.environment.name,
-                production_tier.contains(&d.environment.name),
-            );
-            forge::push_deployment(
-                &mut buffer,
-                sync,
-                &id,
-                &environment,
-                &d.sha,
-                status,
-                Some(created),
-                finished,
-            );
-            if buffer.len().is_multiple_of(100) {
-                sync.progress(format!("deployments: {} read", buffer.len()));
-            }
-        }
-        sync.write("deployments", vec![&mut buffer], |c| {
-            c.deployments = later(c.deployments, newest);
-            c.production_environments = Some(tiers);
-        })
-    }
-
     async fn releases(&self, sync: &mut RepoSync<'_>) -> Result<()> {
         let repo = sync.repo.clone();
         let client = ProjectClient {
@@ -932,5 +447,13 @@ impl Forge for GitLab {
         sync.write("incidents", vec![&mut buffer], |c| {
             c.incidents = later(c.incidents, newest)
         })
+    }
+
+    async fn deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        self.sync_deployments(sync).await
+    }
+
+    async fn ci_deployments(&self, sync: &mut RepoSync<'_>) -> Result<()> {
+        self.sync_pipeline_jobs(sync).await
     }
 }
