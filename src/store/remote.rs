@@ -647,7 +647,7 @@ impl WorkDir {
     }
 
     fn remove_dead(cache: &Path) {
-        super::warehouse::remove_dead_dirs(cache, "work-");
+        super::leftovers::remove_dead_dirs(cache, "work-");
     }
 }
 
