@@ -370,3 +370,149 @@ impl Warehouse {
         atomic_write(&root.join(format!("{set}.json")), |f| f.write_all(&json))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::store::parquet_io::read_files_parallel;
+    use crate::store::schema::Table;
+    use crate::store::testing::{deployments, texts};
+
+    /// Builds `set` for `stamp`: table `t` in two parts holding `ids`
+    /// split in two.
+    fn build(wh: &Warehouse, set: &str, stamp: &str, ids: &[&str]) -> Result<Derived> {
+        let schema = Table::Deployments.schema();
+        let (a, b) = ids.split_at(ids.len() / 2);
+        let parts = [deployments(a), deployments(b)];
+        wh.build_derived(set, stamp, &|w: &DerivedWriter| {
+            w.write("t", &schema, &parts, &["sha"])
+        })
+    }
+
+    fn ids(derived: &Derived) -> Vec<String> {
+        texts(
+            &read_files_parallel(&derived.files("t"), None).unwrap(),
+            "id",
+        )
+    }
+
+    #[test]
+    fn a_built_set_reads_back_under_its_stamp_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        assert!(wh.derived("set", "1,1").unwrap().is_none());
+        let built = build(&wh, "set", "1,1", &["a", "b", "c"]).unwrap();
+        assert_eq!(built.dir, wh.derived_root().join("set-g000001"));
+        let names: Vec<_> = built
+            .files("t")
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, ["part-000.parquet", "part-001.parquet"]);
+        assert_eq!(ids(&built), ["a", "b", "c"]);
+        assert!(built.files("missing").is_empty());
+        let found = wh.derived("set", "1,1").unwrap().unwrap();
+        assert_eq!((found.dir, found.stamp), (built.dir.clone(), "1,1".into()));
+        assert!(wh.derived("set", "1,2").unwrap().is_none(), "other inputs");
+        assert!(wh.derived("other", "1,1").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_set_built_for_the_stamp_is_not_built_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        let runs = AtomicUsize::new(0);
+        let schema = Table::Deployments.schema();
+        let parts = [deployments(&["a"])];
+        let build = |w: &DerivedWriter| {
+            runs.fetch_add(1, Ordering::Relaxed);
+            w.write("t", &schema, &parts, &[])
+        };
+        let first = wh.build_derived("set", "7", &build).unwrap();
+        let again = wh.build_derived("set", "7", &build).unwrap();
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+        assert_eq!(first.dir, again.dir);
+    }
+
+    #[test]
+    fn a_newer_generation_retires_the_old_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        let old = build(&wh, "set", "1", &["a"]).unwrap();
+        let new = build(&wh, "set", "2", &["a", "b"]).unwrap();
+        assert_eq!(new.dir, wh.derived_root().join("set-g000002"));
+        // A reader of the old generation can still read it.
+        assert_eq!(ids(&old), ["a"]);
+        assert_eq!(ids(&new), ["a", "b"]);
+        let pointer = wh.derived_pointer("set").unwrap().unwrap();
+        assert_eq!((pointer.generation, pointer.stamp.as_str()), (2, "2"));
+        let retired: Vec<u64> = pointer.retired.iter().map(|r| r.generation).collect();
+        assert_eq!(retired, [1]);
+        assert!(wh.derived("set", "1").unwrap().is_none());
+        assert_eq!(
+            wh.derived_sets().unwrap(),
+            [("set".to_string(), "2".to_string(), new.dir.clone())]
+        );
+    }
+
+    #[test]
+    fn a_failed_build_publishes_nothing_and_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        let done = build(&wh, "set", "1", &["a"]).unwrap();
+        let failed = wh.build_derived("set", "2", &|_| {
+            Err(Error::Warehouse {
+                path: "input".into(),
+                message: "no".into(),
+            })
+        });
+        assert!(failed.is_err());
+        assert!(wh.derived("set", "2").unwrap().is_none());
+        assert_eq!(wh.derived("set", "1").unwrap().unwrap().dir, done.dir);
+        let mut left: Vec<String> = fs::read_dir(wh.derived_root())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".lock", "set-g000001", "set.json"]);
+    }
+
+    #[test]
+    fn a_build_removes_killed_builds_and_generations_no_pointer_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        let root = wh.derived_root();
+        let stale = [
+            "set-g000001.tmp-4294967295",
+            "set-g000009",
+            "deployment_commits",
+            "deployment_warnings.old",
+        ];
+        for name in stale.iter().chain(&["other-g000001"]) {
+            fs::create_dir_all(root.join(name)).unwrap();
+        }
+        build(&wh, "set", "1", &["a"]).unwrap();
+        for name in stale {
+            assert!(!root.join(name).exists(), "{name} was left");
+        }
+        assert!(root.join("other-g000001").exists(), "another set's");
+    }
+
+    #[test]
+    fn a_union_lists_every_shards_parts_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        let a = build(&wh, "set-shard-1", "s", &["a", "b"]).unwrap();
+        let b = build(&wh, "set-shard-2", "s", &["c", "d"]).unwrap();
+        let mut expected = a.files("t");
+        expected.extend(b.files("t"));
+        let union = Derived::union(vec![a, b]).unwrap();
+        assert_eq!(union.files("t"), expected);
+        assert_eq!(expected.len(), 4);
+        assert_eq!(ids(&union), ["a", "b", "c", "d"]);
+        assert!(Derived::union(Vec::new()).is_none());
+    }
+}

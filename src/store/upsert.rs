@@ -245,3 +245,128 @@ impl Warehouse {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{deployment_rows, deployments, texts};
+
+    fn stored(wh: &Warehouse, column: &str) -> Vec<String> {
+        texts(&wh.read_table(Table::Deployments, None).unwrap(), column)
+    }
+
+    fn segment_files(wh: &Warehouse) -> Vec<String> {
+        let manifest = wh.manifest(Table::Deployments).unwrap();
+        manifest.segments.into_iter().map(|s| s.file).collect()
+    }
+
+    #[test]
+    fn an_upsert_replaces_rows_by_natural_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        let first = wh
+            .upsert(Table::Deployments, &deployments(&["d1", "d2"]))
+            .unwrap();
+        assert_eq!(
+            first,
+            UpsertReport {
+                written: 2,
+                replaced: 0,
+                total: 2
+            }
+        );
+        let rows = deployment_rows(&[("d2", "failure"), ("d3", "success")]);
+        let second = wh.upsert(Table::Deployments, &rows).unwrap();
+        assert_eq!(
+            second,
+            UpsertReport {
+                written: 2,
+                replaced: 1,
+                total: 3
+            }
+        );
+        assert_eq!(stored(&wh, "id"), ["d1", "d2", "d3"]);
+        assert_eq!(stored(&wh, "status"), ["failure", "success", "success"]);
+        assert_eq!(wh.version(Table::Deployments).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_second_identical_upsert_changes_no_row() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        let batches = deployments(&["d1", "d2", "d3"]);
+        wh.upsert(Table::Deployments, &batches).unwrap();
+        let before = wh.read_table(Table::Deployments, None).unwrap();
+        let again = wh.upsert(Table::Deployments, &batches).unwrap();
+        assert_eq!((again.replaced, again.total), (3, 3));
+        assert_eq!(wh.read_table(Table::Deployments, None).unwrap(), before);
+        assert_eq!(segment_files(&wh).len(), 1, "the old segment was retired");
+    }
+
+    #[test]
+    fn only_segments_holding_a_replaced_key_are_rewritten() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["a", "b"]))
+            .unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["c", "d"]))
+            .unwrap();
+        assert_eq!(
+            segment_files(&wh),
+            ["seg-000001.parquet", "seg-000002.parquet"]
+        );
+        wh.upsert(Table::Deployments, &deployments(&["c"])).unwrap();
+        // Segment 1 is untouched; segment 2 is rewritten as 3 (its rows
+        // but `c`), and the new `c` is segment 4.
+        assert_eq!(
+            segment_files(&wh),
+            [
+                "seg-000001.parquet",
+                "seg-000003.parquet",
+                "seg-000004.parquet"
+            ]
+        );
+        assert_eq!(stored(&wh, "id"), ["a", "b", "c", "d"]);
+        let manifest = wh.manifest(Table::Deployments).unwrap();
+        assert_eq!(manifest.next_segment, 4);
+        assert_eq!(
+            manifest.segments.iter().map(|s| s.rows).collect::<Vec<_>>(),
+            [2, 1, 1]
+        );
+    }
+
+    #[test]
+    fn ids_select_and_delete_ids_removes_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["gh-1", "gh-2", "gl-1"]))
+            .unwrap();
+        let mut github = wh
+            .ids(Table::Deployments, |id| id.starts_with("gh-"))
+            .unwrap();
+        github.sort();
+        assert_eq!(github, ["gh-1", "gh-2"]);
+        assert_eq!(wh.delete_ids(Table::Deployments, &[]).unwrap(), 0);
+        assert_eq!(wh.version(Table::Deployments).unwrap(), 1, "no write");
+        assert_eq!(wh.delete_ids(Table::Deployments, &github).unwrap(), 2);
+        assert_eq!(stored(&wh, "id"), ["gl-1"]);
+    }
+
+    #[test]
+    fn a_truncated_key_index_is_an_error_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d1"]))
+            .unwrap();
+        let index = wh.table_dir(Table::Deployments).join("seg-000001.keys");
+        fs::write(&index, [1u8, 2, 3]).unwrap();
+        match wh.upsert(Table::Deployments, &deployments(&["d1"])) {
+            Err(Error::Warehouse { path, message }) => {
+                assert_eq!(path, index);
+                assert!(message.contains("truncated"), "{message}");
+            }
+            other => panic!("expected a warehouse error, got {other:?}"),
+        }
+        assert_eq!(wh.version(Table::Deployments).unwrap(), 1, "no commit");
+    }
+}

@@ -190,3 +190,169 @@ impl Warehouse {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::parquet_io::read_files_parallel;
+    use crate::store::testing::{deployments, texts};
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// A warehouse whose first segment (`d1`, `d2`) was replaced while a
+    /// reader read, so it is retired, not deleted.
+    fn with_a_retired_segment(root: &Path) -> (Warehouse, PathBuf) {
+        let wh = Warehouse::open(root).unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d1", "d2"]))
+            .unwrap();
+        let guard = wh.read_guard().unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d1", "d2"]))
+            .unwrap();
+        drop(guard);
+        let old = wh.table_dir(Table::Deployments).join("seg-000001.parquet");
+        assert!(old.exists());
+        assert_eq!(wh.manifest(Table::Deployments).unwrap().retired.len(), 1);
+        (wh, old)
+    }
+
+    #[test]
+    fn vacuum_keeps_what_was_retired_within_the_retention_and_deletes_the_rest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (wh, old) = with_a_retired_segment(tmp.path());
+        let kept = wh.vacuum(HOUR, Duration::ZERO).unwrap();
+        assert_eq!(
+            kept,
+            VacuumReport {
+                removed: 0,
+                readers_present: false
+            }
+        );
+        assert!(old.exists());
+        let gone = wh.vacuum(Duration::ZERO, Duration::ZERO).unwrap();
+        assert_eq!(gone.removed, 2, "the segment and its key index");
+        assert!(!old.exists() && !old.with_extension("keys").exists());
+        let manifest = wh.manifest(Table::Deployments).unwrap();
+        assert!(manifest.retired.is_empty());
+        assert_eq!(manifest.version, 2, "vacuum commits no data change");
+        assert_eq!(
+            texts(&wh.read_table(Table::Deployments, None).unwrap(), "id"),
+            ["d1", "d2"]
+        );
+    }
+
+    #[test]
+    fn with_a_reader_present_only_files_retired_past_the_default_retention_go() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d1"]))
+            .unwrap();
+        let guard = wh.read_guard().unwrap();
+        let snapshot = wh.snapshot().unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d1", "d2"]))
+            .unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d3"]))
+            .unwrap();
+        // Backdate the first retirement past the default retention.
+        let dir = wh.table_dir(Table::Deployments);
+        let mut manifest = wh.manifest(Table::Deployments).unwrap();
+        assert_eq!(manifest.retired.len(), 1, "{manifest:?}");
+        manifest.retired[0].at_micros -= 2 * HOUR.as_micros() as i64;
+        wh.commit_manifest(&dir, &manifest).unwrap();
+        let mut files = manifest.retired[0].files.clone();
+        files.sort();
+        assert_eq!(files, ["seg-000001.keys", "seg-000001.parquet"]);
+
+        let report = wh
+            .vacuum(Duration::ZERO, Duration::from_millis(200))
+            .unwrap();
+        assert!(report.readers_present);
+        assert_eq!(report.removed, 2);
+        assert!(!dir.join("seg-000001.parquet").exists());
+        drop(snapshot);
+
+        // A younger retirement, named by a live snapshot, is kept for it.
+        let snapshot = wh.snapshot().unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d3"]))
+            .unwrap();
+        let report = wh
+            .vacuum(Duration::ZERO, Duration::from_millis(200))
+            .unwrap();
+        assert_eq!((report.removed, report.readers_present), (0, true));
+        let read = read_files_parallel(&snapshot.files(Table::Deployments), None).unwrap();
+        assert_eq!(texts(&read, "id"), ["d1", "d2", "d3"]);
+        drop(guard);
+        let report = wh.vacuum(Duration::ZERO, Duration::ZERO).unwrap();
+        assert_eq!((report.removed, report.readers_present), (2, false));
+    }
+
+    #[test]
+    fn vacuum_removes_the_files_of_writes_that_never_committed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d1"]))
+            .unwrap();
+        let dir = wh.table_dir(Table::Deployments);
+        for name in ["seg-000009.parquet", "seg-000009.keys", "notes.txt"] {
+            fs::write(dir.join(name), b"x").unwrap();
+        }
+        let report = wh.vacuum(HOUR, Duration::ZERO).unwrap();
+        assert_eq!(report.removed, 2);
+        assert!(!dir.join("seg-000009.parquet").exists());
+        assert!(dir.join("notes.txt").exists(), "not a name doralens writes");
+        assert!(dir.join("seg-000001.parquet").exists());
+    }
+
+    fn build(wh: &Warehouse, stamp: &str) -> PathBuf {
+        let schema = Table::Deployments.schema();
+        let parts = [deployments(&[stamp])];
+        wh.build_derived("set", stamp, &|w| w.write("t", &schema, &parts, &[]))
+            .unwrap()
+            .dir
+    }
+
+    #[test]
+    fn vacuum_deletes_retired_generations_past_the_retention() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        let first = build(&wh, "1");
+        let second = build(&wh, "2");
+        assert!(first.exists(), "retired, kept for readers");
+        assert_eq!(wh.vacuum(HOUR, Duration::ZERO).unwrap().removed, 0);
+        assert!(first.exists());
+        assert_eq!(
+            wh.vacuum(Duration::ZERO, Duration::ZERO).unwrap().removed,
+            1
+        );
+        assert!(!first.exists());
+        assert!(
+            wh.derived_pointer("set")
+                .unwrap()
+                .unwrap()
+                .retired
+                .is_empty()
+        );
+        assert_eq!(wh.derived("set", "2").unwrap().unwrap().dir, second);
+    }
+
+    #[test]
+    fn a_write_that_finds_no_reader_deletes_retired_generations() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        let first = build(&wh, "1");
+        build(&wh, "2");
+        wh.upsert(Table::Deployments, &deployments(&["d1"]))
+            .unwrap();
+        assert!(first.exists(), "nothing was superseded: nothing to collect");
+        let guard = wh.read_guard().unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d1"]))
+            .unwrap();
+        assert!(first.exists(), "a reader may read it");
+        drop(guard);
+        wh.upsert(Table::Deployments, &deployments(&["d1"]))
+            .unwrap();
+        assert!(!first.exists());
+    }
+}

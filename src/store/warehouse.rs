@@ -293,3 +293,85 @@ pub(super) fn sync_dir(dir: &Path) {
         let _ = d.sync_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{deployment_rows, deployments, texts};
+
+    #[test]
+    fn open_existing_refuses_a_missing_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let missing = tmp.path().join("nowhere");
+        match Warehouse::open_existing(&missing) {
+            Err(Error::Usage { option, message }) => {
+                assert_eq!(option, "--warehouse");
+                assert!(
+                    message.contains(&missing.display().to_string()),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a usage error, got {other:?}"),
+        }
+        assert!(!missing.exists(), "nothing created");
+        let wh = Warehouse::open(&missing).unwrap();
+        assert_eq!(wh.root(), missing.canonicalize().unwrap());
+        assert!(Warehouse::open_existing(&missing).is_ok());
+    }
+
+    #[test]
+    fn a_snapshot_keeps_reading_its_version_while_a_write_commits() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d1", "d2"]))
+            .unwrap();
+        let guard = wh.read_guard().unwrap();
+        let before = wh.snapshot().unwrap();
+        wh.upsert(
+            Table::Deployments,
+            &deployment_rows(&[("d1", "failure"), ("d3", "success")]),
+        )
+        .unwrap();
+        let after = wh.snapshot().unwrap();
+        assert_eq!(before.version(Table::Deployments), 1);
+        assert_eq!(after.version(Table::Deployments), 2);
+        assert_ne!(before.stamp(), after.stamp());
+        assert_eq!(before.stamp().split(',').count(), Table::ALL.len());
+
+        before.verify().unwrap();
+        let old = read_files_parallel(&before.files(Table::Deployments), None).unwrap();
+        assert_eq!(texts(&old, "id"), ["d1", "d2"]);
+        assert_eq!(texts(&old, "status"), ["success", "success"]);
+        let new = read_files_parallel(&after.files(Table::Deployments), None).unwrap();
+        assert_eq!(texts(&new, "status"), ["failure", "success", "success"]);
+        assert_eq!(
+            wh.table_files(Table::Deployments).unwrap(),
+            after.files(Table::Deployments)
+        );
+        drop(guard);
+    }
+
+    #[test]
+    fn verify_names_a_segment_of_the_wrong_size() {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        wh.upsert(Table::Deployments, &deployments(&["d1"]))
+            .unwrap();
+        let snapshot = wh.snapshot().unwrap();
+        let file = snapshot.files(Table::Deployments).remove(0);
+        let bytes = fs::read(&file).unwrap();
+        fs::write(&file, &bytes[..bytes.len() - 1]).unwrap();
+        match snapshot.verify() {
+            Err(Error::Warehouse { path, message }) => {
+                assert_eq!(path, file);
+                assert!(message.contains("damaged"), "{message}");
+                assert!(
+                    message.contains(&format!("expected {}", bytes.len())),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a warehouse error, got {other:?}"),
+        }
+        assert!(wh.read_table(Table::Deployments, None).is_err());
+    }
+}
