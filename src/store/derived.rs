@@ -378,7 +378,7 @@ mod tests {
     use super::*;
     use crate::store::parquet_io::read_files_parallel;
     use crate::store::schema::Table;
-    use crate::store::testing::{deployments, texts};
+    use crate::store::testing::{deployments, temp_warehouse, texts};
 
     /// Builds `set` for `stamp`: table `t` in two parts holding `ids`
     /// split in two.
@@ -400,8 +400,7 @@ mod tests {
 
     #[test]
     fn a_built_set_reads_back_under_its_stamp_only() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         assert!(wh.derived("set", "1,1").unwrap().is_none());
         let built = build(&wh, "set", "1,1", &["a", "b", "c"]).unwrap();
         assert_eq!(built.dir, wh.derived_root().join("set-g000001"));
@@ -421,8 +420,7 @@ mod tests {
 
     #[test]
     fn a_set_built_for_the_stamp_is_not_built_again() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let runs = AtomicUsize::new(0);
         let schema = Table::Deployments.schema();
         let parts = [deployments(&["a"])];
@@ -438,8 +436,7 @@ mod tests {
 
     #[test]
     fn a_newer_generation_retires_the_old_one() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let old = build(&wh, "set", "1", &["a"]).unwrap();
         let new = build(&wh, "set", "2", &["a", "b"]).unwrap();
         assert_eq!(new.dir, wh.derived_root().join("set-g000002"));
@@ -459,8 +456,7 @@ mod tests {
 
     #[test]
     fn a_failed_build_publishes_nothing_and_leaves_nothing() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let done = build(&wh, "set", "1", &["a"]).unwrap();
         let failed = wh.build_derived("set", "2", &|_| {
             Err(Error::Warehouse {
@@ -482,8 +478,7 @@ mod tests {
 
     #[test]
     fn a_build_removes_killed_builds_and_generations_no_pointer_names() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let root = wh.derived_root();
         let stale = [
             "set-g000001.tmp-4294967295",
@@ -503,8 +498,7 @@ mod tests {
 
     #[test]
     fn a_union_lists_every_shards_parts_in_order() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let a = build(&wh, "set-shard-1", "s", &["a", "b"]).unwrap();
         let b = build(&wh, "set-shard-2", "s", &["c", "d"]).unwrap();
         let mut expected = a.files("t");

@@ -66,6 +66,7 @@ pub(crate) fn process_is_gone(pid: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::temp_warehouse;
 
     /// Larger than any Linux pid (`pid_max` is at most 2^22).
     const DEAD: &str = "4294967295";
@@ -99,8 +100,7 @@ mod tests {
 
     #[test]
     fn taking_the_write_lock_sweeps_killed_writers_temporary_files() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let ours = std::process::id();
         let table = wh.table_dir(Table::Deployments);
         let state = wh.root().join("_state");

@@ -98,11 +98,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::store::testing::temp_warehouse;
 
     #[test]
     fn a_second_writer_waits_for_the_first() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let held = wh.lock().unwrap();
         let other = open_lock_file(&wh.root().join(WRITE_LOCK)).unwrap();
         assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)));
@@ -112,8 +112,7 @@ mod tests {
 
     #[test]
     fn readers_share_their_lock_and_keep_deleting_writers_out() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         assert!(try_exclusive_readers(wh.root()).is_some(), "no reader yet");
         let first = wh.read_guard().unwrap();
         let second = wh.read_guard().unwrap();
@@ -133,8 +132,7 @@ mod tests {
 
     #[test]
     fn exclusive_readers_within_waits_for_a_reader_only_so_long() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let guard = wh.read_guard().unwrap();
         assert!(wh.exclusive_readers_within(Duration::ZERO).is_none());
         let reader = std::thread::spawn(move || {

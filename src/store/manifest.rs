@@ -107,7 +107,7 @@ impl Warehouse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::Error;
+    use crate::store::testing::{temp_warehouse, warehouse_error};
 
     fn manifest_path(wh: &Warehouse) -> std::path::PathBuf {
         wh.table_dir(Table::Deployments).join(MANIFEST)
@@ -121,8 +121,7 @@ mod tests {
 
     #[test]
     fn a_table_never_written_has_an_empty_manifest_at_version_0() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let m = wh.manifest(Table::Deployments).unwrap();
         assert_eq!(m.format, MANIFEST_FORMAT);
         assert_eq!((m.version, m.rows(), m.segments.len()), (0, 0, 0));
@@ -131,8 +130,7 @@ mod tests {
 
     #[test]
     fn a_manifest_round_trips() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let segment = |n: u64, rows, bytes| Segment {
             file: format!("seg-{n:06}.parquet"),
             keys: format!("seg-{n:06}.keys"),
@@ -164,8 +162,7 @@ mod tests {
     fn empty_and_absent_fields_stay_out_of_the_file() {
         // Warehouses written before `retired` and `bytes` existed read the
         // same, and a manifest without them is written as they were.
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         write_raw(
             &wh,
             br#"{"format":1,"version":2,"next_segment":1,
@@ -185,32 +182,22 @@ mod tests {
 
     #[test]
     fn a_damaged_manifest_is_an_error_naming_the_file() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         write_raw(&wh, b"{\"format\":1,\"vers");
-        match wh.manifest(Table::Deployments) {
-            Err(Error::Warehouse { path, message }) => {
-                assert_eq!(path, manifest_path(&wh));
-                assert!(message.contains("not valid JSON"), "{message}");
-            }
-            other => panic!("expected a warehouse error, got {other:?}"),
-        }
+        let (path, message) = warehouse_error(wh.manifest(Table::Deployments));
+        assert_eq!(path, manifest_path(&wh));
+        assert!(message.contains("not valid JSON"), "{message}");
     }
 
     #[test]
     fn a_manifest_of_another_format_is_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         write_raw(
             &wh,
             br#"{"format":2,"version":1,"next_segment":0,"segments":[]}"#,
         );
-        match wh.manifest(Table::Deployments) {
-            Err(Error::Warehouse { path, message }) => {
-                assert_eq!(path, manifest_path(&wh));
-                assert!(message.contains("format 2"), "{message}");
-            }
-            other => panic!("expected a warehouse error, got {other:?}"),
-        }
+        let (path, message) = warehouse_error(wh.manifest(Table::Deployments));
+        assert_eq!(path, manifest_path(&wh));
+        assert!(message.contains("format 2"), "{message}");
     }
 }

@@ -28,12 +28,32 @@ pub fn is_url(location: &str) -> bool {
 /// Rows and readings shared by the store's unit tests.
 #[cfg(test)]
 pub(crate) mod testing {
+    use std::path::PathBuf;
+
     use datafusion::arrow::array::{AsArray, RecordBatch};
 
     use super::buffer::TableBuffer;
     use super::rows::DeploymentRow;
     use super::schema::Table;
+    use super::warehouse::Warehouse;
     use crate::base::time::Timestamp;
+    use crate::error::{Error, Result};
+
+    /// A warehouse in a fresh temporary directory, removed with the guard.
+    pub fn temp_warehouse() -> (tempfile::TempDir, Warehouse) {
+        let tmp = tempfile::tempdir().unwrap();
+        let wh = Warehouse::open(tmp.path()).unwrap();
+        (tmp, wh)
+    }
+
+    /// The file and the message of an [`Error::Warehouse`]; panics on
+    /// anything else.
+    pub fn warehouse_error<T: std::fmt::Debug>(result: Result<T>) -> (PathBuf, String) {
+        match result {
+            Err(Error::Warehouse { path, message }) => (path, message),
+            other => panic!("expected a warehouse error, got {other:?}"),
+        }
+    }
 
     /// One `deployments` batch, a row per `(id, status)`.
     pub fn deployment_rows(rows: &[(&str, &str)]) -> Vec<RecordBatch> {

@@ -201,7 +201,7 @@ mod tests {
 
     use super::*;
     use crate::store::schema::Table;
-    use crate::store::testing::{deployments, texts};
+    use crate::store::testing::{deployments, texts, warehouse_error};
 
     fn metadata(path: &Path) -> Arc<datafusion::parquet::file::metadata::ParquetMetaData> {
         let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
@@ -260,13 +260,9 @@ mod tests {
             .collect();
         assert_eq!(columns, ["id", "status"], "in the file's order");
         assert_eq!(texts(&read, "id"), ["d1", "d2"]);
-        match read_parquet(&path, Some(&["id", "nope"])) {
-            Err(Error::Warehouse { path: p, message }) => {
-                assert_eq!(p, path);
-                assert!(message.contains("`nope`"), "{message}");
-            }
-            other => panic!("expected a warehouse error, got {other:?}"),
-        }
+        let (p, message) = warehouse_error(read_parquet(&path, Some(&["id", "nope"])));
+        assert_eq!(p, path);
+        assert!(message.contains("`nope`"), "{message}");
     }
 
     #[test]
@@ -314,10 +310,8 @@ mod tests {
         assert_eq!(texts(&read, "repo"), ["b", "b", "b"]);
         let none = read_files_parallel_where(&files, None, Some(("repo", "z"))).unwrap();
         assert_eq!(none.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
-        match read_files_parallel_where(&files, None, Some(("nope", "b"))) {
-            Err(Error::Warehouse { path: p, .. }) => assert_eq!(p, path),
-            other => panic!("expected a warehouse error, got {other:?}"),
-        }
+        let (p, _) = warehouse_error(read_files_parallel_where(&files, None, Some(("nope", "b"))));
+        assert_eq!(p, path);
     }
 
     #[test]

@@ -54,11 +54,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::store::testing::{temp_warehouse, warehouse_error};
 
     #[test]
     fn a_document_round_trips_and_a_missing_one_is_none() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         assert_eq!(wh.read_state("github-acme").unwrap(), None);
         wh.write_state("github-acme", &json!({"since": 5})).unwrap();
         wh.write_state("github-acme", &json!({"since": 9, "done": ["a"]}))
@@ -72,25 +72,19 @@ mod tests {
 
     #[test]
     fn a_damaged_document_is_an_error_naming_it() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         wh.write_state("cursor", &json!(1)).unwrap();
         let path = wh.root().join("_state/cursor.json");
         fs::write(&path, b"{\"since\":").unwrap();
-        match wh.read_state("cursor") {
-            Err(Error::Warehouse { path: p, message }) => {
-                assert_eq!(p, path);
-                assert!(message.contains("not valid JSON"), "{message}");
-            }
-            other => panic!("expected a warehouse error, got {other:?}"),
-        }
+        let (p, message) = warehouse_error(wh.read_state("cursor"));
+        assert_eq!(p, path);
+        assert!(message.contains("not valid JSON"), "{message}");
     }
 
     #[cfg(feature = "cloud")]
     #[test]
     fn state_names_lists_the_documents_sorted() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         assert!(wh.state_names().is_empty());
         for name in ["b", "a"] {
             wh.write_state(name, &json!(null)).unwrap();

@@ -249,7 +249,9 @@ impl Warehouse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::{deployment_rows, deployments, texts};
+    use crate::store::testing::{
+        deployment_rows, deployments, temp_warehouse, texts, warehouse_error,
+    };
 
     fn stored(wh: &Warehouse, column: &str) -> Vec<String> {
         texts(&wh.read_table(Table::Deployments, None).unwrap(), column)
@@ -262,8 +264,7 @@ mod tests {
 
     #[test]
     fn an_upsert_replaces_rows_by_natural_key() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let first = wh
             .upsert(Table::Deployments, &deployments(&["d1", "d2"]))
             .unwrap();
@@ -292,8 +293,7 @@ mod tests {
 
     #[test]
     fn a_second_identical_upsert_changes_no_row() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let batches = deployments(&["d1", "d2", "d3"]);
         wh.upsert(Table::Deployments, &batches).unwrap();
         let before = wh.read_table(Table::Deployments, None).unwrap();
@@ -305,8 +305,7 @@ mod tests {
 
     #[test]
     fn only_segments_holding_a_replaced_key_are_rewritten() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         wh.upsert(Table::Deployments, &deployments(&["a", "b"]))
             .unwrap();
         wh.upsert(Table::Deployments, &deployments(&["c", "d"]))
@@ -337,8 +336,7 @@ mod tests {
 
     #[test]
     fn ids_select_and_delete_ids_removes_them() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         wh.upsert(Table::Deployments, &deployments(&["gh-1", "gh-2", "gl-1"]))
             .unwrap();
         let mut github = wh
@@ -354,19 +352,14 @@ mod tests {
 
     #[test]
     fn a_truncated_key_index_is_an_error_naming_it() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         wh.upsert(Table::Deployments, &deployments(&["d1"]))
             .unwrap();
         let index = wh.table_dir(Table::Deployments).join("seg-000001.keys");
         fs::write(&index, [1u8, 2, 3]).unwrap();
-        match wh.upsert(Table::Deployments, &deployments(&["d1"])) {
-            Err(Error::Warehouse { path, message }) => {
-                assert_eq!(path, index);
-                assert!(message.contains("truncated"), "{message}");
-            }
-            other => panic!("expected a warehouse error, got {other:?}"),
-        }
+        let (path, message) = warehouse_error(wh.upsert(Table::Deployments, &deployments(&["d1"])));
+        assert_eq!(path, index);
+        assert!(message.contains("truncated"), "{message}");
         assert_eq!(wh.version(Table::Deployments).unwrap(), 1, "no commit");
     }
 }

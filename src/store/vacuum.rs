@@ -198,7 +198,7 @@ mod tests {
 
     use super::*;
     use crate::store::parquet_io::read_files_parallel;
-    use crate::store::testing::{deployments, texts};
+    use crate::store::testing::{deployments, temp_warehouse, texts};
 
     const HOUR: Duration = Duration::from_secs(3600);
 
@@ -245,8 +245,7 @@ mod tests {
 
     #[test]
     fn with_a_reader_present_only_files_retired_past_the_default_retention_go() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         wh.upsert(Table::Deployments, &deployments(&["d1"]))
             .unwrap();
         let guard = wh.read_guard().unwrap();
@@ -290,8 +289,7 @@ mod tests {
 
     #[test]
     fn vacuum_removes_the_files_of_writes_that_never_committed() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         wh.upsert(Table::Deployments, &deployments(&["d1"]))
             .unwrap();
         let dir = wh.table_dir(Table::Deployments);
@@ -315,8 +313,7 @@ mod tests {
 
     #[test]
     fn vacuum_deletes_retired_generations_past_the_retention() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let first = build(&wh, "1");
         let second = build(&wh, "2");
         assert!(first.exists(), "retired, kept for readers");
@@ -339,8 +336,7 @@ mod tests {
 
     #[test]
     fn a_write_that_finds_no_reader_deletes_retired_generations() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         let first = build(&wh, "1");
         build(&wh, "2");
         wh.upsert(Table::Deployments, &deployments(&["d1"]))

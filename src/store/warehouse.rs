@@ -297,7 +297,9 @@ pub(super) fn sync_dir(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::{deployment_rows, deployments, texts};
+    use crate::store::testing::{
+        deployment_rows, deployments, temp_warehouse, texts, warehouse_error,
+    };
 
     #[test]
     fn open_existing_refuses_a_missing_directory() {
@@ -321,8 +323,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_keeps_reading_its_version_while_a_write_commits() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         wh.upsert(Table::Deployments, &deployments(&["d1", "d2"]))
             .unwrap();
         let guard = wh.read_guard().unwrap();
@@ -353,25 +354,20 @@ mod tests {
 
     #[test]
     fn verify_names_a_segment_of_the_wrong_size() {
-        let tmp = tempfile::tempdir().unwrap();
-        let wh = Warehouse::open(tmp.path()).unwrap();
+        let (_tmp, wh) = temp_warehouse();
         wh.upsert(Table::Deployments, &deployments(&["d1"]))
             .unwrap();
         let snapshot = wh.snapshot().unwrap();
         let file = snapshot.files(Table::Deployments).remove(0);
         let bytes = fs::read(&file).unwrap();
         fs::write(&file, &bytes[..bytes.len() - 1]).unwrap();
-        match snapshot.verify() {
-            Err(Error::Warehouse { path, message }) => {
-                assert_eq!(path, file);
-                assert!(message.contains("damaged"), "{message}");
-                assert!(
-                    message.contains(&format!("expected {}", bytes.len())),
-                    "{message}"
-                );
-            }
-            other => panic!("expected a warehouse error, got {other:?}"),
-        }
+        let (path, message) = warehouse_error(snapshot.verify());
+        assert_eq!(path, file);
+        assert!(message.contains("damaged"), "{message}");
+        assert!(
+            message.contains(&format!("expected {}", bytes.len())),
+            "{message}"
+        );
         assert!(wh.read_table(Table::Deployments, None).is_err());
     }
 }
