@@ -36,8 +36,12 @@
 //! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT`,
 //! `AWS_ALLOW_HTTP`, `GOOGLE_APPLICATION_CREDENTIALS`, `AZURE_STORAGE_*`,
 //! ...); they are never printed.
+//!
+//! Beside this file: `connect` (the store a URL names, its errors and the
+//! local cache), `checkout` (working copies and publishing them) and
+//! `vacuum` (deleting old commits and the objects no commit needs).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,10 +52,18 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use super::schema::Table;
-use super::warehouse::{Manifest, Segment, Warehouse};
+use super::warehouse::Segment;
 use crate::base::fs::atomic_write;
 use crate::error::{Error, Result};
+
+mod checkout;
+mod connect;
+mod vacuum;
+
+pub use checkout::{Checkout, Publish};
+pub use connect::store_for;
+use connect::{cache_root, location_key, store_error};
+pub use vacuum::RemoteVacuum;
 
 const LOG: &str = "_log";
 /// Empty Parquet files, one per table schema, that a cluster reads for a
@@ -113,26 +125,6 @@ impl Commit {
     }
 }
 
-/// What [`Checkout::publish`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Publish {
-    /// The command changed nothing.
-    Unchanged,
-    /// Committed as this version.
-    Committed(u64),
-    /// Another writer committed first. `data` is true when this command
-    /// changed tables or cursors (it must run again on the new version);
-    /// false when it only computed a derived set (nothing is lost).
-    Conflict { data: bool },
-}
-
-/// What [`Remote::vacuum`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RemoteVacuum {
-    pub objects_removed: usize,
-    pub commits_removed: usize,
-}
-
 /// An object-store warehouse.
 pub struct Remote {
     /// The location as given, for messages (no credentials are ever in it:
@@ -150,132 +142,8 @@ impl std::fmt::Debug for Remote {
     }
 }
 
-fn store_error(url: &str, action: &str, e: object_store::Error) -> Error {
-    let text = e.to_string();
-    let lower = text.to_ascii_lowercase();
-    let denied = [
-        "403",
-        "401",
-        "forbidden",
-        "accessdenied",
-        "access denied",
-        "invalidaccesskeyid",
-        "signaturedoesnotmatch",
-        "unauthorized",
-    ]
-    .iter()
-    .any(|w| lower.contains(w));
-    if denied {
-        return Error::Usage {
-            option: "--warehouse".into(),
-            message: format!(
-                "{url}: the object store refused to {action} ({text}); check the credentials in the \
-                 environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, GOOGLE_APPLICATION_CREDENTIALS, \
-                 AZURE_STORAGE_ACCOUNT_KEY) and the bucket's permissions"
-            ),
-        };
-    }
-    Error::Warehouse {
-        path: PathBuf::from(url),
-        message: format!("cannot {action}: {text}"),
-    }
-}
-
-fn cache_root() -> PathBuf {
-    if let Some(dir) = std::env::var_os("DORALENS_CACHE") {
-        return PathBuf::from(dir);
-    }
-    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(dir).join("doralens");
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        return PathBuf::from(home).join(".cache").join("doralens");
-    }
-    std::env::temp_dir().join("doralens-cache")
-}
-
-/// A file-name-safe key for a location: readable, and unique.
-fn location_key(url: &str) -> String {
-    let readable: String = url
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    format!("{readable}-{:016x}", super::keys::text_key_hash([url]))
-}
-
-/// A name no other writer picks: time, process and a counter.
-fn fresh_token() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let hash = super::keys::text_key_hash([
-        now.to_string().as_str(),
-        &std::process::id().to_string(),
-        &n.to_string(),
-    ]);
-    format!("{hash:016x}")
-}
-
 fn log_name(version: u64) -> String {
     format!("{version:020}.json")
-}
-
-/// The object store a location names (options from the environment) and
-/// the prefix inside it.
-pub fn store_for(url: &str) -> Result<(Arc<dyn ObjectStore>, ObjectPath)> {
-    let usage = |message: String| Error::Usage {
-        option: "--warehouse".into(),
-        message,
-    };
-    let parsed =
-        url::Url::parse(url).map_err(|e| usage(format!("{url} is not a valid URL ({e})")))?;
-    let (store, prefix): (Arc<dyn ObjectStore>, ObjectPath) = match parsed.scheme() {
-        "s3" | "s3a" => {
-            let store = object_store::aws::AmazonS3Builder::from_env()
-                .with_url(url)
-                .build()
-                .map_err(|e| usage(format!("{url}: {e}")))?;
-            (Arc::new(store), ObjectPath::from(parsed.path()))
-        }
-        "gs" => {
-            let store = object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                .with_url(url)
-                .build()
-                .map_err(|e| usage(format!("{url}: {e}")))?;
-            (Arc::new(store), ObjectPath::from(parsed.path()))
-        }
-        "az" | "abfs" | "abfss" | "azure" => {
-            let store = object_store::azure::MicrosoftAzureBuilder::from_env()
-                .with_url(url)
-                .build()
-                .map_err(|e| usage(format!("{url}: {e}")))?;
-            (Arc::new(store), ObjectPath::from(parsed.path()))
-        }
-        "file" => {
-            let dir = parsed
-                .to_file_path()
-                .map_err(|()| usage(format!("{url} is not an absolute file:// path")))?;
-            fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
-            let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
-                .map_err(|e| usage(format!("{url}: {e}")))?;
-            (Arc::new(store), ObjectPath::default())
-        }
-        other => {
-            return Err(usage(format!(
-                "{url}: unknown scheme `{other}`; use s3://, gs://, az:// or file:// (or a directory)"
-            )));
-        }
-    };
-    Ok((store, prefix))
 }
 
 impl Remote {
@@ -366,65 +234,6 @@ impl Remote {
             Some(&(v, _)) => self.read_commit(v).await.map(Some),
             None => Ok(None),
         }
-    }
-
-    /// A working copy of the newest commit.
-    pub async fn checkout(&self) -> Result<Checkout> {
-        let base = self.latest().await?;
-        let objects = self.cache.join("objects");
-        let work = WorkDir::new(&self.cache)?;
-        let warehouse = Warehouse::open(&work.0)?;
-        if let Some(commit) = &base {
-            let wanted: Vec<String> = commit.objects().collect();
-            self.download(&objects, &wanted).await?;
-            for (name, t) in &commit.tables {
-                let table = Table::from_name(name).ok_or_else(|| Error::Warehouse {
-                    path: PathBuf::from(&self.url),
-                    message: format!(
-                        "commit {} names a table `{name}` this doralens does not know; upgrade doralens",
-                        commit.version
-                    ),
-                })?;
-                let dir = work.0.join(name);
-                fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
-                for seg in &t.segments {
-                    for file in [&seg.file, &seg.keys] {
-                        link(&objects.join(name).join(file), &dir.join(file))?;
-                    }
-                }
-                warehouse.install_manifest(
-                    table,
-                    &Manifest {
-                        format: 0,
-                        version: t.version,
-                        next_segment: t.next_segment,
-                        segments: t.segments.clone(),
-                        retired: Vec::new(),
-                    },
-                )?;
-            }
-            for (name, value) in &commit.state {
-                warehouse.write_state(name, value)?;
-            }
-            for (set, d) in &commit.derived {
-                warehouse.install_derived(set, &d.stamp, |dir| {
-                    for f in &d.files {
-                        let target = dir.join(f);
-                        if let Some(parent) = target.parent() {
-                            fs::create_dir_all(parent)
-                                .map_err(|e| Error::io("cannot create", parent, e))?;
-                        }
-                        link(&objects.join(&d.dir).join(f), &target)?;
-                    }
-                    Ok(())
-                })?;
-            }
-        }
-        Ok(Checkout {
-            base: std::sync::Mutex::new(base),
-            warehouse,
-            work,
-        })
     }
 
     /// Downloads the objects not yet in the cache, `TRANSFERS` at a time.
@@ -523,438 +332,92 @@ impl Remote {
             Err(e) => Err(store_error(&self.url, "commit", e)),
         }
     }
-
-    /// Deletes the commits older than `retention` (never the newest), then
-    /// every object no remaining commit names that is older than both
-    /// `retention` and [`UPLOAD_GRACE`] (a younger one may be a running
-    /// writer's, not committed yet), and the local cache's objects the
-    /// newest commit does not name. Readers are never affected: a working
-    /// copy holds its files from the moment it is taken.
-    pub async fn vacuum(&self, retention: std::time::Duration) -> Result<RemoteVacuum> {
-        let log = self.log().await?;
-        let Some(&(newest, _)) = log.last() else {
-            return Ok(RemoteVacuum::default());
-        };
-        let cutoff = chrono::Utc::now()
-            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        let orphan_cutoff = chrono::Utc::now()
-            - chrono::Duration::from_std(retention.max(UPLOAD_GRACE))
-                .unwrap_or(chrono::Duration::MAX);
-        let mut report = RemoteVacuum::default();
-        let mut referenced: HashSet<String> = HashSet::new();
-        let mut newest_objects: HashSet<String> = HashSet::new();
-        for &(version, written) in &log {
-            if version != newest && written < cutoff {
-                continue;
-            }
-            let commit = self.read_commit(version).await?;
-            referenced.extend(commit.objects());
-            if version == newest {
-                newest_objects = commit.objects().collect();
-            }
-        }
-        // Objects first: a commit is deleted only after nothing it alone
-        // named can be read through a newer one.
-        let listed: Vec<object_store::ObjectMeta> = self
-            .store
-            .list(Some(&self.prefix))
-            .try_collect()
-            .await
-            .map_err(|e| store_error(&self.url, "list the warehouse", e))?;
-        let prefix = self.prefix.as_ref();
-        for meta in listed {
-            let full = meta.location.as_ref();
-            let relative = full
-                .strip_prefix(prefix)
-                .map(|r| r.trim_start_matches('/'))
-                .unwrap_or(full);
-            if relative.starts_with(&format!("{LOG}/"))
-                || relative.starts_with(&format!("{EMPTY}/"))
-            {
-                continue;
-            }
-            if !referenced.contains(relative) && meta.last_modified < orphan_cutoff {
-                self.store
-                    .delete(&meta.location)
-                    .await
-                    .map_err(|e| store_error(&self.url, &format!("delete {relative}"), e))?;
-                report.objects_removed += 1;
-            }
-        }
-        for &(version, written) in &log {
-            if version != newest && written < cutoff {
-                let name = format!("{LOG}/{}", log_name(version));
-                self.store
-                    .delete(&self.path(&name))
-                    .await
-                    .map_err(|e| store_error(&self.url, "delete an old commit", e))?;
-                report.commits_removed += 1;
-            }
-        }
-        self.prune_cache(&newest_objects);
-        Ok(report)
-    }
-
-    /// Removes cached objects the newest commit does not name, and working
-    /// copies of processes that are gone.
-    fn prune_cache(&self, keep: &HashSet<String>) {
-        let objects = self.cache.join("objects");
-        for (path, relative) in files_below(&objects).unwrap_or_default() {
-            if !keep.contains(&relative) {
-                let _ = fs::remove_file(&path);
-            }
-        }
-        WorkDir::remove_dead(&self.cache);
-    }
 }
 
-/// Every file below `root`, with its path relative to `root` in `/` form
-/// (an object name's tail).
-fn files_below(root: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
-    let mut files = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir)?.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(rel) = path.strip_prefix(root) {
-                let rel = rel.to_string_lossy().replace('\\', "/");
-                files.push((path, rel));
-            }
-        }
-    }
-    Ok(files)
-}
-
-fn link(from: &Path, to: &Path) -> Result<()> {
-    let _ = fs::remove_file(to);
-    fs::hard_link(from, to)
-        .or_else(|_| fs::copy(from, to).map(|_| ()))
-        .map_err(|e| Error::io("cannot place", to, e))
-}
-
-/// A working copy's directory, removed when dropped; named after our pid
-/// so that a later run removes those of killed processes.
-struct WorkDir(PathBuf);
-
-impl WorkDir {
-    fn new(cache: &Path) -> Result<WorkDir> {
-        WorkDir::remove_dead(cache);
-        let dir = cache.join(format!("work-{}-{}", std::process::id(), fresh_token()));
-        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
-        Ok(WorkDir(dir))
-    }
-
-    fn remove_dead(cache: &Path) {
-        super::warehouse::remove_dead_dirs(cache, "work-");
-    }
-}
-
-impl Drop for WorkDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A local working copy of one commit (or of an empty location).
-pub struct Checkout {
-    /// The commit the working copy is at: the one checked out, then the
-    /// one it published.
-    base: std::sync::Mutex<Option<Commit>>,
-    warehouse: Warehouse,
-    work: WorkDir,
-}
-
-impl Checkout {
-    /// The working copy: every command's reads and writes go here.
-    pub fn warehouse(&self) -> &Warehouse {
-        &self.warehouse
-    }
-
-    /// The version checked out or last published (None: the location
-    /// was empty).
-    pub fn version(&self) -> Option<u64> {
-        self.commit().map(|c| c.version)
-    }
-
-    /// The commit the working copy is at.
-    pub fn commit(&self) -> Option<Commit> {
-        self.base.lock().expect("not poisoned").clone()
-    }
-
-    /// Uploads what changed in the working copy and commits it as the next
-    /// version, unless another writer committed first.
-    pub async fn publish(&self, remote: &Remote) -> Result<Publish> {
-        let base = self.commit().unwrap_or(Commit {
-            format: COMMIT_FORMAT,
-            ..Commit::default()
-        });
-        let token = fresh_token();
-        let mut next = base.clone();
-        let mut uploads: Vec<(PathBuf, String)> = Vec::new();
-        let mut data_changed = false;
-
-        for table in Table::ALL {
-            let name = table.name();
-            let manifest = self.warehouse.manifest(table)?;
-            let before = base.tables.get(name);
-            if before.map_or(0, |t| t.version) == manifest.version {
-                continue;
-            }
-            data_changed = true;
-            let known: HashSet<&str> = before
-                .map(|t| t.segments.iter().map(|s| s.file.as_str()).collect())
-                .unwrap_or_default();
-            let dir = self.work.0.join(name);
-            let mut segments = Vec::with_capacity(manifest.segments.len());
-            for seg in manifest.segments {
-                if known.contains(seg.file.as_str()) {
-                    segments.push(seg);
-                    continue;
-                }
-                // A segment this command wrote: a name no other writer uses.
-                let rename = |file: &str| {
-                    let (stem, ext) = file.rsplit_once('.').unwrap_or((file, ""));
-                    format!("{stem}-{token}.{ext}")
-                };
-                let renamed = Segment {
-                    file: rename(&seg.file),
-                    keys: rename(&seg.keys),
-                    rows: seg.rows,
-                    bytes: seg.bytes,
-                };
-                uploads.push((dir.join(&seg.file), format!("{name}/{}", renamed.file)));
-                uploads.push((dir.join(&seg.keys), format!("{name}/{}", renamed.keys)));
-                segments.push(renamed);
-            }
-            next.tables.insert(
-                name.to_string(),
-                TableState {
-                    version: manifest.version,
-                    next_segment: manifest.next_segment,
-                    segments,
-                },
-            );
-        }
-
-        let mut state = BTreeMap::new();
-        for name in self.warehouse.state_names() {
-            if let Some(value) = self.warehouse.read_state(&name)? {
-                state.insert(name, value);
-            }
-        }
-        if state != base.state {
-            data_changed = true;
-            next.state = state;
-        }
-
-        // The derived sets are the working copy's current generations: the
-        // base's where the command computed none, else the new one (a set
-        // computed from older inputs stays until someone computes it anew;
-        // its stamp tells readers it does not match).
-        let mut derived = BTreeMap::new();
-        for (set, stamp, dir) in self.warehouse.derived_sets()? {
-            if let Some(same) = base.derived.get(&set).filter(|d| d.stamp == stamp) {
-                derived.insert(set, same.clone());
-                continue;
-            }
-            let remote_dir = format!("_derived/{set}-{token}");
-            let mut files = Vec::new();
-            for (path, rel) in files_below(&dir).map_err(|e| Error::io("cannot read", &dir, e))? {
-                uploads.push((path, format!("{remote_dir}/{rel}")));
-                files.push(rel);
-            }
-            files.sort();
-            derived.insert(
-                set,
-                DerivedState {
-                    stamp,
-                    dir: remote_dir,
-                    files,
-                },
-            );
-        }
-        let derived_changed = derived != base.derived;
-        next.derived = derived;
-
-        if !data_changed && !derived_changed {
-            return Ok(Publish::Unchanged);
-        }
-        remote.upload(uploads).await?;
-        next.format = COMMIT_FORMAT;
-        next.version = base.version + 1;
-        next.committed_at_micros = crate::base::time::Timestamp::now().micros();
-        if remote.create_commit(&next).await? {
-            let version = next.version;
-            *self.base.lock().expect("not poisoned") = Some(next);
-            Ok(Publish::Committed(version))
-        } else {
-            Ok(Publish::Conflict { data: data_changed })
-        }
-    }
-}
-
+/// What the remote warehouse's unit tests share.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::base::time::Timestamp;
-    use crate::store::buffer::TableBuffer;
-    use crate::store::rows::DeploymentRow;
+mod testing {
+    use std::path::Path;
 
-    fn deployments(ids: &[&str]) -> Vec<datafusion::arrow::array::RecordBatch> {
-        let mut buffer = TableBuffer::new(Table::Deployments);
-        for id in ids {
-            DeploymentRow {
-                id: id.to_string(),
-                repo: "acme/api".into(),
-                sha: "a".repeat(40),
-                environment: "production".into(),
-                status: "success".into(),
-                finished_at: Timestamp::from_micros(1_700_000_060_000_000),
-                ..DeploymentRow::default()
-            }
-            .push(&mut buffer);
-        }
-        vec![buffer.finish().unwrap()]
-    }
-
-    fn rt() -> tokio::runtime::Runtime {
+    pub fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap()
     }
 
-    fn url(dir: &Path) -> String {
+    pub fn url(dir: &Path) -> String {
         format!("file://{}", dir.display())
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
-    fn a_commit_round_trips_through_a_fresh_cache() {
-        let store = tempfile::tempdir().unwrap();
-        let (cache_a, cache_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        rt().block_on(async {
-            let remote = Remote::open_with_cache(&url(store.path()), cache_a.path()).unwrap();
-            let copy = remote.checkout().await.unwrap();
-            assert_eq!(copy.version(), None);
-            copy.warehouse()
-                .upsert(Table::Deployments, &deployments(&["d1", "d2"]))
-                .unwrap();
-            copy.warehouse()
-                .write_state("github-acme", &serde_json::json!({"since": 5}))
-                .unwrap();
-            assert_eq!(copy.publish(&remote).await.unwrap(), Publish::Committed(1));
-            // The working copy is at version 1 now: nothing more to commit.
-            assert_eq!(copy.publish(&remote).await.unwrap(), Publish::Unchanged);
-
-            let other = Remote::open_with_cache(&url(store.path()), cache_b.path()).unwrap();
-            let read = other.checkout().await.unwrap();
-            assert_eq!(read.version(), Some(1));
-            let batches = read
-                .warehouse()
-                .read_table(Table::Deployments, None)
-                .unwrap();
-            assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
-            assert_eq!(
-                read.warehouse().read_state("github-acme").unwrap(),
-                Some(serde_json::json!({"since": 5}))
-            );
-            // Reading changes nothing.
-            assert_eq!(read.publish(&other).await.unwrap(), Publish::Unchanged);
-        });
+    fn a_commit_names_every_segment_file_and_derived_part() {
+        let segment = |n: u32| Segment {
+            file: format!("seg-{n:06}-t.parquet"),
+            keys: format!("seg-{n:06}-t.keys"),
+            rows: 1,
+            bytes: None,
+        };
+        let mut commit = Commit::default();
+        commit.tables.insert(
+            "deployments".into(),
+            TableState {
+                version: 2,
+                next_segment: 2,
+                segments: vec![segment(1), segment(2)],
+            },
+        );
+        commit.derived.insert(
+            "attribution".into(),
+            DerivedState {
+                stamp: "2".into(),
+                dir: "_derived/attribution-t".into(),
+                files: vec!["deployment_commits/part-000.parquet".into()],
+            },
+        );
+        let objects: Vec<String> = commit.objects().collect();
+        assert_eq!(
+            objects,
+            [
+                "deployments/seg-000001-t.parquet",
+                "deployments/seg-000001-t.keys",
+                "deployments/seg-000002-t.parquet",
+                "deployments/seg-000002-t.keys",
+                "_derived/attribution-t/deployment_commits/part-000.parquet",
+            ]
+        );
     }
 
     #[test]
-    fn of_two_writers_on_one_version_exactly_one_commits() {
+    fn a_damaged_or_foreign_commit_is_an_error_naming_it() {
         let store = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
-        rt().block_on(async {
-            let remote = Remote::open_with_cache(&url(store.path()), cache.path()).unwrap();
-            let a = remote.checkout().await.unwrap();
-            let b = remote.checkout().await.unwrap();
-            a.warehouse()
-                .upsert(Table::Deployments, &deployments(&["a"]))
-                .unwrap();
-            b.warehouse()
-                .upsert(Table::Deployments, &deployments(&["b"]))
-                .unwrap();
-            let (ra, rb) = tokio::join!(a.publish(&remote), b.publish(&remote));
-            let mut results = [ra.unwrap(), rb.unwrap()];
-            results.sort_by_key(|r| matches!(r, Publish::Conflict { .. }));
-            assert_eq!(
-                results,
-                [Publish::Committed(1), Publish::Conflict { data: true }]
+        let log = store.path().join(LOG);
+        fs::create_dir_all(&log).unwrap();
+        let remote = Remote::open_with_cache(&testing::url(store.path()), cache.path()).unwrap();
+        testing::rt().block_on(async {
+            assert_eq!(remote.latest().await.unwrap(), None);
+            fs::write(log.join(log_name(1)), b"{\"format\":1,").unwrap();
+            let err = remote.latest().await.unwrap_err().to_string();
+            assert!(
+                err.contains(&log_name(1)) && err.contains("not valid JSON"),
+                "{err}"
             );
-            // The loser runs again on version 1 and commits version 2.
-            let again = remote.checkout().await.unwrap();
-            again
-                .warehouse()
-                .upsert(Table::Deployments, &deployments(&["late"]))
-                .unwrap();
-            assert_eq!(again.publish(&remote).await.unwrap(), Publish::Committed(2));
-            let latest = remote.latest().await.unwrap().unwrap();
-            assert_eq!(latest.tables["deployments"].segments.len(), 2);
-        });
-    }
-
-    #[test]
-    fn vacuum_keeps_what_young_commits_name_and_removes_orphans() {
-        let store = tempfile::tempdir().unwrap();
-        let cache = tempfile::tempdir().unwrap();
-        rt().block_on(async {
-            let remote = Remote::open_with_cache(&url(store.path()), cache.path()).unwrap();
-            for ids in [["x"], ["x"], ["y"]] {
-                let copy = remote.checkout().await.unwrap();
-                copy.warehouse()
-                    .upsert(Table::Deployments, &deployments(&ids))
-                    .unwrap();
-                assert!(matches!(
-                    copy.publish(&remote).await.unwrap(),
-                    Publish::Committed(_)
-                ));
-            }
-            // An orphan: a killed writer's upload. Young, it may be a
-            // running writer's: kept even with no retention asked for.
-            let orphan = store.path().join("deployments/seg-000099-dead.parquet");
-            fs::write(&orphan, b"partial").unwrap();
-            let kept = remote
-                .vacuum(std::time::Duration::from_secs(3600))
-                .await
-                .unwrap();
-            assert_eq!(kept, RemoteVacuum::default());
-            let young = remote.vacuum(std::time::Duration::ZERO).await.unwrap();
-            assert_eq!(young.commits_removed, 2);
-            assert_eq!(young.objects_removed, 0);
-            assert!(orphan.exists());
-            // Two hours later (every object backdated), they go.
-            let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
-            let mut dirs = vec![store.path().to_path_buf()];
-            while let Some(dir) = dirs.pop() {
-                for entry in fs::read_dir(dir).unwrap().flatten() {
-                    if entry.path().is_dir() {
-                        dirs.push(entry.path());
-                    } else if !entry.path().starts_with(store.path().join("_log")) {
-                        let f = fs::File::options().write(true).open(entry.path()).unwrap();
-                        f.set_modified(earlier).unwrap();
-                    }
-                }
-            }
-            let gone = remote.vacuum(std::time::Duration::ZERO).await.unwrap();
-            assert_eq!(gone.commits_removed, 0);
-            // Commit 1's segment (x, replaced by commit 2) and the orphan.
-            assert_eq!(gone.objects_removed, 3);
-            assert!(!orphan.exists());
-            let copy = remote.checkout().await.unwrap();
-            assert_eq!(copy.version(), Some(3));
-            let rows: usize = copy
-                .warehouse()
-                .read_table(Table::Deployments, None)
-                .unwrap()
-                .iter()
-                .map(|b| b.num_rows())
-                .sum();
-            assert_eq!(rows, 2);
+            fs::write(
+                log.join(log_name(2)),
+                br#"{"format":9,"version":2,"committed_at_micros":0,"tables":{}}"#,
+            )
+            .unwrap();
+            let err = remote.latest().await.unwrap_err().to_string();
+            assert!(
+                err.contains(&log_name(2)) && err.contains("format 9"),
+                "{err}"
+            );
         });
     }
 }
