@@ -29,18 +29,16 @@ pub const GROUPS_TEAM: QueryFile = query_file!("groups/team.sql");
 pub const GROUPS_SERVICE: QueryFile = query_file!("groups/service.sql");
 pub const GROUPS_REPO: QueryFile = query_file!("groups/repo.sql");
 
-/// The metric views, in dependency order (after production deployments and
-/// the grouping views).
-pub const METRIC_VIEWS: [QueryFile; 8] = [
-    query_file!("grouped_deployments.sql"),
-    query_file!("deployment_frequency.sql"),
-    query_file!("lead_time.sql"),
-    query_file!("change_failure_rate.sql"),
-    query_file!("recovery_time.sql"),
-    query_file!("time_to_restore.sql"),
-    query_file!("rework_rate.sql"),
-    query_file!("change_lead_time.sql"),
-];
+/// The metric views (`src/metrics/catalogue.rs` names each metric's file
+/// and registers them in dependency order, `catalogue::views`).
+pub const GROUPED_DEPLOYMENTS: QueryFile = query_file!("grouped_deployments.sql");
+pub const DEPLOYMENT_FREQUENCY: QueryFile = query_file!("deployment_frequency.sql");
+pub const LEAD_TIME: QueryFile = query_file!("lead_time.sql");
+pub const CHANGE_FAILURE_RATE: QueryFile = query_file!("change_failure_rate.sql");
+pub const RECOVERY_TIME: QueryFile = query_file!("recovery_time.sql");
+pub const TIME_TO_RESTORE: QueryFile = query_file!("time_to_restore.sql");
+pub const REWORK_RATE: QueryFile = query_file!("rework_rate.sql");
+pub const CHANGE_LEAD_TIME: QueryFile = query_file!("change_lead_time.sql");
 
 /// The weekly report's queries over the week's metric views
 /// (`src/report/build.rs`), with `week_start` and `week_end` parameters.

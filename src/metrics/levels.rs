@@ -145,6 +145,17 @@ impl Benchmark {
 }
 
 impl Benchmark {
+    /// The metric columns the bands judge, each once, in file order.
+    pub fn metrics(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for band in &self.bands {
+            if !out.contains(&band.metric.as_str()) {
+                out.push(&band.metric);
+            }
+        }
+        out
+    }
+
     /// The value ranges of each level of `metric`, best level first, for
     /// shading charts: `(level, low, high)` with open ends as infinities.
     pub fn ranges(&self, metric: &str) -> Vec<(String, f64, f64)> {

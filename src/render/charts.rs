@@ -57,7 +57,7 @@ impl ChartMetric {
             column,
             title: metric.title,
             unit,
-            interval: metric.interval,
+            interval: metric.bounds(),
             file,
         }
     }
