@@ -28,7 +28,7 @@ use levels::Benchmark;
 pub use output::MetricsTable;
 
 /// `--by`: how rows are grouped (default: the whole organisation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
     Team,
     Service,

@@ -1,7 +1,7 @@
 //! Every metric catalogue entry reaches every output, and no output knows
 //! a metric the catalogue lacks: the metrics rows (columns, order, types),
 //! the readable table, OpenMetrics, `serve`'s DORA API, the levels and
-//! `benchmark`, and the weekly report. Computed from a small generated
+//! `benchmark`, `doralens chart`, and the weekly report. Computed from a small generated
 //! organisation, so the SQL of `queries/` is part of the proof.
 
 use std::collections::BTreeSet;
@@ -12,6 +12,7 @@ use super::levels::{Benchmark, BenchmarkName};
 use super::{Grouping, MetricsOptions, MetricsTable};
 use crate::base::time::{Span, parse_instant};
 use crate::engine::{Engine, ProductionPattern};
+use crate::render::charts::{ChartKind, draw};
 
 async fn organisation() -> (tempfile::TempDir, Engine, MetricsOptions) {
     let dir = tempfile::tempdir().unwrap();
@@ -204,7 +205,24 @@ async fn every_catalogue_entry_reaches_every_surface() {
         assert!(schema.index_of(&level.replace("_level", "_trend")).is_ok());
     }
 
-    // The weekly report: a row and a team column per headline entry.
+    // Charts: `doralens chart <name>` draws each charted entry under its
+    // title, a distribution only where the entry says so; `benchmark`
+    // draws the levelled ones (src/cli/commands/benchmark.rs).
+    let out = tempfile::tempdir().unwrap();
+    for (m, c) in catalogue::charted() {
+        let paths = draw(&engine, &by_team_opts, m, ChartKind::Series, out.path())
+            .await
+            .unwrap();
+        assert!(paths[0].ends_with(format!("{}.svg", c.name)), "{paths:?}");
+        let svg = std::fs::read_to_string(&paths[0]).unwrap();
+        let texts = crate::render::chart::texts(&svg);
+        assert!(texts.iter().any(|t| t.starts_with(m.title)), "{texts:?}");
+        let distribution = draw(&engine, &opts, m, ChartKind::Distribution, out.path()).await;
+        assert_eq!(distribution.is_ok(), c.distribution, "{}", c.name);
+    }
+
+    // The weekly report: a row and a team column per headline entry, and
+    // the charts the catalogue gives a report title.
     let monday = crate::base::time::parse_week("2026-W43").unwrap();
     let report =
         crate::report::build::build(&engine, &opts, monday, &std::collections::HashMap::new())
@@ -215,6 +233,12 @@ async fn every_catalogue_entry_reaches_every_surface() {
     let headline: Vec<&catalogue::Metric> = catalogue::headline().collect();
     assert_eq!(titles, headline.iter().map(|m| m.title).collect::<Vec<_>>());
     assert_eq!(shorts, headline.iter().map(|m| m.short).collect::<Vec<_>>());
+    let stems: Vec<&str> = report.charts.iter().map(|c| c.stem.as_str()).collect();
+    let report_charts: Vec<&str> = catalogue::charted()
+        .filter(|(_, c)| c.report.is_some())
+        .map(|(_, c)| c.name)
+        .collect();
+    assert_eq!(stems, report_charts);
     let markdown = crate::report::markdown(&report);
     for m in &headline {
         assert!(markdown.contains(m.title), "{}", m.column);
