@@ -12,7 +12,7 @@ use crate::metrics::interval::{self, Interval};
 use crate::metrics::levels::{Benchmark, BenchmarkName};
 use crate::metrics::{Grouping, MetricsOptions};
 use crate::render::Format;
-use crate::render::charts::ChartKind;
+use crate::render::metric_chart::ChartKind;
 
 use super::choices::{charted_metric, choice};
 

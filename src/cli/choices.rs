@@ -9,7 +9,7 @@ use crate::metrics::interval::Interval;
 use crate::metrics::levels::BenchmarkName;
 use crate::metrics::{Grouping, interval_name};
 use crate::render::Format;
-use crate::render::charts::ChartKind;
+use crate::render::metric_chart::ChartKind;
 
 /// A library enum offered on the command line.
 pub trait Choice: Copy + Send + Sync + 'static {

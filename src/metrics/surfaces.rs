@@ -12,7 +12,7 @@ use super::levels::{Benchmark, BenchmarkName};
 use super::{Grouping, MetricsOptions, MetricsTable};
 use crate::base::time::{Span, parse_instant};
 use crate::engine::{Engine, ProductionPattern};
-use crate::render::charts::{ChartKind, draw};
+use crate::render::metric_chart::{ChartKind, draw};
 
 async fn organisation() -> (tempfile::TempDir, Engine, MetricsOptions) {
     let dir = tempfile::tempdir().unwrap();
@@ -215,7 +215,7 @@ async fn every_catalogue_entry_reaches_every_surface() {
             .unwrap();
         assert!(paths[0].ends_with(format!("{}.svg", c.name)), "{paths:?}");
         let svg = std::fs::read_to_string(&paths[0]).unwrap();
-        let texts = crate::render::chart::texts(&svg);
+        let texts = crate::render::plot::texts(&svg);
         assert!(texts.iter().any(|t| t.starts_with(m.title)), "{texts:?}");
         let distribution = draw(&engine, &opts, m, ChartKind::Distribution, out.path()).await;
         assert_eq!(distribution.is_ok(), c.distribution, "{}", c.name);

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::metrics::catalogue::{self, headline};
 use crate::metrics::interval::Interval;
 use crate::metrics::{self, Grouping, MetricsOptions, MetricsTable};
-use crate::render::chart::{self, Axis};
+use crate::render::plot::{self, Axis};
 use crate::store::links::WebLinks;
 
 fn median(values: &[f64]) -> Option<f64> {
@@ -352,13 +352,13 @@ pub async fn build(
     let report_charts = catalogue::charted().filter_map(|(m, c)| c.report.map(|t| (m, c, t)));
     for (m, c, title) in report_charts {
         let title = format!("{title}, last {} weeks", HISTORY_WEEKS + 1);
-        let series = chart::series(&org, m.column, None);
-        let svg = chart::time_series_styled(
+        let series = plot::series(&org, m.column, None);
+        let svg = plot::time_series_styled(
             &title,
             Axis::of(m.unit),
             &series,
             &base.benchmark.ranges(m.column),
-            &chart::Style::REPORT,
+            &plot::Style::REPORT,
             Some((monday.micros(), to.micros(), "this week")),
         )?;
         charts.push(Chart {

@@ -5,7 +5,7 @@ use crate::cli::args::BenchmarkArgs;
 use crate::cli::output::emit;
 use crate::error::Result;
 use crate::metrics::catalogue;
-use crate::render::charts;
+use crate::render::metric_chart;
 
 use super::Context;
 
@@ -23,11 +23,11 @@ pub async fn run(ctx: &Context, args: BenchmarkArgs) -> Result<()> {
     // A chart per levelled metric.
     let levelled = catalogue::charted().filter(|(m, _)| m.level.is_some());
     for (metric, _) in levelled {
-        for path in charts::draw(
+        for path in metric_chart::draw(
             &engine,
             &opts,
             metric,
-            charts::ChartKind::Series,
+            metric_chart::ChartKind::Series,
             &args.charts,
         )
         .await?

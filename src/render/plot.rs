@@ -1,4 +1,5 @@
-//! Charts for people: SVG drawn with plotters, PNG rendered from the same
+//! Drawing charts for people, from values already computed (no metric
+//! knowledge here; [`super::metric_chart`] picks what to draw): SVG drawn with plotters, PNG rendered from the same
 //! SVG by resvg with the bundled DejaVu Sans (`reports/fonts/`), so no
 //! system font or C library is needed and both files look the same.
 //!

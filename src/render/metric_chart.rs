@@ -1,4 +1,5 @@
-//! `doralens chart <metric>`: the metric as SVG and PNG files.
+//! A catalogued metric's chart as SVG and PNG files (`doralens chart`,
+//! `benchmark`): computes its rows and hands them to [`super::plot`].
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +7,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::metrics::catalogue::{self, Chart, Metric};
 use crate::metrics::{self, MetricsOptions};
-use crate::render::chart::{self, Axis, series};
+use crate::render::plot::{self, Axis, series};
 
 /// What `doralens chart` draws of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +75,7 @@ pub async fn draw(
             let bands = opts.benchmark.ranges(metric.column);
             let title = format!("{}{who}", metric.title);
             (
-                chart::time_series(
+                plot::time_series(
                     &title,
                     unit,
                     &series(&table, metric.column, group_column),
@@ -104,7 +105,7 @@ pub async fn draw(
                 .collect();
             let title = format!("{}{who}, with 95% intervals", metric.title);
             (
-                chart::comparison(&title, unit, &items)?,
+                plot::comparison(&title, unit, &items)?,
                 format!("{}-comparison", file),
             )
         }
@@ -135,7 +136,7 @@ pub async fn draw(
             };
             let title = format!("Lead time distribution ({} commits)", samples.len());
             (
-                chart::distribution(&title, unit, &samples, q(0.5), q(0.9))?,
+                plot::distribution(&title, unit, &samples, q(0.5), q(0.9))?,
                 format!("{file}-distribution"),
             )
         }
@@ -143,7 +144,7 @@ pub async fn draw(
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     let svg_path = dir.join(format!("{name}.svg"));
     let png_path = dir.join(format!("{name}.png"));
-    let png = chart::png(&svg)?;
+    let png = plot::png(&svg)?;
     crate::store::warehouse::atomic_write(&svg_path, |f| {
         std::io::Write::write_all(f, svg.as_bytes())
     })?;
