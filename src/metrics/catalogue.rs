@@ -14,7 +14,7 @@
 //! that no output knows a metric missing here; docs/adding-a-metric.md has
 //! the recipe.
 
-use crate::engine::queries::{self, QueryFile};
+use crate::engine::queries::{self, QueryFile, query_file};
 
 /// How a metric's values are measured; it fixes the Arrow type (a count is
 /// a non-null Int64, the others nullable Float64), how values read in the
@@ -190,12 +190,14 @@ const fn chart(name: &'static str, report: Option<&'static str>) -> Option<Chart
     })
 }
 
-const DF: QueryFile = queries::DEPLOYMENT_FREQUENCY;
-const LT: QueryFile = queries::LEAD_TIME;
-const CFR: QueryFile = queries::CHANGE_FAILURE_RATE;
-const RT: QueryFile = queries::RECOVERY_TIME;
-const TTR: QueryFile = queries::TIME_TO_RESTORE;
-const RW: QueryFile = queries::REWORK_RATE;
+// The metric views' files (queries/README.md), each defining a view keyed
+// by `grp, interval_start` that queries/metrics.sql joins.
+const DF: QueryFile = query_file!("deployment_frequency.sql");
+const LT: QueryFile = query_file!("lead_time.sql");
+const CFR: QueryFile = query_file!("change_failure_rate.sql");
+const RT: QueryFile = query_file!("recovery_time.sql");
+const TTR: QueryFile = query_file!("time_to_restore.sql");
+const RW: QueryFile = query_file!("rework_rate.sql");
 
 /// Every metric column, in output order.
 pub const METRICS: [Metric; 18] = [
