@@ -51,14 +51,7 @@ pub enum Part {
     Links,
 }
 
-/// A metric's 95% interval: its two output columns and how they are found.
-#[derive(Debug, Clone, Copy)]
-pub struct Interval95 {
-    pub low: &'static str,
-    pub high: &'static str,
-    pub method: Method,
-}
-
+/// How a metric's 95% interval columns are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     /// Wilson score interval of `successes` out of `trials` (two count
@@ -110,7 +103,9 @@ pub struct Metric {
     /// The level column computed from this metric (bands in
     /// `queries/levels/*.csv` under the metric's column).
     pub level: Option<&'static str>,
-    pub interval: Option<Interval95>,
+    /// The 95% interval columns (low, high), found by `interval_method`.
+    pub interval: Option<(&'static str, &'static str)>,
+    pub interval_method: Method,
     pub chart: Option<Chart>,
     pub openmetrics: Option<OpenMetrics>,
     /// The `metric=` name of `serve`'s DORA API.
@@ -118,13 +113,6 @@ pub struct Metric {
     /// One of the headline metrics (the report's tables, the table's
     /// default columns).
     pub headline: bool,
-}
-
-impl Metric {
-    /// The interval's (low, high) columns.
-    pub fn bounds(&self) -> Option<(&'static str, &'static str)> {
-        self.interval.map(|i| (i.low, i.high))
-    }
 }
 
 const fn metric(
@@ -144,6 +132,7 @@ const fn metric(
         higher_is_better: None,
         level: None,
         interval: None,
+        interval_method: Method::Sql,
         chart: None,
         openmetrics: None,
         dora_api: None,
@@ -159,27 +148,11 @@ const fn om(family: &'static str, help: &'static str) -> Option<OpenMetrics> {
     })
 }
 
-const fn sql_interval(low: &'static str, high: &'static str) -> Option<Interval95> {
-    Some(Interval95 {
-        low,
-        high,
-        method: Method::Sql,
-    })
-}
-
-const fn wilson(
-    low: &'static str,
-    high: &'static str,
-    successes: &'static str,
-) -> Option<Interval95> {
-    Some(Interval95 {
-        low,
-        high,
-        method: Method::Wilson {
-            successes,
-            trials: "deployments",
-        },
-    })
+const fn wilson(successes: &'static str) -> Method {
+    Method::Wilson {
+        successes,
+        trials: "deployments",
+    }
 }
 
 const fn chart(name: &'static str, report: Option<&'static str>) -> Option<Chart> {
@@ -256,7 +229,7 @@ pub const METRICS: [Metric; 18] = [
     Metric {
         higher_is_better: Some(false),
         level: Some("lt_level"),
-        interval: sql_interval("lead_time_p50_low_s", "lead_time_p50_high_s"),
+        interval: Some(("lead_time_p50_low_s", "lead_time_p50_high_s")),
         chart: Some(Chart {
             name: "lead-time",
             report: Some("Lead time (median)"),
@@ -306,11 +279,8 @@ pub const METRICS: [Metric; 18] = [
     Metric {
         higher_is_better: Some(false),
         level: Some("cfr_level"),
-        interval: wilson(
-            "change_failure_rate_low",
-            "change_failure_rate_high",
-            "failed_deployments",
-        ),
+        interval: Some(("change_failure_rate_low", "change_failure_rate_high")),
+        interval_method: wilson("failed_deployments"),
         chart: chart("change-failure-rate", Some("Change failure rate")),
         openmetrics: om(
             "doralens_change_failure_ratio",
@@ -338,7 +308,7 @@ pub const METRICS: [Metric; 18] = [
     Metric {
         higher_is_better: Some(false),
         level: Some("rt_level"),
-        interval: sql_interval("recovery_time_p50_low_s", "recovery_time_p50_high_s"),
+        interval: Some(("recovery_time_p50_low_s", "recovery_time_p50_high_s")),
         chart: chart("recovery-time", None),
         openmetrics: om(
             "doralens_recovery_time_p50_seconds",
@@ -377,7 +347,7 @@ pub const METRICS: [Metric; 18] = [
     },
     Metric {
         higher_is_better: Some(false),
-        interval: sql_interval("time_to_restore_p50_low_s", "time_to_restore_p50_high_s"),
+        interval: Some(("time_to_restore_p50_low_s", "time_to_restore_p50_high_s")),
         chart: chart("time-to-restore", None),
         openmetrics: om(
             "doralens_time_to_restore_p50_seconds",
@@ -407,7 +377,8 @@ pub const METRICS: [Metric; 18] = [
     },
     Metric {
         higher_is_better: Some(false),
-        interval: wilson("rework_rate_low", "rework_rate_high", "rework_deployments"),
+        interval: Some(("rework_rate_low", "rework_rate_high")),
+        interval_method: wilson("rework_deployments"),
         chart: chart("rework-rate", None),
         openmetrics: om(
             "doralens_rework_ratio",
@@ -486,12 +457,10 @@ pub fn part(part: Part) -> impl Iterator<Item = &'static Metric> {
 
 /// The metrics with a 95% interval in output order: the Wilson intervals
 /// first, then the SQL's (each in catalogue order).
-pub fn with_intervals() -> impl Iterator<Item = (&'static Metric, Interval95)> {
+pub fn with_intervals() -> impl Iterator<Item = &'static Metric> {
     let of = |wilson: bool| {
-        METRICS.iter().filter_map(move |m| {
-            m.interval
-                .filter(|i| matches!(i.method, Method::Wilson { .. }) == wilson)
-                .map(|i| (m, i))
+        METRICS.iter().filter(move |m| {
+            m.interval.is_some() && matches!(m.interval_method, Method::Wilson { .. }) == wilson
         })
     };
     of(true).chain(of(false))
@@ -499,7 +468,9 @@ pub fn with_intervals() -> impl Iterator<Item = (&'static Metric, Interval95)> {
 
 /// Every 95% interval column, low then high, in output order.
 pub fn interval_columns() -> impl Iterator<Item = &'static str> {
-    with_intervals().flat_map(|(_, i)| [i.low, i.high])
+    with_intervals()
+        .filter_map(|m| m.interval)
+        .flat_map(|(low, high)| [low, high])
 }
 
 /// The headline metrics, in catalogue order.
@@ -541,7 +512,7 @@ mod tests {
         let mut columns: Vec<&str> = METRICS
             .iter()
             .flat_map(|m| {
-                let bounds = m.bounds().map(|(l, h)| [l, h]);
+                let bounds = m.interval.map(|(l, h)| [l, h]);
                 std::iter::once(m.column)
                     .chain(m.level)
                     .chain(bounds.into_iter().flatten())
@@ -564,8 +535,8 @@ mod tests {
 
     #[test]
     fn wilson_intervals_count_catalogued_counts() {
-        for (m, i) in with_intervals() {
-            if let Method::Wilson { successes, trials } = i.method {
+        for m in with_intervals() {
+            if let Method::Wilson { successes, trials } = m.interval_method {
                 for c in [successes, trials] {
                     assert_eq!(
                         by_column(c).map(|c| c.unit),

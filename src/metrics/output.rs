@@ -47,8 +47,9 @@ pub fn schema(opts: &MetricsOptions) -> SchemaRef {
 /// `interval_start`: every metric, and the intervals the SQL computes.
 fn sql_columns() -> impl Iterator<Item = &'static str> {
     let sql_bounds = catalogue::with_intervals()
-        .filter(|(_, i)| i.method == Method::Sql)
-        .flat_map(|(_, i)| [i.low, i.high]);
+        .filter(|m| m.interval_method == Method::Sql)
+        .filter_map(|m| m.interval)
+        .flat_map(|(low, high)| [low, high]);
     METRICS.iter().map(|m| m.column).chain(sql_bounds)
 }
 
@@ -111,8 +112,11 @@ pub fn shape(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<MetricsTa
                 .collect();
             columns.push(Arc::new(levels));
         }
-        for (_, interval) in catalogue::with_intervals() {
-            match interval.method {
+        for m in catalogue::with_intervals() {
+            let Some((low, high)) = m.interval else {
+                continue;
+            };
+            match m.interval_method {
                 Method::Wilson { successes, trials } => {
                     let (x, n) = (counts(&column(successes)?)?, counts(&column(trials)?)?);
                     let bounds: Vec<Option<(f64, f64)>> = x
@@ -126,7 +130,7 @@ pub fn shape(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<MetricsTa
                     columns.push(Arc::new(high));
                 }
                 Method::Sql => {
-                    for name in [interval.low, interval.high] {
+                    for name in [low, high] {
                         columns.push(cast(&column(name)?, &DataType::Float64)?);
                     }
                 }

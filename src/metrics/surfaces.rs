@@ -53,7 +53,7 @@ fn catalogued_columns() -> BTreeSet<&'static str> {
     for m in &METRICS {
         all.insert(m.column);
         all.extend(m.level);
-        all.extend(m.bounds().into_iter().flat_map(|(l, h)| [l, h]));
+        all.extend(m.interval.into_iter().flat_map(|(l, h)| [l, h]));
     }
     all
 }
@@ -85,7 +85,7 @@ async fn every_catalogue_entry_reaches_every_surface() {
             for c in m
                 .level
                 .into_iter()
-                .chain(m.bounds().into_iter().flat_map(|(l, h)| [l, h]))
+                .chain(m.interval.into_iter().flat_map(|(l, h)| [l, h]))
             {
                 assert!(table.schema.index_of(c).is_ok(), "{} lacks {c}", m.column);
             }

@@ -93,7 +93,7 @@ pub async fn draw(
                 None => vec!["organisation".into(); table.num_rows()],
             };
             let values = table.floats(metric.column);
-            let (low, high) = match metric.bounds() {
+            let (low, high) = match metric.interval {
                 Some((l, h)) => (table.floats(l), table.floats(h)),
                 None => (vec![None; values.len()], vec![None; values.len()]),
             };

@@ -150,7 +150,7 @@ pub fn metrics_table(
             let value = cell(batch, m.column, 0);
             let level = m.level.and_then(|l| text(batch, l, 0)).unwrap_or_default();
             let range = m
-                .bounds()
+                .interval
                 .and_then(|(lo, hi)| Some((cell(batch, lo, 0)?, cell(batch, hi, 0)?)))
                 .map(|(lo, hi)| {
                     format!(

@@ -132,7 +132,7 @@ fn organisation(org: &MetricsTable) -> (Vec<OrgMetric>, Option<String>) {
     for m in headline() {
         let kind = Kind::of(m.unit);
         let w = Weekly::of(org, m.column, None);
-        let (low, high) = match m.bounds() {
+        let (low, high) = match m.interval {
             Some((l, h)) => (
                 Weekly::of(org, l, None).now(),
                 Weekly::of(org, h, None).now(),
@@ -197,7 +197,7 @@ fn teams(table: &MetricsTable) -> Vec<TeamLine> {
                     let kind = Kind::of(m.unit);
                     TeamCell {
                         value: kind.value(Weekly::of(table, m.column, g).now()),
-                        range: match m.bounds() {
+                        range: match m.interval {
                             Some((l, h)) => kind.range(
                                 Weekly::of(table, l, g).now(),
                                 Weekly::of(table, h, g).now(),
