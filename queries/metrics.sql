@@ -3,14 +3,16 @@
 --          change_failure_rate.sql, recovery_time.sql, time_to_restore.sql,
 --          rework_rate.sql; grouped_deployments / incident_groups; buckets
 --          (interval_start, days_in_window: every bucket overlapping the window)
--- Outputs: grp, interval_start, then the section 6 columns up to rework_rate
---          (the group column is renamed, and the levels added, by the engine),
---          then the medians' intervals (*_p50_low_s, *_p50_high_s; the
---          rates' Wilson intervals are added in src/metrics/mod.rs), then
+-- Outputs: grp, interval_start, then the section 6 columns up to rework_rate,
+--          then the medians' intervals (*_p50_low_s, *_p50_high_s), then
 --          how the failed deployments were linked: failures_explicit (at least
 --          one link by incident deployment_id, incident sha or rollback) and
 --          failures_inferred (linked only by timing); they sum to
---          failed_deployments (docs/metrics.md section 6, doralens's addition)
+--          failed_deployments (docs/metrics.md section 6, doralens's addition).
+--          Exactly the columns src/metrics/catalogue.rs lists (an extra or a
+--          missing one is an error); the catalogue, not this order, sets the
+--          output's: src/metrics/output.rs renames the group column, types
+--          each column by its unit and adds the levels and Wilson intervals.
 -- docs/metrics.md: section 6. A group has rows when it has a production
 -- deployment or an incident in the window, and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics). failed_deployments comes

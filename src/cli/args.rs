@@ -12,6 +12,9 @@ use crate::metrics::interval::{self, Interval};
 use crate::metrics::levels::{Benchmark, BenchmarkName};
 use crate::metrics::{Grouping, MetricsOptions};
 use crate::render::Format;
+use crate::render::metric_chart::ChartKind;
+
+use super::choices::{charted_metric, choice};
 
 pub const DEFAULT_WAREHOUSE: &str = "doralens-warehouse";
 
@@ -140,9 +143,9 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchmarkArgs {
-    #[arg(long, value_enum, default_value = "team")]
+    #[arg(long, value_parser = choice::<Grouping>(), default_value = "team")]
     pub by: Grouping,
-    #[arg(long, value_enum, default_value = "quarter")]
+    #[arg(long, value_parser = choice::<Interval>(), default_value = "quarter")]
     pub interval: Interval,
     /// The window (default: the 365 days before --to)
     #[command(flatten)]
@@ -177,14 +180,14 @@ pub struct ReportArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ChartArgs {
-    #[arg(value_enum)]
-    pub metric: crate::render::charts::ChartMetric,
-    #[arg(long, value_enum, default_value = "series")]
-    pub kind: crate::render::charts::ChartKind,
-    #[arg(long, value_enum)]
+    #[arg(value_parser = charted_metric())]
+    pub metric: &'static crate::metrics::catalogue::Metric,
+    #[arg(long, value_parser = choice::<ChartKind>(), default_value = "series")]
+    pub kind: ChartKind,
+    #[arg(long, value_parser = choice::<Grouping>())]
     pub by: Option<Grouping>,
     /// Bucket size for series (default: week)
-    #[arg(long, value_enum, default_value = "week")]
+    #[arg(long, value_parser = choice::<Interval>(), default_value = "week")]
     pub interval: Interval,
     #[command(flatten)]
     pub window: WindowArgs,
@@ -320,10 +323,10 @@ pub struct MetricsArgs {
     #[command(flatten)]
     pub window: WindowArgs,
     /// One row per bucket: day, week (ISO, Monday), month or quarter (UTC)
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<Interval>())]
     pub interval: Option<Interval>,
     /// One row per team, service or repo (default: the organisation)
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<Grouping>())]
     pub by: Option<Grouping>,
     #[command(flatten)]
     pub scope: ScopeArgs,
@@ -459,11 +462,11 @@ pub struct AnalyzeArgs {
     /// releases are rarer than deployments)
     #[command(flatten)]
     pub window: WindowArgs,
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<Interval>())]
     pub interval: Option<Interval>,
     #[command(flatten)]
     pub bench: BenchmarkArg,
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, value_parser = choice::<Format>(), default_value = "table")]
     pub format: Format,
 }
 
@@ -516,7 +519,7 @@ impl EnvironmentArg {
 #[derive(Debug, Clone, Args)]
 pub struct BenchmarkArg {
     /// Performance level bands
-    #[arg(long, value_enum, default_value = "dora-2023")]
+    #[arg(long, value_parser = choice::<BenchmarkName>(), default_value = "dora-2023")]
     pub benchmark: BenchmarkName,
 }
 
@@ -529,7 +532,7 @@ impl BenchmarkArg {
 /// `--format` and `--output`, shared by every command that prints rows.
 #[derive(Debug, Clone, Args)]
 pub struct OutputArgs {
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, value_parser = choice::<Format>(), default_value = "table")]
     pub format: Format,
     /// Write to FILE (atomically) instead of stdout
     #[arg(long, short, value_name = "FILE")]

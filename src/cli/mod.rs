@@ -3,6 +3,7 @@
 //! parses arguments, calls [`run`] and maps errors to exit codes.
 
 pub mod args;
+mod choices;
 pub(crate) mod commands;
 pub mod config;
 mod demo;

@@ -1,11 +1,24 @@
-//! The metric catalogue: every column a metrics row carries, once, with
-//! what each output needs to show it: a title for people, the unit, which
-//! direction is better, its level and 95% interval columns, its OpenMetrics
-//! family and its name in the GitLab-shaped DORA API. The readable table,
-//! OpenMetrics, `serve`, the levels and the interval columns all iterate
-//! this list (docs/adding-a-metric.md says what else a new metric needs).
+//! The metric catalogue: the one place a metric is written. Each entry
+//! says what every output needs to show the metric, and every output
+//! iterates [`METRICS`]:
+//!
+//! - the SQL views registered for `metrics` ([`views`], in entry order);
+//! - the output columns, their order and Arrow types (`src/metrics/output.rs`):
+//!   the [`Part::Main`] columns, then the levels, the 95% intervals (Wilson
+//!   first, then the SQL's), then the [`Part::Links`] columns;
+//! - the readable table (`src/render/table.rs`), OpenMetrics, `serve`'s DORA
+//!   API, the levels (`queries/levels/*.csv`), `doralens chart` and
+//!   `benchmark`'s charts, and the weekly report's rows and charts.
+//!
+//! `src/metrics/surfaces.rs` proves that each entry reaches each output and
+//! that no output knows a metric missing here; docs/adding-a-metric.md has
+//! the recipe.
 
-/// How a metric's values are measured.
+use crate::engine::queries::{self, QueryFile, query_file};
+
+/// How a metric's values are measured; it fixes the Arrow type (a count is
+/// a non-null Int64, the others nullable Float64), how values read in the
+/// table and the report, and a chart's axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     /// A number of things.
@@ -16,6 +29,51 @@ pub enum Unit {
     Seconds,
     /// A fraction in [0, 1].
     Ratio,
+}
+
+impl Unit {
+    /// The column's Arrow type and nullability.
+    pub fn arrow_type(self) -> (datafusion::arrow::datatypes::DataType, bool) {
+        use datafusion::arrow::datatypes::DataType;
+        match self {
+            Unit::Count => (DataType::Int64, false),
+            Unit::PerDay | Unit::Seconds | Unit::Ratio => (DataType::Float64, true),
+        }
+    }
+}
+
+/// Where a column goes in a metrics row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// docs/metrics.md section 6, before the levels.
+    Main,
+    /// How failed deployments were linked (doralens's addition), last.
+    Links,
+}
+
+/// How a metric's 95% interval columns are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Wilson score interval of `successes` out of `trials` (two count
+    /// columns), computed in Rust (`src/metrics/stats.rs`).
+    Wilson {
+        successes: &'static str,
+        trials: &'static str,
+    },
+    /// Both columns come from `queries/metrics.sql` (medians' intervals,
+    /// from `duration_summary`).
+    Sql,
+}
+
+/// A chart of the metric: `doralens chart <name>` (files `<name>*.svg` and
+/// `.png`); its axis follows the metric's unit.
+#[derive(Debug, Clone, Copy)]
+pub struct Chart {
+    pub name: &'static str,
+    /// The weekly report draws it, under this title.
+    pub report: Option<&'static str>,
+    /// `--kind distribution` draws its per-commit samples (lead time).
+    pub distribution: bool,
 }
 
 /// An OpenMetrics gauge family.
@@ -36,17 +94,24 @@ pub struct Metric {
     /// A short heading for a table column (at most 14 characters).
     pub short: &'static str,
     pub unit: Unit,
+    /// The `queries/` file whose view `queries/metrics.sql` reads it from.
+    pub view: QueryFile,
+    pub part: Part,
     /// `Some(true)` when a higher value is better, `Some(false)` when lower
     /// is; `None` for counts that are neither.
     pub higher_is_better: Option<bool>,
-    /// The level column computed from this metric.
+    /// The level column computed from this metric (bands in
+    /// `queries/levels/*.csv` under the metric's column).
     pub level: Option<&'static str>,
-    /// The 95% interval columns (low, high).
+    /// The 95% interval columns (low, high), found by `interval_method`.
     pub interval: Option<(&'static str, &'static str)>,
+    pub interval_method: Method,
+    pub chart: Option<Chart>,
     pub openmetrics: Option<OpenMetrics>,
     /// The `metric=` name of `serve`'s DORA API.
     pub dora_api: Option<&'static str>,
-    /// One of the five headline metrics (report, table's default columns).
+    /// One of the headline metrics (the report's tables, the table's
+    /// default columns).
     pub headline: bool,
 }
 
@@ -55,15 +120,20 @@ const fn metric(
     title: &'static str,
     short: &'static str,
     unit: Unit,
+    view: QueryFile,
 ) -> Metric {
     Metric {
         column,
         title,
         short,
         unit,
+        view,
+        part: Part::Main,
         higher_is_better: None,
         level: None,
         interval: None,
+        interval_method: Method::Sql,
+        chart: None,
         openmetrics: None,
         dora_api: None,
         headline: false,
@@ -78,6 +148,30 @@ const fn om(family: &'static str, help: &'static str) -> Option<OpenMetrics> {
     })
 }
 
+const fn wilson(successes: &'static str) -> Method {
+    Method::Wilson {
+        successes,
+        trials: "deployments",
+    }
+}
+
+const fn chart(name: &'static str, report: Option<&'static str>) -> Option<Chart> {
+    Some(Chart {
+        name,
+        report,
+        distribution: false,
+    })
+}
+
+// The metric views' files (queries/README.md), each defining a view keyed
+// by `grp, interval_start` that queries/metrics.sql joins.
+const DF: QueryFile = query_file!("deployment_frequency.sql");
+const LT: QueryFile = query_file!("lead_time.sql");
+const CFR: QueryFile = query_file!("change_failure_rate.sql");
+const RT: QueryFile = query_file!("recovery_time.sql");
+const TTR: QueryFile = query_file!("time_to_restore.sql");
+const RW: QueryFile = query_file!("rework_rate.sql");
+
 /// Every metric column, in output order.
 pub const METRICS: [Metric; 18] = [
     Metric {
@@ -86,7 +180,7 @@ pub const METRICS: [Metric; 18] = [
             "Production deployments in the window",
         ),
         dora_api: Some("deployment_frequency"),
-        ..metric("deployments", "Deployments", "Deployments", Unit::Count)
+        ..metric("deployments", "Deployments", "Deployments", Unit::Count, DF)
     },
     Metric {
         openmetrics: om(
@@ -98,11 +192,13 @@ pub const METRICS: [Metric; 18] = [
             "Days with a deployment",
             "Deploy days",
             Unit::Count,
+            DF,
         )
     },
     Metric {
         higher_is_better: Some(true),
         level: Some("df_level"),
+        chart: chart("deployment-frequency", Some("Deployment frequency")),
         openmetrics: Some(OpenMetrics {
             family: "doralens_deployment_frequency_per_second",
             help: "Production deployments per second of the window (deploys per day / 86400)",
@@ -114,6 +210,7 @@ pub const METRICS: [Metric; 18] = [
             "Deployment frequency",
             "Deploys/day",
             Unit::PerDay,
+            DF,
         )
     },
     Metric {
@@ -126,12 +223,18 @@ pub const METRICS: [Metric; 18] = [
             "Commits with a lead time",
             "Commits",
             Unit::Count,
+            LT,
         )
     },
     Metric {
         higher_is_better: Some(false),
         level: Some("lt_level"),
         interval: Some(("lead_time_p50_low_s", "lead_time_p50_high_s")),
+        chart: Some(Chart {
+            name: "lead-time",
+            report: Some("Lead time (median)"),
+            distribution: true,
+        }),
         openmetrics: om(
             "doralens_lead_time_p50_seconds",
             "Median lead time for changes",
@@ -143,6 +246,7 @@ pub const METRICS: [Metric; 18] = [
             "Lead time for changes (median)",
             "Lead time p50",
             Unit::Seconds,
+            LT,
         )
     },
     Metric {
@@ -156,6 +260,7 @@ pub const METRICS: [Metric; 18] = [
             "Lead time for changes (90th percentile)",
             "Lead time p90",
             Unit::Seconds,
+            LT,
         )
     },
     Metric {
@@ -168,12 +273,15 @@ pub const METRICS: [Metric; 18] = [
             "Failed deployments",
             "Failed",
             Unit::Count,
+            CFR,
         )
     },
     Metric {
         higher_is_better: Some(false),
         level: Some("cfr_level"),
         interval: Some(("change_failure_rate_low", "change_failure_rate_high")),
+        interval_method: wilson("failed_deployments"),
+        chart: chart("change-failure-rate", Some("Change failure rate")),
         openmetrics: om(
             "doralens_change_failure_ratio",
             "Failed production deployments / production deployments",
@@ -185,6 +293,7 @@ pub const METRICS: [Metric; 18] = [
             "Change failure rate",
             "Change fail",
             Unit::Ratio,
+            CFR,
         )
     },
     Metric {
@@ -193,12 +302,14 @@ pub const METRICS: [Metric; 18] = [
             "Recovered failures",
             "Recoveries",
             Unit::Count,
+            RT,
         )
     },
     Metric {
         higher_is_better: Some(false),
         level: Some("rt_level"),
         interval: Some(("recovery_time_p50_low_s", "recovery_time_p50_high_s")),
+        chart: chart("recovery-time", None),
         openmetrics: om(
             "doralens_recovery_time_p50_seconds",
             "Median failed deployment recovery time",
@@ -210,6 +321,7 @@ pub const METRICS: [Metric; 18] = [
             "Failed deployment recovery time (median)",
             "Recovery p50",
             Unit::Seconds,
+            RT,
         )
     },
     Metric {
@@ -219,6 +331,7 @@ pub const METRICS: [Metric; 18] = [
             "Failed deployment recovery time (90th percentile)",
             "Recovery p90",
             Unit::Seconds,
+            RT,
         )
     },
     Metric {
@@ -226,15 +339,16 @@ pub const METRICS: [Metric; 18] = [
             "doralens_open_failures",
             "Failed deployments with an unresolved incident",
         ),
-        ..metric("open_failures", "Open failures", "Open", Unit::Count)
+        ..metric("open_failures", "Open failures", "Open", Unit::Count, RT)
     },
     Metric {
         openmetrics: om("doralens_incidents", "Incidents created in the window"),
-        ..metric("incidents", "Incidents", "Incidents", Unit::Count)
+        ..metric("incidents", "Incidents", "Incidents", Unit::Count, TTR)
     },
     Metric {
         higher_is_better: Some(false),
         interval: Some(("time_to_restore_p50_low_s", "time_to_restore_p50_high_s")),
+        chart: chart("time-to-restore", None),
         openmetrics: om(
             "doralens_time_to_restore_p50_seconds",
             "Median incident time to restore",
@@ -245,6 +359,7 @@ pub const METRICS: [Metric; 18] = [
             "Time to restore (median, incidents)",
             "Restore p50",
             Unit::Seconds,
+            TTR,
         )
     },
     Metric {
@@ -257,11 +372,14 @@ pub const METRICS: [Metric; 18] = [
             "Rework deployments",
             "Rework",
             Unit::Count,
+            RW,
         )
     },
     Metric {
         higher_is_better: Some(false),
         interval: Some(("rework_rate_low", "rework_rate_high")),
+        interval_method: wilson("rework_deployments"),
+        chart: chart("rework-rate", None),
         openmetrics: om(
             "doralens_rework_ratio",
             "Rework deployments / production deployments",
@@ -273,9 +391,11 @@ pub const METRICS: [Metric; 18] = [
             "Deployment rework rate",
             "Rework rate",
             Unit::Ratio,
+            RW,
         )
     },
     Metric {
+        part: Part::Links,
         openmetrics: om(
             "doralens_failures_explicit",
             "Failed deployments with an explicit link (incident deployment id or sha, rollback)",
@@ -285,9 +405,11 @@ pub const METRICS: [Metric; 18] = [
             "Failures linked explicitly",
             "Explicit links",
             Unit::Count,
+            CFR,
         )
     },
     Metric {
+        part: Part::Links,
         openmetrics: om(
             "doralens_failures_inferred",
             "Failed deployments linked to an incident only by timing",
@@ -297,6 +419,7 @@ pub const METRICS: [Metric; 18] = [
             "Failures linked only by timing",
             "Inferred links",
             Unit::Count,
+            CFR,
         )
     },
 ];
@@ -327,12 +450,57 @@ pub fn levelled() -> impl Iterator<Item = (&'static str, &'static str)> {
         .filter_map(|m| m.level.map(|l| (m.column, l)))
 }
 
+/// The metrics of one part of a row, in catalogue order.
+pub fn part(part: Part) -> impl Iterator<Item = &'static Metric> {
+    METRICS.iter().filter(move |m| m.part == part)
+}
+
+/// The metrics with a 95% interval in output order: the Wilson intervals
+/// first, then the SQL's (each in catalogue order).
+pub fn with_intervals() -> impl Iterator<Item = &'static Metric> {
+    let of = |wilson: bool| {
+        METRICS.iter().filter(move |m| {
+            m.interval.is_some() && matches!(m.interval_method, Method::Wilson { .. }) == wilson
+        })
+    };
+    of(true).chain(of(false))
+}
+
 /// Every 95% interval column, low then high, in output order.
 pub fn interval_columns() -> impl Iterator<Item = &'static str> {
-    METRICS
-        .iter()
+    with_intervals()
         .filter_map(|m| m.interval)
         .flat_map(|(low, high)| [low, high])
+}
+
+/// The headline metrics, in catalogue order.
+pub fn headline() -> impl Iterator<Item = &'static Metric> {
+    METRICS.iter().filter(|m| m.headline)
+}
+
+/// The metrics with a chart, with it, in catalogue order.
+pub fn charted() -> impl Iterator<Item = (&'static Metric, Chart)> {
+    METRICS.iter().filter_map(|m| m.chart.map(|c| (m, c)))
+}
+
+/// The metric `doralens chart <name>` draws.
+pub fn by_chart(name: &str) -> Option<&'static Metric> {
+    charted().find(|(_, c)| c.name == name).map(|(m, _)| m)
+}
+
+/// The views `queries/metrics.sql` reads, in dependency order: the
+/// production deployments of each group first, then each metric's file in
+/// catalogue order (a file listed once; a view that reads another's comes
+/// after it), then the lead-time breakdown (docs/metrics.md section 7).
+pub fn views() -> Vec<QueryFile> {
+    let mut out = vec![queries::GROUPED_DEPLOYMENTS];
+    for m in &METRICS {
+        if !out.iter().any(|v| v.path == m.view.path) {
+            out.push(m.view);
+        }
+    }
+    out.push(queries::CHANGE_LEAD_TIME);
+    out
 }
 
 #[cfg(test)]
@@ -341,22 +509,58 @@ mod tests {
 
     #[test]
     fn every_column_is_listed_once_and_short_titles_are_short() {
-        let mut columns: Vec<&str> = METRICS.iter().map(|m| m.column).collect();
+        let mut columns: Vec<&str> = METRICS
+            .iter()
+            .flat_map(|m| {
+                let bounds = m.interval.map(|(l, h)| [l, h]);
+                std::iter::once(m.column)
+                    .chain(m.level)
+                    .chain(bounds.into_iter().flatten())
+            })
+            .collect();
+        let n = columns.len();
         columns.sort();
         columns.dedup();
-        assert_eq!(columns.len(), METRICS.len());
+        assert_eq!(columns.len(), n, "a column is named twice");
         for m in METRICS {
             assert!(m.short.chars().count() <= 14, "{}", m.short);
+            assert!(!m.headline || m.higher_is_better.is_some(), "{}", m.column);
         }
-        assert_eq!(METRICS.iter().filter(|m| m.headline).count(), 5);
+        let mut charts: Vec<&str> = charted().map(|(_, c)| c.name).collect();
+        let n = charts.len();
+        charts.sort();
+        charts.dedup();
+        assert_eq!(charts.len(), n, "a chart is named twice");
     }
 
     #[test]
-    fn the_interval_columns_in_output_order_are_the_catalogues() {
-        let mut ours: Vec<&str> = interval_columns().collect();
-        let mut output = crate::metrics::INTERVAL_COLUMNS.to_vec();
-        ours.sort();
-        output.sort();
-        assert_eq!(ours, output);
+    fn wilson_intervals_count_catalogued_counts() {
+        for m in with_intervals() {
+            if let Method::Wilson { successes, trials } = m.interval_method {
+                for c in [successes, trials] {
+                    assert_eq!(
+                        by_column(c).map(|c| c.unit),
+                        Some(Unit::Count),
+                        "{}: {c}",
+                        m.column
+                    );
+                }
+                assert_eq!(m.unit, Unit::Ratio, "{}", m.column);
+            }
+        }
+    }
+
+    #[test]
+    fn views_come_in_dependency_order_once_each() {
+        let paths: Vec<&str> = views().iter().map(|v| v.path).collect();
+        assert_eq!(paths.first(), Some(&"grouped_deployments.sql"));
+        assert_eq!(paths.last(), Some(&"change_lead_time.sql"));
+        // recovery_time.sql reads change_failure_rate.sql's failure links.
+        let at = |p: &str| paths.iter().position(|x| *x == p).unwrap();
+        assert!(at("change_failure_rate.sql") < at("recovery_time.sql"));
+        let mut unique = paths.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), paths.len());
     }
 }

@@ -7,7 +7,7 @@ pub use crate::base::time::{
     MICROS_PER_DAY, Span, Timestamp, format_instant, parse_instant, parse_span,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Interval {
     Day,
     Week,

@@ -3,18 +3,20 @@
 
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BenchmarkName {
-    #[value(name = "dora-2021")]
     Dora2021,
     #[default]
-    #[value(name = "dora-2023")]
     Dora2023,
-    #[value(name = "dora-2024")]
     Dora2024,
 }
 
 impl BenchmarkName {
+    /// `dora-2023`: the file's name and the `--benchmark` value.
+    pub fn id(self) -> &'static str {
+        self.data().0
+    }
+
     fn data(self) -> (&'static str, &'static str) {
         match self {
             BenchmarkName::Dora2021 => (
@@ -145,6 +147,17 @@ impl Benchmark {
 }
 
 impl Benchmark {
+    /// The metric columns the bands judge, each once, in file order.
+    pub fn metrics(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for band in &self.bands {
+            if !out.contains(&band.metric.as_str()) {
+                out.push(&band.metric);
+            }
+        }
+        out
+    }
+
     /// The value ranges of each level of `metric`, best level first, for
     /// shading charts: `(level, low, high)` with open ends as infinities.
     pub fn ranges(&self, metric: &str) -> Vec<(String, f64, f64)> {

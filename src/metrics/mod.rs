@@ -5,16 +5,17 @@ pub mod benchmark;
 pub mod catalogue;
 pub mod interval;
 pub mod levels;
+pub mod output;
 pub mod scope;
 pub mod stats;
+#[cfg(test)]
+mod surfaces;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
+use datafusion::arrow::array::{AsArray, RecordBatch, TimestampMicrosecondArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use datafusion::scalar::ScalarValue;
 
@@ -25,10 +26,11 @@ use crate::engine::queries::{self, string_literal, timestamp_literal};
 use crate::error::{Error, Result};
 use crate::store::schema::{TIMESTAMP_TZ, timestamp_type};
 use interval::Interval;
-use levels::{Benchmark, levelled};
+use levels::Benchmark;
+pub use output::MetricsTable;
 
 /// `--by`: how rows are grouped (default: the whole organisation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
     Team,
     Service,
@@ -185,80 +187,17 @@ pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()
             .bundled_statements(&queries::GROUPS_SCOPE, &scope_params)
             .await?;
     }
-    for file in queries::METRIC_VIEWS {
+    for file in catalogue::views() {
         engine.bundled_statements(&file, &params).await?;
     }
     Ok(())
-}
-
-/// The docs/metrics.md section 6 table.
-pub struct MetricsTable {
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-}
-
-impl MetricsTable {
-    pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(|b| b.num_rows()).sum()
-    }
-
-    /// A numeric column, row by row (counts and statistics alike); all
-    /// nulls when the column is absent.
-    pub fn floats(&self, name: &str) -> Vec<Option<f64>> {
-        use datafusion::arrow::datatypes::{Float64Type, Int64Type};
-        let mut out = Vec::with_capacity(self.num_rows());
-        for batch in &self.batches {
-            let Ok(i) = batch.schema().index_of(name) else {
-                out.extend(std::iter::repeat_n(None, batch.num_rows()));
-                continue;
-            };
-            let column = batch.column(i);
-            for r in 0..batch.num_rows() {
-                out.push(column.is_valid(r).then(|| match column.data_type() {
-                    DataType::Int64 => column.as_primitive::<Int64Type>().value(r) as f64,
-                    _ => column.as_primitive::<Float64Type>().value(r),
-                }));
-            }
-        }
-        out
-    }
-
-    /// A text column (the group), row by row.
-    pub fn strings(&self, name: &str) -> Vec<String> {
-        let mut out = Vec::with_capacity(self.num_rows());
-        for batch in &self.batches {
-            match batch.schema().index_of(name) {
-                Ok(i) => {
-                    let c = batch.column(i).as_string::<i32>();
-                    out.extend((0..batch.num_rows()).map(|r| c.value(r).to_string()));
-                }
-                Err(_) => out.extend(std::iter::repeat_n(String::new(), batch.num_rows())),
-            }
-        }
-        out
-    }
-
-    /// `interval_start`, row by row (µs; 0 without --interval).
-    pub fn starts(&self) -> Vec<i64> {
-        let mut out = Vec::with_capacity(self.num_rows());
-        for batch in &self.batches {
-            match batch.schema().index_of("interval_start") {
-                Ok(i) => {
-                    let c = batch.column(i).as_primitive::<TimestampMicrosecondType>();
-                    out.extend(c.values().iter().copied());
-                }
-                Err(_) => out.extend(std::iter::repeat_n(0, batch.num_rows())),
-            }
-        }
-        out
-    }
 }
 
 pub async fn compute(engine: &Engine, opts: &MetricsOptions) -> Result<MetricsTable> {
     opts.validate()?;
     register_views(engine, opts).await?;
     let (_, batches) = engine.bundled(&queries::METRICS, &opts.params()).await?;
-    shape_output(&batches, opts)
+    output::shape(&batches, opts)
 }
 
 /// The lead-time breakdown (docs/metrics.md section 7): per group and
@@ -331,213 +270,6 @@ pub async fn organisation_and_teams_table(
     }
     Ok(MetricsTable { schema, batches })
 }
-
-/// Renames or drops the group column, drops `interval_start` for
-/// whole-window rows, and appends the level columns.
-fn shape_output(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<MetricsTable> {
-    let mut out_schema: Option<SchemaRef> = None;
-    let mut out = Vec::with_capacity(batches.len());
-    for batch in batches {
-        let schema = batch.schema();
-        let mut fields: Vec<Field> = Vec::new();
-        let mut columns: Vec<ArrayRef> = Vec::new();
-        for (i, field) in schema.fields().iter().enumerate() {
-            let name = field.name().as_str();
-            let column = batch.column(i).clone();
-            match name {
-                "grp" => match opts.group {
-                    Some(g) => {
-                        fields.push(Field::new(g.column(), DataType::Utf8, false));
-                        columns.push(column);
-                    }
-                    None => continue,
-                },
-                // Set aside: the intervals follow the levels, then the
-                // failure-link counts.
-                _ if INTERVAL_COLUMNS.contains(&name) || LINK_COLUMNS.contains(&name) => continue,
-                "interval_start" if opts.interval.is_none() => continue,
-                "interval_start" => {
-                    fields.push(Field::new(name, timestamp_type(), false));
-                    columns.push(column);
-                }
-                _ => {
-                    let (field, column) = normalise_number(name, column)?;
-                    fields.push(field);
-                    columns.push(column);
-                }
-            }
-        }
-        for (metric, level_col) in levelled() {
-            let idx = schema.index_of(metric)?;
-            let values = batch
-                .column(idx)
-                .as_primitive::<datafusion::arrow::datatypes::Float64Type>();
-            let levels: StringArray = (0..values.len())
-                .map(|r| {
-                    let v = values.is_valid(r).then(|| values.value(r));
-                    opts.benchmark.level(metric, v)
-                })
-                .collect();
-            fields.push(Field::new(level_col, DataType::Utf8, true));
-            columns.push(Arc::new(levels));
-        }
-        append_intervals(batch, &mut fields, &mut columns)?;
-        for name in LINK_COLUMNS {
-            let (field, column) =
-                normalise_number(name, batch.column(schema.index_of(name)?).clone())?;
-            fields.push(field);
-            columns.push(column);
-        }
-        let schema = Arc::new(Schema::new(fields));
-        out.push(RecordBatch::try_new(schema.clone(), columns)?);
-        out_schema = Some(schema);
-    }
-    let schema = match out_schema {
-        Some(s) => s,
-        None => empty_schema(opts),
-    };
-    Ok(MetricsTable {
-        schema,
-        batches: out,
-    })
-}
-
-/// Counts as Int64 (never null: coalesced), statistics and rates as
-/// nullable Float64.
-fn normalise_number(name: &str, column: ArrayRef) -> Result<(Field, ArrayRef)> {
-    use datafusion::arrow::compute::cast;
-    let is_count = !matches!(column.data_type(), DataType::Float64);
-    if is_count {
-        let c = cast(&column, &DataType::Int64)?;
-        Ok((Field::new(name, DataType::Int64, false), c))
-    } else {
-        Ok((Field::new(name, DataType::Float64, true), column))
-    }
-}
-
-/// The output schema when there are no rows (so CSV still gets a header).
-fn empty_schema(opts: &MetricsOptions) -> SchemaRef {
-    let mut fields = Vec::new();
-    if let Some(g) = opts.group {
-        fields.push(Field::new(g.column(), DataType::Utf8, false));
-    }
-    if opts.interval.is_some() {
-        fields.push(Field::new("interval_start", timestamp_type(), false));
-    }
-    for (name, float) in OUTPUT_COLUMNS {
-        if float {
-            fields.push(Field::new(name, DataType::Float64, true));
-        } else {
-            fields.push(Field::new(name, DataType::Int64, false));
-        }
-    }
-    for (_, level) in levelled() {
-        fields.push(Field::new(level, DataType::Utf8, true));
-    }
-    for name in INTERVAL_COLUMNS {
-        fields.push(Field::new(name, DataType::Float64, true));
-    }
-    for name in LINK_COLUMNS {
-        fields.push(Field::new(name, DataType::Int64, false));
-    }
-    Arc::new(Schema::new(fields))
-}
-
-/// How the failed deployments were linked, the last columns: at least one
-/// explicit link, or only inferred ones (they sum to failed_deployments).
-pub const LINK_COLUMNS: [&str; 2] = ["failures_explicit", "failures_inferred"];
-
-/// The 95% intervals, after the levels (src/metrics/stats.rs).
-/// The 95% interval columns in output order (JSON/CSV/Parquet keep this
-/// order; the catalogue says which metric each belongs to).
-pub const INTERVAL_COLUMNS: [&str; 10] = [
-    "change_failure_rate_low",
-    "change_failure_rate_high",
-    "rework_rate_low",
-    "rework_rate_high",
-    "lead_time_p50_low_s",
-    "lead_time_p50_high_s",
-    "recovery_time_p50_low_s",
-    "recovery_time_p50_high_s",
-    "time_to_restore_p50_low_s",
-    "time_to_restore_p50_high_s",
-];
-
-/// Appends the rates' Wilson intervals (from the counts) and the medians'
-/// intervals (from the SQL), in INTERVAL_COLUMNS order.
-fn append_intervals(
-    batch: &RecordBatch,
-    fields: &mut Vec<Field>,
-    columns: &mut Vec<ArrayRef>,
-) -> Result<()> {
-    use datafusion::arrow::compute::cast;
-    let counts = |name: &str| -> Result<Vec<u64>> {
-        let c = cast(
-            batch.column(batch.schema().index_of(name)?),
-            &DataType::Int64,
-        )?;
-        Ok(c.as_primitive::<datafusion::arrow::datatypes::Int64Type>()
-            .iter()
-            .map(|v| v.unwrap_or(0).max(0) as u64)
-            .collect())
-    };
-    let deployments = counts("deployments")?;
-    for (rate, count) in [
-        ("change_failure_rate", "failed_deployments"),
-        ("rework_rate", "rework_deployments"),
-    ] {
-        let x = counts(count)?;
-        let bounds: Vec<Option<(f64, f64)>> = x
-            .iter()
-            .zip(&deployments)
-            .map(|(x, n)| stats::wilson(*x, *n))
-            .collect();
-        for (suffix, pick) in [("low", 0usize), ("high", 1)] {
-            let values: Float64Array = bounds
-                .iter()
-                .map(|b| b.map(|(lo, hi)| if pick == 0 { lo } else { hi }))
-                .collect();
-            fields.push(Field::new(
-                format!("{rate}_{suffix}"),
-                DataType::Float64,
-                true,
-            ));
-            columns.push(Arc::new(values));
-        }
-    }
-    for median in ["lead_time_p50", "recovery_time_p50", "time_to_restore_p50"] {
-        for suffix in ["low", "high"] {
-            let name = format!("{median}_{suffix}_s");
-            let column = cast(
-                batch.column(batch.schema().index_of(&name)?),
-                &DataType::Float64,
-            )?;
-            fields.push(Field::new(name, DataType::Float64, true));
-            columns.push(column);
-        }
-    }
-    Ok(())
-}
-
-/// docs/metrics.md section 6 metric columns, in order (true = float).
-pub const OUTPUT_COLUMNS: [(&str, bool); 16] = [
-    ("deployments", false),
-    ("deploy_days", false),
-    ("deploys_per_day", true),
-    ("lead_time_count", false),
-    ("lead_time_p50_s", true),
-    ("lead_time_p90_s", true),
-    ("failed_deployments", false),
-    ("change_failure_rate", true),
-    ("recovery_count", false),
-    ("recovery_time_p50_s", true),
-    ("recovery_time_p90_s", true),
-    ("open_failures", false),
-    ("incidents", false),
-    ("time_to_restore_p50_s", true),
-    ("rework_deployments", false),
-    ("rework_rate", true),
-];
 
 /// `bucket_start(ts, interval, origin)`: the calendar start of ts's bucket
 /// (`interval` one of 'day', 'week', 'month', 'quarter'), or `origin` for

@@ -2,13 +2,13 @@
 //! [`Exporter`]. Data goes to the writer given (stdout or a file); nothing
 //! here logs.
 
-pub mod chart;
-pub mod charts;
 pub mod csv;
 pub mod import_files;
 pub mod json;
+pub mod metric_chart;
 pub mod openmetrics;
 pub mod parquet;
+pub mod plot;
 pub mod table;
 
 use std::io::Write;
@@ -18,7 +18,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use crate::error::Result;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Table,
     Json,

@@ -14,39 +14,11 @@ use super::{HISTORY_WEEKS, MIN_DEPLOYMENTS};
 use crate::base::time::{Span, Timestamp, week_name};
 use crate::engine::{Engine, queries};
 use crate::error::Result;
-use crate::metrics::catalogue::{METRICS, Metric};
+use crate::metrics::catalogue::{self, headline};
 use crate::metrics::interval::Interval;
 use crate::metrics::{self, Grouping, MetricsOptions, MetricsTable};
-use crate::render::chart::{self, Unit};
+use crate::render::plot::{self, Axis};
 use crate::store::links::WebLinks;
-
-/// The charts of the organisation's last weeks: (column, title, unit, file
-/// stem).
-const CHARTS: [(&str, &str, Unit, &str); 3] = [
-    (
-        "deploys_per_day",
-        "Deployment frequency, last 13 weeks",
-        Unit::PER_DAY,
-        "deployment-frequency",
-    ),
-    (
-        "lead_time_p50_s",
-        "Lead time (median), last 13 weeks",
-        Unit::HOURS,
-        "lead-time",
-    ),
-    (
-        "change_failure_rate",
-        "Change failure rate, last 13 weeks",
-        Unit::PERCENT,
-        "change-failure-rate",
-    ),
-];
-
-/// The headline metrics, in catalogue order.
-fn headline() -> impl Iterator<Item = &'static Metric> {
-    METRICS.iter().filter(|m| m.headline)
-}
 
 fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
@@ -377,19 +349,21 @@ pub async fn build(
 
     // Charts: the organisation's 13 weeks, level bands shaded.
     let mut charts = Vec::new();
-    for (column, title, unit, stem) in CHARTS {
-        let series = chart::series(&org, column, None);
-        let svg = chart::time_series_styled(
-            title,
-            unit,
+    let report_charts = catalogue::charted().filter_map(|(m, c)| c.report.map(|t| (m, c, t)));
+    for (m, c, title) in report_charts {
+        let title = format!("{title}, last {} weeks", HISTORY_WEEKS + 1);
+        let series = plot::series(&org, m.column, None);
+        let svg = plot::time_series_styled(
+            &title,
+            Axis::of(m.unit),
             &series,
-            &base.benchmark.ranges(column),
-            &chart::Style::REPORT,
+            &base.benchmark.ranges(m.column),
+            &plot::Style::REPORT,
             Some((monday.micros(), to.micros(), "this week")),
         )?;
         charts.push(Chart {
-            stem: stem.to_string(),
-            title: title.to_string(),
+            stem: c.name.to_string(),
+            title,
             svg,
         });
     }

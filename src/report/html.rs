@@ -71,7 +71,7 @@ fn inline(out: &mut String, parts: &[Inline]) {
             Inline::Note(s) => {
                 let _ = write!(out, "<span class=\"small\">{}</span>", escape(s));
             }
-            Inline::Sparkline(values) => out.push_str(&crate::render::chart::sparkline(values)),
+            Inline::Sparkline(values) => out.push_str(&crate::render::plot::sparkline(values)),
             Inline::Link(content, url) => {
                 let _ = write!(out, "<a href=\"{}\">", escape(url));
                 inline(out, content);

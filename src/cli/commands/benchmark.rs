@@ -4,7 +4,8 @@
 use crate::cli::args::BenchmarkArgs;
 use crate::cli::output::emit;
 use crate::error::Result;
-use crate::render::charts;
+use crate::metrics::catalogue;
+use crate::render::metric_chart;
 
 use super::Context;
 
@@ -19,17 +20,14 @@ pub async fn run(ctx: &Context, args: BenchmarkArgs) -> Result<()> {
     let engine = ctx.engine(&warehouse, &opts.production).await?;
     let (schema, batch) =
         crate::metrics::benchmark::table(&engine, &opts, args.min_deployments).await?;
-    for metric in [
-        charts::ChartMetric::DeploymentFrequency,
-        charts::ChartMetric::LeadTime,
-        charts::ChartMetric::ChangeFailureRate,
-        charts::ChartMetric::RecoveryTime,
-    ] {
-        for path in charts::draw(
+    // A chart per levelled metric.
+    let levelled = catalogue::charted().filter(|(m, _)| m.level.is_some());
+    for (metric, _) in levelled {
+        for path in metric_chart::draw(
             &engine,
             &opts,
             metric,
-            charts::ChartKind::Series,
+            metric_chart::ChartKind::Series,
             &args.charts,
         )
         .await?

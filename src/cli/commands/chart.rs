@@ -3,7 +3,7 @@
 use crate::cli::args::ChartArgs;
 use crate::error::Result;
 use crate::metrics::DEFAULT_WINDOW_DAYS;
-use crate::render::charts;
+use crate::render::metric_chart;
 
 use super::Context;
 
@@ -16,7 +16,7 @@ pub async fn run(ctx: &Context, args: ChartArgs) -> Result<()> {
     opts.validate()?;
     let warehouse = ctx.existing()?;
     let engine = ctx.engine(&warehouse, &opts.production).await?;
-    for path in charts::draw(&engine, &opts, args.metric, args.kind, &args.out).await? {
+    for path in metric_chart::draw(&engine, &opts, args.metric, args.kind, &args.out).await? {
         println!("{}", path.display());
     }
     Ok(())

@@ -1,66 +1,34 @@
-//! `doralens chart <metric>`: the metric as SVG and PNG files.
+//! A catalogued metric's chart as SVG and PNG files (`doralens chart`,
+//! `benchmark`): computes its rows and hands them to [`super::plot`].
 
 use std::path::{Path, PathBuf};
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::metrics::catalogue::{self, Chart, Metric};
 use crate::metrics::{self, MetricsOptions};
-use crate::render::chart::{self, Unit, series};
+use crate::render::plot::{self, Axis, series};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ChartMetric {
-    DeploymentFrequency,
-    LeadTime,
-    ChangeFailureRate,
-    RecoveryTime,
-    ReworkRate,
-    TimeToRestore,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// What `doralens chart` draws of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartKind {
-    /// One line per group over the buckets, level bands shaded
+    /// One line per group over the buckets, level bands shaded.
     Series,
-    /// Histogram of per-commit lead times with p50 and p90 (lead-time only)
+    /// A histogram of per-commit samples with p50 and p90 (a chart with
+    /// `distribution`: lead time).
     Distribution,
-    /// One bar per group with its 95% interval
+    /// One bar per group with its 95% interval.
     Comparison,
 }
 
-pub struct MetricSpec {
-    pub column: &'static str,
-    pub title: &'static str,
-    pub unit: Unit,
-    /// The 95% interval columns, when the metric has them.
-    pub interval: Option<(&'static str, &'static str)>,
-    pub file: &'static str,
-}
-
-impl ChartMetric {
-    /// The chart's column and file name; its title and interval columns
-    /// come from the metric catalogue, its axis unit is the chart's.
-    pub fn spec(self) -> MetricSpec {
-        let (column, unit, file) = match self {
-            ChartMetric::DeploymentFrequency => {
-                ("deploys_per_day", Unit::PER_DAY, "deployment-frequency")
-            }
-            ChartMetric::LeadTime => ("lead_time_p50_s", Unit::HOURS, "lead-time"),
-            ChartMetric::ChangeFailureRate => {
-                ("change_failure_rate", Unit::PERCENT, "change-failure-rate")
-            }
-            ChartMetric::RecoveryTime => ("recovery_time_p50_s", Unit::HOURS, "recovery-time"),
-            ChartMetric::ReworkRate => ("rework_rate", Unit::PERCENT, "rework-rate"),
-            ChartMetric::TimeToRestore => ("time_to_restore_p50_s", Unit::HOURS, "time-to-restore"),
-        };
-        let metric = crate::metrics::catalogue::by_column(column).expect("a catalogued column");
-        MetricSpec {
-            column,
-            title: metric.title,
-            unit,
-            interval: metric.interval,
-            file,
-        }
-    }
+/// A catalogued metric's chart, or a usage error for one without.
+fn chart_of(metric: &Metric) -> Result<Chart> {
+    metric.chart.ok_or_else(|| {
+        Error::usage(
+            "chart",
+            format!("`{}` has no chart in the catalogue", metric.column),
+        )
+    })
 }
 
 /// Per-commit lead times (seconds) of production deployments in the window.
@@ -90,11 +58,12 @@ pub async fn lead_time_samples(engine: &Engine, opts: &MetricsOptions) -> Result
 pub async fn draw(
     engine: &Engine,
     opts: &MetricsOptions,
-    metric: ChartMetric,
+    metric: &Metric,
     kind: ChartKind,
     dir: &Path,
 ) -> Result<Vec<PathBuf>> {
-    let spec = metric.spec();
+    let file = chart_of(metric)?.name;
+    let unit = Axis::of(metric.unit);
     let group_column = opts.group.map(|g| g.column());
     let who = match group_column {
         Some(g) => format!(" by {g}"),
@@ -103,16 +72,16 @@ pub async fn draw(
     let (svg, name) = match kind {
         ChartKind::Series => {
             let table = metrics::compute(engine, opts).await?;
-            let bands = opts.benchmark.ranges(spec.column);
-            let title = format!("{}{who}", spec.title);
+            let bands = opts.benchmark.ranges(metric.column);
+            let title = format!("{}{who}", metric.title);
             (
-                chart::time_series(
+                plot::time_series(
                     &title,
-                    spec.unit,
-                    &series(&table, spec.column, group_column),
+                    unit,
+                    &series(&table, metric.column, group_column),
                     &bands,
                 )?,
-                spec.file.to_string(),
+                file.to_string(),
             )
         }
         ChartKind::Comparison => {
@@ -123,8 +92,8 @@ pub async fn draw(
                 Some(g) => table.strings(g),
                 None => vec!["organisation".into(); table.num_rows()],
             };
-            let values = table.floats(spec.column);
-            let (low, high) = match spec.interval {
+            let values = table.floats(metric.column);
+            let (low, high) = match metric.interval {
                 Some((l, h)) => (table.floats(l), table.floats(h)),
                 None => (vec![None; values.len()], vec![None; values.len()]),
             };
@@ -134,17 +103,24 @@ pub async fn draw(
                 .zip(low.into_iter().zip(high))
                 .map(|((n, v), (l, h))| (n, v, l, h))
                 .collect();
-            let title = format!("{}{who}, with 95% intervals", spec.title);
+            let title = format!("{}{who}, with 95% intervals", metric.title);
             (
-                chart::comparison(&title, spec.unit, &items)?,
-                format!("{}-comparison", spec.file),
+                plot::comparison(&title, unit, &items)?,
+                format!("{}-comparison", file),
             )
         }
         ChartKind::Distribution => {
-            if metric != ChartMetric::LeadTime {
+            if !chart_of(metric)?.distribution {
+                let names: Vec<&str> = catalogue::charted()
+                    .filter(|(_, c)| c.distribution)
+                    .map(|(_, c)| c.name)
+                    .collect();
                 return Err(Error::usage(
                     "--kind",
-                    "distribution is drawn for lead-time (per-commit samples)",
+                    format!(
+                        "distribution is drawn for {} (per-commit samples)",
+                        names.join(", ")
+                    ),
                 ));
             }
             let samples = lead_time_samples(engine, opts).await?;
@@ -160,15 +136,15 @@ pub async fn draw(
             };
             let title = format!("Lead time distribution ({} commits)", samples.len());
             (
-                chart::distribution(&title, Unit::HOURS, &samples, q(0.5), q(0.9))?,
-                "lead-time-distribution".to_string(),
+                plot::distribution(&title, unit, &samples, q(0.5), q(0.9))?,
+                format!("{file}-distribution"),
             )
         }
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     let svg_path = dir.join(format!("{name}.svg"));
     let png_path = dir.join(format!("{name}.png"));
-    let png = chart::png(&svg)?;
+    let png = plot::png(&svg)?;
     crate::store::warehouse::atomic_write(&svg_path, |f| {
         std::io::Write::write_all(f, svg.as_bytes())
     })?;

@@ -1,4 +1,5 @@
-//! Charts for people: SVG drawn with plotters, PNG rendered from the same
+//! Drawing charts for people, from values already computed (no metric
+//! knowledge here; [`super::metric_chart`] picks what to draw): SVG drawn with plotters, PNG rendered from the same
 //! SVG by resvg with the bundled DejaVu Sans (`reports/fonts/`), so no
 //! system font or C library is needed and both files look the same.
 //!
@@ -44,29 +45,40 @@ const BAND_FILLS: [RGBColor; 4] = [
 /// How a metric is shown: its unit on the axis and the factor from the
 /// stored value (seconds, fraction, per day) to that unit.
 #[derive(Debug, Clone, Copy)]
-pub struct Unit {
+pub struct Axis {
     pub label: &'static str,
     pub scale: f64,
 }
 
-impl Unit {
+impl Axis {
     /// Durations in hours (the range DORA levels care about: 1 h to 30 d).
-    pub const HOURS: Unit = Unit {
+    pub const HOURS: Axis = Axis {
         label: "hours",
         scale: 1.0 / 3600.0,
     };
-    pub const PERCENT: Unit = Unit {
+    pub const PERCENT: Axis = Axis {
         label: "%",
         scale: 100.0,
     };
-    pub const PER_DAY: Unit = Unit {
+    pub const PER_DAY: Axis = Axis {
         label: "deployments per day",
         scale: 1.0,
     };
-    pub const COUNT: Unit = Unit {
+    pub const COUNT: Axis = Axis {
         label: "count",
         scale: 1.0,
     };
+
+    /// The axis of a catalogued metric's unit.
+    pub fn of(unit: crate::metrics::catalogue::Unit) -> Axis {
+        use crate::metrics::catalogue::Unit;
+        match unit {
+            Unit::Count => Axis::COUNT,
+            Unit::PerDay => Axis::PER_DAY,
+            Unit::Seconds => Axis::HOURS,
+            Unit::Ratio => Axis::PERCENT,
+        }
+    }
 }
 
 /// A comparison bar: (group, value, interval low, interval high).
@@ -168,7 +180,7 @@ fn frame_styled<'a, 'b>(
 /// units, from `Benchmark::ranges`).
 pub fn time_series(
     title: &str,
-    unit: Unit,
+    unit: Axis,
     series: &[Series],
     bands: &[(String, f64, f64)],
 ) -> Result<String> {
@@ -180,7 +192,7 @@ pub fn time_series(
 /// given, that span (the report's week) shaded and named.
 pub fn time_series_styled(
     title: &str,
-    unit: Unit,
+    unit: Axis,
     series: &[Series],
     bands: &[(String, f64, f64)],
     style: &Style,
@@ -340,7 +352,7 @@ fn band_legend(svg: String, bands: &[(String, f64, f64)]) -> String {
 /// A histogram of samples (stored units) with p50 and p90 lines.
 pub fn distribution(
     title: &str,
-    unit: Unit,
+    unit: Axis,
     samples: &[f64],
     p50: f64,
     p90: f64,
@@ -415,7 +427,7 @@ pub fn distribution(
 
 /// One bar per group with its interval: (name, value, low, high) in stored
 /// units. Groups without a value are listed with an empty bar.
-pub fn comparison(title: &str, unit: Unit, items: &[Bar]) -> Result<String> {
+pub fn comparison(title: &str, unit: Axis, items: &[Bar]) -> Result<String> {
     let n = items.len().max(1);
     let x_max = items
         .iter()
@@ -624,7 +636,7 @@ mod tests {
             ("elite".to_string(), 0.0, 86_400.0),
             ("low".to_string(), 86_400.0, f64::INFINITY),
         ];
-        let svg = time_series("Lead time", Unit::HOURS, &series, &bands).unwrap();
+        let svg = time_series("Lead time", Axis::HOURS, &series, &bands).unwrap();
         let texts = texts(&svg);
         for expected in ["Lead time", "hours", "payments", "search"] {
             assert!(texts.iter().any(|t| t == expected), "{expected}: {texts:?}");
