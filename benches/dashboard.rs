@@ -20,8 +20,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use doralens::base::production::ProductionPattern;
 use doralens::base::time::{Span, Timestamp};
-use doralens::engine::ProductionPattern;
 use doralens::ingest::synthetic::{self, GeneratorConfig, WarehouseSink};
 use doralens::store::warehouse::Warehouse;
 

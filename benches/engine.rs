@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use doralens::base::production::ProductionPattern;
 use doralens::base::time::{Span, Timestamp};
-use doralens::engine::{Engine, ProductionPattern, ensure_attribution};
+use doralens::engine::{Engine, ensure_attribution};
 use doralens::ingest::synthetic::WarehouseSink;
 use doralens::ingest::synthetic::{self, GeneratorConfig};
 use doralens::metrics::{self, Grouping, MetricsOptions, interval};
@@ -131,7 +132,7 @@ fn child(task: &str, dir: &Path) {
             let engine = rt.block_on(Engine::open(&wh, &production)).unwrap();
             let monday = report::last_complete_week(END);
             let opts = MetricsOptions::defaults(monday);
-            let links = doralens::ingest::forge::WebLinks::load(&wh);
+            let links = doralens::store::links::WebLinks::load(&wh);
             let built = rt
                 .block_on(report::build(&engine, &opts, monday, &links))
                 .unwrap();
@@ -229,7 +230,8 @@ fn child(task: &str, dir: &Path) {
             std::fs::write(&file, csv).unwrap();
             let started = Instant::now();
             let report =
-                doralens::ingest::import_files(&wh, Table::Deployments, &[file.as_path()]).unwrap();
+                doralens::ingest::files::import_files(&wh, Table::Deployments, &[file.as_path()])
+                    .unwrap();
             let t = started.elapsed().as_secs_f64();
             println!(
                 "RESULT import {t:.3} {:.0} {} rows written, {} replaced",

@@ -12,8 +12,9 @@
 use std::time::Instant;
 
 use doralens::base::time::Timestamp;
+use doralens::ingest::forge::{github, gitlab};
 use doralens::ingest::source::ServiceMap;
-use doralens::ingest::{github, gitlab, incident_io, jira, pagerduty};
+use doralens::ingest::tracker::{incident_io, jira, pagerduty};
 use doralens::store::buffer::TableBuffer;
 use doralens::store::schema::Table;
 use serde_json::Value;
@@ -158,6 +159,7 @@ fn main() {
         since: Timestamp::EPOCH,
         services: vec![],
         change_events: false,
+        link_field: None,
     };
     measure(
         "PagerDuty incidents",
@@ -181,6 +183,7 @@ fn main() {
         service_field: "components".into(),
         deployment_field: Some("customfield_10050".into()),
         commit_field: Some("customfield_10051".into()),
+        link_field: None,
         since: Timestamp::EPOCH,
         services: vec![],
     };
@@ -200,6 +203,9 @@ fn main() {
         service_field: Some("Affected service".into()),
         impact_started: "Impact started".into(),
         resolved: "Resolved at".into(),
+        deployment_field: None,
+        commit_field: None,
+        link_field: None,
         services: vec![],
         since: Timestamp::EPOCH,
     };

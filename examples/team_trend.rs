@@ -9,8 +9,9 @@
 //! to polars as a DataFrame and compares each team's deployment frequency
 //! and median lead time over the last 4 weeks with the 4 weeks before.
 
+use doralens::base::production::ProductionPattern;
 use doralens::base::time::{Span, Timestamp};
-use doralens::engine::{Engine, ProductionPattern};
+use doralens::engine::Engine;
 use doralens::ingest::synthetic::{self, GeneratorConfig, WarehouseSink};
 use doralens::metrics::interval::Interval;
 use doralens::metrics::{self, Grouping, MetricsOptions};

@@ -80,6 +80,10 @@ pub enum Error {
 
     #[error(transparent)]
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
+
+    /// A fault of ours that should not happen (exit 1), said plainly.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {

@@ -37,8 +37,18 @@ impl Timestamp {
         self.0
     }
 
+    /// The one wall clock every part of doralens reads. `DORALENS_NOW`
+    /// (RFC 3339) stops it at that instant for the whole process: tests
+    /// and reproducible runs (default windows, "the last complete week",
+    /// a first sync's start) without passing dates everywhere.
     pub fn now() -> Timestamp {
-        Timestamp(Utc::now().timestamp_micros())
+        static FIXED: std::sync::OnceLock<Option<i64>> = std::sync::OnceLock::new();
+        let fixed = *FIXED.get_or_init(|| {
+            std::env::var("DORALENS_NOW")
+                .ok()
+                .and_then(|v| parse_rfc3339(&v))
+        });
+        Timestamp(fixed.unwrap_or_else(|| Utc::now().timestamp_micros()))
     }
 
     /// RFC 3339 with any offset (surrounding blanks allowed).

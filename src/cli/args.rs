@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::{DEFAULT_PRODUCTION, ProductionPattern};
+use crate::base::production::{DEFAULT_PRODUCTION, ProductionPattern};
 use crate::error::Result;
 use crate::metrics::interval::{self, Interval};
 use crate::metrics::levels::{Benchmark, BenchmarkName};
@@ -64,7 +64,7 @@ pub enum Command {
         #[arg(long, global = true)]
         full: bool,
         #[command(subcommand)]
-        source: Option<IngestSource>,
+        source: Option<super::sources::IngestSource>,
     },
     /// Write a commented doralens.toml to start from.
     Init {
@@ -408,135 +408,6 @@ pub enum ExplainWhat {
     Incident { id: String },
 }
 
-#[derive(Debug, Clone, Subcommand)]
-pub enum IngestSource {
-    /// A local git repository, bare or not: commits, and tags as deployments.
-    /// Offline, no token. Later runs read only what is new.
-    Git(GitArgs),
-    /// GitHub repositories (token: GITHUB_TOKEN): commits, pull requests,
-    /// deployments, incident issues. Later runs read only what changed.
-    Github(ForgeArgs),
-    /// GitLab projects (token: GITLAB_TOKEN): commits, merge requests,
-    /// deployments, incidents. Later runs read only what changed.
-    Gitlab(ForgeArgs),
-    /// PagerDuty incidents (token: PAGERDUTY_TOKEN, a read-only REST API
-    /// key), with links from their related change events. Later runs
-    /// re-read only from the oldest incident still open.
-    Pagerduty(PagerDutyArgs),
-    /// Jira Cloud issues of type Incident, or any JQL (JIRA_EMAIL and
-    /// JIRA_TOKEN). Later runs read only issues updated since.
-    Jira(JiraArgs),
-    /// incident.io incidents (INCIDENT_IO_TOKEN), real ones only (not test
-    /// or tutorial mode). Every run reads the whole list.
-    #[command(name = "incident-io")]
-    IncidentIo(IncidentIoArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct IncidentIoArgs {
-    /// The custom field naming the affected service [default: [incident_io] service_field]
-    #[arg(long, value_name = "NAME")]
-    pub service_field: Option<String>,
-    /// The incident timestamp where impact started [default: Impact started]
-    #[arg(long, value_name = "NAME")]
-    pub impact_timestamp: Option<String>,
-    /// The incident timestamp of the resolution [default: Resolved at]
-    #[arg(long, value_name = "NAME")]
-    pub resolved_timestamp: Option<String>,
-    /// Keep incidents from this date (RFC 3339 or a date) [default: a year ago]
-    #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
-    /// API root [default: https://api.incident.io]
-    #[arg(long, value_name = "URL")]
-    pub api_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct JiraArgs {
-    /// The site, e.g. https://acme.atlassian.net [default: [jira] url]
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
-    /// Project keys to sync, each with its own cursor (repeatable)
-    #[arg(long = "project", value_name = "KEY")]
-    pub projects: Vec<String>,
-    /// Instead of projects: the JQL that selects incidents
-    #[arg(long, value_name = "JQL")]
-    pub jql: Option<String>,
-    /// Issue type of incidents [default: Incident]
-    #[arg(long, value_name = "NAME")]
-    pub issue_type: Option<String>,
-    /// Where the service is: components, or a field id such as customfield_10040 [default: components]
-    #[arg(long, value_name = "FIELD")]
-    pub service_field: Option<String>,
-    /// A field naming the deployment that caused the incident (explicit link)
-    #[arg(long, value_name = "FIELD")]
-    pub deployment_field: Option<String>,
-    /// A field naming the root-cause commit (explicit link)
-    #[arg(long, value_name = "FIELD")]
-    pub commit_field: Option<String>,
-    /// Where a first or --full sync starts (RFC 3339 or a date) [default: a year ago]
-    #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct PagerDutyArgs {
-    /// PagerDuty service ids to sync, each with its own cursor (repeatable;
-    /// default: [pagerduty] service_ids, else the whole account)
-    #[arg(long = "service-id", value_name = "ID")]
-    pub service_ids: Vec<String>,
-    /// Only incidents of these PagerDuty teams (repeatable)
-    #[arg(long = "team-id", value_name = "ID")]
-    pub team_ids: Vec<String>,
-    /// Only incidents of this urgency
-    #[arg(long, value_parser = ["high", "low"])]
-    pub urgency: Option<String>,
-    /// Only incidents of this priority or higher, e.g. P2 keeps P1 and P2
-    /// (incidents without a priority are left out)
-    #[arg(long, value_name = "PRIORITY")]
-    pub min_priority: Option<String>,
-    /// Where a first or --full sync starts (RFC 3339 or a date) [default: a year ago]
-    #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
-    /// API root [default: https://api.pagerduty.com]
-    #[arg(long, value_name = "URL")]
-    pub api_url: Option<String>,
-    /// Do not read each incident's related change events (one request per
-    /// incident) for explicit deployment or commit links
-    #[arg(long)]
-    pub no_change_events: bool,
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct ForgeArgs {
-    /// owner/repo (GitHub) or group/project (GitLab); default: the ones in doralens.toml
-    pub repos: Vec<String>,
-    /// API root: GitHub Enterprise (https://ghe.example.com/api/v3) or self-hosted GitLab
-    #[arg(long, value_name = "URL")]
-    pub api_url: Option<String>,
-    /// Count published releases as production deployments
-    #[arg(long)]
-    pub releases_as_deployments: bool,
-    /// GitHub: issues with this label are incidents [default: incident]
-    #[arg(long, value_name = "LABEL")]
-    pub incident_label: Option<String>,
-    /// Production environment names: a regex over the whole name, any case [default: production|prod]
-    #[arg(long, value_name = "REGEX")]
-    pub production: Option<String>,
-    /// Repositories synced at the same time [default: 4]
-    #[arg(long, value_name = "N")]
-    pub concurrency: Option<usize>,
-    /// Deployments from CI: on GitHub, completed runs of workflows whose
-    /// name matches this regex; on GitLab, finished pipeline jobs whose name
-    /// matches and that made no deployment of their own; both on the
-    /// default branch
-    #[arg(long, value_name = "REGEX")]
-    pub deploy_workflow: Option<String>,
-    /// The environment of workflow-run deployments [default: production]
-    #[arg(long, value_name = "NAME")]
-    pub workflow_environment: Option<String>,
-}
-
 #[derive(Debug, Clone, Args)]
 pub struct GitSelection {
     /// Repository name in the warehouse (default: the folder name)
@@ -573,18 +444,9 @@ impl GitSelection {
             environment: Some(self.environment.clone()),
             full,
             allow_shallow: self.allow_shallow,
-            service_paths: crate::ingest::git_paths::ServicePaths::parse(&self.service_paths)?,
+            service_paths: crate::ingest::git::paths::ServicePaths::parse(&self.service_paths)?,
         })
     }
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct GitArgs {
-    /// Repository paths (a clone's folder or a bare repository)
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-    #[command(flatten)]
-    pub selection: GitSelection,
 }
 
 #[derive(Debug, Clone, Args)]

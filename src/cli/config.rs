@@ -8,97 +8,34 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cli::sources::forges::ForgeSettings;
+use crate::cli::sources::incident_io::IncidentIoSettings;
+use crate::cli::sources::jira::JiraSettings;
+use crate::cli::sources::pagerduty::PagerDutySettings;
 use crate::error::{Error, Result};
 
 pub const DEFAULT_CONFIG: &str = "doralens.toml";
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Environment names that are production (regex, whole name, any case).
     pub production: Option<String>,
     /// Repositories synced at the same time.
     pub concurrency: Option<usize>,
-    pub github: Option<ForgeSection>,
-    pub gitlab: Option<ForgeSection>,
-    pub pagerduty: Option<PagerDutySection>,
-    pub jira: Option<JiraSection>,
-    pub incident_io: Option<IncidentIoSection>,
+    // One section per source of `cli::sources` (its settings struct, the
+    // same as its flags).
+    pub github: Option<ForgeSettings>,
+    pub gitlab: Option<ForgeSettings>,
+    pub pagerduty: Option<PagerDutySettings>,
+    pub jira: Option<JiraSettings>,
+    pub incident_io: Option<IncidentIoSettings>,
     /// Repository → service. Unlisted repositories are their own service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,
     /// Team → the services it owns.
     #[serde(default)]
     pub teams: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForgeSection {
-    pub api_url: Option<String>,
-    #[serde(default)]
-    pub repos: Vec<String>,
-    pub releases_as_deployments: Option<bool>,
-    /// GitHub: issues with this label are incidents (GitLab uses its
-    /// incident issue type).
-    pub incident_label: Option<String>,
-    /// GitHub: runs of workflows whose name matches are deployments.
-    pub deploy_workflow: Option<String>,
-    pub workflow_environment: Option<String>,
-}
-
-/// `[pagerduty]`: which incidents to read and how their services map.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PagerDutySection {
-    pub api_url: Option<String>,
-    /// Services to sync (each its own cursor); none: the whole account.
-    #[serde(default)]
-    pub service_ids: Vec<String>,
-    #[serde(default)]
-    pub team_ids: Vec<String>,
-    /// `high` or `low`.
-    pub urgency: Option<String>,
-    /// `P2` keeps P1 and P2.
-    pub min_priority: Option<String>,
-    /// Where a first sync starts (RFC 3339 or a date).
-    pub since: Option<String>,
-    pub change_events: Option<bool>,
-    /// PagerDuty service id or name → doralens service.
-    #[serde(default)]
-    pub services: BTreeMap<String, String>,
-}
-
-/// `[jira]`: which issues are incidents and where their service is.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JiraSection {
-    pub url: Option<String>,
-    #[serde(default)]
-    pub projects: Vec<String>,
-    pub jql: Option<String>,
-    pub issue_type: Option<String>,
-    pub service_field: Option<String>,
-    pub deployment_field: Option<String>,
-    pub commit_field: Option<String>,
-    pub since: Option<String>,
-    /// Component or field value → doralens service.
-    #[serde(default)]
-    pub services: BTreeMap<String, String>,
-}
-
-/// `[incident_io]`: where the service and the times are.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IncidentIoSection {
-    pub api_url: Option<String>,
-    pub service_field: Option<String>,
-    pub impact_timestamp: Option<String>,
-    pub resolved_timestamp: Option<String>,
-    pub since: Option<String>,
-    /// Custom field value → doralens service.
-    #[serde(default)]
-    pub services: BTreeMap<String, String>,
 }
 
 impl Config {
@@ -134,7 +71,7 @@ impl Config {
             message,
         };
         if let Some(p) = &self.production {
-            crate::engine::ProductionPattern::new(p)
+            crate::base::production::ProductionPattern::new(p)
                 .map_err(|e| bad(format!("production: {e}")))?;
         }
         if self.concurrency == Some(0) {
@@ -149,14 +86,7 @@ impl Config {
                     "[pagerduty] urgency: `{u}` is neither \"high\" nor \"low\""
                 )));
             }
-            if let Some(p) = &pd.min_priority {
-                crate::ingest::pagerduty::parse_priority("[pagerduty] min_priority", p)
-                    .map_err(|e| bad(e.to_string()))?;
-            }
-            if let Some(s) = &pd.since {
-                crate::base::time::parse_instant("[pagerduty] since", s)
-                    .map_err(|e| bad(e.to_string()))?;
-            }
+            pd.validate().map_err(bad)?;
         }
         for (section, forge) in [("github", &self.github), ("gitlab", &self.gitlab)] {
             for repo in forge.iter().flat_map(|f| &f.repos) {
@@ -198,8 +128,16 @@ pub fn config_path(option: &Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
 }
 
-/// The file `doralens init` writes: every setting, commented.
-pub const STARTER: &str = r#"# doralens.toml: what `doralens ingest` (no arguments) syncs.
+/// The file `doralens init` writes: every setting, commented; each
+/// source's section comes from its module ([`crate::cli::sources`]).
+pub fn starter() -> String {
+    format!(
+        "{STARTER_HEAD}{}\n{STARTER_TAIL}",
+        crate::cli::sources::starter_sections()
+    )
+}
+
+const STARTER_HEAD: &str = r#"# doralens.toml: what `doralens ingest` (no arguments) syncs.
 # Tokens are never written here: export GITHUB_TOKEN / GITLAB_TOKEN.
 # Command-line options override these settings.
 
@@ -210,69 +148,12 @@ production = "production|prod"
 
 # Repositories synced at the same time.
 concurrency = 4
+"#;
 
-[github]
-# api_url = "https://ghe.example.com/api/v3"   # GitHub Enterprise
-repos = [
-    # "acme/api",
-    # "acme/web",
-]
-# Issues with this label are incidents.
-incident_label = "incident"
-# Count published releases as production deployments (for repositories
-# that do not use GitHub Deployments).
-releases_as_deployments = false
-# Or: completed runs of workflows whose name matches are deployments
-# (on the default branch), in this environment.
-# deploy_workflow = "^Deploy"
-# workflow_environment = "production"
-
-[gitlab]
-# api_url = "https://gitlab.example.com"       # self-hosted
-repos = [
-    # "acme/platform/billing",
-]
-releases_as_deployments = false
-# Finished pipeline jobs whose name matches (default branch, no deployment
-# of their own) are deployments.
-# deploy_workflow = "^release-prod$"
-
-# Repository → service. A repository not listed is its own service.
+const STARTER_TAIL: &str = r#"# Repository → service. A repository not listed is its own service.
 [services]
 # "acme/api" = "api"
 # "acme/platform/billing" = "billing"
-
-# PagerDuty incidents (export PAGERDUTY_TOKEN, a read-only REST API key);
-# `doralens ingest` reads them when this section is present.
-# [pagerduty]
-# service_ids = ["PIJ90N7"]      # each synced with its own cursor; none: the account
-# team_ids = []
-# urgency = "high"               # only high-urgency incidents
-# min_priority = "P2"            # only P1 and P2 (unprioritised ones are left out)
-# since = "2025-01-01"           # where the first sync starts (default: a year ago)
-# change_events = true           # explicit links from related change events
-# [pagerduty.services]           # PagerDuty service id or name → doralens service
-# PIJ90N7 = "api"
-
-# Jira Cloud incidents (export JIRA_EMAIL and JIRA_TOKEN).
-# [jira]
-# url = "https://acme.atlassian.net"
-# projects = ["OPS"]              # issues of type `issue_type` in these projects
-# issue_type = "Incident"
-# jql = "..."                    # or: exactly these issues
-# service_field = "components"   # or a field id such as customfield_10040
-# deployment_field = "customfield_10050"
-# commit_field = "customfield_10051"
-# [jira.services]
-# "Checkout API" = "api"
-
-# incident.io incidents (export INCIDENT_IO_TOKEN).
-# [incident_io]
-# service_field = "Affected service"
-# impact_timestamp = "Impact started"
-# resolved_timestamp = "Resolved at"
-# [incident_io.services]
-# "Checkout API" = "api"
 
 # Team → the services it owns (a service may belong to several teams).
 [teams]
@@ -286,7 +167,7 @@ mod tests {
 
     #[test]
     fn the_starter_file_parses() {
-        let config: Config = toml::from_str(STARTER).unwrap();
+        let config: Config = toml::from_str(&starter()).unwrap();
         config.validate(Path::new("doralens.toml")).unwrap();
         assert_eq!(config.production.as_deref(), Some("production|prod"));
         assert!(config.github.unwrap().repos.is_empty());

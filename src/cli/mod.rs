@@ -3,10 +3,11 @@
 //! parses arguments, calls [`run`] and maps errors to exit codes.
 
 pub mod args;
-mod commands;
+pub(crate) mod commands;
 pub mod config;
 mod demo;
 mod output;
+pub mod sources;
 
 pub use args::*;
 pub use commands::open_engine;
@@ -131,32 +132,10 @@ async fn run_command(ctx: &Context, command: Command) -> Result<()> {
         Command::Import { table, files } => commands::import::run(ctx, &table, &files),
         Command::Init { path, force } => commands::init::run(&path, force),
         Command::Ingest {
-            source: Some(IngestSource::Git(args)),
-            full,
-            ..
-        } => commands::ingest::git(ctx, &args, full),
-        Command::Ingest {
-            source:
-                Some(
-                    tracker @ (IngestSource::Pagerduty(_)
-                    | IngestSource::Jira(_)
-                    | IngestSource::IncidentIo(_)),
-                ),
-            config,
-            full,
-        } => commands::ingest::tracker(ctx, &config, full, &tracker).await,
-        Command::Ingest {
             source,
             config,
             full,
-        } => {
-            let explicit = match &source {
-                Some(IngestSource::Github(a)) => Some((commands::ingest::Forge::GitHub, a)),
-                Some(IngestSource::Gitlab(a)) => Some((commands::ingest::Forge::GitLab, a)),
-                _ => None,
-            };
-            commands::ingest::forges(ctx, &config, full, explicit).await
-        }
+        } => sources::ingest(ctx, &config, full, source.as_ref()).await,
         Command::Analyze(args) => commands::analyze::run(ctx, &args).await,
         Command::Metrics(args) => commands::metrics::run(ctx, args).await,
         Command::Sql(args) => commands::sql::run(ctx, args).await,

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::store::schema::Table;
 use crate::store::warehouse::{Derived, ReadGuard, Snapshot, Warehouse};
 
-pub use crate::base::production::{DEFAULT_PRODUCTION, ProductionPattern};
+use crate::base::production::ProductionPattern;
 
 /// A query session over one pinned snapshot of the warehouse: while an
 /// `Engine` (or a fork of it) lives, every file it reads stays on disk.

@@ -1,118 +1,32 @@
-//! Ingestors: everything that brings delivery data into the canonical tables.
+//! Ingestors: everything that brings delivery data into the canonical tables,
+//! one folder per kind of source:
 //!
-//! - [`csv`] and [`ndjson`]: user files (`doralens import`), behind
-//!   [`RecordReader`], validated by [`rows::RowBuilder`];
+//! - [`files`]: user files (`doralens import`: CSV and NDJSON) and the push
+//!   endpoint's JSON bodies, validated row by row;
 //! - [`git`]: local git repositories (commits, tags as deployments);
-//! - [`github`] and [`gitlab`]: the forges' APIs, sharing [`forge`] (sync,
-//!   cursors, mapping rules) and [`http`] (retries and rate limits);
-//! - [`pagerduty`], [`jira`] and [`incident_io`]: incident trackers, each a
-//!   [`source::Source`] (scopes,
-//!   keyed cursors, typed rows, service mapping) over [`client`], the JSON
-//!   client sharing [`http`]'s retry policy;
+//! - [`forge`]: GitHub and GitLab (commits, changes, deployments,
+//!   incidents), sharing the forge sync (cursors, mapping rules);
+//! - [`tracker`]: incident trackers (PagerDuty, Jira, incident.io), each a
+//!   [`source::Source`];
+//! - [`client`]: what every HTTP source shares: the JSON client and
+//!   [`client::http`], the one retry and rate-limit policy;
+//! - [`source`]: the `Source` trait (scopes, keyed cursors, typed rows);
+//! - [`rollbacks`]: the rollback rule local git and the forges share;
 //! - [`synthetic`]: the deterministic organisation generator.
 
 pub mod client;
-pub mod csv;
+pub mod files;
 pub mod forge;
 pub mod git;
-pub mod git_paths;
-pub mod github;
-pub mod gitlab;
-pub mod http;
-pub mod incident_io;
-pub mod jira;
-pub mod ndjson;
-pub mod pagerduty;
 pub mod rollbacks;
-pub mod rows;
 pub mod source;
 pub mod synthetic;
-
-use std::path::Path;
+pub mod tracker;
 
 use datafusion::arrow::array::RecordBatch;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::schema::Table;
-use crate::store::warehouse::{UpsertReport, Warehouse};
-use rows::RowBuilder;
-
-/// A file format that yields rows for a canonical table.
-pub trait RecordReader {
-    fn read(&self, path: &Path, rows: &mut RowBuilder) -> Result<()>;
-}
-
-/// Picks the reader for a file by its extension.
-pub fn reader_for(path: &Path) -> Result<Box<dyn RecordReader>> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("csv") => Ok(Box::new(csv::CsvReader)),
-        Some("ndjson") | Some("jsonl") => Ok(Box::new(ndjson::NdjsonReader)),
-        _ => Err(Error::InputFile {
-            file: path.to_path_buf(),
-            message: "unknown file type: name it .csv, .ndjson or .jsonl".into(),
-        }),
-    }
-}
-
-/// Parses and validates one file completely.
-pub fn read_file(table: Table, path: &Path) -> Result<RecordBatch> {
-    let reader = reader_for(path)?;
-    if !path.exists() {
-        return Err(Error::InputFile {
-            file: path.to_path_buf(),
-            message: "no such file".into(),
-        });
-    }
-    let mut rows = RowBuilder::new(table, path);
-    reader.read(path, &mut rows)?;
-    rows.finish()
-}
-
-/// Parses and validates a JSON request body (one object, or an array of
-/// objects, each shaped like an NDJSON import line) for `table`. Errors are
-/// `Error::Input` with `line` the item's 1-based position.
-pub fn read_json_body(table: Table, body: &str) -> Result<RecordBatch> {
-    use serde_json::Value;
-    let origin = Path::new("request body");
-    let mut rows = RowBuilder::new(table, origin);
-    let items = match serde_json::from_str::<Value>(body) {
-        Ok(Value::Array(items)) => items,
-        Ok(object @ Value::Object(_)) => vec![object],
-        Ok(_) => {
-            return Err(rows.error(1, "*", "expected a JSON object or an array of objects"));
-        }
-        Err(e) => return Err(rows.error(e.line(), "*", format!("invalid JSON: {e}"))),
-    };
-    let mut values = vec![rows::RawValue::Null; table.columns().len()];
-    for (i, item) in items.iter().enumerate() {
-        let Value::Object(object) = item else {
-            return Err(rows.error(i + 1, "*", "expected a JSON object"));
-        };
-        ndjson::push_object(&mut rows, i + 1, object, &mut values)?;
-    }
-    rows.finish()
-}
-
-/// Imports files into one table: all files are validated first, then
-/// written in one upsert, so a rejected import changes nothing. A key that
-/// appears in two files is taken from the later file.
-pub fn import_files(warehouse: &Warehouse, table: Table, paths: &[&Path]) -> Result<UpsertReport> {
-    let mut batches = Vec::with_capacity(paths.len());
-    for path in paths {
-        batches.push(read_file(table, path)?);
-    }
-    // Each file alone has already been checked for duplicates.
-    let merged = if batches.len() < 2 {
-        batches
-    } else {
-        keep_last_per_key(table, batches)?
-    };
-    warehouse.upsert(table, &merged)
-}
 
 /// Drops all but the last row of each natural key (later rows win), within
 /// and across batches.

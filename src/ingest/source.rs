@@ -1,5 +1,5 @@
 //! What every source shares: the forges (one scope per repository, through
-//! [`super::forge::ForgeSource`]) and the incident trackers (PagerDuty,
+//! [`crate::ingest::forge::ForgeSource`]) and the incident trackers (PagerDuty,
 //! Jira, incident.io). A [`Source`] has a name and **scopes** (a repository,
 //! a PagerDuty service, a Jira project...), each synced on its own, several
 //! at once when the source allows, with a **keyed cursor**
@@ -23,8 +23,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::http::Notify;
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{DeploymentRow, IncidentRow};
 use crate::store::schema::Table;
@@ -159,6 +159,10 @@ pub struct SourceContext<'a> {
     pub notify: Notify,
     /// One writer at a time (scopes may sync concurrently).
     writing: Mutex<()>,
+    /// Stored deployment ids, read at the first `link_field` value.
+    deployments: std::sync::OnceLock<std::collections::HashSet<String>>,
+    /// `link_field` values that named neither kind: (incident, value).
+    unresolved: Mutex<Vec<(String, String)>>,
 }
 
 impl<'a> SourceContext<'a> {
@@ -168,7 +172,39 @@ impl<'a> SourceContext<'a> {
             full,
             notify,
             writing: Mutex::new(()),
+            deployments: std::sync::OnceLock::new(),
+            unresolved: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Says once which `link_field` values named neither a stored
+    /// deployment nor a commit.
+    fn report_unresolved(&self, source: &str) {
+        let mut list =
+            std::mem::take(&mut *self.unresolved.lock().unwrap_or_else(|p| p.into_inner()));
+        if list.is_empty() {
+            return;
+        }
+        list.sort();
+        let shown: Vec<String> = list
+            .iter()
+            .take(10)
+            .map(|(incident, value)| format!("{incident} ({value:?})"))
+            .collect();
+        let more = list.len().saturating_sub(shown.len());
+        (self.notify)(&format!(
+            "note: {source}: {} incident(s) have a link field naming neither a stored deployment \
+             nor a commit sha, so they are linked by time only: {}{}; sync the deployments \
+             first (plain `doralens ingest` syncs the forges before the trackers) or correct \
+             the field",
+            list.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
     }
 }
 
@@ -183,7 +219,7 @@ pub struct ScopeSync<'a, C> {
 
 impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
     fn state_name(source: &str, scope: &str) -> String {
-        format!("{source}-{}", super::git::sanitise(scope))
+        format!("{source}-{}", crate::ingest::git::sanitise(scope))
     }
 
     /// The cursor saved for a scope, if any (an unreadable one is none).
@@ -274,6 +310,40 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
         )
     }
 
+    /// Sets `row`'s explicit link from a `link_field` value (see
+    /// [`crate::ingest::tracker::link_field`]) where the row has none of that kind yet; an
+    /// unresolved value is reported at the end of the run.
+    pub fn link(&self, row: &mut IncidentRow, value: Option<&str>) -> Result<()> {
+        use crate::ingest::tracker::link_field::{Link, classify};
+        let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+            return Ok(());
+        };
+        let known = match self.ctx.deployments.get() {
+            Some(k) => k,
+            None => {
+                let ids = self.ctx.warehouse.ids(Table::Deployments, |_| true)?;
+                self.ctx
+                    .deployments
+                    .get_or_init(|| ids.into_iter().collect())
+            }
+        };
+        match classify(value, |v| known.contains(v)) {
+            Link::Deployment(id) => {
+                row.deployment_id.get_or_insert(id);
+            }
+            Link::Commit(sha) => {
+                row.sha.get_or_insert(sha);
+            }
+            Link::Unresolved => self
+                .ctx
+                .unresolved
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((row.id.clone(), value.trim().to_string())),
+        }
+        Ok(())
+    }
+
     /// Deletes stored incidents by id (the table's whole key).
     pub fn delete_incidents(&mut self, ids: &[String]) -> Result<()> {
         self.report.deleted += self.ctx.warehouse.delete_ids(Table::Incidents, ids)?;
@@ -307,6 +377,7 @@ pub async fn sync_all<S: Source>(source: &S, ctx: &SourceContext<'_>) -> Result<
         .buffer_unordered(source.concurrency().max(1))
         .collect()
         .await;
+    ctx.report_unresolved(source.name());
     let mut reports = Vec::new();
     let mut failures = Vec::new();
     for (scope, result) in results {

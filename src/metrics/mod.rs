@@ -18,9 +18,10 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, Timestamp
 use datafusion::logical_expr::{ColumnarValue, Volatility};
 use datafusion::scalar::ScalarValue;
 
+use crate::base::production::ProductionPattern;
 use crate::base::time::{Span, Timestamp};
+use crate::engine::Engine;
 use crate::engine::queries::{self, string_literal, timestamp_literal};
-use crate::engine::{Engine, ProductionPattern};
 use crate::error::{Error, Result};
 use crate::store::schema::{TIMESTAMP_TZ, timestamp_type};
 use interval::Interval;

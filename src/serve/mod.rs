@@ -73,8 +73,9 @@ use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
+use crate::base::production::ProductionPattern;
 use crate::base::time::{Span, Timestamp};
-use crate::engine::{Engine, ProductionPattern};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::metrics::interval::{self, Interval};
 use crate::metrics::{self, Grouping, MetricsOptions, catalogue};

@@ -234,7 +234,7 @@ impl Server {
         let body = self.body(request).await?;
         let server = self.clone();
         let written = tokio::task::spawn_blocking(move || {
-            let batch = crate::ingest::read_json_body(table, &body)?;
+            let batch = crate::ingest::files::read_json_body(table, &body)?;
             let keys = key_list(&batch);
             let _one_at_a_time = server.writes.lock().unwrap_or_else(|p| p.into_inner());
             let batches = crate::ingest::keep_last_per_key(table, vec![batch])?;

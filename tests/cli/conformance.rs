@@ -16,9 +16,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use doralens::engine::ProductionPattern;
+use doralens::base::production::ProductionPattern;
+use doralens::base::time::parse_rfc3339;
 use doralens::engine::attribution::attribute;
-use doralens::ingest::rows::parse_timestamp_micros;
 use doralens::store::buffer::{Cell, TableBuffer};
 use doralens::store::schema::Table;
 
@@ -68,7 +68,7 @@ fn devlake_refdiff_deployment_commit_diff() {
     let mut deployments = TableBuffer::new(Table::Deployments);
     for row in read("cicd_deployment_commits.csv") {
         let status = row["result"].to_lowercase();
-        let at = parse_timestamp_micros(&row["started_date"].replace(".000+00:00", "Z")).unwrap();
+        let at = parse_rfc3339(&row["started_date"].replace(".000+00:00", "Z")).unwrap();
         deployments.push(&[
             Cell::Text(&row["id"]),
             Cell::Text(&row["cicd_scope_id"]),

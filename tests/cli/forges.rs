@@ -1442,8 +1442,10 @@ fn github_actions_workflow_runs_become_deployments() {
         .rfind(|r| r.path == "/repos/acme/api/actions/runs")
         .unwrap();
     assert!(
-        last.query
-            .contains("created=%3E%3D2026-11-06T12%3A00%3A00Z"),
+        last.query.contains("created=2026-11-06T12%3A00%3A00Z..")
+            || last
+                .query
+                .contains("created=2026-11-06T12%3A00%3A00Z%2E%2E"),
         "{}",
         last.query
     );
@@ -1492,4 +1494,182 @@ fn gitlab_pipeline_jobs_become_deployments_once() {
             jobs.query
         );
     }
+}
+
+/// The deploying runs of a busy repository: `n` runs of "Deploy
+/// production" on main, one every `every_min` minutes from 2026-10-01,
+/// with a CI run beside each (another workflow, same branch: counted in
+/// `total_count`, not a deployment).
+fn busy_runs(n: usize, every_min: i64) -> serde_json::Value {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z").unwrap();
+    let mut runs = Vec::new();
+    for i in 0..n {
+        let created = start + chrono::Duration::minutes(every_min * i as i64);
+        let t = |d: chrono::DateTime<chrono::FixedOffset>| {
+            d.to_utc().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        };
+        for (k, name) in ["Deploy production", "CI"].iter().enumerate() {
+            runs.push(serde_json::json!({
+                "id": 100_000 + 2 * i + k,
+                "name": name,
+                "head_branch": "main",
+                "head_sha": "a500000000000000000000000000000000000000",
+                "status": "completed",
+                "conclusion": "success",
+                "created_at": t(created),
+                "updated_at": t(created + chrono::Duration::minutes(5)),
+                "run_started_at": t(created),
+            }));
+        }
+    }
+    serde_json::json!({ "total_count": runs.len(), "workflow_runs": runs })
+}
+
+/// A listing of `actions/runs` filtered by branch reaches 1,000 runs at
+/// most (fixtures/github/README.md, "workflow runs"): 1,347 deployment
+/// runs in the window (2,694 runs with the CI ones) were cut to the first
+/// 1,000 listed, silently. They are read in `created` ranges that each
+/// stay under the cap.
+#[test]
+fn regression_actions_runs_past_the_1000_run_cap_are_all_read() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.route("/repos/acme/api/actions/runs", busy_runs(1347, 45));
+    let ws = Workspace::new();
+    let flags = ["acme/api", "--deploy-workflow", "^Deploy"];
+    output_ok(github(&ws, &gh, &flags));
+    assert_eq!(
+        ws.sql_csv(
+            "SELECT count(*) AS n, count(DISTINCT id) AS ids, min(finished_at) AS first, \
+             max(finished_at) AS last FROM deployments WHERE id LIKE '%/actions/runs/%'"
+        ),
+        "n,ids,first,last\n1347,1347,2026-10-01T00:05:00Z,2026-11-12T01:35:00Z\n"
+    );
+    // No listing was read past its cap: every search that was paged
+    // matched fewer than 1,000 runs (the mock pages only what it reaches).
+    let searches: Vec<_> = gh
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/repos/acme/api/actions/runs")
+        .collect();
+    assert!(searches.iter().all(|r| r.query.contains("created=")));
+    assert!(searches.len() > 3, "{} searches", searches.len());
+    // The whole-window metric: the 1,347 run deployments and the 5 of the
+    // deployments API (fixtures/github/README.md), not 1,000 + 5.
+    let out = output_ok(ws.doralens(&[
+        "metrics",
+        "--from",
+        "2026-10-01",
+        "--to",
+        "2026-11-13",
+        "--format",
+        "csv",
+    ]));
+    let metrics = String::from_utf8(out.stdout).unwrap();
+    let rows = csv_rows(&metrics);
+    assert_eq!(rows[0]["deployments"], "1352", "{metrics}");
+    // An incremental run asks only from the newest run on, and finds nothing new.
+    output_ok(github(&ws, &gh, &flags));
+    assert_eq!(
+        ws.sql_csv("SELECT count(*) AS n FROM deployments WHERE id LIKE '%/actions/runs/%'"),
+        "n\n1347\n"
+    );
+}
+
+/// More runs than one listing reaches inside one second cannot be split:
+/// the sync fails and says so instead of keeping 1,000 of them.
+#[test]
+fn regression_a_cap_that_cannot_be_walked_around_fails_loudly() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.route("/repos/acme/api/actions/runs", busy_runs(1001, 0));
+    let ws = Workspace::new();
+    let out = github(&ws, &gh, &["acme/api", "--deploy-workflow", "^Deploy"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("more than the 1000 one listing") && said.contains("cannot be read"),
+        "{said}"
+    );
+    assert_eq!(
+        ws.sql_csv("SELECT count(*) AS n FROM deployments WHERE id LIKE '%/actions/runs/%'"),
+        "n\n0\n"
+    );
+}
+
+/// GitHub answers a GraphQL request over the hourly budget with HTTP 200,
+/// an `errors` entry of type RATE_LIMITED and `x-ratelimit-remaining: 0`:
+/// the sync exited 1 ("API rate limit already exceeded"). It now waits
+/// until `x-ratelimit-reset` and asks again.
+#[test]
+fn regression_graphql_rate_limit_is_waited_out() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.fault("/graphql", Fault::GraphQlRateLimited(1), 1);
+    let ws = Workspace::new();
+    let out = output_ok(github(&ws, &gh, &["acme/api"]));
+    let said = stderr(&out);
+    assert!(
+        said.contains("GraphQL rate limit used up; waiting"),
+        "{said}"
+    );
+    assert_eq!(
+        ws.sql_csv("SELECT count(*) AS n FROM changes WHERE repo = 'acme/api'"),
+        "n\n4\n"
+    );
+}
+
+/// A 200 carrying partial `data` beside `errors` is retried, never kept;
+/// when it persists, the sync fails naming the error.
+#[test]
+fn regression_graphql_partial_answers_are_retried_not_kept() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.fault("/graphql", Fault::GraphQlPartial, 2);
+    let ws = Workspace::new();
+    let out = output_ok(github(&ws, &gh, &["acme/api"]));
+    assert!(stderr(&out).contains("partial answer"), "{}", stderr(&out));
+    assert_eq!(
+        ws.sql_csv("SELECT count(*) AS n FROM changes WHERE repo = 'acme/api'"),
+        "n\n4\n"
+    );
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.fault("/graphql", Fault::GraphQlPartial, u32::MAX);
+    let ws = Workspace::new();
+    let out = github(&ws, &gh, &["acme/api"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("partial answer (Something is temporarily unavailable.)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A GraphQL timeout ("Something went wrong while executing your query.
+/// This may be the result of a timeout") asks again for half the pull
+/// requests, down to one, instead of failing the sync.
+#[test]
+fn regression_graphql_timeouts_ask_for_smaller_pages() {
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.fault("/graphql", Fault::GraphQlTimeout, 3);
+    let ws = Workspace::new();
+    let out = output_ok(github(&ws, &gh, &["acme/api"]));
+    assert!(
+        stderr(&out).contains("asking for 6 at a time"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(gh.graphql_page_sizes()[..4], [50, 25, 12, 6]);
+    assert_eq!(
+        ws.sql_csv("SELECT count(*) AS n FROM changes WHERE repo = 'acme/api'"),
+        "n\n4\n"
+    );
+    let gh = MockForge::start(Flavour::GitHub);
+    gh.fault("/graphql", Fault::GraphQlTimeout, u32::MAX);
+    let ws = Workspace::new();
+    let out = github(&ws, &gh, &["acme/api"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("even one at a time"),
+        "{}",
+        stderr(&out)
+    );
 }

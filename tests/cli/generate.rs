@@ -128,3 +128,27 @@ fn deployment_commits_keys_and_revert_flags_match_their_commits() {
         sql("SELECT count(DISTINCT sha) = count(DISTINCT sha_key) AS same FROM deployment_commits");
     assert_eq!(distinct.lines().nth(1), Some("true"), "{distinct}");
 }
+
+/// The one wall clock (`Timestamp::now`): DORALENS_NOW stops it, so the
+/// default window (the 90 days before now) is reproducible.
+#[test]
+fn doralens_now_stops_the_clock_for_default_windows() {
+    let ws = Workspace::new();
+    output_ok(ws.doralens(&crate::util::SMALL_ORG));
+    let mut pinned = ws.doralens(&["metrics", "--by", "team", "--format", "csv"]);
+    pinned.env("DORALENS_NOW", "2026-10-01T00:00:00Z");
+    let explicit = ws.doralens(&[
+        "metrics",
+        "--by",
+        "team",
+        "--from",
+        "2026-07-03",
+        "--to",
+        "2026-10-01",
+        "--format",
+        "csv",
+    ]);
+    let (pinned, explicit) = (output_ok(pinned).stdout, output_ok(explicit).stdout);
+    assert!(String::from_utf8_lossy(&pinned).lines().count() > 1);
+    assert_eq!(pinned, explicit);
+}

@@ -165,6 +165,17 @@ impl MockPagerDuty {
         change(incident);
     }
 
+    /// Changes the related change events of the PagerDuty incident `id`.
+    pub fn edit_change_events(&self, id: &str, change: impl FnOnce(&mut Value)) {
+        let mut state = self.state.lock().unwrap();
+        change(
+            state
+                .change_events
+                .entry(id.to_string())
+                .or_insert(json!([])),
+        );
+    }
+
     /// Changes the Jira issue with this key.
     pub fn edit_jira(&self, key: &str, change: impl FnOnce(&mut Value)) {
         let mut state = self.state.lock().unwrap();

@@ -43,6 +43,15 @@ pub enum Fault {
     Truncate,
     /// The real answer, after this many milliseconds.
     Stall(u64),
+    /// GitHub GraphQL over its primary limit: HTTP 200 with an `errors`
+    /// entry of type `RATE_LIMITED`, `x-ratelimit-remaining: 0` and the
+    /// reset in `secs` (https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api).
+    GraphQlRateLimited(u64),
+    /// GitHub GraphQL's answer to a query that ran too long: HTTP 200,
+    /// `data: null` and the timeout message.
+    GraphQlTimeout,
+    /// GitHub GraphQL answering part of the data beside an error.
+    GraphQlPartial,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +75,8 @@ struct State {
     /// seen with a request in flight at once.
     in_flight: HashMap<String, usize>,
     max_repos_in_flight: usize,
+    /// The page size (`first`) of every pull-request GraphQL query.
+    graphql_pages: Vec<usize>,
 }
 
 pub struct MockForge {
@@ -175,6 +186,11 @@ impl MockForge {
         self.state.lock().unwrap().max_repos_in_flight
     }
 
+    /// The page sizes the pull-request GraphQL queries asked for.
+    pub fn graphql_page_sizes(&self) -> Vec<usize> {
+        self.state.lock().unwrap().graphql_pages.clone()
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
     }
@@ -232,7 +248,7 @@ fn serve(
         let busy = state.in_flight.values().filter(|n| **n > 0).count();
         state.max_repos_in_flight = state.max_repos_in_flight.max(busy);
         if path == "/graphql" {
-            let body = graphql_body(&state, &request_body);
+            let body = graphql_body(&mut state, &request_body);
             state.routes.insert(path.clone(), body);
         }
         (
@@ -302,6 +318,44 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
             return a;
         }
         Some(Fault::LimitExhausted(secs)) => exhausted = Some(secs),
+        Some(Fault::GraphQlRateLimited(secs)) => {
+            let mut a = json_answer(
+                200,
+                serde_json::json!({ "errors": [{
+                    "type": "RATE_LIMITED",
+                    "message": "API rate limit already exceeded for user ID 1."
+                }]})
+                .to_string(),
+            );
+            let reset = chrono::Utc::now().timestamp() as u64 + secs;
+            a.headers.push(("x-ratelimit-limit".into(), "5000".into()));
+            a.headers.push(("x-ratelimit-remaining".into(), "0".into()));
+            a.headers
+                .push(("x-ratelimit-reset".into(), reset.to_string()));
+            return a;
+        }
+        Some(Fault::GraphQlTimeout) => {
+            return json_answer(
+                200,
+                serde_json::json!({ "data": null, "errors": [{
+                    "message": "Something went wrong while executing your query. This may be the \
+                                result of a timeout, or it could be a GitHub bug. Please include \
+                                `0400:1:2:3` when reporting this issue."
+                }]})
+                .to_string(),
+            );
+        }
+        Some(Fault::GraphQlPartial) => {
+            return json_answer(
+                200,
+                serde_json::json!({ "data": { "repository": null }, "errors": [{
+                    "type": "SERVICE_UNAVAILABLE",
+                    "path": ["repository"],
+                    "message": "Something is temporarily unavailable."
+                }]})
+                .to_string(),
+            );
+        }
         Some(Fault::Truncate) => truncate = true,
         Some(Fault::Stall(ms)) => stall = ms,
         None => {}
@@ -317,13 +371,19 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
         body = as_of(body, now);
     }
     let mut headers = Vec::new();
-    // GitHub's workflow runs come wrapped (`{total_count, workflow_runs}`):
-    // the runs are filtered (`branch`, `created=>=`) and paged inside.
+    // GitHub's workflow runs come wrapped (`{total_count, workflow_runs}`),
+    // newest first, filtered by `branch` and `created` (the search syntax's
+    // `>=T`, `>T`, `<=T`, `<T` and `A..B`) and paged inside. A filtered
+    // listing reaches only its first 1,000 runs; `total_count` says how many
+    // match ("This API will return up to 1,000 results for each search when
+    // using the following parameters: actor, branch, check_suite_id,
+    // created, event, head_sha, status").
     let mut wrapper = None;
+    let mut reachable = usize::MAX;
     if let Value::Object(object) = &mut body
         && let Some(Value::Array(runs)) = object.remove("workflow_runs")
     {
-        let runs: Vec<Value> = runs
+        let mut runs: Vec<Value> = runs
             .into_iter()
             .filter(|r| {
                 params
@@ -331,12 +391,27 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
                     .is_none_or(|b| r["head_branch"] == b.as_str())
             })
             .filter(|r| {
-                params.get("created").is_none_or(|c| {
-                    let since = c.trim_start_matches(">=");
-                    r["created_at"].as_str().unwrap_or("") >= since
-                })
+                let created = time_of(r, &["/created_at"]);
+                params
+                    .get("created")
+                    .is_none_or(|c| created.is_some_and(|t| search_range_holds(c, t)))
             })
             .collect();
+        runs.sort_by_key(|r| std::cmp::Reverse(time_of(r, &["/created_at"])));
+        let filtered = [
+            "actor",
+            "branch",
+            "check_suite_id",
+            "created",
+            "event",
+            "head_sha",
+            "status",
+        ]
+        .iter()
+        .any(|k| params.contains_key(*k));
+        if filtered {
+            reachable = 1000;
+        }
         object.insert("total_count".into(), Value::from(runs.len()));
         wrapper = Some(object.clone());
         body = Value::Array(runs);
@@ -369,6 +444,7 @@ fn answer(state: &mut State, flavour: Flavour, base: &str, path: &str, query: &s
             .unwrap_or(30)
             .min(state.max_per_page.unwrap_or(usize::MAX));
         let page: usize = params.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let items: Vec<Value> = items.into_iter().take(reachable).collect();
         let total = items.len();
         let last = total.div_ceil(per_page).max(1);
         let slice: Vec<Value> = items
@@ -486,7 +562,7 @@ fn time_of(v: &Value, pointers: &[&str]) -> Option<chrono::DateTime<chrono::Utc>
 /// reference pages list for what the query asks) and `nodes(ids:)` on
 /// `Deployment` with its `statuses`. Served through [`answer`] as the
 /// route `/graphql`, so faults on that path apply.
-fn graphql_body(state: &State, body: &[u8]) -> Value {
+fn graphql_body(state: &mut State, body: &[u8]) -> Value {
     let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let query = request["query"].as_str().unwrap_or("");
     let vars = &request["variables"];
@@ -519,12 +595,15 @@ fn graphql_body(state: &State, body: &[u8]) -> Value {
             vars["owner"].as_str().unwrap_or(""),
             vars["name"].as_str().unwrap_or("")
         );
+        // `first` as a literal in the query or as the `$first` variable.
         let first = query
             .split("pullRequests(first: ")
             .nth(1)
             .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|n| n.parse::<usize>().ok())
+            .or_else(|| vars["first"].as_u64().map(|n| n as usize))
             .unwrap_or(30);
+        state.graphql_pages.push(first);
         let mut pulls = route(state, &format!("/repos/{repo}/pulls"));
         pulls.sort_by_key(|p| time_of(p, &["/updated_at"]));
         pulls.reverse();
@@ -565,8 +644,10 @@ fn graphql_body(state: &State, body: &[u8]) -> Value {
                                 "name": c["commit"]["author"]["name"],
                                 "user": if c["author"].is_null() { Value::Null } else { serde_json::json!({ "login": c["author"]["login"] }) },
                             },
-                            "parents": { "nodes": c["parents"].as_array().cloned().unwrap_or_default()
-                                .iter().map(|p| serde_json::json!({ "oid": p["sha"] })).collect::<Vec<_>>() },
+                            "parents": {
+                                "totalCount": c["parents"].as_array().map_or(0, |p| p.len()),
+                                "nodes": c["parents"].as_array().cloned().unwrap_or_default()
+                                .iter().take(5).map(|p| serde_json::json!({ "oid": p["sha"] })).collect::<Vec<_>>() },
                         }})).collect::<Vec<_>>(),
                     },
                     "reviews": {
@@ -718,6 +799,40 @@ fn filter_kind(items: Vec<Value>, params: &HashMap<String, String>) -> Vec<Value
                 && issue_type.is_none_or(|t| item["issue_type"].as_str() == Some(t.as_str()))
         })
         .collect()
+}
+
+/// Whether `t` is inside a search-syntax date range (`>=T`, `>T`, `<=T`,
+/// `<T`, `A..B` with `*` for an open end, or one day `YYYY-MM-DD`), as
+/// https://docs.github.com/en/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates
+/// describes.
+fn search_range_holds(range: &str, t: chrono::DateTime<chrono::Utc>) -> bool {
+    let at = |s: &str| -> Option<chrono::DateTime<chrono::Utc>> {
+        if let Ok(d) = s.parse::<chrono::DateTime<chrono::Utc>>() {
+            return Some(d);
+        }
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .map(|d| d.and_hms_opt(0, 0, 0).unwrap().and_utc())
+    };
+    if let Some((a, b)) = range.split_once("..") {
+        let lo_ok = a == "*" || at(a).is_some_and(|a| t >= a);
+        let hi_ok = b == "*" || at(b).is_some_and(|b| t <= b);
+        return lo_ok && hi_ok;
+    }
+    for (prefix, holds) in [
+        (
+            ">=",
+            (|o| o != std::cmp::Ordering::Less) as fn(std::cmp::Ordering) -> bool,
+        ),
+        ("<=", |o| o != std::cmp::Ordering::Greater),
+        (">", |o| o == std::cmp::Ordering::Greater),
+        ("<", |o| o == std::cmp::Ordering::Less),
+    ] {
+        if let Some(rest) = range.strip_prefix(prefix) {
+            return at(rest).is_some_and(|b| holds(t.cmp(&b)));
+        }
+    }
+    at(range).is_some_and(|d| t >= d && t < d + chrono::Duration::days(1))
 }
 
 /// Lists asked for in update order are in update order, as the real APIs

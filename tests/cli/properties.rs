@@ -1,7 +1,8 @@
 //! Invariants over generated organisations of random shape.
 
+use doralens::base::production::ProductionPattern;
 use doralens::base::time::{Span, Timestamp};
-use doralens::engine::{Engine, ProductionPattern};
+use doralens::engine::Engine;
 use doralens::ingest::synthetic::WarehouseSink;
 use doralens::ingest::synthetic::{self, GeneratorConfig};
 use doralens::metrics::{self, Grouping, MetricsOptions, interval};

@@ -606,3 +606,197 @@ fn jira_and_incident_io_retry_faults_and_name_a_rejected_token() {
     );
     assert!(!log.contains("inc_wrong_key_5555"));
 }
+
+/// A text custom field on an incident.io incident, as the API shows one
+/// (`custom_field_entries[].values[].value_text`).
+fn caused_by(value: &str) -> serde_json::Value {
+    serde_json::json!({
+        "custom_field": {
+            "id": "01FIELDCAUSE", "name": "Caused by", "description": "The change that caused it",
+            "field_type": "text", "created_at": "2026-10-01T09:00:00Z", "updated_at": "2026-10-01T09:00:00Z"
+        },
+        "values": [{ "value_text": value }]
+    })
+}
+
+/// Deployments other sources stored: one named `deploy-7`, one whose id is
+/// a 40-hex sha (a CI that names deployments by their commit).
+fn import_deployments(ws: &Workspace) {
+    let file = ws.write(
+        "deployments.csv",
+        "id,repo,service,environment,sha,status,started_at,finished_at\n\
+         deploy-7,acme/api,api,production,a100000000000000000000000000000000000000,success,,2026-11-10T09:00:00Z\n\
+         c0ffee0000000000000000000000000000000000,acme/api,api,production,c0ffee0000000000000000000000000000000000,success,,2026-11-11T07:00:00Z\n",
+    );
+    output_ok(ws.doralens(&["import", "deployments", file.to_str().unwrap()]));
+}
+
+const LINKS: &str = "SELECT id, deployment_id, sha FROM incidents ORDER BY id";
+
+/// incident.io's end of an incident fell back to `updated_at`, which moves
+/// with every later edit: a comment a month on made a 4-hour incident a
+/// month long. The end is the configured timestamp, else "Resolved at",
+/// else "Closed at"; an incident with none is open.
+#[test]
+fn regression_incident_io_recovery_never_ends_at_updated_at() {
+    let mock = MockPagerDuty::start();
+    // INC-101: closed, no timestamp at all, edited a month later.
+    mock.edit_incident_io("INC-101", |i| {
+        for t in i["incident_timestamp_values"].as_array_mut().unwrap() {
+            t["value"] = serde_json::Value::Null;
+        }
+        i["updated_at"] = "2026-12-10T10:00:00Z".into();
+    });
+    // INC-104: no "Resolved at" but "Closed at" 11:30 (updated 18:00).
+    mock.edit_incident_io("INC-104", |i| {
+        for t in i["incident_timestamp_values"].as_array_mut().unwrap() {
+            if t["incident_timestamp"]["name"] == "Resolved at" {
+                t["value"] = serde_json::Value::Null;
+            }
+        }
+    });
+    let ws = Workspace::new();
+    ws.write("doralens.toml", INCIDENT_IO_CONFIG);
+    let out = output_ok(incident_io_ingest(&ws, &mock, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        ws.sql_csv("SELECT id, created_at, resolved_at FROM incidents ORDER BY id"),
+        "id,created_at,resolved_at\n\
+         INC-101,2026-11-10T10:00:00Z,\n\
+         INC-102,2026-11-11T08:00:00Z,2026-11-11T09:30:00Z\n\
+         INC-103,2026-11-12T15:00:00Z,\n\
+         INC-104,2026-11-13T10:00:00Z,2026-11-13T11:30:00Z\n"
+    );
+    assert!(
+        stderr.contains("1 closed incident(s)") && stderr.contains("count as open: INC-101"),
+        "{stderr}"
+    );
+    // A configured timestamp comes first.
+    let ws = Workspace::new();
+    ws.write("doralens.toml", INCIDENT_IO_CONFIG);
+    output_ok(incident_io_ingest(
+        &ws,
+        &mock,
+        &["--resolved-timestamp", "Reported at"],
+    ));
+    assert_eq!(
+        ws.sql_csv("SELECT resolved_at FROM incidents WHERE id = 'INC-104'"),
+        "resolved_at\n2026-11-13T10:05:00Z\n"
+    );
+}
+
+/// incident.io links: one "Caused by" field holding a deployment id or a
+/// commit. Read as `--link-field`, and as the same field given to both
+/// `--deployment-field` and `--commit-field` (which stored a 40-hex value
+/// as both a deployment and a commit).
+#[test]
+fn regression_incident_io_link_field_is_a_deployment_or_a_commit() {
+    let mock = MockPagerDuty::start();
+    let set = |reference: &str, value: &str| {
+        mock.edit_incident_io(reference, |i| {
+            i["custom_field_entries"]
+                .as_array_mut()
+                .unwrap()
+                .push(caused_by(value))
+        })
+    };
+    set("INC-104", "deploy-7");
+    set("INC-102", "c0ffee0000000000000000000000000000000000");
+    set("INC-101", "ABCDEF1234567");
+    set("INC-103", "v9.9");
+    let expected = "id,deployment_id,sha\n\
+                    INC-101,,abcdef1234567\n\
+                    INC-102,c0ffee0000000000000000000000000000000000,\n\
+                    INC-103,,\n\
+                    INC-104,deploy-7,\n";
+    for flags in [
+        &["--link-field", "Caused by"][..],
+        &[
+            "--deployment-field",
+            "Caused by",
+            "--commit-field",
+            "Caused by",
+        ][..],
+    ] {
+        let ws = Workspace::new();
+        ws.write("doralens.toml", INCIDENT_IO_CONFIG);
+        import_deployments(&ws);
+        let out = output_ok(incident_io_ingest(&ws, &mock, flags));
+        assert_eq!(ws.sql_csv(LINKS), expected, "{flags:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.matches("v9.9").count(), 1, "{stderr}");
+        assert!(
+            stderr.contains("1 incident(s) have a link field naming neither"),
+            "{stderr}"
+        );
+    }
+}
+
+/// Jira: `link_field` in [jira] resolves the same way; explicit deployment
+/// and commit fields keep working beside it.
+#[test]
+fn jira_link_field_is_a_deployment_or_a_commit() {
+    let mock = MockPagerDuty::start();
+    mock.edit_jira("OPS-2", |i| {
+        i["fields"]["customfield_10052"] = "c0ffee0000000000000000000000000000000000".into()
+    });
+    mock.edit_jira("OPS-4", |i| {
+        i["fields"]["customfield_10052"] = "deploy-7".into()
+    });
+    mock.edit_jira("OPS-1", |i| {
+        i["fields"]["customfield_10052"] = "not-a-thing".into()
+    });
+    let ws = Workspace::new();
+    ws.write(
+        "doralens.toml",
+        &jira_config(&mock).replace(
+            "commit_field = \"customfield_10051\"\n",
+            "commit_field = \"customfield_10051\"\nlink_field = \"customfield_10052\"\n",
+        ),
+    );
+    import_deployments(&ws);
+    let out = output_ok(jira_ingest(&ws, &[]));
+    assert_eq!(
+        ws.sql_csv(LINKS),
+        "id,deployment_id,sha\n\
+         OPS-1,d-api-2,\n\
+         OPS-2,c0ffee0000000000000000000000000000000000,\n\
+         OPS-3,,c300000000000000000000000000000000000000\n\
+         OPS-4,deploy-7,\n"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("OPS-1 (\"not-a-thing\")"), "{stderr}");
+}
+
+/// PagerDuty: `link_field` names a change event's custom detail holding
+/// either kind.
+#[test]
+fn pagerduty_link_field_is_a_deployment_or_a_commit() {
+    let (ws, mock) = setup();
+    let event = |at: &str, value: &str| {
+        serde_json::json!([{
+            "id": "01CHG0900", "type": "change_event", "summary": "Deploy",
+            "timestamp": at, "links": [], "custom_details": { "caused_by": value },
+            "reason": { "type": "related_service" }
+        }])
+    };
+    mock.edit_change_events("Q1WEB102", |e| {
+        *e = event("2026-11-11T07:30:00Z", "deploy-7")
+    });
+    mock.edit_change_events("Q1API104", |e| {
+        *e = event(
+            "2026-11-13T09:00:00Z",
+            "A400000000000000000000000000000000000000",
+        )
+    });
+    import_deployments(&ws);
+    output_ok(pagerduty(&ws, &mock, &["--link-field", "caused_by"]));
+    assert_eq!(
+        ws.sql_csv(LINKS),
+        "id,deployment_id,sha\n\
+         PD-101,d-api-2,\n\
+         PD-102,deploy-7,\n\
+         PD-103,,c300000000000000000000000000000000000000\n\
+         PD-104,,a400000000000000000000000000000000000000\n"
+    );
+}

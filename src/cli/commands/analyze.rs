@@ -1,9 +1,9 @@
 //! `doralens analyze <path>`: ingest a local repository and print its
 //! metrics (a throwaway warehouse unless --warehouse is given).
 
+use crate::base::production::ProductionPattern;
 use crate::cli::args::AnalyzeArgs;
 use crate::cli::output::emit_metrics;
-use crate::engine::ProductionPattern;
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::store::warehouse::Warehouse;

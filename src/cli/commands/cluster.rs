@@ -1,8 +1,9 @@
 //! `doralens cluster scheduler|executor`, and the engine `--cluster` gives
 //! every query command (see `crate::cluster`).
 
+use crate::base::production::ProductionPattern;
 use crate::cli::args::{ClusterCommand, EnvironmentArg};
-use crate::engine::{Engine, ProductionPattern};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::store::warehouse::Warehouse;
 

@@ -19,7 +19,7 @@ pub fn run(ctx: &Context, table: &str, files: &[PathBuf]) -> Result<()> {
     })?;
     let warehouse = ctx.open()?;
     let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-    let report = crate::ingest::import_files(&warehouse, table, &paths)?;
+    let report = crate::ingest::files::import_files(&warehouse, table, &paths)?;
     eprintln!(
         "imported {} rows into {table} ({} replaced); {table} now has {} rows",
         report.written, report.replaced, report.total

@@ -13,7 +13,7 @@ pub fn run(path: &Path, force: bool) -> Result<()> {
             format!("{} exists; add --force to replace it", path.display()),
         ));
     }
-    crate::base::fs::atomic_write(path, |f| f.write_all(config::STARTER.as_bytes()))?;
+    crate::base::fs::atomic_write(path, |f| f.write_all(config::starter().as_bytes()))?;
     eprintln!(
         "wrote {}: list your repositories, export GITHUB_TOKEN / GITLAB_TOKEN, then run `doralens ingest`",
         path.display()

@@ -20,7 +20,8 @@ pub mod vacuum;
 
 use std::path::PathBuf;
 
-use crate::engine::{Engine, ProductionPattern};
+use crate::base::production::ProductionPattern;
+use crate::engine::Engine;
 use crate::error::Result;
 use crate::store::warehouse::Warehouse;
 

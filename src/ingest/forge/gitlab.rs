@@ -1,7 +1,7 @@
 //! GitLab (`doralens ingest gitlab group/project`): the `gitlab` crate's
 //! endpoint builders and pagination, over our own client (hyper + rustls)
 //! so every request goes through the shared retry and rate-limit policy of
-//! [`super::http`]. The token comes from `GITLAB_TOKEN` (sent as
+//! [`crate::ingest::client::http`]. The token comes from `GITLAB_TOKEN` (sent as
 //! `PRIVATE-TOKEN`); `--api-url` points at a self-hosted instance
 //! (`https://gitlab.example.com`).
 //!
@@ -36,9 +36,10 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::forge::{self, Forge, ForgeOptions, RepoSync, later, parse_time};
-use super::http::{Http, Notify, RetryPolicy};
+use crate::base::time::parse_rfc3339;
 use crate::error::{Error, Result};
+use crate::ingest::client::http::{Http, Notify, RetryPolicy};
+use crate::ingest::forge::{self, Forge, ForgeOptions, RepoSync, later};
 use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 
@@ -254,7 +255,7 @@ impl AsyncClient for ProjectClient<'_> {
                 let sent = gitlab.client.request(request);
                 async move {
                     let response = sent.await.map_err(|e| format!("request failed ({e})"))?;
-                    super::http::fetched(response).await
+                    crate::ingest::client::http::fetched(response).await
                 }
             })
             .await
@@ -299,7 +300,7 @@ fn shape(repo: &str, what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 fn time(repo: &str, what: &str, s: &str) -> Result<i64> {
-    parse_time(s).ok_or_else(|| shape(repo, what, format!("`{s}` is not an RFC 3339 time")))
+    parse_rfc3339(s).ok_or_else(|| shape(repo, what, format!("`{s}` is not an RFC 3339 time")))
 }
 
 fn opt_time(repo: &str, what: &str, s: Option<&str>) -> Result<Option<i64>> {
@@ -353,7 +354,7 @@ impl GitLab {
                 format!("`{api}` is not a usable URL ({e}); e.g. https://gitlab.example.com"),
             )
         })?;
-        let token = match super::http::token_from_env("gitlab", TOKEN_ENV)? {
+        let token = match crate::ingest::client::http::token_from_env("gitlab", TOKEN_ENV)? {
             Some(t) => Some(t),
             None => {
                 notify(&format!(
@@ -424,7 +425,7 @@ impl GitLab {
             .map_err(|e| api_error(repo, "merge request notes", e))?;
         let first_commit = commits
             .iter()
-            .filter_map(|c| parse_time(&c.authored_date))
+            .filter_map(|c| parse_rfc3339(&c.authored_date))
             .min();
         let author = mr.author.as_ref().map(|a| a.username.as_str());
         let first_review = notes
@@ -437,7 +438,7 @@ impl GitLab {
                         && !forge::is_bot(&a.username, None)
                 })
             })
-            .filter_map(|n| parse_time(&n.created_at))
+            .filter_map(|n| parse_rfc3339(&n.created_at))
             .min();
         let commits = if mr.merged_at.is_some() {
             commits
@@ -497,7 +498,7 @@ impl Forge for GitLab {
         };
         let project = self.project(&client, &repo).await?;
         sync.cursor.default_branch = project.default_branch.clone();
-        sync.cursor.links = project.web_url.map(|web| forge::WebLinks {
+        sync.cursor.links = project.web_url.map(|web| crate::store::links::WebLinks {
             repo: repo.clone(),
             commit: format!("{web}/-/commit/{{sha}}"),
             change: format!("{web}/-/merge_requests/{{number}}"),
@@ -589,7 +590,7 @@ impl Forge for GitLab {
         // a merge request not updated after the cursor (GitLab's times
         // carry milliseconds) is the state already stored: no details again.
         if let Some(cursor) = sync.cursor.changes {
-            mrs.retain(|mr| parse_time(&mr.updated_at).is_none_or(|t| t > cursor));
+            mrs.retain(|mr| parse_rfc3339(&mr.updated_at).is_none_or(|t| t > cursor));
         }
         sync.progress(format!(
             "changes: {} merge requests, reading details",
@@ -615,7 +616,7 @@ impl Forge for GitLab {
                 }
                 .push(&mut members);
             }
-            newest = later(newest, parse_time(&mr.updated_at));
+            newest = later(newest, parse_rfc3339(&mr.updated_at));
             let merged = opt_time(&repo, "merged_at", mr.merged_at.as_deref())?;
             let merge_sha = merged.and(
                 mr.merge_commit_sha
@@ -853,7 +854,7 @@ impl Forge for GitLab {
         while let Some(r) = stream.next().await {
             let r = r.map_err(|e| api_error(&repo, "releases", e))?;
             let (Some(released), Some(commit)) = (
-                r.released_at.as_deref().and_then(parse_time),
+                r.released_at.as_deref().and_then(parse_rfc3339),
                 r.commit.as_ref(),
             ) else {
                 continue;
@@ -901,7 +902,7 @@ impl Forge for GitLab {
         let (mut listed, mut not_incidents) = (Vec::new(), Vec::new());
         while let Some(issue) = stream.next().await {
             let issue = issue.map_err(|e| api_error(&repo, "incidents", e))?;
-            newest = later(newest, parse_time(&issue.updated_at));
+            newest = later(newest, parse_rfc3339(&issue.updated_at));
             let id = format!("{repo}#{}", issue.iid);
             if issue.issue_type.as_deref() != Some("incident") {
                 not_incidents.push(id);

@@ -42,11 +42,11 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::client::{ApiClient, Credentials};
-use super::http::Notify;
-use super::source::{ScopeSync, ServiceMap, Source};
 use crate::base::time::{Span, Timestamp};
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
+use crate::ingest::client::{ApiClient, Credentials};
+use crate::ingest::source::{ScopeSync, ServiceMap, Source};
 use crate::store::rows::IncidentRow;
 
 pub const TOKEN_ENV: &str = "PAGERDUTY_TOKEN";
@@ -77,6 +77,9 @@ pub struct PagerDutyOptions {
     pub services: Vec<(String, String)>,
     /// Read each incident's related change events for explicit links.
     pub change_events: bool,
+    /// A change event's `custom_details` key holding a deployment id or a
+    /// commit (see [`crate::ingest::tracker::link_field`]).
+    pub link_field: Option<String>,
 }
 
 /// `P2` → 2; what `--min-priority` takes.
@@ -217,16 +220,27 @@ impl ListedIncident {
 }
 
 /// The explicit link of an incident from its related change events: the
-/// latest at or before `created_at` naming a deployment or a commit.
+/// latest at or before `created_at` naming a deployment or a commit (the
+/// known keys), or holding the configured `link_field` key (its raw value,
+/// resolved by the caller: see [`crate::ingest::tracker::link_field`]).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EventLink {
+    pub deployment: Option<String>,
+    pub sha: Option<String>,
+    /// The `link_field` value: a deployment id or a commit.
+    pub link: Option<String>,
+}
+
 pub fn change_event_link(
     events: &[Value],
     created_at: Timestamp,
-) -> (Option<String>, Option<String>) {
+    link_field: Option<&str>,
+) -> EventLink {
     static COMMIT_URL: OnceLock<Regex> = OnceLock::new();
     let commit_url =
         COMMIT_URL.get_or_init(|| Regex::new(r"/commits?/([0-9a-fA-F]{7,40})\b").expect("valid"));
-    let is_sha = |s: &str| (7..=40).contains(&s.len()) && s.chars().all(|c| c.is_ascii_hexdigit());
-    let mut best: Option<(Timestamp, Option<String>, Option<String>)> = None;
+    let is_sha = crate::ingest::tracker::link_field::is_sha;
+    let mut best: Option<(Timestamp, EventLink)> = None;
     for event in events {
         let at = event
             .get("timestamp")
@@ -235,8 +249,7 @@ pub fn change_event_link(
         let Some(at) = at.filter(|t| *t <= created_at) else {
             continue;
         };
-        let mut deployment = None;
-        let mut sha = None;
+        let mut found = EventLink::default();
         if let Some(details) = event.get("custom_details").and_then(Value::as_object) {
             for (key, value) in details {
                 let Some(value) = value
@@ -246,21 +259,25 @@ pub fn change_event_link(
                 else {
                     continue;
                 };
+                if link_field.is_some_and(|f| f.eq_ignore_ascii_case(key)) {
+                    found.link.get_or_insert(value);
+                    continue;
+                }
                 match key.to_ascii_lowercase().as_str() {
-                    "deployment_id" | "deployment" if deployment.is_none() => {
-                        deployment = Some(value)
+                    "deployment_id" | "deployment" if found.deployment.is_none() => {
+                        found.deployment = Some(value)
                     }
                     "sha" | "commit" | "commit_sha" | "git_sha" | "revision"
-                        if sha.is_none() && is_sha(&value) =>
+                        if found.sha.is_none() && is_sha(&value) =>
                     {
-                        sha = Some(value.to_ascii_lowercase())
+                        found.sha = Some(value.to_ascii_lowercase())
                     }
                     _ => {}
                 }
             }
         }
-        if sha.is_none() {
-            sha = event
+        if found.sha.is_none() {
+            found.sha = event
                 .get("links")
                 .and_then(Value::as_array)
                 .into_iter()
@@ -268,17 +285,19 @@ pub fn change_event_link(
                 .filter_map(|l| l.get("href").and_then(Value::as_str))
                 .find_map(|href| commit_url.captures(href).map(|c| c[1].to_ascii_lowercase()));
         }
-        if (deployment.is_some() || sha.is_some()) && best.as_ref().is_none_or(|b| at >= b.0) {
-            best = Some((at, deployment, sha));
+        let names_something =
+            found.deployment.is_some() || found.sha.is_some() || found.link.is_some();
+        if names_something && best.as_ref().is_none_or(|b| at >= b.0) {
+            best = Some((at, found));
         }
     }
-    best.map_or((None, None), |(_, d, s)| (d, s))
+    best.map(|(_, l)| l).unwrap_or_default()
 }
 
 impl PagerDuty {
     pub fn new(options: PagerDutyOptions, notify: Notify) -> Result<Self> {
-        let token =
-            super::http::token_from_env("pagerduty", TOKEN_ENV)?.ok_or_else(|| Error::Token {
+        let token = crate::ingest::client::http::token_from_env("pagerduty", TOKEN_ENV)?
+            .ok_or_else(|| Error::Token {
                 forge: "pagerduty",
                 message: format!(
                     "{TOKEN_ENV} is not set: create a read-only REST API key (Integrations → API \
@@ -399,8 +418,13 @@ impl PagerDuty {
                             Some(run.newest.map_or(row.created_at, |n| n.max(row.created_at)));
                         if self.options.change_events {
                             let events = self.change_events(&sync.scope, &incident.id).await?;
-                            (row.deployment_id, row.sha) =
-                                change_event_link(&events, row.created_at);
+                            let found = change_event_link(
+                                &events,
+                                row.created_at,
+                                self.options.link_field.as_deref(),
+                            );
+                            (row.deployment_id, row.sha) = (found.deployment, found.sha);
+                            sync.link(&mut row, found.link.as_deref())?;
                         }
                         run.kept.insert(row.id.clone());
                         rows.push(row);
@@ -521,6 +545,7 @@ mod tests {
             since: Timestamp::EPOCH,
             services: vec![],
             change_events: true,
+            link_field: None,
         }
     }
 
@@ -578,15 +603,33 @@ mod tests {
             json!({"timestamp": "2026-01-01T13:00:00Z", "custom_details": {"deployment_id": "after"}}),
             json!({"timestamp": "2026-01-01T11:30:00Z", "custom_details": {"build_state": "passed"}}),
         ];
+        let link = |events: &[Value], field: Option<&str>| {
+            let l = change_event_link(events, created, field);
+            (l.deployment, l.sha, l.link)
+        };
         assert_eq!(
-            change_event_link(&events, created),
-            (None, Some("abcdef1234567".to_string()))
+            link(&events, None),
+            (None, Some("abcdef1234567".to_string()), None)
         );
         assert_eq!(
-            change_event_link(&events[..1], created),
-            (Some("acme/api/deployments/1".to_string()), None)
+            link(&events[..1], None),
+            (Some("acme/api/deployments/1".to_string()), None, None)
         );
-        assert_eq!(change_event_link(&events[2..], created), (None, None));
+        assert_eq!(link(&events[2..], None), (None, None, None));
+        // A configured link field is handed back raw, whatever it holds.
+        let caused = vec![
+            json!({"timestamp": "2026-01-01T10:00:00Z", "custom_details": {"Caused by": "acme/api/deployments/9"}}),
+            json!({"timestamp": "2026-01-01T11:00:00Z", "custom_details": {"caused by": "a4000000000000000000000000000000000000ff"}}),
+        ];
+        assert_eq!(
+            link(&caused, Some("Caused by")),
+            (
+                None,
+                None,
+                Some("a4000000000000000000000000000000000000ff".to_string())
+            )
+        );
+        assert_eq!(link(&caused, None), (None, None, None));
     }
 
     #[test]

@@ -12,21 +12,27 @@
 //! - **Mapping** (README "incident.io"): id = the `reference` (`INC-123`);
 //!   title = `name`; severity = the severity's name; start = the configured
 //!   impact timestamp (default "Impact started") when set, else
-//!   `created_at`; resolution = the configured resolution timestamp
-//!   (default "Resolved at"), else "Closed at", else, for a closed incident
-//!   without either, its last update (said on stderr); the service from the
+//!   `created_at`; resolution = the configured resolution timestamp, else
+//!   "Resolved at", else "Closed at"; never `updated_at`, which every later
+//!   edit moves (a comment a month on made a 4-hour incident a month
+//!   long). An incident with none of them is open (a closed one is listed
+//!   on stderr, to fix in incident.io). The service comes from the
 //!   configured custom field (an option, catalog entry or text), mapped
 //!   through `[incident_io.services]`.
+//! - **Explicit links** from custom fields: `deployment_field` (a
+//!   deployment id), `commit_field` (a commit sha), or one `link_field`
+//!   holding either ([`crate::ingest::tracker::link_field`]: a stored deployment's id, else
+//!   a commit).
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::client::{ApiClient, Credentials};
-use super::http::Notify;
-use super::source::{ScopeSync, ServiceMap, Source};
 use crate::base::time::Timestamp;
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
+use crate::ingest::client::{ApiClient, Credentials};
+use crate::ingest::source::{ScopeSync, ServiceMap, Source};
 use crate::store::rows::IncidentRow;
 
 pub const TOKEN_ENV: &str = "INCIDENT_IO_TOKEN";
@@ -44,6 +50,12 @@ pub struct IncidentIoOptions {
     pub impact_started: String,
     /// The incident timestamp where it was resolved.
     pub resolved: String,
+    /// A custom field naming the deployment that caused the incident.
+    pub deployment_field: Option<String>,
+    /// A custom field naming the root-cause commit.
+    pub commit_field: Option<String>,
+    /// A custom field holding either (see [`crate::ingest::tracker::link_field`]).
+    pub link_field: Option<String>,
     /// Custom field value → doralens service.
     pub services: Vec<(String, String)>,
     /// Keep only incidents created from here.
@@ -78,6 +90,15 @@ struct Page {
 struct PaginationMeta {
     #[serde(default)]
     after: Option<String>,
+}
+
+/// What mapping an incident noticed beside its row.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Mapped {
+    /// Closed, but without any resolution timestamp: stored as open.
+    pub closed_without_resolution: bool,
+    /// The `link_field` value, to resolve against stored deployments.
+    pub link: Option<String>,
 }
 
 /// Why an incident is not stored.
@@ -196,13 +217,12 @@ impl Incident {
         })
     }
 
-    /// The incident as a row, or why it is left out. The flag says the
-    /// resolution fell back to the last update.
+    /// The incident as a row, or why it is left out.
     pub fn row(
         &self,
         options: &IncidentIoOptions,
         services: &ServiceMap,
-    ) -> Result<std::result::Result<(IncidentRow, bool), Skip>> {
+    ) -> Result<std::result::Result<(IncidentRow, Mapped), Skip>> {
         if !matches!(
             self.mode.as_deref().unwrap_or("standard"),
             "standard" | "retrospective"
@@ -228,25 +248,23 @@ impl Incident {
             return Ok(Err(Skip::BeforeSince));
         }
         let closed = matches!(category, "closed" | "learning" | "post-incident");
-        let mut fell_back = false;
-        let resolved_at = self
-            .timestamp(&options.resolved)
-            .or_else(|| self.timestamp("Closed at"))
-            .or_else(|| {
-                closed
-                    .then(|| {
-                        self.updated_at
-                            .as_deref()
-                            .and_then(Timestamp::parse_rfc3339)
-                    })
-                    .flatten()
-                    .inspect(|_| fell_back = true)
-            });
+        // The configured timestamp, else "Resolved at", else "Closed at":
+        // never `updated_at`.
+        let resolved_at = resolution_chain(options)
+            .into_iter()
+            .find_map(|name| self.timestamp(name));
+        let unresolved_but_closed = closed && resolved_at.is_none();
         let service = options
             .service_field
             .as_deref()
             .and_then(|f| self.custom_field(f))
             .and_then(|v| services.map(&[v]));
+        let field = |name: &Option<String>| {
+            name.as_deref()
+                .and_then(|f| self.custom_field(f))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         Ok(Ok((
             IncidentRow {
                 id,
@@ -255,18 +273,39 @@ impl Incident {
                 severity: self.severity.as_ref().and_then(|s| s.name.clone()),
                 created_at,
                 resolved_at,
-                deployment_id: None,
-                sha: None,
+                deployment_id: field(&options.deployment_field),
+                sha: field(&options.commit_field)
+                    .map(|s| s.to_ascii_lowercase())
+                    .filter(|s| crate::ingest::tracker::link_field::is_sha(s)),
             },
-            fell_back,
+            Mapped {
+                closed_without_resolution: unresolved_but_closed,
+                link: field(&options.link_field),
+            },
         )))
     }
 }
 
+/// The incident timestamps that end an incident, first found wins: the
+/// configured one, "Resolved at", "Closed at" (never `updated_at`).
+fn resolution_chain(options: &IncidentIoOptions) -> Vec<&str> {
+    let mut chain = vec![options.resolved.as_str()];
+    for name in ["Resolved at", "Closed at"] {
+        if !chain.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            chain.push(name);
+        }
+    }
+    chain
+}
+
 impl IncidentIo {
+    fn resolution_chain(&self) -> Vec<&str> {
+        resolution_chain(&self.options)
+    }
+
     pub fn new(options: IncidentIoOptions, notify: Notify) -> Result<Self> {
-        let token =
-            super::http::token_from_env("incident-io", TOKEN_ENV)?.ok_or_else(|| Error::Token {
+        let token = crate::ingest::client::http::token_from_env("incident-io", TOKEN_ENV)?
+            .ok_or_else(|| Error::Token {
                 forge: "incident-io",
                 message: format!(
                     "{TOKEN_ENV} is not set: create an API key (Settings → API keys) that can view \
@@ -313,7 +352,7 @@ impl Source for IncidentIo {
         let stored_before = sync.previous()?.map(|c| c.ids).unwrap_or_default();
         let mut after: Option<String> = None;
         let mut listed: HashSet<String> = HashSet::new();
-        let mut fell_back = Vec::new();
+        let mut unresolved = Vec::new();
         let mut skipped = 0;
         loop {
             let mut query = vec![("page_size", PAGE.to_string())];
@@ -329,10 +368,11 @@ impl Source for IncidentIo {
             let mut rows = Vec::new();
             for incident in &page.incidents {
                 match incident.row(&self.options, &self.services)? {
-                    Ok((row, fallback)) => {
-                        if fallback {
-                            fell_back.push(row.id.clone());
+                    Ok((mut row, mapped)) => {
+                        if mapped.closed_without_resolution {
+                            unresolved.push(row.id.clone());
                         }
+                        sync.link(&mut row, mapped.link.as_deref())?;
                         listed.insert(row.id.clone());
                         rows.push(row);
                     }
@@ -350,13 +390,19 @@ impl Source for IncidentIo {
             }
         }
         sync.skipped(skipped);
-        if !fell_back.is_empty() {
+        if !unresolved.is_empty() {
+            let chain: Vec<String> = self
+                .resolution_chain()
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect();
             sync.notify(&format!(
-                "note: incident-io: {} closed incident(s) have no \"{}\" or \"Closed at\" timestamp; \
-                 their last update is taken as the resolution: {}",
-                fell_back.len(),
-                self.options.resolved,
-                fell_back.join(", ")
+                "note: incident-io: {} closed incident(s) have no {} timestamp, so they count \
+                 as open: {} (their last update is not a resolution; set the timestamp in \
+                 incident.io)",
+                unresolved.len(),
+                chain.join(" or "),
+                unresolved.join(", ")
             ));
         }
         // What incident.io no longer lists as a real incident goes.
@@ -382,6 +428,9 @@ mod tests {
             service_field: Some("Affected service".into()),
             impact_started: "Impact started".into(),
             resolved: "Resolved at".into(),
+            deployment_field: None,
+            commit_field: None,
+            link_field: None,
             services: vec![],
             since: Timestamp::EPOCH,
         }
@@ -404,7 +453,7 @@ mod tests {
         });
         let parse =
             |v: &serde_json::Value| -> Incident { serde_json::from_value(v.clone()).unwrap() };
-        let (row, fell_back) = parse(&incident)
+        let (row, mapped) = parse(&incident)
             .row(&options(), &ServiceMap::default())
             .unwrap()
             .unwrap();
@@ -413,7 +462,7 @@ mod tests {
         assert_eq!(row.resolved_at.unwrap().to_string(), "2026-11-10T12:00:00Z");
         assert_eq!(row.service.as_deref(), Some("Checkout API"));
         assert_eq!(row.severity.as_deref(), Some("Major"));
-        assert!(!fell_back);
+        assert_eq!(mapped, Mapped::default());
         let mut test = incident.clone();
         test["mode"] = json!("test");
         assert_eq!(

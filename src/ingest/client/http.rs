@@ -12,14 +12,22 @@
 //! - **an exhausted primary limit on a successful answer** closes a gate
 //!   that every concurrent request of this forge waits at until the reset,
 //!   so several repositories sync concurrently without overrunning it;
-//! - **401** is a token problem and is not retried; other 4xx are final.
+//! - **401** is a token problem and is not retried; other 4xx are final;
+//! - **GraphQL answers** ([`Http::send_graphql`]) are judged by their
+//!   `errors` too, because GitHub answers them with HTTP 200: a primary
+//!   rate limit (`type` `RATE_LIMITED` or `RATE_LIMIT`, `code`
+//!   `graphql_rate_limit`) waits until `x-ratelimit-reset` like a REST
+//!   limit; an answer carrying partial `data` beside `errors` is retried
+//!   like a 5xx (never kept); a timeout or resource-limit error is handed
+//!   back to the caller ([`GraphQlErrors::too_big`]), which asks again for
+//!   a smaller page.
 //!
 //! Nothing here sees the token: it is added to the request by the forge
 //! client, and messages carry only the URL path.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -85,6 +93,14 @@ pub struct Http {
     notify: Notify,
 }
 
+/// What kind of answer a request expects: REST judges the status alone,
+/// GraphQL also the `errors` of a 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Rest,
+    GraphQl,
+}
+
 enum Verdict {
     Done,
     Wait(Duration, String),
@@ -119,7 +135,33 @@ impl Http {
     /// Runs `attempt` until it gives a 2xx answer or a final error. `what`
     /// names the request in messages (a URL path, never with credentials);
     /// `repo` is the repository it is for.
-    pub async fn send<F, Fut>(&self, repo: &str, what: &str, mut attempt: F) -> Result<Fetched>
+    pub async fn send<F, Fut>(&self, repo: &str, what: &str, attempt: F) -> Result<Fetched>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<Fetched, String>>,
+    {
+        self.send_as(Expect::Rest, repo, what, attempt).await
+    }
+
+    /// [`Http::send`] for a GraphQL request: rate limits and partial
+    /// answers sent with HTTP 200 are waited out or retried here; what
+    /// comes back is a whole answer, or one whose `errors` the caller
+    /// reads ([`GraphQlErrors`]).
+    pub async fn send_graphql<F, Fut>(&self, repo: &str, what: &str, attempt: F) -> Result<Fetched>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<Fetched, String>>,
+    {
+        self.send_as(Expect::GraphQl, repo, what, attempt).await
+    }
+
+    async fn send_as<F, Fut>(
+        &self,
+        expect: Expect,
+        repo: &str,
+        what: &str,
+        mut attempt: F,
+    ) -> Result<Fetched>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = std::result::Result<Fetched, String>>,
@@ -135,7 +177,7 @@ impl Http {
                     self.policy.timeout.as_secs()
                 )),
                 Ok(Err(transport)) => Verdict::Retry(transport),
-                Ok(Ok(fetched)) => match self.judge(repo, what, &fetched, waits) {
+                Ok(Ok(fetched)) => match self.judge(expect, repo, what, &fetched, waits) {
                     Verdict::Done => return Ok(fetched),
                     other => other,
                 },
@@ -177,10 +219,42 @@ impl Http {
         }
     }
 
-    fn judge(&self, repo: &str, what: &str, fetched: &Fetched, waits: u32) -> Verdict {
+    fn judge(
+        &self,
+        expect: Expect,
+        repo: &str,
+        what: &str,
+        fetched: &Fetched,
+        waits: u32,
+    ) -> Verdict {
         let status = fetched.status;
+        let still_limited = || {
+            Verdict::Final(Error::Forge {
+                forge: self.forge,
+                repo: repo.to_string(),
+                message: format!("{what}: still rate limited after {waits} waits"),
+            })
+        };
         if status.is_success() {
             self.note_primary_limit(fetched);
+            if expect == Expect::GraphQl {
+                let errors = GraphQlErrors::of(&fetched.body);
+                if errors.rate_limited {
+                    if waits >= self.policy.max_rate_limit_waits {
+                        return still_limited();
+                    }
+                    // GitHub: wait until x-ratelimit-reset; without it, a
+                    // minute (as for a secondary limit).
+                    let delay = reset_delay(fetched).unwrap_or(Duration::from_secs(60));
+                    return Verdict::Wait(delay, "GraphQL rate limit used up".into());
+                }
+                if errors.partial {
+                    return Verdict::Retry(format!(
+                        "partial answer ({})",
+                        redact_secrets(&errors.first_message, self.token_env)
+                    ));
+                }
+            }
             // A body cut off without the connection saying so (no
             // Content-Length, closed early) is not valid JSON: retry it.
             let looks_json = fetched
@@ -196,11 +270,7 @@ impl Http {
         }
         if let Some((delay, why)) = rate_limit_wait(fetched) {
             if waits >= self.policy.max_rate_limit_waits {
-                return Verdict::Final(Error::Forge {
-                    forge: self.forge,
-                    repo: repo.to_string(),
-                    message: format!("{what}: still rate limited after {waits} waits"),
-                });
+                return still_limited();
             }
             return Verdict::Wait(delay, why);
         }
@@ -264,6 +334,88 @@ impl Http {
     }
 }
 
+/// What the `errors` of a GraphQL answer say
+/// (https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct GraphQlErrors {
+    /// The primary rate limit is used up: `type` `RATE_LIMITED` (newer
+    /// `RATE_LIMIT`) or `code` `graphql_rate_limit`.
+    pub rate_limited: bool,
+    /// `errors` beside non-null `data`: some of the answer is missing.
+    pub partial: bool,
+    /// A timeout or resource limit: the same query with a smaller page may
+    /// pass. Holds the server's message.
+    pub too_big: Option<String>,
+    /// The first error's message ("" without errors).
+    pub first_message: String,
+}
+
+impl GraphQlErrors {
+    pub fn of(body: &[u8]) -> GraphQlErrors {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            #[serde(default)]
+            data: Option<serde::de::IgnoredAny>,
+            #[serde(default)]
+            errors: Vec<Entry>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            #[serde(default)]
+            message: String,
+            #[serde(default, rename = "type")]
+            kind: Option<String>,
+            #[serde(default)]
+            code: Option<String>,
+            #[serde(default)]
+            extensions: Option<Extensions>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Extensions {
+            #[serde(default)]
+            code: Option<String>,
+        }
+        let Ok(answer) = serde_json::from_slice::<Answer>(body) else {
+            return GraphQlErrors::default();
+        };
+        let mut out = GraphQlErrors {
+            partial: answer.data.is_some() && !answer.errors.is_empty(),
+            first_message: answer
+                .errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        for e in &answer.errors {
+            let kind = e.kind.as_deref().unwrap_or("");
+            let code = e
+                .code
+                .as_deref()
+                .or(e.extensions.as_ref().and_then(|x| x.code.as_deref()))
+                .unwrap_or("");
+            if matches!(kind, "RATE_LIMITED" | "RATE_LIMIT") || code == "graphql_rate_limit" {
+                out.rate_limited = true;
+            }
+            let message = e.message.to_ascii_lowercase();
+            if matches!(kind, "MAX_NODE_LIMIT_EXCEEDED" | "RESOURCE_LIMITS_EXCEEDED")
+                || message.contains("timeout")
+                || message.contains("timed out")
+                || message.contains("resource limits")
+                || message.contains("couldn't respond to your request in time")
+            {
+                out.too_big.get_or_insert_with(|| e.message.clone());
+            }
+        }
+        // A rate limit or an oversized query is not a partial answer to
+        // retry as it is.
+        if out.rate_limited || out.too_big.is_some() {
+            out.partial = false;
+        }
+        out
+    }
+}
+
 fn header_u64(fetched: &Fetched, names: &[&str]) -> Option<u64> {
     names
         .iter()
@@ -273,13 +425,12 @@ fn header_u64(fetched: &Fetched, names: &[&str]) -> Option<u64> {
 
 /// Time until the rate-limit window resets (`x-ratelimit-reset` on GitHub,
 /// `RateLimit-Reset` on GitLab: epoch seconds), plus a second of margin.
+/// At most an hour: the windows reset hourly (GitHub) or faster (GitLab),
+/// so a longer wait is a skewed clock, ours or theirs.
 fn reset_delay(fetched: &Fetched) -> Option<Duration> {
     let reset = header_u64(fetched, &["x-ratelimit-reset", "ratelimit-reset"])?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    Some(Duration::from_secs(reset.saturating_sub(now) + 1))
+    let now = u64::try_from(crate::base::time::Timestamp::now().micros() / 1_000_000).unwrap_or(0);
+    Some(Duration::from_secs(reset.saturating_sub(now).min(3600) + 1))
 }
 
 /// How long a rate-limited answer asks us to wait, and why; None when the
@@ -510,6 +661,33 @@ mod tests {
         let forbidden = answer(403, &[], r#"{"message":"Resource not accessible"}"#);
         assert!(rate_limit_wait(&forbidden).is_none());
         assert!(rate_limit_wait(&answer(500, &[("retry-after", "1")], "")).is_none());
+    }
+
+    #[test]
+    fn graphql_errors_are_classified() {
+        let limited = GraphQlErrors::of(
+            br#"{"errors":[{"type":"RATE_LIMITED","message":"API rate limit already exceeded for user ID 1."}]}"#,
+        );
+        assert!(limited.rate_limited && !limited.partial && limited.too_big.is_none());
+        let newer = GraphQlErrors::of(
+            br#"{"data":null,"errors":[{"type":"RATE_LIMIT","code":"graphql_rate_limit","message":"x"}]}"#,
+        );
+        assert!(newer.rate_limited);
+        let partial = GraphQlErrors::of(
+            br#"{"data":{"nodes":[null]},"errors":[{"type":"NOT_FOUND","message":"Could not resolve to a node"}]}"#,
+        );
+        assert!(partial.partial && !partial.rate_limited);
+        assert_eq!(partial.first_message, "Could not resolve to a node");
+        let timeout = GraphQlErrors::of(
+            br#"{"data":null,"errors":[{"message":"Something went wrong while executing your query. This may be the result of a timeout, or it could be a GitHub bug."}]}"#,
+        );
+        assert!(timeout.too_big.is_some() && !timeout.partial);
+        let nodes = GraphQlErrors::of(
+            br#"{"errors":[{"type":"MAX_NODE_LIMIT_EXCEEDED","message":"exceeds the maximum limit of 500,000"}]}"#,
+        );
+        assert!(nodes.too_big.is_some());
+        let fine = GraphQlErrors::of(br#"{"data":{"repository":null}}"#);
+        assert_eq!(fine, GraphQlErrors::default());
     }
 
     #[test]

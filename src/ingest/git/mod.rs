@@ -1,6 +1,6 @@
 //! Local git repositories (`doralens ingest git`, `doralens analyze`), read
 //! with gix: pure Rust, no libgit2 or C toolchain, and fast enough to walk
-//! large histories (see the benchmark in ARCHITECTURE.md).
+//! large histories (see the benchmark in docs/performance.md).
 //!
 //! What is read:
 //! - **commits** reachable from the selected branches (default: the branch
@@ -19,18 +19,20 @@
 //! - **reverts** need no extra row: `git revert` writes `Revert "…"` as the
 //!   first line, which the rework metric recognises in `commits.message`.
 
+pub mod paths;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use gix::ObjectId;
 use serde_json::json;
 
-use super::git_paths::{self, ServicePaths, glob_match};
 use crate::error::{Error, Result};
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{CommitRow, DeploymentRow};
 use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
+use paths::{ServicePaths, glob_match};
 
 /// Commits buffered before each upsert (bounds memory on huge histories).
 const CHUNK: usize = 256 * 1024;
@@ -264,7 +266,7 @@ pub fn ingest(
                 ),
                 None => None,
             };
-            let mask = git_paths::touched(
+            let mask = paths::touched(
                 &repo,
                 first_parent_tree,
                 Some(decoded.tree()),
@@ -508,15 +510,15 @@ fn write_tag_deployments(
             .push(&mut deployments);
             deployed.push((id, sha, tag.at));
         }
-        let sorted: Vec<super::rollbacks::Deployed<'_>> = deployed
+        let sorted: Vec<crate::ingest::rollbacks::Deployed<'_>> = deployed
             .iter()
-            .map(|(id, sha, at)| super::rollbacks::Deployed {
+            .map(|(id, sha, at)| crate::ingest::rollbacks::Deployed {
                 id,
                 sha,
                 finished_at: crate::base::time::Timestamp::from_micros(*at),
             })
             .collect();
-        let found = super::rollbacks::detect(&sorted, |older, newer| {
+        let found = crate::ingest::rollbacks::detect(&sorted, |older, newer| {
             is_ancestor(repo, path, object_id(older), object_id(newer))
         })?;
         for rollback in found {
@@ -548,7 +550,7 @@ fn write_virtual_repos(
         .into_iter()
         .filter(|b| b.num_rows() > 0)
         .collect();
-    let (virtual_commits, nearest) = git_paths::virtual_repos(repo_name, &own, masks, paths)?;
+    let (virtual_commits, nearest) = paths::virtual_repos(repo_name, &own, masks, paths)?;
     if virtual_commits.num_rows() > 0 {
         warehouse.upsert(Table::Commits, &[virtual_commits])?;
     }

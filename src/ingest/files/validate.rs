@@ -28,7 +28,7 @@ pub struct RowBuilder {
     rows: usize,
 }
 
-pub use crate::base::time::parse_rfc3339 as parse_timestamp_micros;
+use crate::base::time::parse_rfc3339;
 
 impl RowBuilder {
     pub fn new(table: Table, file: &Path) -> Self {
@@ -227,7 +227,7 @@ impl RowBuilder {
                     ));
                 }
             },
-            ColumnKind::Timestamp => match parse_timestamp_micros(text) {
+            ColumnKind::Timestamp => match parse_rfc3339(text) {
                 Some(v) => Parsed::Timestamp(Some(v)),
                 None => {
                     return Err(self.error(

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::RecordReader;
-use super::rows::{RawValue, RowBuilder};
 use crate::error::{Error, Result};
+use crate::ingest::files::validate::{RawValue, RowBuilder};
 
 pub struct CsvReader;
 

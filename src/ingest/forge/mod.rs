@@ -1,4 +1,4 @@
-//! What the forge ingestors ([`super::github`], [`super::gitlab`]) share:
+//! What the forge ingestors ([`crate::ingest::forge::github`], [`crate::ingest::forge::gitlab`]) share:
 //! the sync loop over repositories, cursors, warehouse writes, and the
 //! mapping rules that must not differ between forges.
 //!
@@ -35,6 +35,9 @@
 //!   the sha of the previous successful deployment to the same environment
 //!   rolls that one back.
 
+pub mod github;
+pub mod gitlab;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::io::IsTerminal;
@@ -45,11 +48,12 @@ use datafusion::arrow::datatypes::TimestampMicrosecondType;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::http::Notify;
-use super::source::{ScopeSync, Source};
 use crate::base::production::ProductionPattern;
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
+use crate::ingest::source::{ScopeSync, Source};
 use crate::store::buffer::TableBuffer;
+use crate::store::links::WebLinks;
 use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 
@@ -135,8 +139,6 @@ pub struct Cursor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_runs: Option<i64>,
 }
-
-pub use crate::store::links::WebLinks;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepoReport {
@@ -328,7 +330,7 @@ pub struct RepoSync<'a> {
 
 impl<'a> RepoSync<'a> {
     fn state_name(forge: &str, repo: &str) -> String {
-        format!("{forge}-{}", super::git::sanitise(repo))
+        format!("{forge}-{}", crate::ingest::git::sanitise(repo))
     }
 
     /// One repository's sync, starting from the cursor its scope loaded
@@ -646,15 +648,15 @@ fn detect_rollbacks(
         (&a.environment, a.finished_at, &a.id).cmp(&(&b.environment, b.finished_at, &b.id))
     });
     for environment in deployments.chunk_by(|a, b| a.environment == b.environment) {
-        let sorted: Vec<super::rollbacks::Deployed<'_>> = environment
+        let sorted: Vec<crate::ingest::rollbacks::Deployed<'_>> = environment
             .iter()
-            .map(|d| super::rollbacks::Deployed {
+            .map(|d| crate::ingest::rollbacks::Deployed {
                 id: &d.id,
                 sha: &d.sha,
                 finished_at: crate::base::time::Timestamp::from_micros(d.finished_at),
             })
             .collect();
-        let found = super::rollbacks::detect(&sorted, |a, b| {
+        let found = crate::ingest::rollbacks::detect(&sorted, |a, b| {
             Ok::<_, std::convert::Infallible>(is_strict_ancestor(graph, a, b))
         })
         .unwrap_or_else(|never| match never {});
@@ -696,9 +698,6 @@ pub fn severity_label<'s>(labels: impl IntoIterator<Item = &'s str>) -> Option<&
     let re = SEVERITY.get_or_init(|| Regex::new(r"(?i)^(sev|severity|p[0-4]$)").expect("valid"));
     labels.into_iter().find(|l| re.is_match(l))
 }
-
-/// RFC 3339 → microseconds UTC.
-pub use crate::base::time::parse_rfc3339 as parse_time;
 
 /// RFC 3339 (UTC, seconds) for API parameters.
 pub fn format_time(micros: i64) -> String {

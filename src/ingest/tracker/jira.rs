@@ -28,11 +28,11 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::client::{ApiClient, Credentials};
-use super::http::Notify;
-use super::source::{ScopeSync, ServiceMap, Source};
 use crate::base::time::{Span, Timestamp};
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
+use crate::ingest::client::{ApiClient, Credentials};
+use crate::ingest::source::{ScopeSync, ServiceMap, Source};
 use crate::store::rows::IncidentRow;
 
 pub const TOKEN_ENV: &str = "JIRA_TOKEN";
@@ -57,6 +57,9 @@ pub struct JiraOptions {
     pub deployment_field: Option<String>,
     /// A field holding the root-cause commit.
     pub commit_field: Option<String>,
+    /// A field holding either: a stored deployment's id, else a commit
+    /// sha (see [`crate::ingest::tracker::link_field`]).
+    pub link_field: Option<String>,
     /// Where a first (or `--full`) sync starts.
     pub since: Timestamp,
     /// Jira component or field value → doralens service.
@@ -189,7 +192,7 @@ impl Issue {
             .as_deref()
             .and_then(text)
             .map(|s| s.to_ascii_lowercase())
-            .filter(|s| (7..=40).contains(&s.len()) && s.chars().all(|c| c.is_ascii_hexdigit()));
+            .filter(|s| crate::ingest::tracker::link_field::is_sha(s));
         Ok(Some(IncidentRow {
             id: self.key.clone(),
             service,
@@ -221,14 +224,14 @@ fn jql_time(t: Timestamp) -> String {
 
 impl Jira {
     pub fn new(options: JiraOptions, notify: Notify) -> Result<Self> {
-        let token = super::http::token_from_env("jira", TOKEN_ENV)?.ok_or_else(|| Error::Token {
+        let token = crate::ingest::client::http::token_from_env("jira", TOKEN_ENV)?.ok_or_else(|| Error::Token {
             forge: "jira",
             message: format!(
                 "{TOKEN_ENV} is not set: create an API token (id.atlassian.com → Security → API \
                  tokens) and export it as {TOKEN_ENV}, with your account's email as {EMAIL_ENV}"
             ),
         })?;
-        let value = match super::http::token_from_env("jira", EMAIL_ENV)? {
+        let value = match crate::ingest::client::http::token_from_env("jira", EMAIL_ENV)? {
             Some(email) => format!("Basic {}", base64(format!("{email}:{token}").as_bytes())),
             None => format!("Bearer {token}"),
         };
@@ -265,6 +268,7 @@ impl Jira {
         ];
         fields.extend(self.options.deployment_field.as_deref());
         fields.extend(self.options.commit_field.as_deref());
+        fields.extend(self.options.link_field.as_deref());
         fields.dedup();
         fields.join(",")
     }
@@ -366,7 +370,13 @@ impl Source for Jira {
                     newest = Some(newest.map_or(u.micros(), |n| n.max(u.micros())));
                 }
                 match issue.row(&self.options, &self.services, check_type)? {
-                    Some(row) => {
+                    Some(mut row) => {
+                        let link = self
+                            .options
+                            .link_field
+                            .as_deref()
+                            .and_then(|f| issue.fields.get(f).and_then(field_text));
+                        sync.link(&mut row, link.as_deref())?;
                         listed.insert(row.id.clone());
                         rows.push(row);
                     }
@@ -425,6 +435,7 @@ mod tests {
             service_field: "components".into(),
             deployment_field: Some("customfield_10050".into()),
             commit_field: Some("customfield_10051".into()),
+            link_field: None,
             since: Timestamp::EPOCH,
             services: vec![],
         }

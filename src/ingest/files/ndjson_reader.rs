@@ -7,8 +7,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::RecordReader;
-use super::rows::{RawValue, RowBuilder};
 use crate::error::{Error, Result};
+use crate::ingest::files::validate::{RawValue, RowBuilder};
 
 pub struct NdjsonReader;
 

@@ -3,6 +3,8 @@
 //! through [`Http::send`], the retry and rate-limit policy the forges use.
 //! Messages name the request's path, never its headers.
 
+pub mod http;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,14 +13,14 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::Value;
 
-use super::http::{Http, Notify, RetryPolicy};
+use self::http::{Http, Notify, RetryPolicy};
 use crate::error::{Error, Result};
 
 type Hyper = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// How a source authenticates: a header and its value.
 pub struct Credentials {
-    pub header: http::HeaderName,
+    pub header: ::http::HeaderName,
     pub value: String,
 }
 
@@ -28,7 +30,7 @@ pub struct ApiClient {
     base: String,
     credentials: Option<Credentials>,
     /// Extra headers every request carries (e.g. PagerDuty's Accept).
-    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    headers: Vec<(::http::HeaderName, ::http::HeaderValue)>,
     client: Hyper,
     http: Arc<Http>,
 }
@@ -43,7 +45,7 @@ impl ApiClient {
         credentials: Option<Credentials>,
         notify: Notify,
     ) -> Result<Self> {
-        super::forge::install_tls_provider();
+        crate::ingest::forge::install_tls_provider();
         let parsed = url::Url::parse(base)
             .map_err(|e| Error::usage("--api-url", format!("`{base}` is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -53,7 +55,7 @@ impl ApiClient {
             ));
         }
         if let Some(c) = &credentials {
-            http::HeaderValue::from_str(&c.value).map_err(|_| Error::Token {
+            ::http::HeaderValue::from_str(&c.value).map_err(|_| Error::Token {
                 forge: source,
                 message: format!(
                     "{token_env} cannot be sent as an HTTP header; export it again without line breaks"
@@ -77,8 +79,8 @@ impl ApiClient {
 
     pub fn with_header(mut self, name: &'static str, value: &'static str) -> Self {
         self.headers.push((
-            http::HeaderName::from_static(name),
-            http::HeaderValue::from_static(value),
+            ::http::HeaderName::from_static(name),
+            ::http::HeaderValue::from_static(value),
         ));
         self
     }
@@ -103,26 +105,26 @@ impl ApiClient {
             url.push('?');
             url.push_str(&encoded);
         }
-        let uri: http::Uri = url
+        let uri: ::http::Uri = url
             .parse()
             .map_err(|e| Error::usage("--api-url", format!("cannot build a URL from it: {e}")))?;
         let what = path.to_string();
         let fetched = self
             .http
             .send(scope, &what, || {
-                let mut request = http::Request::get(uri.clone())
+                let mut request = ::http::Request::get(uri.clone())
                     .body(Full::new(Bytes::new()))
                     .expect("a GET request builds");
                 let headers = request.headers_mut();
                 headers.insert(
-                    http::header::ACCEPT,
-                    http::HeaderValue::from_static("application/json"),
+                    ::http::header::ACCEPT,
+                    ::http::HeaderValue::from_static("application/json"),
                 );
                 for (name, value) in &self.headers {
                     headers.insert(name.clone(), value.clone());
                 }
                 if let Some(c) = &self.credentials
-                    && let Ok(mut value) = http::HeaderValue::from_str(&c.value)
+                    && let Ok(mut value) = ::http::HeaderValue::from_str(&c.value)
                 {
                     value.set_sensitive(true);
                     headers.insert(c.header.clone(), value);
@@ -130,7 +132,7 @@ impl ApiClient {
                 let sent = self.client.request(request);
                 async move {
                     let response = sent.await.map_err(|e| format!("request failed ({e})"))?;
-                    super::http::fetched(response).await
+                    crate::ingest::client::http::fetched(response).await
                 }
             })
             .await?;
