@@ -10,7 +10,9 @@
 //!   size columns).
 //! - `GET /api/v1/deployments?...&only=failed|rework|rolled_back&limit=`,
 //!   `GET /api/v1/incidents?...&limit=`, `GET /api/v1/changes/slowest?...&limit=`:
-//!   `{"rows": [...], "total": N}`, the drill-down lists (queries/dashboard/).
+//!   `{"rows": [...], "total": N}`, the drill-down lists (queries/dashboard/);
+//!   the slowest changes of forge-synced repositories carry `change_url`
+//!   and `commit_url`.
 //! - `GET /api/v1/filters`: `{"teams", "services", "repos"}`, what the
 //!   filters offer.
 //! - `GET /api/v1/explain/deployment?id=`: `{"id", "text"}`, the text of
@@ -231,6 +233,12 @@ impl Server {
             ("from", queries::timestamp_literal(opts.from)),
             ("to", queries::timestamp_literal(opts.to)),
         ]);
+        // The forge pages of synced repositories (pull request, commit).
+        let links = if list == List::SlowestChanges {
+            crate::store::links::WebLinks::load(&self.warehouse)
+        } else {
+            Default::default()
+        };
         let engine = self.engine().await?;
         let session = self.session(&engine)?;
         let value = self
@@ -238,6 +246,15 @@ impl Server {
                 metrics::register_views(&session, &opts).await?;
                 let (_, batches) = session.bundled(&file, &query_params).await?;
                 let mut rows = json_rows(&batches)?;
+                for row in &mut rows {
+                    let Some(link) = row["repo"].as_str().and_then(|r| links.get(r)) else {
+                        continue;
+                    };
+                    let commit = row["sha"].as_str().map(|sha| link.commit_url(sha));
+                    let change = row["number"].as_i64().map(|n| link.change_url(n));
+                    row["commit_url"] = json!(commit);
+                    row["change_url"] = json!(change);
+                }
                 let total = rows.first().and_then(|r| r["total"].as_u64()).unwrap_or(0);
                 for row in &mut rows {
                     if let Some(o) = row.as_object_mut() {

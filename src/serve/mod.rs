@@ -1,6 +1,13 @@
 //! `doralens serve`: the warehouse for dashboards, over HTTP (default
-//! 127.0.0.1:9464; nothing listens on other interfaces unless asked).
+//! 127.0.0.1:9464; nothing listens on other interfaces unless asked, and
+//! not without read tokens unless `--allow-anonymous`; HTTPS with
+//! `--tls-cert/--tls-key`).
 //!
+//! - `GET /`: the dashboard (`dashboard.rs`), reading the APIs of
+//!   `lists.rs` (`/api/v1/metrics`, the drill-down lists, the explanation);
+//! - who may read what: `auth.rs` and `tokens.rs`; every request is
+//!   recorded by `audit.rs`; answers are cached per warehouse state
+//!   (`cache.rs`); the routes and their roles are in `routes.rs`;
 //! - `GET /metrics`: OpenMetrics for Prometheus (the organisation and each
 //!   team over the last `--window-days`), cached until the warehouse
 //!   changes, so a warm scrape costs a manifest check;

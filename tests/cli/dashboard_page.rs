@@ -261,3 +261,48 @@ fn cached_answers_are_never_stale_after_an_import() {
     assert_eq!(deployments(&read(target)), before + 1);
     assert_eq!(total(&read(list)), listed.map(|n| n + 1));
 }
+
+/// The slowest changes name their pull request, linked to its page for a
+/// forge-synced repository (the links a sync saves in `_state/`).
+#[test]
+fn the_slowest_changes_link_their_pull_request() {
+    let ws = Workspace::new();
+    output_ok(ws.doralens(&SMALL_ORG));
+    ws.write(
+        "warehouse/_state/github-payments.json",
+        r#"{"links": {"repo": "acme/payments-api",
+            "commit": "https://github.com/acme/payments-api/commit/{sha}",
+            "change": "https://github.com/acme/payments-api/pull/{number}"}}"#,
+    );
+    let served = serve_logged(&ws, &[], &[]);
+    let (status, _, body) = get(
+        &served.addr,
+        "/api/v1/changes/slowest?from=2026-07-01&to=2026-11-01&limit=200",
+    );
+    assert_eq!(status, 200, "{body}");
+    let rows = serde_json::from_str::<Value>(&body).unwrap()["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(rows.len(), 200);
+    let lead: Vec<f64> = rows
+        .iter()
+        .map(|r| r["lead_time_s"].as_f64().unwrap())
+        .collect();
+    assert!(lead.windows(2).all(|w| w[0] >= w[1]), "slowest first");
+    let linked = rows
+        .iter()
+        .find(|r| r["repo"] == "acme/payments-api" && r["number"].is_i64())
+        .unwrap_or_else(|| panic!("no payments change among {body}"));
+    assert_eq!(
+        linked["change_url"],
+        format!(
+            "https://github.com/acme/payments-api/pull/{}",
+            linked["number"]
+        )
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["repo"] == "acme/payments-api" || r["change_url"].is_null())
+    );
+}

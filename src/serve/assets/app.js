@@ -340,7 +340,11 @@ const INCIDENT_COLUMNS = [
 
 const SLOWEST_COLUMNS = [
   { key: 'lead_time_s', title: 'Lead time', show: (r) => duration(r.lead_time_s) },
-  { key: 'number', title: 'Change', show: (r) => (r.number !== null && r.number !== undefined ? `${r.repo}#${r.number} ${r.title || ''}` : '–') },
+  { key: 'number', title: 'Change', show: (r) => {
+    if (r.number === null || r.number === undefined) return '–';
+    const text = `${r.repo}#${r.number} ${r.title || ''}`;
+    return r.change_url && /^https?:\/\//.test(r.change_url) ? el('a', { href: r.change_url, rel: 'noreferrer' }, text) : text;
+  } },
   { key: 'sha', title: 'Commit', show: (r) => `${r.repo} ${r.sha.slice(0, 10)} ${r.message.split('\n')[0].slice(0, 80)}` },
   { key: 'deployment_id', title: 'Deployment', show: (r) => explainButton(r.deployment_id) },
 ];
