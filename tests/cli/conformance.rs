@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use doralens::base::production::ProductionPattern;
-use doralens::engine::attribution::attribute;
 use doralens::base::time::parse_rfc3339;
+use doralens::engine::attribution::attribute;
 use doralens::store::buffer::{Cell, TableBuffer};
 use doralens::store::schema::Table;
 
