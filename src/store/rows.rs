@@ -138,6 +138,22 @@ impl ChangeCommitRow<'_> {
     }
 }
 
+/// One row of `teams`: a service a team owns.
+#[derive(Debug, Clone, Copy)]
+pub struct TeamRow<'a> {
+    pub team: &'a str,
+    pub service: &'a str,
+}
+
+impl TeamRow<'_> {
+    pub const TABLE: Table = Table::Teams;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[Cell::Text(self.team), Cell::Text(self.service)]);
+    }
+}
+
 fn time(t: Option<Timestamp>) -> Cell<'static> {
     t.map_or(Cell::Null, |t| Cell::Time(t.micros()))
 }
@@ -250,5 +266,19 @@ mod tests {
         assert_eq!(env.value(0), "production");
         let status = batch.column_by_name("status").unwrap().as_string::<i32>();
         assert_eq!(status.value(0), "success");
+
+        let mut teams = TableBuffer::new(Table::Teams);
+        TeamRow {
+            team: "payments",
+            service: "payments-api",
+        }
+        .push(&mut teams);
+        let batch = teams.finish().unwrap();
+        let column = |name: &str| {
+            let c = batch.column_by_name(name).unwrap().as_string::<i32>();
+            c.value(0).to_string()
+        };
+        assert_eq!(column("team"), "payments");
+        assert_eq!(column("service"), "payments-api");
     }
 }

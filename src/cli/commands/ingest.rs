@@ -39,10 +39,7 @@ pub fn write_teams(ctx: &Context, config: &Config) -> Result<()> {
     let warehouse = ctx.open()?;
     let mut buffer = crate::store::buffer::TableBuffer::new(Table::Teams);
     for (team, service) in &teams {
-        buffer.push(&[
-            crate::store::buffer::Cell::Text(team),
-            crate::store::buffer::Cell::Text(service),
-        ]);
+        crate::store::rows::TeamRow { team, service }.push(&mut buffer);
     }
     let batch = buffer.finish()?;
     let batches = crate::ingest::keep_last_per_key(Table::Teams, vec![batch])?;

@@ -3,6 +3,7 @@
 //! through [`Http::send`], the retry and rate-limit policy the forges use.
 //! Messages name the request's path, never its headers.
 
+mod answers;
 pub mod http;
 
 use std::sync::Arc;

@@ -20,6 +20,7 @@
 //!   first line, which the rework metric recognises in `commits.message`.
 
 pub mod paths;
+mod tags;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -29,10 +30,11 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::store::buffer::TableBuffer;
-use crate::store::rows::{CommitRow, DeploymentRow};
+use crate::store::rows::CommitRow;
 use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
-use paths::{ServicePaths, glob_match};
+use paths::ServicePaths;
+use tags::{DeployTarget, read_tags, write_tag_deployments};
 
 /// Commits buffered before each upsert (bounds memory on huge histories).
 const CHUNK: usize = 256 * 1024;
@@ -90,13 +92,6 @@ pub fn default_repo_name(path: &Path) -> String {
     name.strip_suffix(".git")
         .map(str::to_string)
         .unwrap_or(name)
-}
-
-struct TagInfo {
-    name: String,
-    commit: ObjectId,
-    /// Tagger date of an annotated tag, else the commit's committer date (µs).
-    at: i64,
 }
 
 fn micros(time: gix::date::Time) -> i64 {
@@ -354,189 +349,6 @@ pub(crate) fn sanitise(name: &str) -> String {
         .collect()
 }
 
-fn read_tags(repo: &gix::Repository, path: &Path) -> Result<Vec<TagInfo>> {
-    let platform = repo
-        .references()
-        .map_err(|e| git_error(path, "cannot read refs", e))?;
-    let iter = platform
-        .tags()
-        .map_err(|e| git_error(path, "cannot read tags", e))?;
-    let mut out = Vec::new();
-    for reference in iter {
-        let reference = reference.map_err(|e| git_error(path, "cannot read a tag", e))?;
-        let name = reference.name().shorten().to_string();
-        let Some(mut id) = reference.target().try_id().map(|id| id.to_owned()) else {
-            continue; // symbolic tag refs are unusual; skip them
-        };
-        let mut tagger_at: Option<i64> = None;
-        // Peel annotated (and signed) tags, possibly tags of tags.
-        let commit = loop {
-            let object = repo.find_object(id).map_err(|e| {
-                git_error(path, &format!("tag {name} points to a missing object"), e)
-            })?;
-            match object.kind {
-                gix::object::Kind::Tag => {
-                    let tag = object.into_tag();
-                    let decoded = tag
-                        .decode()
-                        .map_err(|e| git_error(path, &format!("corrupt tag {name}"), e))?;
-                    if tagger_at.is_none() {
-                        tagger_at = decoded
-                            .tagger()
-                            .ok()
-                            .flatten()
-                            .and_then(|s| s.time().ok())
-                            .map(micros);
-                    }
-                    id = decoded.target();
-                }
-                gix::object::Kind::Commit => break Some(object.into_commit()),
-                // A tag of a tree or blob deploys nothing.
-                _ => break None,
-            }
-        };
-        let Some(commit) = commit else { continue };
-        let committed = commit
-            .committer()
-            .ok()
-            .and_then(|c| c.time().ok())
-            .map(micros)
-            .unwrap_or(0);
-        out.push(TagInfo {
-            name,
-            commit: commit.id,
-            at: tagger_at.unwrap_or(committed),
-        });
-    }
-    Ok(out)
-}
-
-/// Where tag deployments go: the repo itself, or one monorepo service.
-struct DeployTarget {
-    service: String,
-    repo: String,
-    id_suffix: String,
-    /// For a path service: real sha → nearest commit of the service.
-    nearest: Option<HashMap<String, String>>,
-}
-
-/// With several path services, a tag named `<service>/…`, `<service>-…` or
-/// `<service>@…` deploys only that service; any other tag deploys them all.
-fn tag_deploys(tag: &str, service: &str, all: &[DeployTarget]) -> bool {
-    let owned_by = |s: &str| {
-        ["/", "-", "@"]
-            .iter()
-            .any(|sep| tag.starts_with(&format!("{s}{sep}")))
-    };
-    if all.len() < 2 || all.iter().all(|t| t.nearest.is_none()) {
-        return true;
-    }
-    match all.iter().find(|t| owned_by(&t.service)) {
-        Some(owner) => owner.service == service,
-        None => true,
-    }
-}
-
-/// Upserts one deployment per matching tag and target, and the rollbacks
-/// they imply.
-#[allow(clippy::too_many_arguments)]
-fn write_tag_deployments(
-    warehouse: &Warehouse,
-    repo: &gix::Repository,
-    path: &Path,
-    repo_name: &str,
-    glob: &str,
-    tags: &[TagInfo],
-    opts: &GitOptions,
-    targets: &[DeployTarget],
-) -> Result<(usize, usize)> {
-    let mut matching: Vec<&TagInfo> = tags.iter().filter(|t| glob_match(glob, &t.name)).collect();
-    if matching.is_empty() {
-        let mut names: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
-        names.sort();
-        let shown = if names.is_empty() {
-            "the repository has no tags".to_string()
-        } else {
-            format!(
-                "its tags are: {}{}",
-                names
-                    .iter()
-                    .take(10)
-                    .copied()
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if names.len() > 10 { ", ..." } else { "" }
-            )
-        };
-        return Err(Error::Usage {
-            option: "--deploy-tags".into(),
-            message: format!("no tag of {} matches `{glob}`; {shown}", path.display()),
-        });
-    }
-    matching.sort_by(|a, b| a.at.cmp(&b.at).then(a.name.cmp(&b.name)));
-    let environment = opts
-        .environment
-        .clone()
-        .unwrap_or_else(|| "production".into());
-    let mut deployments = TableBuffer::new(Table::Deployments);
-    let mut rollbacks = TableBuffer::new(Table::Rollbacks);
-    for target in targets {
-        // (deployment id, sha, time) of this target, in tag-date order.
-        let mut deployed: Vec<(String, String, i64)> = Vec::new();
-        for tag in matching
-            .iter()
-            .filter(|t| tag_deploys(&t.name, &target.service, targets))
-        {
-            let real = tag.commit.to_hex().to_string();
-            let sha = match &target.nearest {
-                None => real,
-                // No commit of this service yet at this tag: nothing to deploy.
-                Some(nearest) => match nearest.get(&real) {
-                    Some(s) => s.clone(),
-                    None => continue,
-                },
-            };
-            let id = format!("{repo_name}@{}{}", tag.name, target.id_suffix);
-            DeploymentRow {
-                id: id.clone(),
-                repo: target.repo.clone(),
-                service: target.service.clone(),
-                environment: environment.clone(),
-                sha: sha.clone(),
-                status: "success".into(),
-                started_at: None,
-                finished_at: crate::base::time::Timestamp::from_micros(tag.at),
-            }
-            .push(&mut deployments);
-            deployed.push((id, sha, tag.at));
-        }
-        let sorted: Vec<crate::ingest::rollbacks::Deployed<'_>> = deployed
-            .iter()
-            .map(|(id, sha, at)| crate::ingest::rollbacks::Deployed {
-                id,
-                sha,
-                finished_at: crate::base::time::Timestamp::from_micros(*at),
-            })
-            .collect();
-        let found = crate::ingest::rollbacks::detect(&sorted, |older, newer| {
-            is_ancestor(repo, path, object_id(older), object_id(newer))
-        })?;
-        for rollback in found {
-            rollback.push(&mut rollbacks);
-        }
-    }
-    let (d, r) = (deployments.len(), rollbacks.len());
-    warehouse.upsert(Table::Deployments, &[deployments.finish()?])?;
-    if r > 0 {
-        warehouse.upsert(Table::Rollbacks, &[rollbacks.finish()?])?;
-    }
-    Ok((d, r))
-}
-
-fn object_id(hex: &str) -> ObjectId {
-    ObjectId::from_hex(hex.as_bytes()).expect("shas written by this module are hex")
-}
-
 /// Rebuilds the per-service virtual repositories from the real repository's
 /// commits in the warehouse; returns each service's nearest-commit map.
 fn write_virtual_repos(
@@ -555,19 +367,6 @@ fn write_virtual_repos(
         warehouse.upsert(Table::Commits, &[virtual_commits])?;
     }
     Ok(nearest)
-}
-
-/// True when `older` is reachable from `newer` (and they differ).
-fn is_ancestor(
-    repo: &gix::Repository,
-    path: &Path,
-    older: ObjectId,
-    newer: ObjectId,
-) -> Result<bool> {
-    let base = repo
-        .merge_base(older, newer)
-        .map_err(|e| git_error(path, "cannot compare tagged commits", e))?;
-    Ok(base.map(|b| b.detach()) == Some(older))
 }
 
 /// Ingests several repositories, each with its own progress line.
@@ -607,6 +406,7 @@ pub fn ingest_all(
 
 #[cfg(test)]
 mod tests {
+    use super::paths::glob_match;
     use super::*;
 
     #[test]
