@@ -5,7 +5,8 @@
 //! - the SQL views registered for `metrics` ([`views`], in entry order);
 //! - the output columns, their order and Arrow types (`src/metrics/output.rs`):
 //!   the [`Part::Main`] columns, then the levels, the 95% intervals (Wilson
-//!   first, then the SQL's), then the [`Part::Links`] columns;
+//!   first, then the SQL's), then the [`Part::Links`] columns, then the
+//!   [`Part::Governance`] columns (each followed by its own interval);
 //! - the readable table (`src/render/table.rs`), OpenMetrics, `serve`'s DORA
 //!   API, the levels (`queries/levels/*.csv`), `doralens chart` and
 //!   `benchmark`'s charts, and the weekly report's rows and charts.
@@ -47,8 +48,14 @@ impl Unit {
 pub enum Part {
     /// docs/metrics.md section 6, before the levels.
     Main,
-    /// How failed deployments were linked (doralens's addition), last.
+    /// How failed deployments were linked (doralens's addition), after the
+    /// intervals.
     Links,
+    /// Release governance (doralens's addition: reviews, approvals, batch
+    /// size, releases), last: each metric followed by its own 95% interval
+    /// columns when it has them (always from the SQL), so adding one never
+    /// moves an existing column. No level columns.
+    Governance,
 }
 
 /// How a metric's 95% interval columns are found.
@@ -457,10 +464,14 @@ pub fn part(part: Part) -> impl Iterator<Item = &'static Metric> {
 
 /// The metrics with a 95% interval in output order: the Wilson intervals
 /// first, then the SQL's (each in catalogue order).
+/// [`Part::Governance`] metrics carry theirs beside them instead
+/// ([`governance_columns`]).
 pub fn with_intervals() -> impl Iterator<Item = &'static Metric> {
     let of = |wilson: bool| {
         METRICS.iter().filter(move |m| {
-            m.interval.is_some() && matches!(m.interval_method, Method::Wilson { .. }) == wilson
+            m.part != Part::Governance
+                && m.interval.is_some()
+                && matches!(m.interval_method, Method::Wilson { .. }) == wilson
         })
     };
     of(true).chain(of(false))
@@ -471,6 +482,18 @@ pub fn interval_columns() -> impl Iterator<Item = &'static str> {
     with_intervals()
         .filter_map(|m| m.interval)
         .flat_map(|(low, high)| [low, high])
+}
+
+/// The [`Part::Governance`] columns in output order: each metric, then
+/// its interval's low and high when it has one.
+pub fn governance_columns() -> impl Iterator<Item = (&'static Metric, &'static str)> {
+    part(Part::Governance).flat_map(|m| {
+        std::iter::once((m, m.column)).chain(
+            m.interval
+                .into_iter()
+                .flat_map(move |(low, high)| [(m, low), (m, high)]),
+        )
+    })
 }
 
 /// The headline metrics, in catalogue order.
@@ -546,6 +569,20 @@ mod tests {
                     );
                 }
                 assert_eq!(m.unit, Unit::Ratio, "{}", m.column);
+            }
+        }
+    }
+
+    #[test]
+    fn governance_metrics_have_no_level_and_sql_intervals() {
+        for m in part(Part::Governance) {
+            assert!(
+                m.level.is_none(),
+                "{}: a governance metric has no level",
+                m.column
+            );
+            if m.interval.is_some() {
+                assert_eq!(m.interval_method, Method::Sql, "{}", m.column);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The metrics rows' columns, derived from the metric catalogue: the group
 //! and bucket, then the [`Part::Main`] metrics, their levels, the 95%
-//! intervals (Wilson first, then the SQL's) and the [`Part::Links`]
-//! counts. `queries/metrics.sql` must return exactly the catalogued columns
+//! intervals (Wilson first, then the SQL's), the [`Part::Links`]
+//! counts and the [`Part::Governance`] metrics (each with its interval). `queries/metrics.sql` must return exactly the catalogued columns
 //! it is asked for: an extra or a missing column is an error, never
 //! silently dropped.
 
@@ -40,6 +40,13 @@ pub fn schema(opts: &MetricsOptions) -> SchemaRef {
         fields.push(Field::new(name, DataType::Float64, true));
     }
     fields.extend(catalogue::part(Part::Links).map(typed));
+    for (m, name) in catalogue::governance_columns() {
+        if name == m.column {
+            fields.push(typed(m));
+        } else {
+            fields.push(Field::new(name, DataType::Float64, true));
+        }
+    }
     Arc::new(Schema::new(fields))
 }
 
@@ -50,7 +57,14 @@ fn sql_columns() -> impl Iterator<Item = &'static str> {
         .filter(|m| m.interval_method == Method::Sql)
         .filter_map(|m| m.interval)
         .flat_map(|(low, high)| [low, high]);
-    METRICS.iter().map(|m| m.column).chain(sql_bounds)
+    let governance = catalogue::governance_columns()
+        .map(|(_, name)| name)
+        .filter(|name| !METRICS.iter().any(|m| m.column == *name));
+    METRICS
+        .iter()
+        .map(|m| m.column)
+        .chain(sql_bounds)
+        .chain(governance)
 }
 
 /// An error when the SQL's columns are not the catalogue's.
@@ -138,6 +152,13 @@ pub fn shape(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<MetricsTa
         }
         for m in catalogue::part(Part::Links) {
             columns.push(typed(m)?);
+        }
+        for (m, name) in catalogue::governance_columns() {
+            if name == m.column {
+                columns.push(typed(m)?);
+            } else {
+                columns.push(cast(&column(name)?, &DataType::Float64)?);
+            }
         }
         out.push(RecordBatch::try_new(schema.clone(), columns)?);
     }
