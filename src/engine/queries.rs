@@ -44,7 +44,7 @@ pub const CHANGE_LEAD_TIME: QueryFile = query_file!("change_lead_time.sql");
 /// The weekly report's queries over the week's metric views
 /// (`src/report/build.rs`), with `week_start` and `week_end` parameters.
 pub const REPORT_FAILED_DEPLOYMENTS: QueryFile = query_file!("report/failed_deployments.sql");
-pub const REPORT_SLOWEST_CHANGES: QueryFile = query_file!("report/slowest_changes.sql");
+pub const SLOWEST_CHANGES: QueryFile = query_file!("slowest_changes.sql");
 pub const REPORT_DATA_QUALITY: QueryFile = query_file!("report/data_quality.sql");
 
 /// `doralens explain deployment|incident`: several statements each, with an
@@ -56,7 +56,6 @@ pub const EXPLAIN_INCIDENT: QueryFile = query_file!("explain/incident.sql");
 /// (`src/serve/lists.rs`).
 pub const DASHBOARD_DEPLOYMENTS: QueryFile = query_file!("dashboard/deployments.sql");
 pub const DASHBOARD_INCIDENTS: QueryFile = query_file!("dashboard/incidents.sql");
-pub const DASHBOARD_SLOWEST_CHANGES: QueryFile = query_file!("dashboard/slowest_changes.sql");
 
 /// Joins the metric views into the docs/metrics.md section 6 rows.
 pub const METRICS: QueryFile = query_file!("metrics.sql");

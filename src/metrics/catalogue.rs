@@ -118,8 +118,11 @@ pub struct Metric {
     /// The `metric=` name of `serve`'s DORA API.
     pub dora_api: Option<&'static str>,
     /// One of the headline metrics (the report's tables, the table's
-    /// default columns).
+    /// default columns, the dashboard's tiles).
     pub headline: bool,
+    /// The count column the value is computed over (its sample size,
+    /// shown beside it on the dashboard's tiles).
+    pub sample: Option<&'static str>,
 }
 
 const fn metric(
@@ -144,6 +147,7 @@ const fn metric(
         openmetrics: None,
         dora_api: None,
         headline: false,
+        sample: None,
     }
 }
 
@@ -212,6 +216,7 @@ pub const METRICS: [Metric; 18] = [
             scale: 1.0 / 86_400.0,
         }),
         headline: true,
+        sample: Some("deployments"),
         ..metric(
             "deploys_per_day",
             "Deployment frequency",
@@ -248,6 +253,7 @@ pub const METRICS: [Metric; 18] = [
         ),
         dora_api: Some("lead_time_for_changes"),
         headline: true,
+        sample: Some("lead_time_count"),
         ..metric(
             "lead_time_p50_s",
             "Lead time for changes (median)",
@@ -295,6 +301,7 @@ pub const METRICS: [Metric; 18] = [
         ),
         dora_api: Some("change_failure_rate"),
         headline: true,
+        sample: Some("deployments"),
         ..metric(
             "change_failure_rate",
             "Change failure rate",
@@ -323,6 +330,7 @@ pub const METRICS: [Metric; 18] = [
         ),
         dora_api: Some("recovery_time"),
         headline: true,
+        sample: Some("recovery_count"),
         ..metric(
             "recovery_time_p50_s",
             "Failed deployment recovery time (median)",
@@ -393,6 +401,7 @@ pub const METRICS: [Metric; 18] = [
         ),
         dora_api: Some("rework_rate"),
         headline: true,
+        sample: Some("deployments"),
         ..metric(
             "rework_rate",
             "Deployment rework rate",
@@ -570,6 +579,17 @@ mod tests {
                 }
                 assert_eq!(m.unit, Unit::Ratio, "{}", m.column);
             }
+        }
+    }
+
+    #[test]
+    fn every_headline_metric_names_its_sample_count() {
+        for m in headline() {
+            let sample = m
+                .sample
+                .unwrap_or_else(|| panic!("{} has no sample", m.column));
+            let count = by_column(sample).unwrap_or_else(|| panic!("{sample} is no metric"));
+            assert_eq!(count.unit, Unit::Count, "{}: {sample}", m.column);
         }
     }
 

@@ -11,6 +11,9 @@ use super::model::{
     Chart, FailedDeployment, Kind, OrgMetric, Report, SlowChange, TeamCell, TeamLine,
 };
 use super::{HISTORY_WEEKS, MIN_DEPLOYMENTS};
+
+/// How many of the week's slowest changes the report lists.
+const SLOWEST_LISTED: usize = 10;
 use crate::base::time::{Span, Timestamp, week_name};
 use crate::engine::{Engine, queries};
 use crate::error::Result;
@@ -274,11 +277,12 @@ pub async fn build(
     let params: HashMap<&str, String> = HashMap::from([
         ("week_start", queries::timestamp_literal(monday)),
         ("week_end", queries::timestamp_literal(to)),
+        ("limit", SLOWEST_LISTED.to_string()),
     ]);
     // The three only read the week's views: run them together.
     let ((_, failed_batches), (_, slow_batches), (_, counts)) = futures_util::try_join!(
         engine.bundled(&queries::REPORT_FAILED_DEPLOYMENTS, &params),
-        engine.bundled(&queries::REPORT_SLOWEST_CHANGES, &params),
+        engine.bundled(&queries::SLOWEST_CHANGES, &params),
         engine.bundled(&queries::REPORT_DATA_QUALITY, &params)
     )?;
     timer.phase("failed deployments, slowest changes, data quality");
@@ -299,15 +303,15 @@ pub async fn build(
             let sha = text(b, "sha", r);
             let repo_links = links.get(&repo);
             let number = float(b, "number", r).map(|n| n as i64);
-            let change = text(b, "change", r);
+            let change = number.map(|n| format!("{repo}#{n} {}", text(b, "title", r)));
             SlowChange {
                 commit_url: repo_links.map(|l| l.commit_url(&sha)),
                 change_url: repo_links.zip(number).map(|(l, n)| l.change_url(n)),
                 repo,
                 sha,
                 message: text(b, "message", r),
-                change: (!change.is_empty()).then_some(change),
-                lead_time_s: float(b, "lead_s", r).unwrap_or(0.0),
+                change,
+                lead_time_s: float(b, "lead_time_s", r).unwrap_or(0.0),
                 deployment_id: text(b, "deployment_id", r),
             }
         })

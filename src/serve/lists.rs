@@ -47,16 +47,6 @@ pub enum List {
     SlowestChanges,
 }
 
-/// Each headline metric's sample size column (the rows its value is
-/// computed from).
-pub const SAMPLE_COLUMNS: [(&str, &str); 5] = [
-    ("deploys_per_day", "deployments"),
-    ("lead_time_p50_s", "lead_time_count"),
-    ("change_failure_rate", "deployments"),
-    ("recovery_time_p50_s", "recovery_count"),
-    ("rework_rate", "deployments"),
-];
-
 fn list_param(params: &BTreeMap<String, String>, name: &str) -> Vec<String> {
     params
         .get(name)
@@ -225,7 +215,7 @@ impl Server {
         let file = match list {
             List::Deployments => queries::DASHBOARD_DEPLOYMENTS,
             List::Incidents => queries::DASHBOARD_INCIDENTS,
-            List::SlowestChanges => queries::DASHBOARD_SLOWEST_CHANGES,
+            List::SlowestChanges => queries::SLOWEST_CHANGES,
         };
         let query_params = HashMap::from([
             ("limit", limit.to_string()),
@@ -431,7 +421,7 @@ fn change(rows: &[Value], previous: &[Value]) -> Value {
         return json!({});
     }
     let mut out = serde_json::Map::new();
-    for (column, _) in SAMPLE_COLUMNS {
+    for column in catalogue::headline().map(|m| m.column) {
         let delta = match (now[column].as_f64(), before[column].as_f64()) {
             (Some(a), Some(b)) => json!(a - b),
             _ => Value::Null,
@@ -443,11 +433,9 @@ fn change(rows: &[Value], previous: &[Value]) -> Value {
 
 /// The headline metrics as the page shows them.
 fn headline_catalogue() -> Value {
-    let list: Vec<Value> = SAMPLE_COLUMNS
-        .iter()
-        .filter_map(|(column, sample)| {
-            let m = catalogue::by_column(column)?;
-            Some(json!({
+    let list: Vec<Value> = catalogue::headline()
+        .map(|m| {
+            json!({
                 "column": m.column,
                 "title": m.title,
                 "short": m.short,
@@ -455,8 +443,8 @@ fn headline_catalogue() -> Value {
                 "higher_is_better": m.higher_is_better,
                 "level": m.level,
                 "interval": m.interval.map(|(low, high)| json!([low, high])),
-                "sample": sample,
-            }))
+                "sample": m.sample,
+            })
         })
         .collect();
     Value::Array(list)

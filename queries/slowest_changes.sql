@@ -1,13 +1,18 @@
--- dashboard slowest changes: the window's commits with the longest lead
--- time among the deployments the filters keep, with the change (pull or
--- merge request) that brought each (`GET /api/v1/changes/slowest`).
+-- slowest_changes: the window's commits with the longest lead time among
+-- the deployments the filters keep, with the change (pull or merge request)
+-- that brought each. Read by the weekly report (its week, limit 10) and by
+-- `GET /api/v1/changes/slowest` (the request's window and filters).
 -- Inputs:     grouped_deployments (registered without --by, with the
 --             filters' scope), lead_time_samples, commits, commit_changes,
 --             changes
 -- Parameters: limit
 -- Outputs:    repo, sha, message, number, title (of the change, null when
 --             none is known), lead_time_s, deployment_id, deployed_at
--- docs/metrics.md: sections 4.2 and 7, as queries/report/slowest_changes.sql.
+-- docs/metrics.md: sections 4.2 (lead time: baseline commits and commits
+-- authored after their deployment are left out, as in lead_time.sql) and 7
+-- (the change that brought a commit: a branch commit it lists, or its
+-- merge/squash commit; the lowest number when two merged changes carry it).
+-- The slowest first: the `limit`-row side is the hash-join build side.
 WITH slow AS (
     SELECT s.repo, s.sha, s.deployment_id, s.deployed_at, s.lead_time_s
     FROM grouped_deployments gd
