@@ -1,17 +1,15 @@
 //! `ingest incident-io` and `[incident_io]`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use async_trait::async_trait;
-use clap::{ArgMatches, Args};
+use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::{SourceEntry, flags, layer, read_config};
-use crate::cli::commands::Context;
-use crate::cli::commands::ingest::{run_tracker, since, stderr_lines};
+use super::tracker::TrackerEntry;
+use crate::cli::commands::ingest::since;
 use crate::cli::config::Config;
 use crate::error::Result;
+use crate::ingest::client::http::Notify;
 use crate::ingest::tracker::incident_io::{IncidentIo, IncidentIoOptions};
 use crate::ingest::tracker::link_field::LinkFields;
 
@@ -74,25 +72,13 @@ impl IncidentIoSettings {
 
 pub struct IncidentIoEntry;
 
-#[async_trait(?Send)]
-impl SourceEntry for IncidentIoEntry {
-    fn name(&self) -> &'static str {
-        "incident-io"
-    }
-
-    fn command(&self) -> clap::Command {
-        IncidentIoSettings::augment_args(clap::Command::new("incident-io")).about(
-            "incident.io incidents (INCIDENT_IO_TOKEN), real ones only (not test or \
-             tutorial mode). Every run reads the whole list.",
-        )
-    }
-
-    fn configured(&self, config: &Config) -> bool {
-        config.incident_io.is_some()
-    }
-
-    fn starter(&self) -> &'static str {
-        r#"
+impl TrackerEntry for IncidentIoEntry {
+    type Settings = IncidentIoSettings;
+    type Source = IncidentIo;
+    const NAME: &'static str = "incident-io";
+    const ABOUT: &'static str = "incident.io incidents (INCIDENT_IO_TOKEN), real ones only (not test or \
+             tutorial mode). Every run reads the whole list.";
+    const STARTER: &'static str = r#"
 # incident.io incidents (export INCIDENT_IO_TOKEN).
 # [incident_io]
 # service_field = "Affected service"
@@ -101,24 +87,17 @@ impl SourceEntry for IncidentIoEntry {
 # link_field = "Caused by"       # a custom field holding a deployment id or a commit
 # [incident_io.services]
 # "Checkout API" = "api"
-"#
+"#;
+
+    fn section(config: &Config) -> Option<&IncidentIoSettings> {
+        config.incident_io.as_ref()
     }
 
-    async fn run(
-        &self,
-        ctx: &Context,
-        file: &Path,
-        config: Option<&Config>,
-        full: bool,
-        matches: Option<&ArgMatches>,
-    ) -> Result<()> {
-        let config = read_config(file, config, false)?;
-        let flags: Option<IncidentIoSettings> = flags(matches)?;
-        let options = layer(flags.as_ref(), config.incident_io.as_ref())?.options()?;
-        let notify = stderr_lines();
-        let source = IncidentIo::new(options, notify.clone())?;
-        run_tracker(ctx, full, &source, &notify).await?;
-        source.report_unmapped(&notify);
-        Ok(())
+    fn source(settings: IncidentIoSettings, notify: Notify) -> Result<IncidentIo> {
+        IncidentIo::new(settings.options()?, notify)
+    }
+
+    fn after_sync(source: &IncidentIo, notify: &Notify) {
+        source.report_unmapped(notify);
     }
 }

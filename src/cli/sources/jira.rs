@@ -1,17 +1,15 @@
 //! `ingest jira` and `[jira]`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use async_trait::async_trait;
-use clap::{ArgMatches, Args};
+use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::{SourceEntry, flags, layer, read_config};
-use crate::cli::commands::Context;
-use crate::cli::commands::ingest::{run_tracker, since, stderr_lines};
+use super::tracker::TrackerEntry;
+use crate::cli::commands::ingest::since;
 use crate::cli::config::Config;
 use crate::error::{Error, Result};
+use crate::ingest::client::http::Notify;
 use crate::ingest::tracker::jira::{Jira, JiraOptions};
 use crate::ingest::tracker::link_field::LinkFields;
 
@@ -86,25 +84,13 @@ impl JiraSettings {
 
 pub struct JiraEntry;
 
-#[async_trait(?Send)]
-impl SourceEntry for JiraEntry {
-    fn name(&self) -> &'static str {
-        "jira"
-    }
-
-    fn command(&self) -> clap::Command {
-        JiraSettings::augment_args(clap::Command::new("jira")).about(
-            "Jira Cloud issues of type Incident, or any JQL (JIRA_EMAIL and JIRA_TOKEN). \
-             Later runs read only issues updated since.",
-        )
-    }
-
-    fn configured(&self, config: &Config) -> bool {
-        config.jira.is_some()
-    }
-
-    fn starter(&self) -> &'static str {
-        r#"
+impl TrackerEntry for JiraEntry {
+    type Settings = JiraSettings;
+    type Source = Jira;
+    const NAME: &'static str = "jira";
+    const ABOUT: &'static str = "Jira Cloud issues of type Incident, or any JQL (JIRA_EMAIL and JIRA_TOKEN). \
+             Later runs read only issues updated since.";
+    const STARTER: &'static str = r#"
 # Jira Cloud incidents (export JIRA_EMAIL and JIRA_TOKEN).
 # [jira]
 # url = "https://acme.atlassian.net"
@@ -117,24 +103,17 @@ impl SourceEntry for JiraEntry {
 # link_field = "customfield_10052"  # one field holding either: a stored deployment id, else a commit
 # [jira.services]
 # "Checkout API" = "api"
-"#
+"#;
+
+    fn section(config: &Config) -> Option<&JiraSettings> {
+        config.jira.as_ref()
     }
 
-    async fn run(
-        &self,
-        ctx: &Context,
-        file: &Path,
-        config: Option<&Config>,
-        full: bool,
-        matches: Option<&ArgMatches>,
-    ) -> Result<()> {
-        let config = read_config(file, config, false)?;
-        let flags: Option<JiraSettings> = flags(matches)?;
-        let options = layer(flags.as_ref(), config.jira.as_ref())?.options()?;
-        let notify = stderr_lines();
-        let source = Jira::new(options, notify.clone())?;
-        run_tracker(ctx, full, &source, &notify).await?;
-        source.report_unmapped(&notify);
-        Ok(())
+    fn source(settings: JiraSettings, notify: Notify) -> Result<Jira> {
+        Jira::new(settings.options()?, notify)
+    }
+
+    fn after_sync(source: &Jira, notify: &Notify) {
+        source.report_unmapped(notify);
     }
 }

@@ -18,6 +18,7 @@ pub mod git;
 pub mod incident_io;
 pub mod jira;
 pub mod pagerduty;
+pub mod tracker;
 
 use std::path::Path;
 

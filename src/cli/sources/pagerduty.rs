@@ -1,17 +1,15 @@
 //! `ingest pagerduty` and `[pagerduty]`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use async_trait::async_trait;
-use clap::{ArgMatches, Args};
+use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::{SourceEntry, flags, layer, read_config};
-use crate::cli::commands::Context;
-use crate::cli::commands::ingest::{run_tracker, since};
+use super::tracker::TrackerEntry;
+use crate::cli::commands::ingest::since;
 use crate::cli::config::Config;
 use crate::error::Result;
+use crate::ingest::client::http::Notify;
 use crate::ingest::tracker::pagerduty::{PagerDuty, PagerDutyOptions, parse_priority};
 
 /// PagerDuty's settings: flags, or the `[pagerduty]` section.
@@ -93,26 +91,14 @@ impl PagerDutySettings {
 
 pub struct PagerDutyEntry;
 
-#[async_trait(?Send)]
-impl SourceEntry for PagerDutyEntry {
-    fn name(&self) -> &'static str {
-        "pagerduty"
-    }
-
-    fn command(&self) -> clap::Command {
-        PagerDutySettings::augment_args(clap::Command::new("pagerduty")).about(
-            "PagerDuty incidents (token: PAGERDUTY_TOKEN, a read-only REST API key), with \
+impl TrackerEntry for PagerDutyEntry {
+    type Settings = PagerDutySettings;
+    type Source = PagerDuty;
+    const NAME: &'static str = "pagerduty";
+    const ABOUT: &'static str = "PagerDuty incidents (token: PAGERDUTY_TOKEN, a read-only REST API key), with \
              links from their related change events. Later runs re-read only from the \
-             oldest incident still open.",
-        )
-    }
-
-    fn configured(&self, config: &Config) -> bool {
-        config.pagerduty.is_some()
-    }
-
-    fn starter(&self) -> &'static str {
-        r#"
+             oldest incident still open.";
+    const STARTER: &'static str = r#"
 # PagerDuty incidents (export PAGERDUTY_TOKEN, a read-only REST API key);
 # `doralens ingest` reads them when this section is present.
 # [pagerduty]
@@ -125,24 +111,17 @@ impl SourceEntry for PagerDutyEntry {
 # link_field = "caused_by"       # a change event detail holding a deployment id or a commit
 # [pagerduty.services]           # PagerDuty service id or name → doralens service
 # PIJ90N7 = "api"
-"#
+"#;
+
+    fn section(config: &Config) -> Option<&PagerDutySettings> {
+        config.pagerduty.as_ref()
     }
 
-    async fn run(
-        &self,
-        ctx: &Context,
-        file: &Path,
-        config: Option<&Config>,
-        full: bool,
-        matches: Option<&ArgMatches>,
-    ) -> Result<()> {
-        let config = read_config(file, config, false)?;
-        let flags: Option<PagerDutySettings> = flags(matches)?;
-        let options = layer(flags.as_ref(), config.pagerduty.as_ref())?.options()?;
-        let notify = crate::cli::commands::ingest::stderr_lines();
-        let source = PagerDuty::new(options, notify.clone())?;
-        run_tracker(ctx, full, &source, &notify).await?;
-        source.report_unmapped(&notify);
-        Ok(())
+    fn source(settings: PagerDutySettings, notify: Notify) -> Result<PagerDuty> {
+        PagerDuty::new(settings.options()?, notify)
+    }
+
+    fn after_sync(source: &PagerDuty, notify: &Notify) {
+        source.report_unmapped(notify);
     }
 }
