@@ -141,7 +141,7 @@ fn child(task: &str, dir: &Path) {
             let pngs: usize = built
                 .charts
                 .iter()
-                .map(|c| doralens::render::plot::png(&c.svg).unwrap().len())
+                .map(|c| doralens::render::svg::png(&c.svg).unwrap().len())
                 .sum();
             format!(
                 "week {}, {} teams, {} + {} bytes, {pngs} bytes of PNG",

@@ -216,7 +216,7 @@ async fn every_catalogue_entry_reaches_every_surface() {
             .unwrap();
         assert!(paths[0].ends_with(format!("{}.svg", c.name)), "{paths:?}");
         let svg = std::fs::read_to_string(&paths[0]).unwrap();
-        let texts = crate::render::plot::texts(&svg);
+        let texts = crate::render::svg::texts(&svg);
         assert!(texts.iter().any(|t| t.starts_with(m.title)), "{texts:?}");
         let distribution = draw(&engine, &opts, m, ChartKind::Distribution, out.path()).await;
         assert_eq!(distribution.is_ok(), c.distribution, "{}", c.name);

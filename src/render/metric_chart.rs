@@ -7,7 +7,8 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::metrics::catalogue::{self, Chart, Metric};
 use crate::metrics::{self, MetricsOptions};
-use crate::render::plot::{self, Axis, series};
+use crate::render::plot::{self, Axis, Series};
+use crate::render::svg;
 
 /// What `doralens chart` draws of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,10 +145,34 @@ pub async fn draw(
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     let svg_path = dir.join(format!("{name}.svg"));
     let png_path = dir.join(format!("{name}.png"));
-    let png = plot::png(&svg)?;
+    let png = svg::png(&svg)?;
     crate::store::warehouse::atomic_write(&svg_path, |f| {
         std::io::Write::write_all(f, svg.as_bytes())
     })?;
     crate::store::warehouse::atomic_write(&png_path, |f| std::io::Write::write_all(f, &png))?;
     Ok(vec![svg_path, png_path])
+}
+
+/// The metric per group and bucket as series (one per group; the
+/// organisation when ungrouped).
+pub fn series(
+    table: &crate::metrics::MetricsTable,
+    column: &str,
+    group_column: Option<&str>,
+) -> Vec<Series> {
+    let groups = match group_column {
+        Some(g) => table.strings(g),
+        None => vec!["organisation".to_string(); table.num_rows()],
+    };
+    let starts = table.starts();
+    let values = table.floats(column);
+    let mut by_group: std::collections::BTreeMap<String, Vec<(i64, Option<f64>)>> =
+        std::collections::BTreeMap::new();
+    for ((g, t), v) in groups.into_iter().zip(starts).zip(values) {
+        by_group.entry(g).or_default().push((t, v));
+    }
+    by_group
+        .into_iter()
+        .map(|(name, points)| Series { name, points })
+        .collect()
 }

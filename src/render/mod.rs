@@ -9,6 +9,7 @@ pub mod metric_chart;
 pub mod openmetrics;
 pub mod parquet;
 pub mod plot;
+pub mod svg;
 pub mod table;
 
 use std::io::Write;

@@ -12,15 +12,13 @@
 //! Colours are the Okabe-Ito palette (distinguishable with the common colour
 //! vision deficiencies); axes carry their units.
 
-use std::sync::Arc;
-
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{Error, Result};
 
 pub const FONT: &[u8] = include_bytes!("../../reports/fonts/DejaVuSans.ttf");
-const FAMILY: &str = "DejaVu Sans";
+pub const FAMILY: &str = "DejaVu Sans";
 
 /// Okabe & Ito (2008), black last.
 pub const PALETTE: [RGBColor; 8] = [
@@ -90,7 +88,7 @@ pub struct Series {
     pub points: Vec<(i64, Option<f64>)>,
 }
 
-fn chart_error(e: impl std::fmt::Display) -> Error {
+pub(super) fn chart_error(e: impl std::fmt::Display) -> Error {
     Error::Usage {
         option: "chart".into(),
         message: format!("cannot draw: {e}"),
@@ -539,78 +537,10 @@ pub fn sparkline(values: &[Option<f64>]) -> String {
     )
 }
 
-/// The text elements of an SVG, trimmed (what a reader sees; for tests).
-pub fn texts(svg: &str) -> Vec<String> {
-    svg.split("<text")
-        .skip(1)
-        .filter_map(|t| {
-            let body = &t[t.find('>')? + 1..];
-            Some(body[..body.find("</text>")?].trim().to_string())
-        })
-        .collect()
-}
-
-/// How many palette colours an SVG draws lines in: its series count (for
-/// tests; black is left out, the axes use it).
-pub fn series_colours(svg: &str) -> usize {
-    PALETTE[..PALETTE.len() - 1]
-        .iter()
-        .filter(|c| {
-            let hex = format!("stroke=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
-            svg.contains(&hex)
-        })
-        .count()
-}
-
-/// Renders an SVG to PNG with the bundled font.
-pub fn png(svg: &str) -> Result<Vec<u8>> {
-    let mut fonts = resvg::usvg::fontdb::Database::new();
-    fonts.load_font_data(FONT.to_vec());
-    fonts.set_sans_serif_family(FAMILY);
-    let options = resvg::usvg::Options {
-        font_family: FAMILY.into(),
-        fontdb: Arc::new(fonts),
-        ..Default::default()
-    };
-    let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(chart_error)?;
-    let size = tree.size().to_int_size();
-    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
-        .ok_or_else(|| chart_error("empty chart"))?;
-    resvg::render(
-        &tree,
-        resvg::tiny_skia::Transform::default(),
-        &mut pixmap.as_mut(),
-    );
-    pixmap.encode_png().map_err(chart_error)
-}
-
-/// The metric per group and bucket as series (one per group; the
-/// organisation when ungrouped).
-pub fn series(
-    table: &crate::metrics::MetricsTable,
-    column: &str,
-    group_column: Option<&str>,
-) -> Vec<Series> {
-    let groups = match group_column {
-        Some(g) => table.strings(g),
-        None => vec!["organisation".to_string(); table.num_rows()],
-    };
-    let starts = table.starts();
-    let values = table.floats(column);
-    let mut by_group: std::collections::BTreeMap<String, Vec<(i64, Option<f64>)>> =
-        std::collections::BTreeMap::new();
-    for ((g, t), v) in groups.into_iter().zip(starts).zip(values) {
-        by_group.entry(g).or_default().push((t, v));
-    }
-    by_group
-        .into_iter()
-        .map(|(name, points)| Series { name, points })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::svg::{png, series_colours, texts};
 
     #[test]
     fn sparklines_break_at_gaps_and_mark_the_last_point() {

@@ -356,7 +356,7 @@ pub async fn build(
     let report_charts = catalogue::charted().filter_map(|(m, c)| c.report.map(|t| (m, c, t)));
     for (m, c, title) in report_charts {
         let title = format!("{title}, last {} weeks", HISTORY_WEEKS + 1);
-        let series = plot::series(&org, m.column, None);
+        let series = crate::render::metric_chart::series(&org, m.column, None);
         let svg = plot::time_series_styled(
             &title,
             Axis::of(m.unit),

@@ -61,7 +61,7 @@ pub fn write(r: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     let charts = dir.join("charts");
     std::fs::create_dir_all(&charts).map_err(|e| Error::io("cannot create", &charts, e))?;
     for c in &r.charts {
-        let png = crate::render::plot::png(&c.svg)?;
+        let png = crate::render::svg::png(&c.svg)?;
         crate::base::fs::atomic_write(&charts.join(format!("{}.svg", c.stem)), |f| {
             f.write_all(c.svg.as_bytes())
         })?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use doralens::render::plot::{series_colours, texts};
+use doralens::render::svg::{series_colours, texts};
 
 use crate::util::{Workspace, output_ok, repo_root};
 
