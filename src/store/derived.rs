@@ -125,6 +125,12 @@ pub struct DerivedWriter<'a> {
 }
 
 impl DerivedWriter<'_> {
+    /// The generation's directory (a working copy links its parts in).
+    #[cfg(feature = "cloud")]
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir
+    }
+
     /// Writes a table as one Parquet part per element of `parts`, in
     /// parallel. `incompressible` names columns of random-looking values
     /// (shas, keys): they are written plain, without a dictionary or

@@ -39,7 +39,9 @@
 //!
 //! Beside this file: `connect` (the store a URL names, its errors and the
 //! local cache), `checkout` (working copies and publishing them) and
-//! `vacuum` (deleting old commits and the objects no commit needs).
+//! `vacuum` (deleting old commits and the objects no commit needs) and
+//! `refresh` (bringing a long-lived working copy, `serve`'s, to the newest
+//! commit in place).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -58,6 +60,7 @@ use crate::error::{Error, Result};
 
 mod checkout;
 mod connect;
+mod refresh;
 mod vacuum;
 
 pub use checkout::{Checkout, Publish};

@@ -154,9 +154,9 @@ impl Drop for WorkDir {
 /// A local working copy of one commit (or of an empty location).
 pub struct Checkout {
     /// The commit the working copy is at: the one checked out, then the
-    /// one it published.
-    base: std::sync::Mutex<Option<Commit>>,
-    warehouse: Warehouse,
+    /// one it published (or brought in by [`Checkout::install`]).
+    pub(super) base: std::sync::Mutex<Option<Commit>>,
+    pub(super) warehouse: Warehouse,
     work: WorkDir,
 }
 
