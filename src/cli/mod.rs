@@ -76,12 +76,21 @@ async fn remote_dispatch(url: &str, cluster: Option<String>, command: Command) -
     let remote = Arc::new(Remote::open(url)?);
     match &command {
         Command::Vacuum { retain } => return commands::vacuum::remote(&remote, retain).await,
+        // One working copy for the server's whole run, following the
+        // location (serve/follow.rs); it commits its pushes itself.
         Command::Serve(_) => {
-            return Err(Error::usage(
-                "--warehouse",
-                "serve reads a local warehouse directory; serve a local copy, or query the \
-                 object store with `metrics`, `sql`, `report` and `export`",
-            ));
+            let checkout = Arc::new(remote.checkout().await?);
+            let ctx = Context {
+                warehouse: Some(checkout.warehouse().root().to_path_buf()),
+                remote: Some(commands::RemoteInfo {
+                    url: url.to_string(),
+                    empty: checkout.version().is_none(),
+                    remote: remote.clone(),
+                    checkout,
+                }),
+                cluster,
+            };
+            return run_command(&ctx, command).await;
         }
         _ => {}
     }

@@ -11,6 +11,7 @@ use hyper::StatusCode;
 use serde_json::json;
 use tokio::sync::{Mutex, Semaphore};
 
+use super::follow::Follow;
 use super::{ServeOptions, Server, audit, auth, cache, json_reply, tls};
 use crate::error::{Error, Result};
 use crate::store::warehouse::Warehouse;
@@ -30,6 +31,24 @@ impl Drop for QueryRuntime {
 /// Serves until the process is stopped. Must be called inside a tokio
 /// runtime; the queries get a runtime of their own.
 pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
+    serve(warehouse, options, None).await
+}
+
+/// [`run`] on the working copy of an object-store warehouse, following it
+/// (`follow.rs`).
+pub async fn run_following(
+    warehouse: Warehouse,
+    options: ServeOptions,
+    follow: Arc<Follow>,
+) -> Result<()> {
+    serve(warehouse, options, Some(follow)).await
+}
+
+async fn serve(
+    warehouse: Warehouse,
+    options: ServeOptions,
+    follow: Option<Arc<Follow>>,
+) -> Result<()> {
     let ingest_token = std::env::var("DORALENS_INGEST_TOKEN")
         .ok()
         .map(|t| t.trim().to_string())
@@ -55,7 +74,10 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
             options.addr
         );
     }
-    let audit = audit::AuditLog::open(warehouse.root())?;
+    let audit = audit::AuditLog::open(match &follow {
+        Some(f) => &f.audit_root,
+        None => warehouse.root(),
+    })?;
     let tls = options.tls.as_ref().map(tls::acceptor).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(options.addr)
@@ -77,9 +99,17 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
     ));
     // The address on stdout (a script or test reads it); the rest on stderr.
     println!("{scheme}://{local}");
+    let served = match &follow {
+        Some(f) => format!(
+            "{} (version {}, checked every {} s)",
+            f.url,
+            f.version(),
+            f.every.as_secs_f64()
+        ),
+        None => warehouse.root().display().to_string(),
+    };
     eprintln!(
-        "serving {} at {scheme}://{local}: the dashboard at /, /metrics, /api/v1/... (Ctrl-C stops)",
-        warehouse.root().display()
+        "serving {served} at {scheme}://{local}: the dashboard at /, /metrics, /api/v1/... (Ctrl-C stops)"
     );
     let connections = Arc::new(Semaphore::new(options.limits.max_connections));
     let header_timeout = options.limits.header_timeout;
@@ -94,6 +124,7 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
     }
     let server = Arc::new(Server {
         warehouse,
+        follow: follow.clone(),
         access,
         audit,
         answers: cache::Answers::default(),
@@ -103,6 +134,9 @@ pub async fn run(warehouse: Warehouse, options: ServeOptions) -> Result<()> {
         cache: Mutex::new(None),
         query_runtime: query_runtime.0.as_ref().expect("built").handle().clone(),
     });
+    if let Some(follow) = follow {
+        tokio::spawn(follow.run(server.clone()));
+    }
     let mut last_accept_error: Option<tokio::time::Instant> = None;
     loop {
         // Back-pressure: no accept while every connection slot is taken.

@@ -53,6 +53,7 @@ pub mod audit;
 pub mod auth;
 mod cache;
 mod dashboard;
+pub mod follow;
 pub mod limits;
 mod listen;
 mod lists;
@@ -60,7 +61,7 @@ mod routes;
 pub mod tls;
 pub mod tokens;
 
-pub use listen::run;
+pub use listen::{run, run_following};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -142,6 +143,9 @@ struct Cached {
 
 struct Server {
     warehouse: Warehouse,
+    /// Set when the warehouse is a working copy of an object store's
+    /// (`follow.rs`).
+    follow: Option<Arc<follow::Follow>>,
     /// Tokens and roles (and `DORALENS_INGEST_TOKEN`, for pushes).
     access: auth::Access,
     audit: audit::AuditLog,
@@ -239,6 +243,15 @@ impl Server {
             openmetrics: None,
         });
         Ok(engine)
+    }
+
+    /// Where the audit log is: in the warehouse, or beside the cache of
+    /// the object-store location it is a working copy of.
+    fn audit_root(&self) -> std::path::PathBuf {
+        match &self.follow {
+            Some(f) => f.audit_root.clone(),
+            None => self.warehouse.root().to_path_buf(),
+        }
     }
 
     /// A session of its own for one request, with the per-query memory pool
@@ -389,7 +402,7 @@ impl Server {
         let opts = self.metric_options(to - Span::days(self.options.window_days), to);
         let max = self.options.limits.sql_max_rows;
         let audit_rows = if admin {
-            Some(audit::read(self.warehouse.root(), None)?)
+            Some(audit::read(&self.audit_root(), None)?)
         } else {
             None
         };

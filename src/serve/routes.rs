@@ -151,12 +151,18 @@ impl Server {
         response
     }
 
-    /// The warehouse's state now ("" when it cannot be read: no caching).
+    /// The warehouse's state now ("" when it cannot be read: no caching),
+    /// with the commit version of an object-store warehouse's copy.
     fn stamp(&self) -> String {
-        self.warehouse
+        let stamp = self
+            .warehouse
             .snapshot()
             .map(|s| s.stamp())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        match &self.follow {
+            Some(f) if !stamp.is_empty() => format!("v{}:{stamp}", f.version()),
+            _ => stamp,
+        }
     }
 
     async fn answer(
@@ -233,15 +239,29 @@ impl Server {
     async fn push(self: &Arc<Self>, table: Table, request: Request<Incoming>) -> Answer {
         let body = self.body(request).await?;
         let server = self.clone();
+        let remote = self.follow.is_some();
         let written = tokio::task::spawn_blocking(move || {
             let batch = crate::ingest::files::read_json_body(table, &body)?;
             let keys = key_list(&batch);
+            if remote {
+                let batches = crate::ingest::keep_last_per_key(table, vec![batch])?;
+                return Ok((batches, None, keys));
+            }
             let _one_at_a_time = server.writes.lock().unwrap_or_else(|p| p.into_inner());
             let batches = crate::ingest::keep_last_per_key(table, vec![batch])?;
-            server.warehouse.upsert(table, &batches).map(|r| (r, keys))
+            let report = server.warehouse.upsert(table, &batches)?;
+            Ok((Vec::new(), Some(report), keys))
         })
         .await
         .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        // On an object-store warehouse: committed there (`follow.rs`).
+        let written = match (written, &self.follow) {
+            (Ok((batches, None, keys)), Some(follow)) => {
+                follow.push(self, table, batches).await.map(|r| (r, keys))
+            }
+            (Ok((_, report, keys)), _) => Ok((report.unwrap_or_default(), keys)),
+            (Err(e), _) => Err(e),
+        };
         match written {
             Ok((report, keys)) => {
                 let mut response = json_reply(

@@ -170,6 +170,12 @@ impl Remote {
         &self.url
     }
 
+    /// The location's directory in the local cache (downloaded objects,
+    /// working copies; `serve`'s audit log).
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache
+    }
+
     /// The URL of an object, `relative` to the warehouse's prefix.
     pub fn object_url(&self, relative: &str) -> String {
         format!("{}/{relative}", self.url.trim_end_matches('/'))
@@ -241,16 +247,19 @@ impl Remote {
 
     /// Downloads the objects not yet in the cache, `TRANSFERS` at a time.
     async fn download(&self, objects: &Path, wanted: &[String]) -> Result<()> {
-        let missing: Vec<&String> = wanted
+        // Owned names: the transfers' future is `Send` for any caller
+        // (`serve` spawns it), which borrowed ones' closure is not.
+        let missing: Vec<String> = wanted
             .iter()
             .filter(|name| !objects.join(name).is_file())
+            .cloned()
             .collect();
         futures_util::stream::iter(missing)
-            .map(|name| async move {
-                let target = objects.join(name);
+            .map(|name: String| async move {
+                let target = objects.join(&name);
                 let bytes = self
                     .store
-                    .get(&self.path(name))
+                    .get(&self.path(&name))
                     .await
                     .map_err(|e| store_error(&self.url, &format!("read {name}"), e))?
                     .bytes()

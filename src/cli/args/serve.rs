@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// connections are closed after it)
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub header_timeout: f64,
+    /// On an object-store warehouse (`--warehouse s3://…`): how often the
+    /// commit log is checked for commits from other machines
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub refresh: f64,
     /// Serve without read tokens on an address other machines can reach
     /// (refused otherwise: create a token with `doralens token create`)
     #[arg(long)]

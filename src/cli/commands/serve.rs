@@ -7,25 +7,30 @@ use super::Context;
 
 pub async fn run(ctx: &Context, args: ServeArgs) -> Result<()> {
     let limits = limits(&args)?;
+    let refresh = checked_seconds("--refresh", args.refresh, 86_400.0)?;
     let warehouse = ctx.existing()?;
-    crate::serve::run(
-        warehouse,
-        crate::serve::ServeOptions {
-            addr: args.addr,
-            window_days: args.window_days,
-            production: args.env.pattern()?,
-            limits,
-            allow_anonymous: args.allow_anonymous,
-            tls: match (&args.tls_cert, &args.tls_key) {
-                (Some(cert), Some(key)) => Some(crate::serve::tls::TlsFiles {
-                    cert: cert.clone(),
-                    key: key.clone(),
-                }),
-                _ => None,
-            },
+    let options = crate::serve::ServeOptions {
+        addr: args.addr,
+        window_days: args.window_days,
+        production: args.env.pattern()?,
+        limits,
+        allow_anonymous: args.allow_anonymous,
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::serve::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
         },
-    )
-    .await
+    };
+    #[cfg(feature = "cloud")]
+    if let Some(info) = &ctx.remote {
+        let follow =
+            crate::serve::follow::Follow::new(info.remote.clone(), info.checkout.clone(), refresh);
+        return crate::serve::run_following(warehouse, options, std::sync::Arc::new(follow)).await;
+    }
+    let _ = refresh; // a directory is read as it is, always
+    crate::serve::run(warehouse, options).await
 }
 
 /// `serve`'s bounds, each checked: a value that cannot be meant (zero,
