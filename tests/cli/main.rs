@@ -22,6 +22,8 @@ mod push;
 mod reliability;
 mod reports;
 mod scenarios;
+#[cfg(feature = "cloud")]
+mod serve_remote;
 mod tls;
 mod trackers;
 mod warehouse;

@@ -1,0 +1,78 @@
+//! `serve` over a `file://` object-store warehouse (feature `cloud`): it
+//! follows commits made by other processes and keeps its last snapshot
+//! when the location goes away.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::dashboards::{Served, encode, get};
+use crate::util::{Workspace, output_ok};
+
+fn count(addr: &str) -> String {
+    let q = encode("SELECT count(*) AS n FROM deployments");
+    let (status, _, body) = get(addr, &format!("/api/v1/sql?q={q}"));
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[test]
+fn serve_follows_a_file_url_warehouse_and_survives_losing_it() {
+    let mut ws = Workspace::new();
+    let store = ws.path("store");
+    ws.location = Some(format!("file://{}", store.display()));
+    ws.env = vec![(
+        "DORALENS_CACHE".into(),
+        ws.path("cache").display().to_string(),
+    )];
+    output_ok(ws.doralens(&["generate"]));
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("doralens"));
+    cmd.envs(ws.env.iter().map(|(k, v)| (k, v)))
+        .env_remove("DORALENS_WAREHOUSE")
+        .args(["--warehouse", ws.location.as_deref().unwrap()])
+        .args(["serve", "--addr", "127.0.0.1:0", "--refresh", "0.2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().strip_prefix("http://").unwrap().to_string();
+    let server = Served { child, addr };
+    let before = count(&server.addr);
+    let sql = output_ok(ws.doralens(&[
+        "sql",
+        "SELECT count(*) AS n FROM deployments",
+        "--format",
+        "json",
+    ]));
+    let n: u64 = before
+        .split("\"n\":")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&sql.stdout).contains(&n.to_string()));
+
+    let file = ws.write(
+        "d.ndjson",
+        "{\"id\":\"extra-1\",\"repo\":\"acme/x\",\"service\":\"x\",\"environment\":\"production\",\"sha\":\"abc\",\"status\":\"success\",\"started_at\":\"2026-11-01T00:00:00Z\",\"finished_at\":\"2026-11-01T00:01:00Z\"}\n",
+    );
+    output_ok(ws.doralens(&["import", "deployments", file.to_str().unwrap()]));
+    let want = format!("\"n\":{}", n + 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !count(&server.addr).contains(&want) {
+        assert!(Instant::now() < deadline, "serve never saw the import");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::rename(&store, ws.path("store.gone")).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        count(&server.addr).contains(&want),
+        "the last snapshot is served"
+    );
+}
