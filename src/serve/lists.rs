@@ -120,20 +120,13 @@ impl Server {
             }
         };
         if let Some(name) = params.get("benchmark").filter(|s| !s.is_empty()) {
-            let name = match name.as_str() {
-                "dora-2021" => BenchmarkName::Dora2021,
-                "dora-2023" => BenchmarkName::Dora2023,
-                "dora-2024" => BenchmarkName::Dora2024,
-                other => {
-                    return Err(Error::usage(
-                        "benchmark",
-                        format!(
-                            "unknown benchmark `{other}`; valid: dora-2021, dora-2023, dora-2024"
-                        ),
-                    )
-                    .into());
-                }
-            };
+            let name = BenchmarkName::from_id(name).ok_or_else(|| {
+                let valid: Vec<&str> = BenchmarkName::EVERY.iter().map(|b| b.id()).collect();
+                Error::usage(
+                    "benchmark",
+                    format!("unknown benchmark `{name}`; valid: {}", valid.join(", ")),
+                )
+            })?;
             opts.benchmark = Benchmark::load(name)?;
         }
         opts.scope = Scope {
