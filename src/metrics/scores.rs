@@ -83,6 +83,40 @@ pub fn row(benchmark: &Benchmark, value: impl Fn(&str) -> Option<f64>) -> Vec<Op
     out
 }
 
+/// One score beside its published average, for people (report, `serve`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compared {
+    /// The score column.
+    pub column: &'static str,
+    /// The metric column it scores; `None` for a group score.
+    pub metric: Option<&'static str>,
+    pub title: &'static str,
+    pub score: Option<f64>,
+    /// The published 2025 average on the scores' scale.
+    pub average: Option<Average>,
+}
+
+/// Every DORA 2025 score of one row of metric values, whatever benchmark
+/// the levels come from, each beside its published average: how the report
+/// and `serve` show the scores next to the levels.
+pub fn compare(value: impl Fn(&str) -> Option<f64>) -> Result<Vec<Compared>> {
+    let benchmark = Benchmark::load(super::levels::BenchmarkName::Dora2025)?;
+    let averages = averages()?;
+    let scores = row(&benchmark, value);
+    Ok(columns()
+        .zip(scores)
+        .map(|(column, score)| Compared {
+            column,
+            metric: catalogue::scored()
+                .find(|(_, s)| *s == column)
+                .map(|(m, _)| m),
+            title: title(column).unwrap_or(column),
+            score,
+            average: averages.of(column).cloned(),
+        })
+        .collect())
+}
+
 /// A published average of one score.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Average {
@@ -252,6 +286,22 @@ mod tests {
 
     fn row_of(b: &Benchmark, value: impl Fn(&str) -> Option<f64>) -> Vec<Option<f64>> {
         row(b, value)
+    }
+
+    #[test]
+    fn compare_scores_any_row_beside_the_averages() {
+        let c = compare(|m| (m == "deploys_per_day").then_some(1.0 / 7.0)).unwrap();
+        assert_eq!(c.len(), columns().count());
+        let df = c
+            .iter()
+            .find(|x| x.column == "deployment_frequency_score")
+            .unwrap();
+        assert_eq!(df.score, Some(6.0));
+        assert_eq!(df.metric, Some("deploys_per_day"));
+        assert_eq!(df.average.as_ref().unwrap().mean, 4.8);
+        let t = c.iter().find(|x| x.column == "throughput_score").unwrap();
+        assert_eq!((t.score, t.metric), (None, None));
+        assert_eq!(t.title, "Software delivery throughput");
     }
 
     #[test]
