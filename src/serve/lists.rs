@@ -165,6 +165,10 @@ impl Server {
                 let table = metrics::compute(&session, &opts).await?;
                 let rows = json_rows(&table.batches)?;
                 let mut answer = json!({ "rows": rows, "metrics": headline_catalogue() });
+                // One row (the tiles): its DORA 2025 scores beside the levels.
+                if let [row] = rows.as_slice() {
+                    answer["scores"] = scores_of(row)?;
+                }
                 if compare {
                     let mut before = opts.clone();
                     before.to = opts.from;
@@ -432,6 +436,27 @@ fn change(rows: &[Value], previous: &[Value]) -> Value {
         out.insert(column.to_string(), delta);
     }
     Value::Object(out)
+}
+
+/// The DORA 2025 scores of one metrics row, each with the published 2025
+/// average (`src/metrics/scores.rs`), whatever the levels' benchmark.
+fn scores_of(row: &Value) -> crate::error::Result<Value> {
+    let compared = metrics::scores::compare(|m| row[m].as_f64())?;
+    Ok(Value::Array(
+        compared
+            .iter()
+            .map(|c| {
+                json!({
+                    "column": c.column,
+                    "metric": c.metric,
+                    "title": c.title,
+                    "score": c.score,
+                    "average": c.average.as_ref().map(|a| a.mean),
+                    "std": c.average.as_ref().map(|a| a.std),
+                })
+            })
+            .collect(),
+    ))
 }
 
 /// The headline metrics as the page shows them.
