@@ -390,11 +390,7 @@ mod tests {
 
     #[test]
     fn every_benchmark_names_its_source_and_covers_four_metrics() {
-        for name in [
-            BenchmarkName::Dora2021,
-            BenchmarkName::Dora2023,
-            BenchmarkName::Dora2024,
-        ] {
+        for name in BenchmarkName::EVERY {
             let b = Benchmark::load(name).unwrap();
             assert!(!b.source.is_empty(), "{} has no source", b.name);
             for (metric, _) in levelled() {
@@ -405,5 +401,94 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn dora_2025_answers_follow_metrics_md_5_1() {
+        let b = Benchmark::load(BenchmarkName::Dora2025).unwrap();
+        assert!(b.scored());
+        assert_eq!(
+            BenchmarkName::from_id("dora-2025"),
+            Some(BenchmarkName::Dora2025)
+        );
+        let at = |m: &str, v: f64| {
+            (
+                b.level(m, Some(v)).unwrap().into_owned(),
+                b.score(m, Some(v)).unwrap(),
+            )
+        };
+        for m in ["lead_time_p50_s", "recovery_time_p50_s"] {
+            for (v, level, score) in [
+                (0.0, "less-than-1-hour", 10.0),
+                (3_599.0, "less-than-1-hour", 10.0),
+                (3_600.0, "less-than-1-day", 8.0),
+                (86_400.0, "1-day-to-1-week", 6.0),
+                (604_800.0, "1-day-to-1-week", 6.0),
+                (604_800.5, "1-week-to-1-month", 4.0),
+                (2_592_000.0, "1-week-to-1-month", 4.0),
+                (15_724_800.0, "1-to-6-months", 2.0),
+                (15_724_801.0, "more-than-6-months", 0.0),
+            ] {
+                assert_eq!(at(m, v), (level.to_string(), score), "{m} {v}");
+            }
+        }
+        for (v, level, score) in [
+            (24.0, "on-demand", 10.0),
+            (23.9, "hourly-to-daily", 8.0),
+            (1.0, "hourly-to-daily", 8.0),
+            (1.0 / 7.0, "daily-to-weekly", 6.0),
+            (1.0 / 30.0, "weekly-to-monthly", 4.0),
+            (1.0 / 182.0, "monthly-to-6-monthly", 2.0),
+            (1.0 / 183.0, "less-than-6-monthly", 0.0),
+            (0.0, "less-than-6-monthly", 0.0),
+        ] {
+            assert_eq!(at("deploys_per_day", v), (level.to_string(), score), "{v}");
+        }
+        // Sliders: the whole percent, the score from the unrounded rate.
+        assert_eq!(at("change_failure_rate", 0.125), ("13%".into(), 8.75));
+        assert_eq!(at("rework_rate", 0.0), ("0%".into(), 10.0));
+        assert_eq!(at("rework_rate", 1.0), ("100%".into(), 0.0));
+        assert_eq!(b.score("change_failure_rate", None), None);
+        assert_eq!(b.rank("change_failure_rate", "13%"), Some(8.7));
+        assert_eq!(b.rank("deploys_per_day", "on-demand"), Some(10.0));
+        assert_eq!(
+            b.answer("lead_time_p50_s", "1-to-6-months"),
+            Some("One to six months")
+        );
+        // Earlier benchmarks have no scores.
+        let old = Benchmark::load(BenchmarkName::Dora2023).unwrap();
+        assert!(!old.scored());
+        assert_eq!(old.score("deploys_per_day", Some(1.0)), None);
+    }
+
+    #[test]
+    fn dora_2025_ranges_tile_the_axis_with_six_answers() {
+        let b = Benchmark::load(BenchmarkName::Dora2025).unwrap();
+        let lt = b.ranges("lead_time_p50_s");
+        assert_eq!(lt.len(), 6);
+        assert_eq!(lt[0], ("less-than-1-hour".to_string(), 0.0, 3_600.0));
+        assert_eq!(
+            lt[5],
+            (
+                "more-than-6-months".to_string(),
+                15_724_800.0,
+                f64::INFINITY
+            )
+        );
+        let df = b.ranges("deploys_per_day");
+        assert_eq!(df[0], ("on-demand".to_string(), 24.0, f64::INFINITY));
+        assert_eq!(df[5], ("less-than-6-monthly".to_string(), 0.0, 1.0 / 182.0));
+        assert!(b.ranges("change_failure_rate").is_empty());
+    }
+
+    #[test]
+    fn else_and_slider_need_a_scored_file() {
+        let e = Benchmark::parse(
+            "x",
+            "metric,level,comparison,threshold\ndeploys_per_day,low,else,\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("else"), "{e}");
     }
 }
