@@ -110,6 +110,10 @@ pub struct Metric {
     /// The level column computed from this metric (bands in
     /// `queries/levels/*.csv` under the metric's column).
     pub level: Option<&'static str>,
+    /// The 0-10 score column of a scored benchmark (dora-2025, the Quick
+    /// Check's scale, 10 best; `src/metrics/scores.rs`), present only
+    /// under such a benchmark.
+    pub score: Option<&'static str>,
     /// The 95% interval columns (low, high), found by `interval_method`.
     pub interval: Option<(&'static str, &'static str)>,
     pub interval_method: Method,
@@ -141,6 +145,7 @@ const fn metric(
         part: Part::Main,
         higher_is_better: None,
         level: None,
+        score: None,
         interval: None,
         interval_method: Method::Sql,
         chart: None,
@@ -209,6 +214,7 @@ pub const METRICS: [Metric; 18] = [
     Metric {
         higher_is_better: Some(true),
         level: Some("df_level"),
+        score: Some("deployment_frequency_score"),
         chart: chart("deployment-frequency", Some("Deployment frequency")),
         openmetrics: Some(OpenMetrics {
             family: "doralens_deployment_frequency_per_second",
@@ -241,6 +247,7 @@ pub const METRICS: [Metric; 18] = [
     Metric {
         higher_is_better: Some(false),
         level: Some("lt_level"),
+        score: Some("lead_time_score"),
         interval: Some(("lead_time_p50_low_s", "lead_time_p50_high_s")),
         chart: Some(Chart {
             name: "lead-time",
@@ -292,6 +299,7 @@ pub const METRICS: [Metric; 18] = [
     Metric {
         higher_is_better: Some(false),
         level: Some("cfr_level"),
+        score: Some("change_failure_rate_score"),
         interval: Some(("change_failure_rate_low", "change_failure_rate_high")),
         interval_method: wilson("failed_deployments"),
         chart: chart("change-failure-rate", Some("Change failure rate")),
@@ -322,6 +330,7 @@ pub const METRICS: [Metric; 18] = [
     Metric {
         higher_is_better: Some(false),
         level: Some("rt_level"),
+        score: Some("recovery_time_score"),
         interval: Some(("recovery_time_p50_low_s", "recovery_time_p50_high_s")),
         chart: chart("recovery-time", None),
         openmetrics: om(
@@ -392,6 +401,7 @@ pub const METRICS: [Metric; 18] = [
     },
     Metric {
         higher_is_better: Some(false),
+        score: Some("rework_rate_score"),
         interval: Some(("rework_rate_low", "rework_rate_high")),
         interval_method: wilson("rework_deployments"),
         chart: chart("rework-rate", None),
@@ -464,6 +474,13 @@ pub fn levelled() -> impl Iterator<Item = (&'static str, &'static str)> {
     METRICS
         .iter()
         .filter_map(|m| m.level.map(|l| (m.column, l)))
+}
+
+/// (metric column, score column) of every metric with a score.
+pub fn scored() -> impl Iterator<Item = (&'static str, &'static str)> {
+    METRICS
+        .iter()
+        .filter_map(|m| m.score.map(|s| (m.column, s)))
 }
 
 /// The metrics of one part of a row, in catalogue order.
@@ -547,6 +564,7 @@ mod tests {
                 let bounds = m.interval.map(|(l, h)| [l, h]);
                 std::iter::once(m.column)
                     .chain(m.level)
+                    .chain(m.score)
                     .chain(bounds.into_iter().flatten())
             })
             .collect();

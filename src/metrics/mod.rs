@@ -7,6 +7,7 @@ pub mod interval;
 pub mod levels;
 pub mod output;
 pub mod scope;
+pub mod scores;
 pub mod stats;
 #[cfg(test)]
 mod surfaces;

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use datafusion::arrow::array::RecordBatch;
 
 use super::model::{
-    Chart, FailedDeployment, Kind, OrgMetric, Report, SlowChange, TeamCell, TeamLine,
+    Chart, FailedDeployment, Kind, OrgMetric, Report, ScoreLine, SlowChange, TeamCell, TeamLine,
 };
 use super::{HISTORY_WEEKS, MIN_DEPLOYMENTS};
 
@@ -257,6 +257,10 @@ pub async fn build(
     timer.phase("teams, 13 weeks");
 
     let (org_rows, biggest) = organisation(&org);
+    let scores = metrics::scores::compare(|m| Weekly::of(&org, m, None).now())?
+        .iter()
+        .map(ScoreLine::of)
+        .collect();
     let deployments = Weekly::of(&org, "deployments", None).now().unwrap_or(0.0) as u64;
     let summary = match biggest {
         Some(sentence) => format!("{deployments} production deployments this week. {sentence}"),
@@ -380,6 +384,7 @@ pub async fn build(
         benchmark: base.benchmark.name.to_string(),
         summary,
         org: org_rows,
+        scores,
         team_metrics: headline().map(|m| m.short.to_string()).collect(),
         teams,
         failed,

@@ -137,6 +137,35 @@ pub struct Chart {
     pub svg: String,
 }
 
+/// One DORA 2025 score of the organisation's week beside the published
+/// 2025 average (`src/metrics/scores.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreLine {
+    pub title: String,
+    /// `6.7`, or "–" without the metric (or a part of a group).
+    pub score: String,
+    /// `4.8 ± 2.8`, the mean ± standard deviation.
+    pub average: String,
+    /// `+1.9`, or "–".
+    pub vs_average: String,
+}
+
+impl ScoreLine {
+    pub fn of(c: &crate::metrics::scores::Compared) -> ScoreLine {
+        let average = c.average.as_ref();
+        ScoreLine {
+            title: c.title.to_string(),
+            score: c.score.map_or_else(|| "–".into(), |s| format!("{s:.1}")),
+            average: average
+                .map_or_else(|| "–".into(), |a| format!("{:.1} ± {:.1}", a.mean, a.std)),
+            vs_average: match (c.score, average) {
+                (Some(s), Some(a)) => format!("{:+.1}", s - a.mean),
+                _ => "–".into(),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
     /// `2026-W46`.
@@ -148,6 +177,8 @@ pub struct Report {
     pub benchmark: String,
     pub summary: String,
     pub org: Vec<OrgMetric>,
+    /// The week's DORA 2025 scores, whatever `benchmark` is.
+    pub scores: Vec<ScoreLine>,
     /// Column titles of [`TeamLine::cells`].
     pub team_metrics: Vec<String>,
     pub teams: Vec<TeamLine>,

@@ -110,20 +110,13 @@ impl Server {
             }
         };
         if let Some(name) = params.get("benchmark").filter(|s| !s.is_empty()) {
-            let name = match name.as_str() {
-                "dora-2021" => BenchmarkName::Dora2021,
-                "dora-2023" => BenchmarkName::Dora2023,
-                "dora-2024" => BenchmarkName::Dora2024,
-                other => {
-                    return Err(Error::usage(
-                        "benchmark",
-                        format!(
-                            "unknown benchmark `{other}`; valid: dora-2021, dora-2023, dora-2024"
-                        ),
-                    )
-                    .into());
-                }
-            };
+            let name = BenchmarkName::from_id(name).ok_or_else(|| {
+                let valid: Vec<&str> = BenchmarkName::EVERY.iter().map(|b| b.id()).collect();
+                Error::usage(
+                    "benchmark",
+                    format!("unknown benchmark `{name}`; valid: {}", valid.join(", ")),
+                )
+            })?;
             opts.benchmark = Benchmark::load(name)?;
         }
         opts.scope = Scope {
@@ -162,6 +155,10 @@ impl Server {
                 let table = metrics::compute(&session, &opts).await?;
                 let rows = json_rows(&table.batches)?;
                 let mut answer = json!({ "rows": rows, "metrics": headline_catalogue() });
+                // One row (the tiles): its DORA 2025 scores beside the levels.
+                if let [row] = rows.as_slice() {
+                    answer["scores"] = scores_of(row)?;
+                }
                 if compare {
                     let mut before = opts.clone();
                     before.to = opts.from;
@@ -429,6 +426,27 @@ fn change(rows: &[Value], previous: &[Value]) -> Value {
         out.insert(column.to_string(), delta);
     }
     Value::Object(out)
+}
+
+/// The DORA 2025 scores of one metrics row, each with the published 2025
+/// average (`src/metrics/scores.rs`), whatever the levels' benchmark.
+fn scores_of(row: &Value) -> crate::error::Result<Value> {
+    let compared = metrics::scores::compare(|m| row[m].as_f64())?;
+    Ok(Value::Array(
+        compared
+            .iter()
+            .map(|c| {
+                json!({
+                    "column": c.column,
+                    "metric": c.metric,
+                    "title": c.title,
+                    "score": c.score,
+                    "average": c.average.as_ref().map(|a| a.mean),
+                    "std": c.average.as_ref().map(|a| a.std),
+                })
+            })
+            .collect(),
+    ))
 }
 
 /// The headline metrics as the page shows them.
