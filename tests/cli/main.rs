@@ -47,6 +47,7 @@ mod smoke {
             "incidents",
             "rollbacks",
             "teams",
+            "reviews",
         ] {
             assert!(text.contains(&format!("### `{t}`")), "{t} missing");
         }

@@ -180,6 +180,8 @@ pub struct ReportArgs {
     pub env: EnvironmentArg,
     #[command(flatten)]
     pub bench: BenchmarkArg,
+    #[command(flatten)]
+    pub bots: BotsArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -221,6 +223,8 @@ pub struct ExportArgs {
     pub format: ExportFormat,
     #[command(flatten)]
     pub env: EnvironmentArg,
+    #[command(flatten)]
+    pub bots: BotsArg,
     /// Write to FILE (atomically) instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -252,6 +256,8 @@ pub struct MetricsArgs {
     /// Count the first deployment's commits (whose real deploy time is unknown) in lead time
     #[arg(long)]
     pub include_baseline: bool,
+    #[command(flatten)]
+    pub bots: BotsArg,
     /// Instead of the metrics: each merged change's lead time in four
     /// parts (coding, pickup, review, deploy), p50/p90 per group and bucket
     #[arg(long)]
@@ -282,6 +288,8 @@ pub struct ExplainArgs {
     pub rework_labels: Vec<String>,
     #[command(flatten)]
     pub env: EnvironmentArg,
+    #[command(flatten)]
+    pub bots: BotsArg,
 }
 
 #[derive(Debug, Clone, Subcommand)]

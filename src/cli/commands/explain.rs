@@ -12,6 +12,7 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<()> {
     opts.production = args.env.pattern()?;
     opts.incident_window = interval::parse_span("--incident-window", &args.incident_window)?;
     opts.rework_labels = crate::cli::args::rework_labels(&args.rework_labels);
+    opts.bots = args.bots.rule()?;
     opts.validate()?;
     let warehouse = ctx.existing()?;
     let engine = ctx.engine(&warehouse, &opts.production).await?;
