@@ -106,7 +106,7 @@ pub enum Command {
     /// Why a deployment counts as failed or rework (which incident or
     /// rollback, linked how), its recovery and the commits it shipped; or
     /// which deployment an incident counts against, by which rule, or why
-    /// none.
+    /// none; or a change's reviews and whether it had a second pair of eyes.
     Explain(ExplainArgs),
     /// Each team's level per metric per quarter and its trend (table and charts).
     Benchmark(BenchmarkArgs),
@@ -298,6 +298,8 @@ pub enum ExplainWhat {
     Deployment { id: String },
     /// An incident by id
     Incident { id: String },
+    /// A change's reviews and four-eyes verdict, as <repo>#<number>
+    Change { id: String },
 }
 
 #[derive(Debug, Clone, Args)]

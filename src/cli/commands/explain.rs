@@ -1,4 +1,4 @@
-//! `doralens explain deployment|incident <id>`.
+//! `doralens explain deployment|incident|change <id>`.
 
 use crate::base::time::Timestamp;
 use crate::cli::args::{ExplainArgs, ExplainWhat};
@@ -19,6 +19,7 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<()> {
     let text = match &args.what {
         ExplainWhat::Deployment { id } => crate::explain::deployment(&engine, &opts, id).await?,
         ExplainWhat::Incident { id } => crate::explain::incident(&engine, &opts, id).await?,
+        ExplainWhat::Change { id } => crate::explain::change(&engine, &opts, id).await?,
     };
     print!("{text}");
     Ok(())
