@@ -13,6 +13,7 @@ mod conformance;
 mod dashboard_page;
 mod dashboards;
 mod filters;
+mod forge_reviews;
 mod forges;
 mod generate;
 mod git;
