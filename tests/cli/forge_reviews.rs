@@ -148,3 +148,36 @@ fn gitlab_approvals_are_reviews_and_a_revoked_one_goes() {
         "four_eyes,reason\nfalse,approved only by its author\n"
     );
 }
+
+#[test]
+fn github_an_approval_after_the_merge_and_a_dismissed_one_do_not_count() {
+    let mock = MockForge::start(Flavour::GitHub);
+    let all: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::mock_forge::fixture(Flavour::GitHub, "acme-api.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    // #1 (merged 11-03 10:00): bob's approval gone, erin's DISMISSED left.
+    let one = "/repos/acme/api/pulls/1/reviews";
+    mock.route(one, json!([all[one][1].clone()]));
+    // #2 (merged 11-04 10:00): carol approves an hour after the merge.
+    let two = "/repos/acme/api/pulls/2/reviews";
+    let mut late = all[two].clone();
+    late[1]["submitted_at"] = json!("2026-11-04T11:00:00Z");
+    mock.route(two, late);
+    let ws = Workspace::new();
+    output_ok(github(&ws, &mock, &["acme/api"]));
+    assert_eq!(
+        ws.sql_csv(
+            "SELECT number, four_eyes, reason, time_to_first_review_s, approval_to_merge_s \
+             FROM change_reviews WHERE repo = 'acme/api' ORDER BY number"
+        ),
+        // #1 opened 11-02 08:00: erin's review (dismissed later) at 16:00
+        // is still a first look, 28 800 s. #2 is bob's: his own comment is
+        // no review, carol's came after the merge: no time to first review.
+        "number,four_eyes,reason,time_to_first_review_s,approval_to_merge_s\n\
+         1,false,review dismissed,28800.0,\n\
+         2,false,approved only after the merge,,\n\
+         3,false,approved only by a bot,,\n"
+    );
+}
