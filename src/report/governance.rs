@@ -265,3 +265,97 @@ pub fn blocks(r: &Report) -> Vec<Block> {
     });
     doc
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Float64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    /// A weekly table of `four_eyes_share` and `production_changes` for
+    /// the given (team, share, changes) rows, oldest first per team.
+    fn table(rows: &[(&str, Option<f64>, Option<f64>)]) -> MetricsTable {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("team", DataType::Utf8, false),
+            Field::new("four_eyes_share", DataType::Float64, true),
+            Field::new("production_changes", DataType::Float64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.1))),
+                Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .unwrap();
+        MetricsTable {
+            schema,
+            batches: vec![batch],
+        }
+    }
+
+    fn cell<'a>(team: &'a GovernanceTeam, column: &str) -> &'a (String, String) {
+        let i = catalogue::part(Part::Governance)
+            .position(|m| m.column == column)
+            .unwrap();
+        &team.cells[i]
+    }
+
+    #[test]
+    fn trends_against_the_previous_week_and_the_median_of_the_weeks_before() {
+        // The organisation: four weeks of share 0.5, 0.7, 0.6 then 0.8.
+        // vs previous week: 0.8 − 0.6 = +20 pp; the median of the weeks
+        // before (0.5, 0.6, 0.7) is 0.6: +20 pp. Changes 10, 20, 30, 40:
+        // +33% on 30 and +100% on the median 20.
+        let org = table(&[
+            ("", Some(0.5), Some(10.0)),
+            ("", Some(0.7), Some(20.0)),
+            ("", Some(0.6), Some(30.0)),
+            ("", Some(0.8), Some(40.0)),
+        ]);
+        // Team a: a week without changes (no share) in the history, the
+        // median of 0.9 and 1.0 is 0.95, this week 0.75: −20 pp. Team b:
+        // nothing before this week, so no trend.
+        let teams = table(&[
+            ("b", Some(0.5), Some(2.0)),
+            ("a", Some(0.9), Some(10.0)),
+            ("a", None, Some(0.0)),
+            ("a", Some(1.0), Some(10.0)),
+            ("a", Some(0.75), Some(4.0)),
+        ]);
+        let (rows, team_rows) = metrics(&org, &teams);
+        let share = rows.iter().find(|m| m.metric == "Four-eyes share").unwrap();
+        assert_eq!(
+            (&*share.value, &*share.vs_previous, &*share.vs_median),
+            ("80.0%", "+20.0 pp", "+20.0 pp")
+        );
+        assert_eq!(share.weeks.len(), 4);
+        let changes = rows
+            .iter()
+            .find(|m| m.metric == "Changes that reached production")
+            .unwrap();
+        assert_eq!(
+            (&*changes.value, &*changes.vs_previous, &*changes.vs_median),
+            ("40", "+33%", "+100%")
+        );
+        let names: Vec<&str> = team_rows.iter().map(|t| t.team.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(
+            cell(&team_rows[0], "four_eyes_share"),
+            &("75.0%".to_string(), "-20.0 pp".to_string())
+        );
+        // a's changes: 4 against the median of 10, 0, 10 = 10: −60%.
+        assert_eq!(
+            cell(&team_rows[0], "production_changes"),
+            &("4".to_string(), "-60%".to_string())
+        );
+        assert_eq!(
+            cell(&team_rows[1], "four_eyes_share"),
+            &("50.0%".to_string(), "–".to_string())
+        );
+    }
+}
