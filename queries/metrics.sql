@@ -1,14 +1,18 @@
 -- metrics: the docs/metrics.md section 6 rows, one per (group, bucket).
 -- Inputs:  the views of deployment_frequency.sql, lead_time.sql,
 --          change_failure_rate.sql, recovery_time.sql, time_to_restore.sql,
---          rework_rate.sql; grouped_deployments / incident_groups; buckets
+--          rework_rate.sql, four_eyes.sql; grouped_deployments /
+--          incident_groups; buckets
 --          (interval_start, days_in_window: every bucket overlapping the window)
 -- Outputs: grp, interval_start, then the section 6 columns up to rework_rate,
 --          then the medians' intervals (*_p50_low_s, *_p50_high_s), then
 --          how the failed deployments were linked: failures_explicit (at least
 --          one link by incident deployment_id, incident sha or rollback) and
 --          failures_inferred (linked only by timing); they sum to
---          failed_deployments (docs/metrics.md section 6, doralens's addition).
+--          failed_deployments (docs/metrics.md section 6, doralens's addition);
+--          then the release governance columns (four_eyes.sql: production
+--          changes, four-eyes changes and share, review times with their
+--          medians' intervals; docs/metrics.md section 8).
 --          Exactly the columns src/metrics/catalogue.rs lists (an extra or a
 --          missing one is an error); the catalogue, not this order, sets the
 --          output's: src/metrics/output.rs renames the group column, types
@@ -55,7 +59,20 @@ SELECT a.grp,
        tr.time_to_restore_p50_low_s,
        tr.time_to_restore_p50_high_s,
        coalesce(rt.failed_deployments, 0) - coalesce(rt.inferred_failures, 0) AS failures_explicit,
-       coalesce(rt.inferred_failures, 0) AS failures_inferred
+       coalesce(rt.inferred_failures, 0) AS failures_inferred,
+       coalesce(fe.production_changes, 0) AS production_changes,
+       coalesce(fe.four_eyes_changes, 0) AS four_eyes_changes,
+       CASE WHEN coalesce(fe.production_changes, 0) > 0
+            THEN fe.four_eyes_changes / CAST(fe.production_changes AS DOUBLE)
+       END AS four_eyes_share,
+       fe.time_to_first_review_p50_s,
+       fe.time_to_first_review_p50_low_s,
+       fe.time_to_first_review_p50_high_s,
+       fe.time_to_first_review_p90_s,
+       fe.approval_to_merge_p50_s,
+       fe.approval_to_merge_p50_low_s,
+       fe.approval_to_merge_p50_high_s,
+       fe.approval_to_merge_p90_s
 FROM active_groups a
 CROSS JOIN buckets b
 LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start
@@ -63,4 +80,5 @@ LEFT JOIN lead_time lt ON lt.grp = a.grp AND lt.interval_start = b.interval_star
 LEFT JOIN recovery_time rt ON rt.grp = a.grp AND rt.interval_start = b.interval_start
 LEFT JOIN time_to_restore tr ON tr.grp = a.grp AND tr.interval_start = b.interval_start
 LEFT JOIN rework_rate rw ON rw.grp = a.grp AND rw.interval_start = b.interval_start
+LEFT JOIN four_eyes fe ON fe.grp = a.grp AND fe.interval_start = b.interval_start
 ORDER BY a.grp, b.interval_start

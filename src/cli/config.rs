@@ -36,6 +36,16 @@ pub struct Config {
     /// Team → the services it owns.
     #[serde(default)]
     pub teams: BTreeMap<String, Vec<String>>,
+    /// Which reviewers are bots (docs/metrics.md section 8).
+    pub bots: Option<BotsSettings>,
+}
+
+/// `[bots]`: reviewer logins that are bots, as globs (`*` is any text,
+/// matched against the whole login, any case); default `["*[bot]"]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotsSettings {
+    pub logins: Vec<String>,
 }
 
 impl Config {
@@ -150,7 +160,14 @@ production = "production|prod"
 concurrency = 4
 "#;
 
-const STARTER_TAIL: &str = r#"# Repository → service. A repository not listed is its own service.
+const STARTER_TAIL: &str = r#"# Reviewer logins that are bots: their approvals never make a change
+# four-eyes (metrics, report, explain, serve read this; --bot-logins
+# overrides it). Globs: `*` is any text, the whole login, any case. GitHub
+# apps are `name[bot]` from every source.
+[bots]
+logins = ["*[bot]"]
+
+# Repository → service. A repository not listed is its own service.
 [services]
 # "acme/api" = "api"
 # "acme/platform/billing" = "billing"
@@ -171,6 +188,7 @@ mod tests {
         config.validate(Path::new("doralens.toml")).unwrap();
         assert_eq!(config.production.as_deref(), Some("production|prod"));
         assert!(config.github.unwrap().repos.is_empty());
+        assert_eq!(config.bots.unwrap().logins, ["*[bot]"]);
     }
 
     #[test]

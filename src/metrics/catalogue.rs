@@ -187,9 +187,10 @@ const CFR: QueryFile = query_file!("change_failure_rate.sql");
 const RT: QueryFile = query_file!("recovery_time.sql");
 const TTR: QueryFile = query_file!("time_to_restore.sql");
 const RW: QueryFile = query_file!("rework_rate.sql");
+const FOUR_EYES: QueryFile = query_file!("four_eyes.sql");
 
 /// Every metric column, in output order.
-pub const METRICS: [Metric; 18] = [
+pub const METRICS: [Metric; 25] = [
     Metric {
         openmetrics: om(
             "doralens_deployments",
@@ -448,6 +449,117 @@ pub const METRICS: [Metric; 18] = [
             CFR,
         )
     },
+    Metric {
+        part: Part::Governance,
+        openmetrics: om(
+            "doralens_production_changes",
+            "Merged changes whose merge commit reached production in the window",
+        ),
+        ..metric(
+            "production_changes",
+            "Changes that reached production",
+            "Prod changes",
+            Unit::Count,
+            FOUR_EYES,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        openmetrics: om(
+            "doralens_four_eyes_changes",
+            "Production changes approved before the merge by someone other than the author, not a bot",
+        ),
+        ..metric(
+            "four_eyes_changes",
+            "Changes with a second pair of eyes",
+            "Four-eyes",
+            Unit::Count,
+            FOUR_EYES,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(true),
+        openmetrics: om(
+            "doralens_four_eyes_ratio",
+            "Four-eyes changes / changes that reached production",
+        ),
+        ..metric(
+            "four_eyes_share",
+            "Four-eyes share",
+            "Four-eyes %",
+            Unit::Ratio,
+            FOUR_EYES,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        interval: Some((
+            "time_to_first_review_p50_low_s",
+            "time_to_first_review_p50_high_s",
+        )),
+        openmetrics: om(
+            "doralens_time_to_first_review_p50_seconds",
+            "Median time from opening a change to its first review by someone else",
+        ),
+        ..metric(
+            "time_to_first_review_p50_s",
+            "Time to first review (median)",
+            "1st review p50",
+            Unit::Seconds,
+            FOUR_EYES,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_time_to_first_review_p90_seconds",
+            "90th percentile time from opening a change to its first review by someone else",
+        ),
+        ..metric(
+            "time_to_first_review_p90_s",
+            "Time to first review (90th percentile)",
+            "1st review p90",
+            Unit::Seconds,
+            FOUR_EYES,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        interval: Some((
+            "approval_to_merge_p50_low_s",
+            "approval_to_merge_p50_high_s",
+        )),
+        openmetrics: om(
+            "doralens_approval_to_merge_p50_seconds",
+            "Median time from a change's last counting approval to its merge",
+        ),
+        ..metric(
+            "approval_to_merge_p50_s",
+            "Approval to merge (median)",
+            "Approval p50",
+            Unit::Seconds,
+            FOUR_EYES,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_approval_to_merge_p90_seconds",
+            "90th percentile time from a change's last counting approval to its merge",
+        ),
+        ..metric(
+            "approval_to_merge_p90_s",
+            "Approval to merge (90th percentile)",
+            "Approval p90",
+            Unit::Seconds,
+            FOUR_EYES,
+        )
+    },
 ];
 
 /// The metric of an output column.
@@ -540,15 +652,23 @@ pub fn by_chart(name: &str) -> Option<&'static Metric> {
 /// The views `queries/metrics.sql` reads, in dependency order: the
 /// production deployments of each group first, then each metric's file in
 /// catalogue order (a file listed once; a view that reads another's comes
-/// after it), then the lead-time breakdown (docs/metrics.md section 7).
+/// after it), the lead-time breakdown (docs/metrics.md section 7) after the
+/// [`Part::Main`] and [`Part::Links`] files, and the [`Part::Governance`]
+/// files last (they may read the breakdown's `change_lead_times`).
 pub fn views() -> Vec<QueryFile> {
     let mut out = vec![queries::GROUPED_DEPLOYMENTS];
-    for m in &METRICS {
-        if !out.iter().any(|v| v.path == m.view.path) {
-            out.push(m.view);
+    let add = |out: &mut Vec<QueryFile>, file: QueryFile| {
+        if !out.iter().any(|v| v.path == file.path) {
+            out.push(file);
         }
+    };
+    for m in METRICS.iter().filter(|m| m.part != Part::Governance) {
+        add(&mut out, m.view);
     }
-    out.push(queries::CHANGE_LEAD_TIME);
+    add(&mut out, queries::CHANGE_LEAD_TIME);
+    for m in part(Part::Governance) {
+        add(&mut out, m.view);
+    }
     out
 }
 
@@ -629,10 +749,13 @@ mod tests {
     fn views_come_in_dependency_order_once_each() {
         let paths: Vec<&str> = views().iter().map(|v| v.path).collect();
         assert_eq!(paths.first(), Some(&"grouped_deployments.sql"));
-        assert_eq!(paths.last(), Some(&"change_lead_time.sql"));
-        // recovery_time.sql reads change_failure_rate.sql's failure links.
+        // recovery_time.sql reads change_failure_rate.sql's failure links;
+        // the governance files may read change_lead_time.sql's views.
         let at = |p: &str| paths.iter().position(|x| *x == p).unwrap();
         assert!(at("change_failure_rate.sql") < at("recovery_time.sql"));
+        for m in part(Part::Governance) {
+            assert!(at("change_lead_time.sql") < at(m.view.path), "{}", m.column);
+        }
         let mut unique = paths.clone();
         unique.sort();
         unique.dedup();

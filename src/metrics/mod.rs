@@ -2,6 +2,7 @@
 //! `queries/`, and the final rows with performance levels.
 
 pub mod benchmark;
+pub mod bots;
 pub mod catalogue;
 pub mod interval;
 pub mod levels;
@@ -69,6 +70,8 @@ pub struct MetricsOptions {
     /// `--team`, `--service`, `--repo`: which deployments and incidents
     /// count (empty: all of them).
     pub scope: scope::Scope,
+    /// Which reviewers are bots (`[bots] logins`, `--bot-logins`).
+    pub bots: bots::BotRule,
 }
 
 impl MetricsOptions {
@@ -88,6 +91,7 @@ impl MetricsOptions {
             include_baseline: false,
             benchmark: Benchmark::load(levels::BenchmarkName::default()).expect("bundled"),
             scope: scope::Scope::default(),
+            bots: bots::BotRule::default(),
         }
     }
 
@@ -118,7 +122,7 @@ impl MetricsOptions {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        HashMap::from([
+        let mut params = HashMap::from([
             ("interval", string_literal(interval_name(self.interval))),
             ("from", timestamp_literal(self.from)),
             ("to", timestamp_literal(self.to)),
@@ -132,7 +136,9 @@ impl MetricsOptions {
             ),
             ("include_baseline", self.include_baseline.to_string()),
             ("rework_labels", labels),
-        ])
+        ]);
+        params.extend(self.bots.params());
+        params
     }
 }
 

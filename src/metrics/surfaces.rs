@@ -247,4 +247,18 @@ async fn every_catalogue_entry_reaches_every_surface() {
     for m in &headline {
         assert!(markdown.contains(m.title), "{}", m.column);
     }
+    // Its release governance section: every governance entry, as a row of
+    // the organisation's table and a column of the teams'.
+    assert!(markdown.contains("## Release governance"));
+    let governance: Vec<&catalogue::Metric> =
+        catalogue::part(catalogue::Part::Governance).collect();
+    assert_eq!(report.governance.len(), governance.len());
+    for m in &governance {
+        assert!(
+            markdown.contains(&format!("| {} |", m.title)),
+            "{}",
+            m.column
+        );
+        assert!(report.governance_metrics.contains(&m.short.to_string()));
+    }
 }

@@ -96,7 +96,7 @@ fn last_text(table: &MetricsTable, column: &str, group: Option<(&str, &str)>) ->
 }
 
 /// A column of a result row by name, as text ("" for null).
-fn text(b: &RecordBatch, column: &str, row: usize) -> String {
+pub(super) fn text(b: &RecordBatch, column: &str, row: usize) -> String {
     use datafusion::arrow::array::Array;
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::DataType;
@@ -112,7 +112,7 @@ fn text(b: &RecordBatch, column: &str, row: usize) -> String {
 }
 
 /// A numeric column of a result row by name.
-fn float(b: &RecordBatch, column: &str, row: usize) -> Option<f64> {
+pub(super) fn float(b: &RecordBatch, column: &str, row: usize) -> Option<f64> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::{DataType, Float64Type};
@@ -283,13 +283,18 @@ pub async fn build(
         ("week_end", queries::timestamp_literal(to)),
         ("limit", SLOWEST_LISTED.to_string()),
     ]);
-    // The three only read the week's views: run them together.
-    let ((_, failed_batches), (_, slow_batches), (_, counts)) = futures_util::try_join!(
+    let mut unreviewed_params = params.clone();
+    unreviewed_params.insert("limit", super::governance::UNREVIEWED_SHOWN.to_string());
+    // The four only read the week's views: run them together.
+    let ((_, failed_batches), (_, slow_batches), (_, counts), (_, unreviewed_batches)) = futures_util::try_join!(
         engine.bundled(&queries::REPORT_FAILED_DEPLOYMENTS, &params),
         engine.bundled(&queries::SLOWEST_CHANGES, &params),
-        engine.bundled(&queries::REPORT_DATA_QUALITY, &params)
+        engine.bundled(&queries::REPORT_DATA_QUALITY, &params),
+        engine.bundled(&queries::UNREVIEWED_CHANGES, &unreviewed_params)
     )?;
-    timer.phase("failed deployments, slowest changes, data quality");
+    timer.phase("failed deployments, slowest changes, data quality, unreviewed changes");
+    let (governance, governance_teams) = super::governance::metrics(&org, &teams_table);
+    let (unreviewed, unreviewed_total) = super::governance::unreviewed(&unreviewed_batches, links);
 
     let failed = rows(&failed_batches)
         .map(|(b, r)| FailedDeployment {
@@ -387,6 +392,13 @@ pub async fn build(
         scores,
         team_metrics: headline().map(|m| m.short.to_string()).collect(),
         teams,
+        governance,
+        governance_metrics: catalogue::part(catalogue::Part::Governance)
+            .map(|m| m.short.to_string())
+            .collect(),
+        governance_teams,
+        unreviewed,
+        unreviewed_total,
         failed,
         slowest,
         quality,

@@ -224,6 +224,8 @@ pub fn document(r: &Report) -> Vec<Block> {
         });
     }
 
+    doc.extend(super::governance::blocks(r));
+
     doc.push(Block::Heading("Data quality".into()));
     doc.push(Block::List(r.quality.clone()));
     doc

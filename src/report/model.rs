@@ -14,6 +14,8 @@ pub enum Kind {
     Duration,
     /// A ratio, shown as a percentage; changes are in percentage points.
     Rate,
+    /// A number of things.
+    Count,
 }
 
 impl Kind {
@@ -21,7 +23,8 @@ impl Kind {
     pub fn of(unit: crate::metrics::catalogue::Unit) -> Kind {
         use crate::metrics::catalogue::Unit;
         match unit {
-            Unit::PerDay | Unit::Count => Kind::Frequency,
+            Unit::PerDay => Kind::Frequency,
+            Unit::Count => Kind::Count,
             Unit::Seconds => Kind::Duration,
             Unit::Ratio => Kind::Rate,
         }
@@ -34,6 +37,7 @@ impl Kind {
         };
         match self {
             Kind::Frequency => format!("{v:.2}/day"),
+            Kind::Count => format!("{v:.0}"),
             Kind::Rate => format!("{:.1}%", v * 100.0),
             Kind::Duration => {
                 let hours = v / 3600.0;
@@ -128,6 +132,24 @@ pub struct SlowChange {
     pub deployment_id: String,
 }
 
+/// A change that reached production without a second pair of eyes
+/// (docs/metrics.md section 8).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreviewedChange {
+    /// Its page on the forge, when the repository was synced from one.
+    pub change_url: Option<String>,
+    pub repo: String,
+    pub number: i64,
+    pub title: String,
+    pub author: String,
+    pub merged_at: Timestamp,
+    /// The first production deployment that shipped it.
+    pub deployment_id: String,
+    pub deployed_at: Timestamp,
+    /// Why it is not four-eyes.
+    pub reason: String,
+}
+
 /// A chart of the organisation's last weeks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
@@ -186,6 +208,16 @@ pub struct Report {
     pub slowest: Vec<SlowChange>,
     pub quality: Vec<String>,
     pub charts: Vec<Chart>,
+    /// Release governance: every governance metric of the organisation.
+    pub governance: Vec<super::governance::GovernanceMetric>,
+    /// Column titles of [`super::governance::GovernanceTeam::cells`].
+    pub governance_metrics: Vec<String>,
+    pub governance_teams: Vec<super::governance::GovernanceTeam>,
+    /// The week's production changes without a second pair of eyes, newest
+    /// first (at most [`super::governance::UNREVIEWED_SHOWN`]).
+    pub unreviewed: Vec<UnreviewedChange>,
+    /// How many there are in all.
+    pub unreviewed_total: u64,
 }
 
 #[cfg(test)]
@@ -204,5 +236,7 @@ mod tests {
         assert_eq!(Kind::Rate.change(Some(0.2), Some(0.1)), "+10.0 pp");
         assert_eq!(Kind::Duration.change(Some(150.0), Some(100.0)), "+50%");
         assert_eq!(Kind::Frequency.change(Some(1.0), Some(0.0)), "–");
+        assert_eq!(Kind::Count.value(Some(12.0)), "12");
+        assert_eq!(Kind::Count.change(Some(15.0), Some(12.0)), "+25%");
     }
 }

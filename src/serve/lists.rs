@@ -13,6 +13,11 @@
 //!   `{"rows": [...], "total": N}`, the drill-down lists (queries/dashboard/);
 //!   the slowest changes of forge-synced repositories carry `change_url`
 //!   and `commit_url`.
+//! - `GET /api/v1/changes/unreviewed?...&limit=`: `{"rows": [...], "total":
+//!   N}`, the changes that reached production in the window without a
+//!   second pair of eyes (`queries/report/unreviewed_changes.sql`: repo,
+//!   number, title, author, merged_at, deployment_id, deployed_at, reason),
+//!   newest first, with `change_url` for forge-synced repositories.
 //! - `GET /api/v1/filters`: `{"teams", "services", "repos"}`, what the
 //!   filters offer.
 //! - `GET /api/v1/explain/deployment?id=`: `{"id", "text"}`, the text of
@@ -45,6 +50,7 @@ pub enum List {
     Deployments,
     Incidents,
     SlowestChanges,
+    UnreviewedChanges,
 }
 
 fn list_param(params: &BTreeMap<String, String>, name: &str) -> Vec<String> {
@@ -213,6 +219,7 @@ impl Server {
             List::Deployments => queries::DASHBOARD_DEPLOYMENTS,
             List::Incidents => queries::DASHBOARD_INCIDENTS,
             List::SlowestChanges => queries::SLOWEST_CHANGES,
+            List::UnreviewedChanges => queries::UNREVIEWED_CHANGES,
         };
         let query_params = HashMap::from([
             ("limit", limit.to_string()),
@@ -221,7 +228,7 @@ impl Server {
             ("to", queries::timestamp_literal(opts.to)),
         ]);
         // The forge pages of synced repositories (pull request, commit).
-        let links = if list == List::SlowestChanges {
+        let links = if matches!(list, List::SlowestChanges | List::UnreviewedChanges) {
             crate::store::links::WebLinks::load(&self.warehouse)
         } else {
             Default::default()
@@ -239,7 +246,9 @@ impl Server {
                     };
                     let commit = row["sha"].as_str().map(|sha| link.commit_url(sha));
                     let change = row["number"].as_i64().map(|n| link.change_url(n));
-                    row["commit_url"] = json!(commit);
+                    if list == List::SlowestChanges {
+                        row["commit_url"] = json!(commit);
+                    }
                     row["change_url"] = json!(change);
                 }
                 let total = rows.first().and_then(|r| r["total"].as_u64()).unwrap_or(0);

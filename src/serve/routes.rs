@@ -36,6 +36,7 @@ enum Route {
     Deployments,
     Incidents,
     SlowestChanges,
+    UnreviewedChanges,
     Explain,
     Filters,
     Sql,
@@ -60,7 +61,7 @@ impl Route {
 }
 
 const ROUTES: &str = "/, /metrics, /api/v1/dora/metrics, /api/v1/metrics, /api/v1/deployments, \
-                      /api/v1/incidents, /api/v1/changes/slowest, /api/v1/explain/deployment, /api/v1/filters, /api/v1/sql";
+                      /api/v1/incidents, /api/v1/changes/slowest, /api/v1/changes/unreviewed, /api/v1/explain/deployment, /api/v1/filters, /api/v1/sql";
 
 impl Server {
     fn route(&self, method: &Method, path: &str) -> Option<Route> {
@@ -75,6 +76,7 @@ impl Server {
             (&Method::GET, "/api/v1/deployments") => Route::Deployments,
             (&Method::GET, "/api/v1/incidents") => Route::Incidents,
             (&Method::GET, "/api/v1/changes/slowest") => Route::SlowestChanges,
+            (&Method::GET, "/api/v1/changes/unreviewed") => Route::UnreviewedChanges,
             (&Method::GET, "/api/v1/explain/deployment") => Route::Explain,
             (&Method::GET, "/api/v1/filters") => Route::Filters,
             (&Method::GET | &Method::POST, "/api/v1/sql") => Route::Sql,
@@ -182,6 +184,10 @@ impl Server {
             }
             Route::SlowestChanges => {
                 self.list(super::lists::List::SlowestChanges, params, principal)
+                    .await
+            }
+            Route::UnreviewedChanges => {
+                self.list(super::lists::List::UnreviewedChanges, params, principal)
                     .await
             }
             Route::Explain => self.explain_api(params, principal).await,

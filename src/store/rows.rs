@@ -138,6 +138,34 @@ impl ChangeCommitRow<'_> {
     }
 }
 
+/// One row of `reviews`: a review (or a GitLab approval) of a change.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewRow<'a> {
+    pub repo: &'a str,
+    pub number: i64,
+    /// A bot as `name[bot]`, whatever the source's spelling.
+    pub reviewer: &'a str,
+    /// One of [`super::schema::REVIEW_STATES`].
+    pub state: &'a str,
+    pub submitted_at: Timestamp,
+}
+
+impl ReviewRow<'_> {
+    pub const TABLE: Table = Table::Reviews;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        debug_assert!(super::schema::REVIEW_STATES.contains(&self.state));
+        buffer.push(&[
+            Cell::Text(self.repo),
+            Cell::Int(self.number),
+            Cell::Text(self.reviewer),
+            Cell::Text(self.state),
+            Cell::Time(self.submitted_at.micros()),
+        ]);
+    }
+}
+
 /// One row of `teams`: a service a team owns.
 #[derive(Debug, Clone, Copy)]
 pub struct TeamRow<'a> {

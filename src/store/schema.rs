@@ -13,6 +13,10 @@ pub const TIMESTAMP_TZ: &str = "UTC";
 /// Deployment statuses accepted on import (stored lower-case).
 pub const DEPLOYMENT_STATUSES: [&str; 4] = ["success", "failure", "error", "cancelled"];
 
+/// Review states accepted on import (stored upper-case, as GitHub spells
+/// them; a GitLab approval is `APPROVED`).
+pub const REVIEW_STATES: [&str; 4] = ["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
     Text,
@@ -22,12 +26,16 @@ pub enum ColumnKind {
     TextList,
     /// Text restricted to [`DEPLOYMENT_STATUSES`].
     DeploymentStatus,
+    /// Text restricted to [`REVIEW_STATES`].
+    ReviewState,
 }
 
 impl ColumnKind {
     pub fn data_type(self) -> DataType {
         match self {
-            ColumnKind::Text | ColumnKind::DeploymentStatus => DataType::Utf8,
+            ColumnKind::Text | ColumnKind::DeploymentStatus | ColumnKind::ReviewState => {
+                DataType::Utf8
+            }
             ColumnKind::Integer => DataType::Int64,
             ColumnKind::Timestamp => timestamp_type(),
             ColumnKind::TextList => {
@@ -46,6 +54,9 @@ impl ColumnKind {
             }
             ColumnKind::TextList => "a list: `a;b;c` in CSV, [\"a\",\"b\"] in NDJSON",
             ColumnKind::DeploymentStatus => "one of success, failure, error, cancelled",
+            ColumnKind::ReviewState => {
+                "one of APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED (any case)"
+            }
         }
     }
 }
@@ -128,6 +139,22 @@ const CHANGE_COMMITS: &[ColumnSpec] = &[
     ),
 ];
 
+const REVIEWS: &[ColumnSpec] = &[
+    col("repo", Text, "repository name"),
+    col("number", Integer, "pull/merge request number"),
+    col(
+        "reviewer",
+        Text,
+        "reviewer login; bots as `name[bot]` (GitHub's REST spelling)",
+    ),
+    col(
+        "state",
+        ReviewState,
+        "APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED (an approval later dismissed)",
+    ),
+    col("submitted_at", Timestamp, "submitted (GitLab: approved) at"),
+];
+
 const DEPLOYMENTS: &[ColumnSpec] = &[
     col("id", Text, "deployment id, unique across the warehouse"),
     col("repo", Text, "repository the sha belongs to"),
@@ -179,7 +206,7 @@ const TEAMS: &[ColumnSpec] = &[
     ),
 ];
 
-/// One of the six canonical tables.
+/// One of the canonical tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     Commits,
@@ -189,10 +216,11 @@ pub enum Table {
     Rollbacks,
     Teams,
     ChangeCommits,
+    Reviews,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Commits,
         Table::Changes,
         Table::Deployments,
@@ -200,6 +228,7 @@ impl Table {
         Table::Rollbacks,
         Table::Teams,
         Table::ChangeCommits,
+        Table::Reviews,
     ];
 
     /// Position in [`Table::ALL`].
@@ -216,6 +245,7 @@ impl Table {
             Table::Rollbacks => "rollbacks",
             Table::Teams => "teams",
             Table::ChangeCommits => "change_commits",
+            Table::Reviews => "reviews",
         }
     }
 
@@ -232,10 +262,14 @@ impl Table {
             Table::Rollbacks => ROLLBACKS,
             Table::Teams => TEAMS,
             Table::ChangeCommits => CHANGE_COMMITS,
+            Table::Reviews => REVIEWS,
         }
     }
 
     /// Natural key columns: a row with an existing key replaces the old row.
+    /// A review's state is not in its key: GitHub keeps a dismissed
+    /// review's `submitted_at` and changes its state, so the re-synced row
+    /// replaces the approval it was.
     pub fn key(self) -> &'static [&'static str] {
         match self {
             Table::Commits => &["repo", "sha"],
@@ -243,6 +277,7 @@ impl Table {
             Table::Deployments | Table::Incidents | Table::Rollbacks => &["id"],
             Table::Teams => &["team", "service"],
             Table::ChangeCommits => &["repo", "number", "sha"],
+            Table::Reviews => &["repo", "number", "reviewer", "submitted_at"],
         }
     }
 
@@ -304,6 +339,7 @@ pub fn tables_markdown() -> String {
                 Timestamp => "timestamp (UTC, µs)",
                 TextList => "list of text",
                 DeploymentStatus => "status",
+                ReviewState => "review state",
             };
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",

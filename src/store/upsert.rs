@@ -62,6 +62,19 @@ impl Warehouse {
         self.delete(table, &keys)
     }
 
+    /// Deletes the rows whose natural keys the rows of `batch` (of the
+    /// table's schema) carry, whatever the key's column types. Returns how
+    /// many rows went.
+    pub fn delete_rows_of(&self, table: Table, batch: &RecordBatch) -> Result<usize> {
+        if batch.num_rows() == 0 {
+            return Ok(0);
+        }
+        let keys = KeyColumns::new(table, batch);
+        let hashes: Vec<u64> = (0..batch.num_rows()).map(|r| keys.hash(r)).collect();
+        let exact = || (0..batch.num_rows()).map(|r| keys.exact(r)).collect();
+        Ok(self.commit_change(table, hashes, &exact, None)?.replaced)
+    }
+
     /// Deletes the rows with these natural keys (each key's text parts, in
     /// the table's key order: tables whose keys are all text). Nothing is
     /// written when none of them is stored. Returns how many rows went.

@@ -33,7 +33,7 @@ pub fn github(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
     forge_cmd(ws, mock, &args)
 }
 
-fn gitlab(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
+pub fn gitlab(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
     let mut args = vec!["ingest", "gitlab"];
     args.extend(extra);
     forge_cmd(ws, mock, &args)
@@ -85,6 +85,7 @@ pub fn dump(ws: &Workspace, warehouse: &std::path::Path) -> String {
         ("deployments", "id"),
         ("incidents", "id"),
         ("rollbacks", "id"),
+        ("reviews", "repo, number, reviewer, submitted_at"),
     ] {
         all.push_str(&ws.sql_csv_in(
             warehouse,
@@ -1338,6 +1339,10 @@ fn requests_per_thousand_changes_and_deployments() {
                     mock.route(
                         &format!("{dst}/merge_requests/{i}/notes"),
                         r[&format!("{base}/notes")].clone(),
+                    );
+                    mock.route(
+                        &format!("{dst}/merge_requests/{i}/approvals"),
+                        r[&format!("{base}/approvals")].clone(),
                     );
                     d["iid"] = i.into();
                     d["id"] = (60_000 + i).into();

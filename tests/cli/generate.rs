@@ -152,3 +152,50 @@ fn doralens_now_stops_the_clock_for_default_windows() {
     assert!(String::from_utf8_lossy(&pinned).lines().count() > 1);
     assert_eq!(pinned, explicit);
 }
+
+#[test]
+fn the_synthetic_organisation_has_every_kind_of_review() {
+    let ws = Workspace::new();
+    let mut args = GEN.to_vec();
+    args.push("1");
+    ws.doralens(&args).assert().success();
+    // Each reason a production change can lack a second pair of eyes
+    // occurs, and most changes still have one.
+    let reasons = ws.sql_csv(
+        "SELECT reason, count(*) AS n FROM change_reviews WHERE NOT four_eyes \
+         GROUP BY reason ORDER BY reason",
+    );
+    for reason in [
+        "approved only after the merge",
+        "approved only by a bot",
+        "approved only by its author",
+        "no review",
+        "review dismissed",
+        "reviewed, not approved",
+    ] {
+        // (CSV quotes the one with a comma.)
+        let cell = if reason.contains(',') {
+            format!("\"{reason}\",")
+        } else {
+            format!("{reason},")
+        };
+        assert!(reasons.contains(&cell), "{reason}:\n{reasons}");
+    }
+    let share: f64 = ws
+        .sql_csv("SELECT avg(CASE WHEN four_eyes THEN 1.0 ELSE 0.0 END) AS s FROM change_reviews")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.6..0.95).contains(&share), "four-eyes share {share}");
+    // Every state is generated, and bots review as `*[bot]`.
+    assert_eq!(
+        ws.sql_csv("SELECT DISTINCT state FROM reviews ORDER BY state"),
+        "state\nAPPROVED\nCHANGES_REQUESTED\nCOMMENTED\nDISMISSED\n"
+    );
+    assert_ne!(
+        ws.sql_csv("SELECT count(*) AS n FROM reviews WHERE reviewer LIKE '%[bot]'"),
+        "n\n0\n"
+    );
+}

@@ -210,3 +210,29 @@ fn a_bad_second_file_rejects_the_whole_import() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!ws.warehouse().join("deployments/_manifest.json").exists());
 }
+
+#[test]
+fn bad_review_state() {
+    rejects(
+        "reviews",
+        "reviews.csv",
+        "repo,number,reviewer,state,submitted_at\nr,1,ann,APPROVED,2026-01-02T00:00:00Z\nr,1,bob,LGTM,2026-01-02T01:00:00Z\n",
+        &[
+            "reviews.csv:3: column `state`",
+            "bad review state",
+            "APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_review_key() {
+    // The key is (repo, number, reviewer, submitted_at): the same review
+    // twice in one file, whatever its state, is a mistake.
+    rejects(
+        "reviews",
+        "twice.csv",
+        "repo,number,reviewer,state,submitted_at\nr,1,ann,APPROVED,2026-01-02T00:00:00Z\nr,1,ann,DISMISSED,2026-01-02T01:00:00+01:00\n",
+        &["twice.csv:3", "duplicate key: line 2"],
+    );
+}

@@ -13,9 +13,11 @@ mod conformance;
 mod dashboard_page;
 mod dashboards;
 mod filters;
+mod forge_reviews;
 mod forges;
 mod generate;
 mod git;
+mod governance;
 mod import_errors;
 mod properties;
 mod push;
@@ -47,6 +49,7 @@ mod smoke {
             "incidents",
             "rollbacks",
             "teams",
+            "reviews",
         ] {
             assert!(text.contains(&format!("### `{t}`")), "{t} missing");
         }

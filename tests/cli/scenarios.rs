@@ -29,11 +29,12 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// Every canonical table, in an order that imports cleanly.
-pub const TABLES: [&str; 7] = [
+pub const TABLES: [&str; 8] = [
     "teams",
     "commits",
     "changes",
     "change_commits",
+    "reviews",
     "deployments",
     "incidents",
     "rollbacks",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::store::buffer::{Cell, TableBuffer};
-use crate::store::schema::{ColumnKind, DEPLOYMENT_STATUSES, Table};
+use crate::store::schema::{ColumnKind, DEPLOYMENT_STATUSES, REVIEW_STATES, Table};
 
 /// One cell as a reader found it, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +128,9 @@ impl RowBuilder {
         for &i in &self.key_indices {
             match &parsed[i] {
                 Parsed::Text(Some(s)) => crate::store::keys::push_key_text(&mut key, s),
-                Parsed::Int(Some(v)) => crate::store::keys::push_key_int(&mut key, *v),
+                Parsed::Int(Some(v)) | Parsed::Timestamp(Some(v)) => {
+                    crate::store::keys::push_key_int(&mut key, *v)
+                }
                 _ => crate::store::keys::push_key_text(&mut key, ""),
             }
         }
@@ -216,6 +218,21 @@ impl RowBuilder {
                     ));
                 }
                 Parsed::Text(Some(lower))
+            }
+            ColumnKind::ReviewState => {
+                let upper = text.trim().to_ascii_uppercase();
+                if !REVIEW_STATES.contains(&upper.as_str()) {
+                    return Err(self.error(
+                        line,
+                        spec.name,
+                        format!(
+                            "bad review state {}, expected {}",
+                            quote_cell(text),
+                            spec.kind.expected_form()
+                        ),
+                    ));
+                }
+                Parsed::Text(Some(upper))
             }
             ColumnKind::Integer => match text.trim().parse::<i64>() {
                 Ok(v) => Parsed::Int(Some(v)),

@@ -175,7 +175,7 @@ impl<'a> RepoSync<'a> {
                     Table::Deployments => &mut self.report.deployments,
                     Table::Incidents => &mut self.report.incidents,
                     Table::Rollbacks => &mut self.report.rollbacks,
-                    Table::Teams | Table::ChangeCommits => continue,
+                    Table::Teams | Table::ChangeCommits | Table::Reviews => continue,
                 };
                 *count += rows;
             }
@@ -226,6 +226,60 @@ impl<'a> RepoSync<'a> {
             id.starts_with(&prefix) && !listed.contains(id)
         })?;
         self.delete_incidents(&stale)
+    }
+
+    /// Deletes this repository's stored reviews of the changes in `listed`
+    /// that their listing no longer holds: `listed` is every change read
+    /// whole this run with its (reviewer, submitted at) pairs. A GitLab
+    /// approval revoked, or reset by a push, disappears from the list.
+    pub fn delete_reviews_not_listed(
+        &mut self,
+        listed: &[(i64, Vec<(String, i64)>)],
+    ) -> Result<()> {
+        use datafusion::arrow::array::{AsArray, BooleanArray};
+        use datafusion::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+        if listed.is_empty() {
+            return Ok(());
+        }
+        let keep: HashSet<(i64, &str, i64)> = listed
+            .iter()
+            .flat_map(|(n, rs)| rs.iter().map(move |(who, at)| (*n, who.as_str(), *at)))
+            .collect();
+        let numbers: HashSet<i64> = listed.iter().map(|(n, _)| *n).collect();
+        let _writing = self.ctx.writing.lock().expect("writer poisoned");
+        let gone = tokio::task::block_in_place(|| -> Result<usize> {
+            let stored =
+                self.ctx
+                    .warehouse
+                    .read_table_where(Table::Reviews, None, "repo", &self.repo)?;
+            let mut gone = 0;
+            for batch in stored {
+                let repo = batch.column(0).as_string::<i32>();
+                let number = batch.column(1).as_primitive::<Int64Type>();
+                let reviewer = batch.column(2).as_string::<i32>();
+                let at = batch.column(4).as_primitive::<TimestampMicrosecondType>();
+                let stale: BooleanArray = (0..batch.num_rows())
+                    .map(|r| {
+                        Some(
+                            repo.value(r) == self.repo
+                                && numbers.contains(&number.value(r))
+                                && !keep.contains(&(
+                                    number.value(r),
+                                    reviewer.value(r),
+                                    at.value(r),
+                                )),
+                        )
+                    })
+                    .collect();
+                let stale = datafusion::arrow::compute::filter_record_batch(&batch, &stale)?;
+                gone += self.ctx.warehouse.delete_rows_of(Table::Reviews, &stale)?;
+            }
+            Ok(gone)
+        })?;
+        if gone > 0 {
+            self.progress(format!("reviews: {gone} no longer listed, removed"));
+        }
+        Ok(())
     }
 
     /// Says on stderr which explicit `deployment:` links of incidents name
