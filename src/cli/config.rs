@@ -36,6 +36,8 @@ pub struct Config {
     /// Team → the services it owns.
     #[serde(default)]
     pub teams: BTreeMap<String, Vec<String>>,
+    /// Batch size: excluded paths, the large-change threshold.
+    pub batch: Option<crate::cli::args::BatchSection>,
 }
 
 impl Config {
@@ -150,7 +152,15 @@ production = "production|prod"
 concurrency = 4
 "#;
 
-const STARTER_TAIL: &str = r#"# Repository → service. A repository not listed is its own service.
+const STARTER_TAIL: &str = r#"# Batch size (`metrics`; docs/metrics.md section 8.2): paths whose lines
+# do not count towards a change's size (globs: a file name or a directory
+# anywhere, or with a `/` inside the whole path; this list replaces the
+# default one), and the size over which a change is large.
+[batch]
+# exclude = ["Cargo.lock", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "go.sum", "*.lock", "*.snap", "vendor/", "generated/", "dist/"]
+# large_change_lines = 400
+
+# Repository → service. A repository not listed is its own service.
 [services]
 # "acme/api" = "api"
 # "acme/platform/billing" = "billing"

@@ -1,6 +1,7 @@
 //! The DORA metrics (docs/metrics.md sections 4-6): options, the SQL views of
 //! `queries/`, and the final rows with performance levels.
 
+pub mod batch;
 pub mod benchmark;
 pub mod catalogue;
 pub mod interval;
@@ -68,6 +69,9 @@ pub struct MetricsOptions {
     /// `--team`, `--service`, `--repo`: which deployments and incidents
     /// count (empty: all of them).
     pub scope: scope::Scope,
+    /// Batch size: excluded paths and the large-change threshold
+    /// (docs/metrics.md section 8.2).
+    pub batch: batch::BatchOptions,
 }
 
 impl MetricsOptions {
@@ -87,6 +91,7 @@ impl MetricsOptions {
             include_baseline: false,
             benchmark: Benchmark::load(levels::BenchmarkName::default()).expect("bundled"),
             scope: scope::Scope::default(),
+            batch: batch::BatchOptions::default(),
         }
     }
 
@@ -103,7 +108,7 @@ impl MetricsOptions {
         if self.incident_window < Span::ZERO {
             return Err(Error::usage("--incident-window", "must not be negative"));
         }
-        Ok(())
+        self.batch.validate()
     }
 
     fn params(&self) -> HashMap<&'static str, String> {
@@ -131,6 +136,20 @@ impl MetricsOptions {
             ),
             ("include_baseline", self.include_baseline.to_string()),
             ("rework_labels", labels),
+            // A pattern no path matches stands for an empty list.
+            (
+                "batch_exclude",
+                string_literal(
+                    &self
+                        .batch
+                        .exclude_regex()
+                        .unwrap_or_else(|| "^\\z.".to_string()),
+                ),
+            ),
+            (
+                "large_change_lines",
+                self.batch.large_change_lines.to_string(),
+            ),
         ])
     }
 }

@@ -14,6 +14,8 @@ pub enum Kind {
     Duration,
     /// A ratio, shown as a percentage; changes are in percentage points.
     Rate,
+    /// A plain quantity (lines, changes): `12` or `2.5`.
+    Number,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
             Unit::PerDay | Unit::Count => Kind::Frequency,
             Unit::Seconds => Kind::Duration,
             Unit::Ratio => Kind::Rate,
+            Unit::Number => Kind::Number,
         }
     }
 
@@ -35,6 +38,7 @@ impl Kind {
         match self {
             Kind::Frequency => format!("{v:.2}/day"),
             Kind::Rate => format!("{:.1}%", v * 100.0),
+            Kind::Number => crate::render::table::format_number(v),
             Kind::Duration => {
                 let hours = v / 3600.0;
                 if hours < 1.0 {

@@ -48,7 +48,7 @@ impl TableBuffer {
             .columns()
             .iter()
             .map(|c| match c.kind {
-                ColumnKind::Text | ColumnKind::DeploymentStatus => {
+                ColumnKind::Text | ColumnKind::DeploymentStatus | ColumnKind::ApprovalState => {
                     Column::Text(StringBuilder::new())
                 }
                 ColumnKind::Integer => Column::Int(Int64Builder::new()),

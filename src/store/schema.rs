@@ -13,6 +13,9 @@ pub const TIMESTAMP_TZ: &str = "UTC";
 /// Deployment statuses accepted on import (stored lower-case).
 pub const DEPLOYMENT_STATUSES: [&str; 4] = ["success", "failure", "error", "cancelled"];
 
+/// Deployment approval states accepted on import (stored lower-case).
+pub const APPROVAL_STATES: [&str; 2] = ["approved", "rejected"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
     Text,
@@ -22,12 +25,16 @@ pub enum ColumnKind {
     TextList,
     /// Text restricted to [`DEPLOYMENT_STATUSES`].
     DeploymentStatus,
+    /// Text restricted to [`APPROVAL_STATES`].
+    ApprovalState,
 }
 
 impl ColumnKind {
     pub fn data_type(self) -> DataType {
         match self {
-            ColumnKind::Text | ColumnKind::DeploymentStatus => DataType::Utf8,
+            ColumnKind::Text | ColumnKind::DeploymentStatus | ColumnKind::ApprovalState => {
+                DataType::Utf8
+            }
             ColumnKind::Integer => DataType::Int64,
             ColumnKind::Timestamp => timestamp_type(),
             ColumnKind::TextList => {
@@ -46,6 +53,16 @@ impl ColumnKind {
             }
             ColumnKind::TextList => "a list: `a;b;c` in CSV, [\"a\",\"b\"] in NDJSON",
             ColumnKind::DeploymentStatus => "one of success, failure, error, cancelled",
+            ColumnKind::ApprovalState => "one of approved, rejected",
+        }
+    }
+
+    /// The values a restricted text column accepts (stored lower-case).
+    pub fn allowed(self) -> Option<&'static [&'static str]> {
+        match self {
+            ColumnKind::DeploymentStatus => Some(&DEPLOYMENT_STATUSES),
+            ColumnKind::ApprovalState => Some(&APPROVAL_STATES),
+            _ => None,
         }
     }
 }
@@ -141,6 +158,44 @@ const DEPLOYMENTS: &[ColumnSpec] = &[
     ),
     opt("started_at", Timestamp, "start time"),
     col("finished_at", Timestamp, "finish time; buckets use this"),
+    opt(
+        "triggered_by",
+        Text,
+        "login of the person who started it (GitHub: the deployment's creator or the run's triggering actor; GitLab: the deployment's user); an approval by this person is a self-approval",
+    ),
+];
+
+const DEPLOYMENT_APPROVALS: &[ColumnSpec] = &[
+    col(
+        "deployment_id",
+        Text,
+        "the deployment (`deployments.id`) the decision is about",
+    ),
+    col("approver", Text, "login of the person who decided"),
+    col("state", ApprovalState, "approved or rejected"),
+    opt(
+        "requested_at",
+        Timestamp,
+        "when the deployment started waiting for approval (GitLab: the deployment's creation; null from GitHub, whose API gives no such time)",
+    ),
+    opt(
+        "decided_at",
+        Timestamp,
+        "when the approver decided (GitLab: the approval's created_at; null from GitHub, whose API gives no such time)",
+    ),
+    opt("comment", Text, "the approver's comment"),
+];
+
+const CHANGE_FILES: &[ColumnSpec] = &[
+    col("repo", Text, "repository name"),
+    col("number", Integer, "pull/merge request number"),
+    col(
+        "path",
+        Text,
+        "a file the change touches (its new path when renamed)",
+    ),
+    col("additions", Integer, "lines added to the file"),
+    col("deletions", Integer, "lines deleted from the file"),
 ];
 
 const INCIDENTS: &[ColumnSpec] = &[
@@ -179,7 +234,7 @@ const TEAMS: &[ColumnSpec] = &[
     ),
 ];
 
-/// One of the six canonical tables.
+/// One of the canonical tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     Commits,
@@ -189,10 +244,12 @@ pub enum Table {
     Rollbacks,
     Teams,
     ChangeCommits,
+    DeploymentApprovals,
+    ChangeFiles,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 9] = [
         Table::Commits,
         Table::Changes,
         Table::Deployments,
@@ -200,6 +257,8 @@ impl Table {
         Table::Rollbacks,
         Table::Teams,
         Table::ChangeCommits,
+        Table::DeploymentApprovals,
+        Table::ChangeFiles,
     ];
 
     /// Position in [`Table::ALL`].
@@ -216,6 +275,8 @@ impl Table {
             Table::Rollbacks => "rollbacks",
             Table::Teams => "teams",
             Table::ChangeCommits => "change_commits",
+            Table::DeploymentApprovals => "deployment_approvals",
+            Table::ChangeFiles => "change_files",
         }
     }
 
@@ -232,6 +293,8 @@ impl Table {
             Table::Rollbacks => ROLLBACKS,
             Table::Teams => TEAMS,
             Table::ChangeCommits => CHANGE_COMMITS,
+            Table::DeploymentApprovals => DEPLOYMENT_APPROVALS,
+            Table::ChangeFiles => CHANGE_FILES,
         }
     }
 
@@ -243,6 +306,8 @@ impl Table {
             Table::Deployments | Table::Incidents | Table::Rollbacks => &["id"],
             Table::Teams => &["team", "service"],
             Table::ChangeCommits => &["repo", "number", "sha"],
+            Table::DeploymentApprovals => &["deployment_id", "approver", "state"],
+            Table::ChangeFiles => &["repo", "number", "path"],
         }
     }
 
@@ -304,6 +369,7 @@ pub fn tables_markdown() -> String {
                 Timestamp => "timestamp (UTC, µs)",
                 TextList => "list of text",
                 DeploymentStatus => "status",
+                ApprovalState => "approval state",
             };
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",

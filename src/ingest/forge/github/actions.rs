@@ -246,6 +246,7 @@ impl GitHub {
                         d.status,
                         d.started,
                         d.finished,
+                        None,
                     ),
                 }
             }

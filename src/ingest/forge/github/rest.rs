@@ -342,6 +342,7 @@ impl GitHub {
                     &outcome.state,
                     Some(*created),
                     finished,
+                    None,
                 );
             }
             sync.progress(format!("deployments: {} read", buffer.len()));

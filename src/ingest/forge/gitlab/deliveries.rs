@@ -119,6 +119,7 @@ impl GitLab {
                 status,
                 Some(created),
                 finished,
+                None,
             );
             if buffer.len().is_multiple_of(100) {
                 sync.progress(format!("deployments: {} read", buffer.len()));
@@ -211,6 +212,7 @@ impl GitLab {
                 status,
                 started,
                 finished,
+                None,
             );
         }
         sync.write("pipeline jobs", vec![&mut buffer], |c| {
