@@ -16,6 +16,7 @@ mod filters;
 mod forges;
 mod generate;
 mod git;
+mod governance;
 mod import_errors;
 mod properties;
 mod push;

@@ -398,6 +398,8 @@ impl GitHub {
         let mut changes = TableBuffer::new(Table::Changes);
         let mut commits = TableBuffer::new(Table::Commits);
         let mut members = TableBuffer::new(Table::ChangeCommits);
+        let mut files = TableBuffer::new(Table::ChangeFiles);
+        let governance = sync.options().governance;
         let mut newest = None;
         let (owner, name) = repo.split_once('/').unwrap_or((repo.as_str(), ""));
         let mut after: Option<String> = None;
@@ -488,6 +490,12 @@ impl GitHub {
                     }
                     .push(&mut members);
                 }
+                if governance
+                    && pull.merged_at.is_some()
+                    && let Some(list) = self.pull_files(&repo, pull.number).await?
+                {
+                    super::governance::push_files(&mut files, &repo, pull.number, &list);
+                }
             }
             sync.progress(format!("changes: {} read", changes.len()));
             match next {
@@ -497,7 +505,7 @@ impl GitHub {
         }
         sync.write(
             "changes",
-            vec![&mut commits, &mut changes, &mut members],
+            vec![&mut commits, &mut changes, &mut members, &mut files],
             |c| c.changes = later(c.changes, newest),
         )
     }

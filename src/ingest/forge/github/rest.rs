@@ -101,6 +101,9 @@ pub(super) struct Deployment {
     #[serde(default)]
     pub(super) production_environment: Option<bool>,
     pub(super) created_at: String,
+    /// Who created the deployment (REST reference, "Get a deployment").
+    #[serde(default)]
+    pub(super) creator: Option<User>,
 }
 
 #[derive(Deserialize)]
@@ -342,7 +345,7 @@ impl GitHub {
                     &outcome.state,
                     Some(*created),
                     finished,
-                    None,
+                    d.creator.as_ref().map(|u| u.login.as_str()),
                 );
             }
             sync.progress(format!("deployments: {} read", buffer.len()));
