@@ -33,7 +33,7 @@ pub fn github(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
     forge_cmd(ws, mock, &args)
 }
 
-fn gitlab(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
+pub fn gitlab(ws: &Workspace, mock: &MockForge, extra: &[&str]) -> Command {
     let mut args = vec!["ingest", "gitlab"];
     args.extend(extra);
     forge_cmd(ws, mock, &args)

@@ -37,6 +37,7 @@ use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 
 mod deliveries;
+mod governance;
 mod shapes;
 mod transport;
 
@@ -304,8 +305,12 @@ impl Forge for GitLab {
         let mut changes = TableBuffer::new(Table::Changes);
         let mut commits = TableBuffer::new(Table::Commits);
         let mut members = TableBuffer::new(Table::ChangeCommits);
+        let mut files = TableBuffer::new(Table::ChangeFiles);
         let mut newest = None;
         for (mr, detail) in mrs.iter().zip(details) {
+            if sync.options().governance && mr.merged_at.is_some() {
+                self.push_mr_files(&mut files, &repo, mr.iid).await?;
+            }
             let (first_commit, first_review, mr_commits) = detail?;
             for c in &mr_commits {
                 push_commit(&mut commits, &repo, c)?;
@@ -345,7 +350,7 @@ impl Forge for GitLab {
         }
         sync.write(
             "changes",
-            vec![&mut commits, &mut changes, &mut members],
+            vec![&mut commits, &mut changes, &mut members, &mut files],
             |c| c.changes = later(c.changes, newest),
         )
     }
