@@ -161,6 +161,10 @@ releases_as_deployments = false
 # Finished pipeline jobs whose name matches (default branch, no deployment
 # of their own) are deployments.
 # deploy_workflow = "^release-prod$"
+# Also read production deployments' approvals and each merged merge
+# request's diff sizes (one more request per deployment and per merge
+# request; docs/metrics.md section 8).
+# governance = true
 "#,
 };
 
