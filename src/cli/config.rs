@@ -38,6 +38,8 @@ pub struct Config {
     pub teams: BTreeMap<String, Vec<String>>,
     /// Which reviewers are bots (docs/metrics.md section 8).
     pub bots: Option<BotsSettings>,
+    /// Batch size: excluded paths, the large-change threshold.
+    pub batch: Option<crate::cli::args::BatchSection>,
 }
 
 /// `[bots]`: reviewer logins that are bots, as globs (`*` is any text,
@@ -166,6 +168,14 @@ const STARTER_TAIL: &str = r#"# Reviewer logins that are bots: their approvals n
 # apps are `name[bot]` from every source.
 [bots]
 logins = ["*[bot]"]
+
+# Batch size (`metrics`; docs/metrics.md section 9.2): paths whose lines
+# do not count towards a change's size (globs: a file name or a directory
+# anywhere, or with a `/` inside the whole path; this list replaces the
+# default one), and the size over which a change is large.
+[batch]
+# exclude = ["Cargo.lock", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "go.sum", "*.lock", "*.snap", "vendor/", "generated/", "dist/"]
+# large_change_lines = 400
 
 # Repository → service. A repository not listed is its own service.
 [services]

@@ -30,6 +30,9 @@ pub enum Unit {
     Seconds,
     /// A fraction in [0, 1].
     Ratio,
+    /// A quantile of a per-item quantity (changes per deployment, lines per
+    /// change): possibly fractional, and unknown with no item.
+    Number,
 }
 
 impl Unit {
@@ -38,7 +41,7 @@ impl Unit {
         use datafusion::arrow::datatypes::DataType;
         match self {
             Unit::Count => (DataType::Int64, false),
-            Unit::PerDay | Unit::Seconds | Unit::Ratio => (DataType::Float64, true),
+            Unit::PerDay | Unit::Seconds | Unit::Ratio | Unit::Number => (DataType::Float64, true),
         }
     }
 }
@@ -188,9 +191,11 @@ const RT: QueryFile = query_file!("recovery_time.sql");
 const TTR: QueryFile = query_file!("time_to_restore.sql");
 const RW: QueryFile = query_file!("rework_rate.sql");
 const FOUR_EYES: QueryFile = query_file!("four_eyes.sql");
+const AP: QueryFile = query_file!("deployment_approvals.sql");
+const BS: QueryFile = query_file!("batch_size.sql");
 
 /// Every metric column, in output order.
-pub const METRICS: [Metric; 25] = [
+pub const METRICS: [Metric; 39] = [
     Metric {
         openmetrics: om(
             "doralens_deployments",
@@ -558,6 +563,206 @@ pub const METRICS: [Metric; 25] = [
             "Approval p90",
             Unit::Seconds,
             FOUR_EYES,
+        )
+    },
+    // Release governance: deployment approvals (docs/metrics.md 8.1).
+    Metric {
+        part: Part::Governance,
+        openmetrics: om(
+            "doralens_approved_deployments",
+            "Production deployments approved by someone other than who triggered them",
+        ),
+        ..metric(
+            "approved_deployments",
+            "Deployments approved by another person",
+            "Approved",
+            Unit::Count,
+            AP,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(true),
+        openmetrics: om(
+            "doralens_deployment_approval_ratio",
+            "Approved production deployments / production deployments",
+        ),
+        ..metric(
+            "deployment_approval_share",
+            "Share of deployments approved by another person",
+            "Approved share",
+            Unit::Ratio,
+            AP,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        openmetrics: om(
+            "doralens_self_approved_deployments",
+            "Production deployments approved only by who triggered them",
+        ),
+        ..metric(
+            "self_approved_deployments",
+            "Deployments approved only by their triggerer",
+            "Self-approved",
+            Unit::Count,
+            AP,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        interval: Some(("approval_wait_p50_low_s", "approval_wait_p50_high_s")),
+        openmetrics: om(
+            "doralens_approval_wait_p50_seconds",
+            "Median wait of a production deployment for its approval",
+        ),
+        ..metric(
+            "approval_wait_p50_s",
+            "Approval wait (median)",
+            "Approval p50",
+            Unit::Seconds,
+            AP,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_approval_wait_p90_seconds",
+            "90th percentile wait of a production deployment for its approval",
+        ),
+        ..metric(
+            "approval_wait_p90_s",
+            "Approval wait (90th percentile)",
+            "Approval p90",
+            Unit::Seconds,
+            AP,
+        )
+    },
+    // Release governance: batch size (docs/metrics.md 8.2).
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_changes_per_deployment_p50",
+            "Median merged changes a production deployment shipped",
+        ),
+        ..metric(
+            "changes_per_deployment_p50",
+            "Changes per deployment (median)",
+            "Chg/deploy p50",
+            Unit::Number,
+            BS,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_changes_per_deployment_p90",
+            "90th percentile of merged changes a production deployment shipped",
+        ),
+        ..metric(
+            "changes_per_deployment_p90",
+            "Changes per deployment (90th percentile)",
+            "Chg/deploy p90",
+            Unit::Number,
+            BS,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_commits_per_deployment_p50",
+            "Median commits a production deployment shipped",
+        ),
+        ..metric(
+            "commits_per_deployment_p50",
+            "Commits per deployment (median)",
+            "Cmt/deploy p50",
+            Unit::Number,
+            BS,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_commits_per_deployment_p90",
+            "90th percentile of commits a production deployment shipped",
+        ),
+        ..metric(
+            "commits_per_deployment_p90",
+            "Commits per deployment (90th percentile)",
+            "Cmt/deploy p90",
+            Unit::Number,
+            BS,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        openmetrics: om("doralens_sized_changes", "Shipped changes with line counts"),
+        ..metric(
+            "sized_changes",
+            "Shipped changes with line counts",
+            "Sized changes",
+            Unit::Count,
+            BS,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_change_lines_p50",
+            "Median lines changed per shipped change (exclusions left out)",
+        ),
+        ..metric(
+            "change_lines_p50",
+            "Lines per change (median)",
+            "Lines p50",
+            Unit::Number,
+            BS,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_change_lines_p90",
+            "90th percentile of lines changed per shipped change",
+        ),
+        ..metric(
+            "change_lines_p90",
+            "Lines per change (90th percentile)",
+            "Lines p90",
+            Unit::Number,
+            BS,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        openmetrics: om(
+            "doralens_large_changes",
+            "Shipped changes over the large-change threshold",
+        ),
+        ..metric("large_changes", "Large changes", "Large", Unit::Count, BS)
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_large_change_ratio",
+            "Large changes / shipped changes with line counts",
+        ),
+        ..metric(
+            "large_change_share",
+            "Share of large changes",
+            "Large share",
+            Unit::Ratio,
+            BS,
         )
     },
 ];

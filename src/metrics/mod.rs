@@ -1,6 +1,7 @@
 //! The DORA metrics (docs/metrics.md sections 4-6): options, the SQL views of
 //! `queries/`, and the final rows with performance levels.
 
+pub mod batch;
 pub mod benchmark;
 pub mod bots;
 pub mod catalogue;
@@ -72,6 +73,9 @@ pub struct MetricsOptions {
     pub scope: scope::Scope,
     /// Which reviewers are bots (`[bots] logins`, `--bot-logins`).
     pub bots: bots::BotRule,
+    /// Batch size: excluded paths and the large-change threshold
+    /// (docs/metrics.md section 9.2).
+    pub batch: batch::BatchOptions,
 }
 
 impl MetricsOptions {
@@ -92,6 +96,7 @@ impl MetricsOptions {
             benchmark: Benchmark::load(levels::BenchmarkName::default()).expect("bundled"),
             scope: scope::Scope::default(),
             bots: bots::BotRule::default(),
+            batch: batch::BatchOptions::default(),
         }
     }
 
@@ -108,7 +113,7 @@ impl MetricsOptions {
         if self.incident_window < Span::ZERO {
             return Err(Error::usage("--incident-window", "must not be negative"));
         }
-        Ok(())
+        self.batch.validate()
     }
 
     fn params(&self) -> HashMap<&'static str, String> {
@@ -136,6 +141,20 @@ impl MetricsOptions {
             ),
             ("include_baseline", self.include_baseline.to_string()),
             ("rework_labels", labels),
+            // A pattern no path matches stands for an empty list.
+            (
+                "batch_exclude",
+                string_literal(
+                    &self
+                        .batch
+                        .exclude_regex()
+                        .unwrap_or_else(|| "^\\z.".to_string()),
+                ),
+            ),
+            (
+                "large_change_lines",
+                self.batch.large_change_lines.to_string(),
+            ),
         ]);
         params.extend(self.bots.params());
         params

@@ -16,6 +16,8 @@ pub enum Kind {
     Rate,
     /// A number of things.
     Count,
+    /// A plain quantity (lines, changes): `12` or `2.5`.
+    Number,
 }
 
 impl Kind {
@@ -27,6 +29,7 @@ impl Kind {
             Unit::Count => Kind::Count,
             Unit::Seconds => Kind::Duration,
             Unit::Ratio => Kind::Rate,
+            Unit::Number => Kind::Number,
         }
     }
 
@@ -39,6 +42,7 @@ impl Kind {
             Kind::Frequency => format!("{v:.2}/day"),
             Kind::Count => format!("{v:.0}"),
             Kind::Rate => format!("{:.1}%", v * 100.0),
+            Kind::Number => crate::render::table::format_number(v),
             Kind::Duration => {
                 let hours = v / 3600.0;
                 if hours < 1.0 {

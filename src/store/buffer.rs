@@ -48,7 +48,10 @@ impl TableBuffer {
             .columns()
             .iter()
             .map(|c| match c.kind {
-                ColumnKind::Text | ColumnKind::DeploymentStatus | ColumnKind::ReviewState => {
+                ColumnKind::Text
+                | ColumnKind::DeploymentStatus
+                | ColumnKind::ReviewState
+                | ColumnKind::ApprovalState => {
                     Column::Text(StringBuilder::new())
                 }
                 ColumnKind::Integer => Column::Int(Int64Builder::new()),

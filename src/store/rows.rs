@@ -36,6 +36,61 @@ pub struct DeploymentRow {
     pub status: String,
     pub started_at: Option<Timestamp>,
     pub finished_at: Timestamp,
+    /// Who started it, when the source says (compared with approvers).
+    pub triggered_by: Option<String>,
+}
+
+/// One row of `deployment_approvals`: one person's decision on a deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApprovalRow {
+    pub deployment_id: String,
+    pub approver: String,
+    /// approved or rejected.
+    pub state: &'static str,
+    pub requested_at: Option<Timestamp>,
+    pub decided_at: Option<Timestamp>,
+    pub comment: Option<String>,
+}
+
+impl ApprovalRow {
+    pub const TABLE: Table = Table::DeploymentApprovals;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.deployment_id),
+            Cell::Text(&self.approver),
+            Cell::Text(self.state),
+            time(self.requested_at),
+            time(self.decided_at),
+            self.comment.as_deref().into(),
+        ]);
+    }
+}
+
+/// One row of `change_files`: the lines one change adds and deletes in a file.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeFileRow<'a> {
+    pub repo: &'a str,
+    pub number: i64,
+    pub path: &'a str,
+    pub additions: i64,
+    pub deletions: i64,
+}
+
+impl ChangeFileRow<'_> {
+    pub const TABLE: Table = Table::ChangeFiles;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(self.repo),
+            Cell::Int(self.number),
+            Cell::Text(self.path),
+            Cell::Int(self.additions),
+            Cell::Int(self.deletions),
+        ]);
+    }
 }
 
 /// One row of `rollbacks`.
@@ -233,6 +288,7 @@ impl DeploymentRow {
             Cell::Text(&self.status),
             time(self.started_at),
             Cell::Time(self.finished_at.micros()),
+            self.triggered_by.as_deref().into(),
         ]);
     }
 }
@@ -284,6 +340,7 @@ mod tests {
             status: "success".into(),
             started_at: None,
             finished_at: t,
+            triggered_by: None,
         }
         .push(&mut deployments);
         let batch = deployments.finish().unwrap();

@@ -16,6 +16,8 @@ pub const DEPLOYMENT_STATUSES: [&str; 4] = ["success", "failure", "error", "canc
 /// Review states accepted on import (stored upper-case, as GitHub spells
 /// them; a GitLab approval is `APPROVED`).
 pub const REVIEW_STATES: [&str; 4] = ["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"];
+/// Deployment approval states accepted on import (stored lower-case).
+pub const APPROVAL_STATES: [&str; 2] = ["approved", "rejected"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -28,12 +30,17 @@ pub enum ColumnKind {
     DeploymentStatus,
     /// Text restricted to [`REVIEW_STATES`].
     ReviewState,
+    /// Text restricted to [`APPROVAL_STATES`].
+    ApprovalState,
 }
 
 impl ColumnKind {
     pub fn data_type(self) -> DataType {
         match self {
-            ColumnKind::Text | ColumnKind::DeploymentStatus | ColumnKind::ReviewState => {
+            ColumnKind::Text
+            | ColumnKind::DeploymentStatus
+            | ColumnKind::ReviewState
+            | ColumnKind::ApprovalState => {
                 DataType::Utf8
             }
             ColumnKind::Integer => DataType::Int64,
@@ -57,6 +64,16 @@ impl ColumnKind {
             ColumnKind::ReviewState => {
                 "one of APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED (any case)"
             }
+            ColumnKind::ApprovalState => "one of approved, rejected",
+        }
+    }
+
+    /// The values a restricted text column accepts (stored lower-case).
+    pub fn allowed(self) -> Option<&'static [&'static str]> {
+        match self {
+            ColumnKind::DeploymentStatus => Some(&DEPLOYMENT_STATUSES),
+            ColumnKind::ApprovalState => Some(&APPROVAL_STATES),
+            _ => None,
         }
     }
 }
@@ -168,6 +185,44 @@ const DEPLOYMENTS: &[ColumnSpec] = &[
     ),
     opt("started_at", Timestamp, "start time"),
     col("finished_at", Timestamp, "finish time; buckets use this"),
+    opt(
+        "triggered_by",
+        Text,
+        "login of the person who started it (GitHub: the deployment's creator or the run's triggering actor; GitLab: the deployment's user); an approval by this person is a self-approval",
+    ),
+];
+
+const DEPLOYMENT_APPROVALS: &[ColumnSpec] = &[
+    col(
+        "deployment_id",
+        Text,
+        "the deployment (`deployments.id`) the decision is about",
+    ),
+    col("approver", Text, "login of the person who decided"),
+    col("state", ApprovalState, "approved or rejected"),
+    opt(
+        "requested_at",
+        Timestamp,
+        "when the deployment started waiting for approval (GitLab: the deployment's creation; null from GitHub, whose API gives no such time)",
+    ),
+    opt(
+        "decided_at",
+        Timestamp,
+        "when the approver decided (GitLab: the approval's created_at; null from GitHub, whose API gives no such time)",
+    ),
+    opt("comment", Text, "the approver's comment"),
+];
+
+const CHANGE_FILES: &[ColumnSpec] = &[
+    col("repo", Text, "repository name"),
+    col("number", Integer, "pull/merge request number"),
+    col(
+        "path",
+        Text,
+        "a file the change touches (its new path when renamed)",
+    ),
+    col("additions", Integer, "lines added to the file"),
+    col("deletions", Integer, "lines deleted from the file"),
 ];
 
 const INCIDENTS: &[ColumnSpec] = &[
@@ -217,10 +272,12 @@ pub enum Table {
     Teams,
     ChangeCommits,
     Reviews,
+    DeploymentApprovals,
+    ChangeFiles,
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 10] = [
         Table::Commits,
         Table::Changes,
         Table::Deployments,
@@ -229,6 +286,8 @@ impl Table {
         Table::Teams,
         Table::ChangeCommits,
         Table::Reviews,
+        Table::DeploymentApprovals,
+        Table::ChangeFiles,
     ];
 
     /// Position in [`Table::ALL`].
@@ -246,6 +305,8 @@ impl Table {
             Table::Teams => "teams",
             Table::ChangeCommits => "change_commits",
             Table::Reviews => "reviews",
+            Table::DeploymentApprovals => "deployment_approvals",
+            Table::ChangeFiles => "change_files",
         }
     }
 
@@ -263,6 +324,8 @@ impl Table {
             Table::Teams => TEAMS,
             Table::ChangeCommits => CHANGE_COMMITS,
             Table::Reviews => REVIEWS,
+            Table::DeploymentApprovals => DEPLOYMENT_APPROVALS,
+            Table::ChangeFiles => CHANGE_FILES,
         }
     }
 
@@ -278,6 +341,8 @@ impl Table {
             Table::Teams => &["team", "service"],
             Table::ChangeCommits => &["repo", "number", "sha"],
             Table::Reviews => &["repo", "number", "reviewer", "submitted_at"],
+            Table::DeploymentApprovals => &["deployment_id", "approver", "state"],
+            Table::ChangeFiles => &["repo", "number", "path"],
         }
     }
 
@@ -340,6 +405,7 @@ pub fn tables_markdown() -> String {
                 TextList => "list of text",
                 DeploymentStatus => "status",
                 ReviewState => "review state",
+                ApprovalState => "approval state",
             };
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",

@@ -103,6 +103,30 @@ fn bad_status() {
 }
 
 #[test]
+fn bad_approval_state() {
+    rejects(
+        "deployment_approvals",
+        "approvals.csv",
+        "deployment_id,approver,state\nd1,ann,approved\nd1,bob,maybe\n",
+        &[
+            "approvals.csv:3: column `state`",
+            "bad state `maybe`",
+            "approved, rejected",
+        ],
+    );
+}
+
+#[test]
+fn bad_line_count() {
+    rejects(
+        "change_files",
+        "files.csv",
+        "repo,number,path,additions,deletions\nr,1,a.rs,x,1\n",
+        &["files.csv:2: column `additions`", "`x`", "whole number"],
+    );
+}
+
+#[test]
 fn duplicate_key_within_a_file() {
     rejects(
         "deployments",

@@ -17,6 +17,7 @@ mod forge_reviews;
 mod forges;
 mod generate;
 mod git;
+mod forge_governance;
 mod governance;
 mod import_errors;
 mod properties;

@@ -29,7 +29,7 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// Every canonical table, in an order that imports cleanly.
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 10] = [
     "teams",
     "commits",
     "changes",
@@ -38,6 +38,8 @@ pub const TABLES: [&str; 8] = [
     "deployments",
     "incidents",
     "rollbacks",
+    "deployment_approvals",
+    "change_files",
 ];
 
 /// Imports every table file of a scenario into the workspace's warehouse.

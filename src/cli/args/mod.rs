@@ -14,9 +14,11 @@ use crate::render::metric_chart::ChartKind;
 
 use super::choices::{charted_metric, choice};
 
+mod batch;
 mod serve;
 mod shared;
 
+pub use batch::*;
 pub use serve::*;
 pub use shared::*;
 
@@ -258,6 +260,7 @@ pub struct MetricsArgs {
     pub include_baseline: bool,
     #[command(flatten)]
     pub bots: BotsArg,
+    pub batch: BatchArgs,
     /// Instead of the metrics: each merged change's lead time in four
     /// parts (coding, pickup, review, deploy), p50/p90 per group and bucket
     #[arg(long)]

@@ -40,6 +40,7 @@ pub fn options(args: &MetricsArgs) -> Result<MetricsOptions> {
     opts.rework_labels = crate::cli::args::rework_labels(&args.rework_labels);
     opts.include_baseline = args.include_baseline;
     opts.bots = args.bots.rule()?;
+    opts.batch = args.batch.options()?;
     opts.validate()?;
     Ok(opts)
 }

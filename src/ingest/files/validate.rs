@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::store::buffer::{Cell, TableBuffer};
-use crate::store::schema::{ColumnKind, DEPLOYMENT_STATUSES, REVIEW_STATES, Table};
+use crate::store::schema::{ColumnKind, REVIEW_STATES, Table};
 
 /// One cell as a reader found it, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,14 +204,20 @@ impl RowBuilder {
         };
         Ok(match spec.kind {
             ColumnKind::Text => Parsed::Text(Some(text.to_string())),
-            ColumnKind::DeploymentStatus => {
+            ColumnKind::DeploymentStatus | ColumnKind::ApprovalState => {
+                let allowed = spec.kind.allowed().unwrap_or_default();
                 let lower = text.trim().to_ascii_lowercase();
-                if !DEPLOYMENT_STATUSES.contains(&lower.as_str()) {
+                if !allowed.contains(&lower.as_str()) {
                     return Err(self.error(
                         line,
                         spec.name,
                         format!(
-                            "bad status {}, expected {}",
+                            "bad {} {}, expected {}",
+                            if spec.kind == ColumnKind::ApprovalState {
+                                "state"
+                            } else {
+                                "status"
+                            },
                             quote_cell(text),
                             spec.kind.expected_form()
                         ),

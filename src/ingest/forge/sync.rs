@@ -175,7 +175,11 @@ impl<'a> RepoSync<'a> {
                     Table::Deployments => &mut self.report.deployments,
                     Table::Incidents => &mut self.report.incidents,
                     Table::Rollbacks => &mut self.report.rollbacks,
-                    Table::Teams | Table::ChangeCommits | Table::Reviews => continue,
+                    Table::Teams
+                    | Table::ChangeCommits
+                    | Table::Reviews
+                    | Table::DeploymentApprovals
+                    | Table::ChangeFiles => continue,
                 };
                 *count += rows;
             }

@@ -7,7 +7,7 @@ use crate::base::time::{MICROS_PER_DAY, Timestamp};
 use crate::error::Result;
 use crate::store::rows::{ChangeCommitRow, ChangeRow, CommitRow, ReviewRow};
 
-const PEOPLE: [&str; 16] = [
+pub(super) const PEOPLE: [&str; 16] = [
     "ada",
     "grace",
     "linus",
@@ -313,6 +313,7 @@ pub(super) fn generate_history(
             },
         )?;
         counts.changes += 1;
+        super::governance::push_change_files(config.seed, repo, number, pace, buf, sink)?;
         // The commits the change lists, as a forge sync stores them (for a
         // squash, commits that never reach main).
         for (sha, _) in &branch_shas {

@@ -11,11 +11,15 @@
 //! only by service and time, or not at all; one outage often opens a few
 //! overlapping incidents with the same link; a few incidents follow no
 //! deployment at all) and some are rolled back by
-//! redeploying the previous sha. Each team has a "pace" so the teams land
+//! redeploying the previous sha. Production deployments are approved,
+//! mostly by someone other than who triggered them, and changes carry
+//! their files' line counts (`governance.rs`, on random streams of their
+//! own). Each team has a "pace" so the teams land
 //! in different performance levels. The same seed and options always give
 //! the same rows.
 
 mod deliveries;
+mod governance;
 mod history;
 mod org;
 mod rng;
@@ -28,8 +32,8 @@ use crate::base::time::MICROS_PER_DAY;
 use crate::error::Result;
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{
-    ChangeCommitRow, ChangeRow, CommitRow, DeploymentRow, IncidentRow, ReviewRow, RollbackRow,
-    TeamRow,
+    ApprovalRow, ChangeCommitRow, ChangeFileRow, ChangeRow, CommitRow, DeploymentRow, IncidentRow,
+    ReviewRow, RollbackRow, TeamRow,
 };
 use crate::store::schema::Table;
 
@@ -108,7 +112,9 @@ typed_rows!(
     IncidentRow,
     RollbackRow,
     TeamRow<'_>,
-    ReviewRow<'_>
+    ReviewRow<'_>,
+    ApprovalRow,
+    ChangeFileRow<'_>
 );
 
 struct Buffers {

@@ -410,6 +410,8 @@ impl GitHub {
         let mut commits = TableBuffer::new(Table::Commits);
         let mut members = TableBuffer::new(Table::ChangeCommits);
         let mut review_rows = TableBuffer::new(Table::Reviews);
+        let mut files = TableBuffer::new(Table::ChangeFiles);
+        let governance = sync.options().governance;
         let mut newest = None;
         let (owner, name) = repo.split_once('/').unwrap_or((repo.as_str(), ""));
         let mut after: Option<String> = None;
@@ -510,6 +512,12 @@ impl GitHub {
                     }
                     .push(&mut members);
                 }
+                if governance
+                    && pull.merged_at.is_some()
+                    && let Some(list) = self.pull_files(&repo, pull.number).await?
+                {
+                    super::governance::push_files(&mut files, &repo, pull.number, &list);
+                }
             }
             sync.progress(format!("changes: {} read", changes.len()));
             match next {
@@ -519,7 +527,7 @@ impl GitHub {
         }
         sync.write(
             "changes",
-            vec![&mut commits, &mut changes, &mut members, &mut review_rows],
+            vec![&mut commits, &mut changes, &mut members, &mut review_rows, &mut files],
             |c| c.changes = later(c.changes, newest),
         )
     }

@@ -103,6 +103,9 @@ pub(super) struct Deployment {
     #[serde(default)]
     pub(super) production_environment: Option<bool>,
     pub(super) created_at: String,
+    /// Who created the deployment (REST reference, "Get a deployment").
+    #[serde(default)]
+    pub(super) creator: Option<User>,
 }
 
 #[derive(Deserialize)]
@@ -347,6 +350,7 @@ impl GitHub {
                     &outcome.state,
                     Some(*created),
                     finished,
+                    d.creator.as_ref().map(|u| u.login.as_str()),
                 );
             }
             sync.progress(format!("deployments: {} read", buffer.len()));

@@ -37,6 +37,7 @@ use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 
 mod deliveries;
+mod governance;
 mod shapes;
 mod transport;
 
@@ -326,11 +327,15 @@ impl Forge for GitLab {
         let mut commits = TableBuffer::new(Table::Commits);
         let mut members = TableBuffer::new(Table::ChangeCommits);
         let mut reviews = TableBuffer::new(Table::Reviews);
+        let mut files = TableBuffer::new(Table::ChangeFiles);
         let mut newest = None;
         // Each merge request read has its approvals read whole: a stored
         // approval it no longer lists was revoked (or reset by a push).
         let mut current: Vec<(i64, Vec<(String, i64)>)> = Vec::new();
         for (mr, detail) in mrs.iter().zip(details) {
+            if sync.options().governance && mr.merged_at.is_some() {
+                self.push_mr_files(&mut files, &repo, mr.iid).await?;
+            }
             let (first_commit, first_review, mr_commits, approvals) = detail?;
             for (reviewer, at) in &approvals {
                 crate::store::rows::ReviewRow {
@@ -382,7 +387,7 @@ impl Forge for GitLab {
         sync.delete_reviews_not_listed(&current)?;
         sync.write(
             "changes",
-            vec![&mut commits, &mut changes, &mut members, &mut reviews],
+            vec![&mut commits, &mut changes, &mut members, &mut reviews, &mut files],
             |c| c.changes = later(c.changes, newest),
         )
     }

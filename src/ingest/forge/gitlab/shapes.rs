@@ -137,7 +137,12 @@ pub(super) struct JobCommit {
 
 #[derive(Deserialize)]
 pub(super) struct Deployment {
+    /// The global id, for "Get a specific deployment".
+    pub(super) id: u64,
     pub(super) iid: i64,
+    /// Who started it.
+    #[serde(default)]
+    pub(super) user: Option<UserRef>,
     pub(super) sha: String,
     pub(super) created_at: String,
     pub(super) updated_at: String,
