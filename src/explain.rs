@@ -19,6 +19,9 @@ use crate::base::time::{Span, Timestamp};
 use crate::engine::{Engine, queries};
 use crate::error::{Error, Result};
 use crate::metrics::{self, MetricsOptions};
+use crate::store::schema::Table;
+
+mod provenance;
 
 /// An explain file's statements, checked to be `expected` many. The first
 /// needs no metric views and runs alone (its answer chooses the window the
@@ -82,8 +85,15 @@ fn not_found(what: &str, id: &str) -> Error {
     )
 }
 
-/// The explanation of one deployment, as text.
+/// The explanation of one deployment, as text, ending with where its row
+/// came from.
 pub async fn deployment(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
+    let mut out = deployment_reasons(engine, base, id).await?;
+    out.push_str(&provenance::section(engine, Table::Deployments, &[id]).await?);
+    Ok(out)
+}
+
+async fn deployment_reasons(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
     let file = &queries::EXPLAIN_DEPLOYMENT;
     let statements = statement_list(file, id, 6)?;
     // The deployment first: the views are registered for a window holding
@@ -208,8 +218,15 @@ pub async fn deployment(engine: &Engine, base: &MetricsOptions, id: &str) -> Res
     Ok(out)
 }
 
-/// The explanation of one incident, as text.
+/// The explanation of one incident, as text, ending with where its row
+/// came from.
 pub async fn incident(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
+    let mut out = incident_links(engine, base, id).await?;
+    out.push_str(&provenance::section(engine, Table::Incidents, &[id]).await?);
+    Ok(out)
+}
+
+async fn incident_links(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
     let file = &queries::EXPLAIN_INCIDENT;
     let statements = statement_list(file, id, 4)?;
     let batches = engine.bundled_statement(file, &statements[0]).await?.1;
@@ -315,5 +332,63 @@ pub async fn incident(engine: &Engine, base: &MetricsOptions, id: &str) -> Resul
         }
     };
     let _ = writeln!(out, "Counts against no deployment: {why}.");
+    Ok(out)
+}
+
+/// The explanation of one change (`repo`, `number`): its row, the commits
+/// it holds, and where each came from.
+pub async fn change(engine: &Engine, repo: &str, number: &str) -> Result<String> {
+    use queries::string_literal as lit;
+    let batches = engine
+        .sql(&format!(
+            "SELECT title, author, created_at, merged_at, base_branch, merge_sha FROM changes \
+             WHERE repo = {} AND CAST(number AS VARCHAR) = {}",
+            lit(repo),
+            lit(number)
+        ))
+        .await?
+        .1;
+    let Some(c) = rows(&batches).into_iter().next() else {
+        return Err(Error::usage(
+            "<number>",
+            format!(
+                "no change {repo}#{number} in the warehouse; list them with \
+                 `doralens sql \"SELECT repo, number FROM changes\"`"
+            ),
+        ));
+    };
+    let mut out = String::new();
+    let merged = if c["merged_at"].is_empty() {
+        "not merged".to_string()
+    } else {
+        format!(
+            "merged {} into {} as {}",
+            c["merged_at"], c["base_branch"], c["merge_sha"]
+        )
+    };
+    let _ = writeln!(
+        out,
+        "change {repo}#{number}: {}\nby {}, opened {}, {merged}",
+        c["title"], c["author"], c["created_at"]
+    );
+    out.push_str(&provenance::section(engine, Table::Changes, &[repo, number]).await?);
+    let commits = engine
+        .sql(&format!(
+            "SELECT sha FROM change_commits WHERE repo = {} AND CAST(number AS VARCHAR) = {} \
+             ORDER BY sha",
+            lit(repo),
+            lit(number)
+        ))
+        .await?
+        .1;
+    let commits = rows(&commits);
+    let _ = writeln!(out, "Holds {} commit(s):", commits.len());
+    for c in &commits {
+        let _ = writeln!(out, "  {}", c["sha"]);
+        let section = provenance::section(engine, Table::Commits, &[repo, &c["sha"]]).await?;
+        for line in section.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     Ok(out)
 }

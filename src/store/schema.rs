@@ -452,3 +452,49 @@ fn columns_markdown(out: &mut String, columns: &[ColumnSpec]) {
     }
     out.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README's "The canonical tables" lists every table, and names every
+    /// provenance column, as `doralens tables` does.
+    #[test]
+    fn readme_lists_every_table_and_provenance_column() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## The canonical tables")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has the tables section");
+        for t in Table::ALL {
+            assert!(
+                section.contains(&format!("| `{}` |", t.name())),
+                "README's tables section lacks `{t}`"
+            );
+        }
+        for c in PROVENANCE {
+            assert!(section.contains(&format!("`{}`", c.name)), "{}", c.name);
+            assert!(tables_markdown().contains(&format!("| {} |", c.name)));
+        }
+    }
+
+    #[test]
+    fn provenance_is_appended_after_every_table_but_syncs() {
+        for t in Table::ALL {
+            let stored = t.stored_columns();
+            let names = |c: &[ColumnSpec]| c.iter().map(|c| c.name).collect::<Vec<_>>();
+            assert_eq!(
+                names(&stored[..t.columns().len()]),
+                names(t.columns()),
+                "{t}"
+            );
+            let extra = if t.has_provenance() {
+                PROVENANCE.len()
+            } else {
+                0
+            };
+            assert_eq!(stored.len(), t.columns().len() + extra, "{t}");
+        }
+    }
+}

@@ -18,6 +18,7 @@ mod generate;
 mod git;
 mod import_errors;
 mod properties;
+mod provenance;
 mod push;
 mod reliability;
 mod reports;

@@ -290,6 +290,9 @@ pub enum ExplainWhat {
     Deployment { id: String },
     /// An incident by id
     Incident { id: String },
+    /// A change (pull/merge request) by repository and number, with the
+    /// commits it holds and where each row came from
+    Change { repo: String, number: u64 },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,4 +1,5 @@
-//! `doralens explain deployment|incident <id>`.
+//! `doralens explain deployment|incident <id>`, `explain change <repo> <number>`.
+//! Each ends with the row's provenance (`store::provenance`).
 
 use crate::base::time::Timestamp;
 use crate::cli::args::{ExplainArgs, ExplainWhat};
@@ -18,6 +19,9 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<()> {
     let text = match &args.what {
         ExplainWhat::Deployment { id } => crate::explain::deployment(&engine, &opts, id).await?,
         ExplainWhat::Incident { id } => crate::explain::incident(&engine, &opts, id).await?,
+        ExplainWhat::Change { repo, number } => {
+            crate::explain::change(&engine, repo, &number.to_string()).await?
+        }
     };
     print!("{text}");
     Ok(())
