@@ -264,3 +264,62 @@ impl Warehouse {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::base::production::ProductionPattern;
+    use crate::engine::Engine;
+    use crate::store::parquet_io::write_parquet;
+    use crate::store::testing::{deployments, temp_warehouse};
+
+    /// A segment written before provenance (the table's own columns only)
+    /// reads with null provenance, and a stamped upsert beside it (which
+    /// rewrites that segment) keeps both rows readable.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn segments_from_before_provenance_read_and_upsert_unchanged() {
+        let (_tmp, wh) = temp_warehouse();
+        wh.upsert(Table::Deployments, &deployments(&["keep", "old"]))
+            .unwrap();
+        // Rewrite the segment as an old doralens wrote it.
+        let dir = wh.table_dir(Table::Deployments);
+        let table = Table::Deployments;
+        write_parquet(
+            &dir.join("seg-000001.parquet"),
+            &table.schema(),
+            &deployments(&["keep", "old"]),
+            None,
+        )
+        .unwrap();
+        let manifest = dir.join("_manifest.json");
+        let mut json: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+        json["segments"][0].as_object_mut().unwrap().remove("bytes");
+        std::fs::write(&manifest, serde_json::to_vec(&json).unwrap()).unwrap();
+
+        let sql = "SELECT id, _source, _sync IS NULL AS unstamped FROM deployments ORDER BY id";
+        let read = async |wh: &Warehouse| {
+            let engine = Engine::open(wh, &ProductionPattern::default())
+                .await
+                .unwrap();
+            let batches = engine.sql(sql).await.unwrap().1;
+            datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .unwrap()
+                .to_string()
+        };
+        let before = read(&wh).await;
+        assert!(
+            before.contains("| old  |         | true      |"),
+            "{before}"
+        );
+
+        // "old" is replaced, so its old segment is rewritten with "keep".
+        let run = wh.begin_sync("test", "scope").unwrap();
+        run.upsert(table, &deployments(&["old"])).unwrap();
+        run.end_sync(Ok(())).unwrap();
+        let after = read(&wh).await;
+        assert!(after.contains("| keep |         | true      |"), "{after}");
+        assert!(after.contains("| old  | test    | false     |"), "{after}");
+        let syncs = wh.manifest(Table::Syncs).unwrap();
+        assert_eq!(syncs.segments.len(), 1);
+    }
+}
