@@ -22,6 +22,9 @@ use crate::base::time::{Span, Timestamp};
 use crate::engine::{Engine, queries};
 use crate::error::{Error, Result};
 use crate::metrics::{self, MetricsOptions};
+use crate::store::schema::Table;
+
+mod provenance;
 
 /// An explain file's statements, checked to be `expected` many. The first
 /// needs no metric views and runs alone (its answer chooses the window the
@@ -94,8 +97,15 @@ fn not_found(what: &str, id: &str) -> Error {
     )
 }
 
-/// The explanation of one deployment, as text.
+/// The explanation of one deployment, as text, ending with where its row
+/// came from.
 pub async fn deployment(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
+    let mut out = deployment_reasons(engine, base, id).await?;
+    out.push_str(&provenance::section(engine, Table::Deployments, &[id]).await?);
+    Ok(out)
+}
+
+async fn deployment_reasons(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
     let file = &queries::EXPLAIN_DEPLOYMENT;
     let statements = statement_list(file, id, 7)?;
     // The deployment first: the views are registered for a window holding
@@ -255,8 +265,18 @@ pub fn parse_change(id: &str) -> Result<(String, i64)> {
         })
 }
 
-/// The explanation of one change's reviews, as text.
+/// The explanation of one change (`repo#number`), as text: its reviews and
+/// four-eyes verdict, then the commits it holds and where each row came
+/// from.
 pub async fn change(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
+    let mut out = change_reviews(engine, base, id).await?;
+    let (repo, number) = parse_change(id)?;
+    out.push_str(&change_sources(engine, &repo, &number.to_string()).await?);
+    Ok(out)
+}
+
+/// A change's reviews and four-eyes verdict.
+async fn change_reviews(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
     let (repo, number) = parse_change(id)?;
     let file = &queries::EXPLAIN_CHANGE;
     let params = HashMap::from([
@@ -390,8 +410,15 @@ pub async fn change(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<
     Ok(out)
 }
 
-/// The explanation of one incident, as text.
+/// The explanation of one incident, as text, ending with where its row
+/// came from.
 pub async fn incident(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
+    let mut out = incident_links(engine, base, id).await?;
+    out.push_str(&provenance::section(engine, Table::Incidents, &[id]).await?);
+    Ok(out)
+}
+
+async fn incident_links(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
     let file = &queries::EXPLAIN_INCIDENT;
     let statements = statement_list(file, id, 4)?;
     let batches = engine.bundled_statement(file, &statements[0]).await?.1;
@@ -497,5 +524,32 @@ pub async fn incident(engine: &Engine, base: &MetricsOptions, id: &str) -> Resul
         }
     };
     let _ = writeln!(out, "Counts against no deployment: {why}.");
+    Ok(out)
+}
+
+/// Where a change's row came from, the commits it holds, and where each of
+/// those came from.
+async fn change_sources(engine: &Engine, repo: &str, number: &str) -> Result<String> {
+    use queries::string_literal as lit;
+    let mut out = String::new();
+    out.push_str(&provenance::section(engine, Table::Changes, &[repo, number]).await?);
+    let commits = engine
+        .sql(&format!(
+            "SELECT sha FROM change_commits WHERE repo = {} AND CAST(number AS VARCHAR) = {} \
+             ORDER BY sha",
+            lit(repo),
+            lit(number)
+        ))
+        .await?
+        .1;
+    let commits = rows(&commits);
+    let _ = writeln!(out, "Holds {} commit(s):", commits.len());
+    for c in &commits {
+        let _ = writeln!(out, "  {}", c["sha"]);
+        let section = provenance::section(engine, Table::Commits, &[repo, &c["sha"]]).await?;
+        for line in section.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
     Ok(out)
 }

@@ -283,8 +283,14 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
         deployments: &[DeploymentRow],
         update: impl FnOnce(&mut C),
     ) -> Result<()> {
-        let warehouse = self.ctx.warehouse;
         let _one_writer = self.ctx.writing.lock().unwrap_or_else(|p| p.into_inner());
+        // Provenance: this scope, and the requests made since the last
+        // write (scopes of a tracker sync one at a time).
+        let origin = crate::ingest::client::requests::take_all(self.source);
+        let warehouse = &self
+            .ctx
+            .warehouse
+            .in_scope(format!("{}:{}", self.source, self.scope), origin);
         let mut pending = Vec::new();
         if !incidents.is_empty() {
             let mut buffer = TableBuffer::new(Table::Incidents);

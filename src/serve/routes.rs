@@ -209,7 +209,7 @@ impl Server {
                 };
                 self.sql(query, principal.role == Some(Role::Admin)).await
             }
-            Route::Push(table) => self.push(table, request).await,
+            Route::Push(table) => self.push(table, &principal.name, request).await,
         }
     }
 
@@ -236,15 +236,25 @@ impl Server {
 
     /// `POST /api/v1/<table>`: validates the body like `import` and
     /// upserts it (see the module docs).
-    async fn push(self: &Arc<Self>, table: Table, request: Request<Incoming>) -> Answer {
+    /// Each accepted push is one `syncs` run (source `push`, scope the
+    /// token's name); a rejected body writes nothing.
+    async fn push(
+        self: &Arc<Self>,
+        table: Table,
+        token: &str,
+        request: Request<Incoming>,
+    ) -> Answer {
         let body = self.body(request).await?;
         let server = self.clone();
+        let scope = format!("token:{token}");
         let written = tokio::task::spawn_blocking(move || {
             let batch = crate::ingest::files::read_json_body(table, &body)?;
             let keys = key_list(&batch);
             let _one_at_a_time = server.writes.lock().unwrap_or_else(|p| p.into_inner());
             let batches = crate::ingest::keep_last_per_key(table, vec![batch])?;
-            server.warehouse.upsert(table, &batches).map(|r| (r, keys))
+            let run = server.warehouse.begin_sync("push", &scope)?;
+            let result = run.upsert(table, &batches);
+            run.end_sync(result).map(|r| (r, keys))
         })
         .await
         .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

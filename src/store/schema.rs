@@ -252,6 +252,77 @@ const ROLLBACKS: &[ColumnSpec] = &[
     col("finished_at", Timestamp, "finish time (recovery ends here)"),
 ];
 
+/// The `syncs` table: one row per ingest, import, push or generate run
+/// (see `store::provenance`). Written by doralens only, never imported.
+const SYNCS: &[ColumnSpec] = &[
+    col(
+        "id",
+        Text,
+        "sync id: `<UTC start, yyyymmddThhmmssZ>-<warehouse sequence>`",
+    ),
+    col(
+        "source",
+        Text,
+        "ingest source (git, github, pagerduty...), import, push, generate, demo or config",
+    ),
+    col(
+        "scopes",
+        TextList,
+        "what the run covered: repositories (github:acme/api), files, tracker scopes",
+    ),
+    col("started_at", Timestamp, "when the run started"),
+    col(
+        "finished_at",
+        Timestamp,
+        "when the run ended (ok or failed)",
+    ),
+    col("rows", Integer, "rows upserted, all tables"),
+    opt(
+        "rows_by_table",
+        Text,
+        "rows upserted per table, JSON: {\"commits\": 9, ...}",
+    ),
+    opt(
+        "cursor_before",
+        Text,
+        "the sync cursors the run replaced, JSON {state name: cursor}",
+    ),
+    opt(
+        "cursor_after",
+        Text,
+        "the sync cursors the run wrote, JSON {state name: cursor}",
+    ),
+    col("outcome", Text, "ok or failed"),
+    opt("message", Text, "the error of a failed run"),
+];
+
+/// Provenance columns, appended to every canonical table but `syncs` when
+/// stored (never part of the import format: their names start with `_`).
+/// Filled where rows enter the warehouse (`Warehouse::upsert`).
+pub const PROVENANCE: &[ColumnSpec] = &[
+    opt(
+        "_source",
+        Text,
+        "where the row came from: git, github, gitlab, pagerduty, jira, incident_io, import, push, generate, config",
+    ),
+    opt(
+        "_scope",
+        Text,
+        "the source's scope: github:acme/api, git:acme/api, pagerduty:PX1, an imported file's path",
+    ),
+    opt(
+        "_fetched_at",
+        Timestamp,
+        "when the row was written by its run",
+    ),
+    opt("_sync", Text, "the run that wrote it: `syncs.id`"),
+    opt(
+        "_origin",
+        Text,
+        "the file:line, API requests (method and path) or repository path the row was built from",
+    ),
+];
+
 const TEAMS: &[ColumnSpec] = &[
     col("team", Text, "team name"),
     col(
@@ -274,10 +345,11 @@ pub enum Table {
     Reviews,
     DeploymentApprovals,
     ChangeFiles,
+    Syncs,
 }
 
 impl Table {
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 11] = [
         Table::Commits,
         Table::Changes,
         Table::Deployments,
@@ -288,6 +360,7 @@ impl Table {
         Table::Reviews,
         Table::DeploymentApprovals,
         Table::ChangeFiles,
+        Table::Syncs,
     ];
 
     /// Position in [`Table::ALL`].
@@ -307,6 +380,7 @@ impl Table {
             Table::Reviews => "reviews",
             Table::DeploymentApprovals => "deployment_approvals",
             Table::ChangeFiles => "change_files",
+            Table::Syncs => "syncs",
         }
     }
 
@@ -326,6 +400,7 @@ impl Table {
             Table::Reviews => REVIEWS,
             Table::DeploymentApprovals => DEPLOYMENT_APPROVALS,
             Table::ChangeFiles => CHANGE_FILES,
+            Table::Syncs => SYNCS,
         }
     }
 
@@ -337,7 +412,7 @@ impl Table {
         match self {
             Table::Commits => &["repo", "sha"],
             Table::Changes => &["repo", "number"],
-            Table::Deployments | Table::Incidents | Table::Rollbacks => &["id"],
+            Table::Deployments | Table::Incidents | Table::Rollbacks | Table::Syncs => &["id"],
             Table::Teams => &["team", "service"],
             Table::ChangeCommits => &["repo", "number", "sha"],
             Table::Reviews => &["repo", "number", "reviewer", "submitted_at"],
@@ -357,27 +432,73 @@ impl Table {
         self.columns().iter().position(|c| c.name == name)
     }
 
+    /// The table's own columns: what an import file holds and what
+    /// [`TableBuffer`](super::buffer::TableBuffer)s build.
     pub fn schema(self) -> SchemaRef {
         static SCHEMAS: OnceLock<Vec<SchemaRef>> = OnceLock::new();
         let all = SCHEMAS.get_or_init(|| {
             Table::ALL
                 .iter()
-                .map(|t| {
-                    let fields: Vec<Field> = t
-                        .columns()
-                        .iter()
-                        .map(|c| Field::new(c.name, c.kind.data_type(), c.nullable))
-                        .collect();
-                    Arc::new(Schema::new(fields))
-                })
+                .map(|t| fields_schema(t.columns()))
                 .collect()
         });
         all[self as usize].clone()
     }
 
+    /// What the warehouse stores and SQL sees: [`Table::schema`] followed
+    /// by the [`PROVENANCE`] columns (for the tables that have them).
+    pub fn stored_schema(self) -> SchemaRef {
+        static SCHEMAS: OnceLock<Vec<SchemaRef>> = OnceLock::new();
+        let all = SCHEMAS.get_or_init(|| {
+            Table::ALL
+                .iter()
+                .map(|t| fields_schema(t.stored_columns()))
+                .collect()
+        });
+        all[self as usize].clone()
+    }
+
+    /// Whether rows carry the [`PROVENANCE`] columns: every table but
+    /// `syncs`, which is the provenance log itself.
+    pub fn has_provenance(self) -> bool {
+        self != Table::Syncs
+    }
+
+    /// Whether `import` and the push endpoint accept rows for it: not
+    /// `syncs`, which only doralens writes.
+    pub fn importable(self) -> bool {
+        self != Table::Syncs
+    }
+
+    /// [`Table::columns`] then, for tables with provenance, [`PROVENANCE`].
+    pub fn stored_columns(self) -> &'static [ColumnSpec] {
+        static COLUMNS: OnceLock<Vec<Vec<ColumnSpec>>> = OnceLock::new();
+        let all = COLUMNS.get_or_init(|| {
+            Table::ALL
+                .iter()
+                .map(|t| {
+                    let mut c = t.columns().to_vec();
+                    if t.has_provenance() {
+                        c.extend_from_slice(PROVENANCE);
+                    }
+                    c
+                })
+                .collect()
+        });
+        &all[self as usize]
+    }
+
     pub fn names() -> String {
         Table::ALL.map(|t| t.name()).join(", ")
     }
+}
+
+fn fields_schema(columns: &[ColumnSpec]) -> SchemaRef {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(c.name, c.kind.data_type(), c.nullable))
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 impl fmt::Display for Table {
@@ -396,26 +517,86 @@ pub fn tables_markdown() -> String {
             t.name(),
             t.key().join(", ")
         ));
-        out.push_str("| column | type | required | meaning |\n|---|---|---|---|\n");
-        for c in t.columns() {
-            let ty = match c.kind {
-                Text => "text",
-                Integer => "integer",
-                Timestamp => "timestamp (UTC, µs)",
-                TextList => "list of text",
-                DeploymentStatus => "status",
-                ReviewState => "review state",
-                ApprovalState => "approval state",
-            };
-            out.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                c.name,
-                ty,
-                if c.nullable { "no" } else { "yes" },
-                c.doc
-            ));
+        if !t.importable() {
+            out.push_str("Written by doralens for every run; not importable.\n\n");
         }
-        out.push('\n');
+        columns_markdown(&mut out, t.columns());
     }
+    out.push_str(
+        "### Provenance columns (every table but `syncs`)\n\n\
+         Stored after each table's columns and seen by `doralens sql`; never part of an \
+         import file (doralens fills them: an imported row's `_origin` is its file and line). \
+         Null for rows written before doralens recorded provenance.\n\n",
+    );
+    columns_markdown(&mut out, PROVENANCE);
     out
+}
+
+fn columns_markdown(out: &mut String, columns: &[ColumnSpec]) {
+    out.push_str("| column | type | required | meaning |\n|---|---|---|---|\n");
+    for c in columns {
+        let ty = match c.kind {
+            Text => "text",
+            Integer => "integer",
+            Timestamp => "timestamp (UTC, µs)",
+            TextList => "list of text",
+            DeploymentStatus => "status",
+            ReviewState => "review state",
+            ApprovalState => "approval state",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            c.name,
+            ty,
+            if c.nullable { "no" } else { "yes" },
+            c.doc
+        ));
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README's "The canonical tables" lists every table, and names every
+    /// provenance column, as `doralens tables` does.
+    #[test]
+    fn readme_lists_every_table_and_provenance_column() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## The canonical tables")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has the tables section");
+        for t in Table::ALL {
+            assert!(
+                section.contains(&format!("| `{}` |", t.name())),
+                "README's tables section lacks `{t}`"
+            );
+        }
+        for c in PROVENANCE {
+            assert!(section.contains(&format!("`{}`", c.name)), "{}", c.name);
+            assert!(tables_markdown().contains(&format!("| {} |", c.name)));
+        }
+    }
+
+    #[test]
+    fn provenance_is_appended_after_every_table_but_syncs() {
+        for t in Table::ALL {
+            let stored = t.stored_columns();
+            let names = |c: &[ColumnSpec]| c.iter().map(|c| c.name).collect::<Vec<_>>();
+            assert_eq!(
+                names(&stored[..t.columns().len()]),
+                names(t.columns()),
+                "{t}"
+            );
+            let extra = if t.has_provenance() {
+                PROVENANCE.len()
+            } else {
+                0
+            };
+            assert_eq!(stored.len(), t.columns().len() + extra, "{t}");
+        }
+    }
 }

@@ -21,6 +21,7 @@ mod forge_governance;
 mod governance;
 mod import_errors;
 mod properties;
+mod provenance;
 mod push;
 mod reliability;
 mod reports;

@@ -301,7 +301,8 @@ pub enum ExplainWhat {
     Deployment { id: String },
     /// An incident by id
     Incident { id: String },
-    /// A change's reviews and four-eyes verdict, as <repo>#<number>
+    /// A change's reviews and four-eyes verdict, the commits it holds and
+    /// where each row came from, as <repo>#<number>
     Change { id: String },
 }
 

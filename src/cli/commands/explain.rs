@@ -1,4 +1,5 @@
-//! `doralens explain deployment|incident|change <id>`.
+//! `doralens explain deployment|incident|change <id>`. Each ends with the
+//! row's provenance (`store::provenance`).
 
 use crate::base::time::Timestamp;
 use crate::cli::args::{ExplainArgs, ExplainWhat};

@@ -129,8 +129,14 @@ pub async fn ingest(
     full: bool,
     source: Option<&IngestSource>,
 ) -> Result<()> {
+    // Each source's run is one `syncs` row (store::provenance).
+    let scope = file.display().to_string();
     if let Some(s) = source {
-        return s.entry.run(ctx, file, None, full, Some(&s.matches)).await;
+        return ctx
+            .recorded(s.entry.name(), &scope, async |ctx| {
+                s.entry.run(ctx, file, None, full, Some(&s.matches)).await
+            })
+            .await;
     }
     let config = Config::load(file, true)?;
     let configured: Vec<&dyn SourceEntry> = SOURCES
@@ -146,10 +152,20 @@ pub async fn ingest(
                 .into(),
         });
     }
-    super::commands::ingest::write_teams(ctx, &config)?;
+    if !config.team_rows().is_empty() {
+        ctx.recorded("config", &scope, async |ctx| {
+            super::commands::ingest::write_teams(ctx, &config)
+        })
+        .await?;
+    }
     let mut failure = None;
     for source in &configured {
-        match source.run(ctx, file, Some(&config), full, None).await {
+        let run = ctx
+            .recorded(source.name(), &scope, async |ctx| {
+                source.run(ctx, file, Some(&config), full, None).await
+            })
+            .await;
+        match run {
             Ok(()) => {}
             Err(e @ Error::Token { .. }) if configured.len() == 1 => return Err(e),
             Err(e) if configured.len() > 1 => {

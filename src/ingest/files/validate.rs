@@ -2,9 +2,11 @@
 //! arrays. Every rejection names the file, line and column and says what the
 //! expected form is; nothing is written until a whole file has passed.
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::store::buffer::{Cell, TableBuffer};
@@ -26,6 +28,17 @@ pub struct RowBuilder {
     seen_keys: HashMap<String, usize>,
     key_indices: Vec<usize>,
     rows: usize,
+    /// Each row's `_origin` (`<file>:<line>`), see [`RowBuilder::origins`].
+    origins: StringBuilder,
+    origin: Origin,
+}
+
+/// How a row's `_origin` is written: `<label><separator><line>`, and
+/// whether the label is also the rows' `_scope` (a file's path).
+struct Origin {
+    label: String,
+    separator: &'static str,
+    scope: bool,
 }
 
 use crate::base::time::parse_rfc3339;
@@ -39,7 +52,27 @@ impl RowBuilder {
             seen_keys: HashMap::new(),
             key_indices: table.key_indices(),
             rows: 0,
+            origins: StringBuilder::new(),
+            origin: Origin {
+                label: std::path::absolute(file)
+                    .unwrap_or_else(|_| file.to_path_buf())
+                    .display()
+                    .to_string(),
+                separator: ":",
+                scope: true,
+            },
         }
+    }
+
+    /// Rows' `_origin` is `<label> item <n>` (a pushed body's items), and
+    /// their `_scope` is the run's.
+    pub fn origins(mut self, label: impl Into<String>) -> Self {
+        self.origin = Origin {
+            label: label.into(),
+            separator: " item ",
+            scope: false,
+        };
+        self
     }
 
     pub fn error(&self, line: usize, column: &str, message: impl Into<String>) -> Error {
@@ -154,6 +187,10 @@ impl RowBuilder {
             })
             .collect();
         self.buffer.push(&cells);
+        self.origins.append_value(format!(
+            "{}{}{line}",
+            self.origin.label, self.origin.separator
+        ));
         self.rows += 1;
         Ok(())
     }
@@ -282,8 +319,30 @@ impl RowBuilder {
         self.table
     }
 
+    /// The rows, with an `_origin` column (and `_scope`, for a file)
+    /// after the table's columns: the upsert fills the other provenance
+    /// columns from the run.
     pub fn finish(mut self) -> Result<RecordBatch> {
-        self.buffer.finish()
+        let batch = self.buffer.finish()?;
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        if self.origin.scope {
+            fields.push(Field::new("_scope", DataType::Utf8, true));
+            columns.push(Arc::new(StringArray::from_iter_values(
+                std::iter::repeat_n(self.origin.label.as_str(), batch.num_rows()),
+            )));
+        }
+        fields.push(Field::new("_origin", DataType::Utf8, true));
+        columns.push(Arc::new(self.origins.finish()));
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?)
     }
 }
 

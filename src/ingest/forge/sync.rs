@@ -151,6 +151,7 @@ impl<'a> RepoSync<'a> {
         cursor: impl FnOnce(&mut Cursor),
     ) -> Result<()> {
         let _writing = self.ctx.writing.lock().expect("writer poisoned");
+        let warehouse = self.provenance(resource);
         tokio::task::block_in_place(|| -> Result<()> {
             for buffer in buffers {
                 if buffer.is_empty() {
@@ -168,7 +169,7 @@ impl<'a> RepoSync<'a> {
                         .extend(sha.iter().flatten().map(str::to_string));
                 }
                 let batches = crate::ingest::keep_last_per_key(table, vec![batch])?;
-                self.ctx.warehouse.upsert(table, &batches)?;
+                warehouse.upsert(table, &batches)?;
                 let count = match table {
                     Table::Commits => &mut self.report.commits,
                     Table::Changes => &mut self.report.changes,
@@ -179,18 +180,30 @@ impl<'a> RepoSync<'a> {
                     | Table::ChangeCommits
                     | Table::Reviews
                     | Table::DeploymentApprovals
-                    | Table::ChangeFiles => continue,
+                    | Table::ChangeFiles
+                    | Table::Syncs => continue,
                 };
                 *count += rows;
             }
             cursor(&mut self.cursor);
-            self.ctx.warehouse.write_state(
+            warehouse.write_state(
                 &Self::state_name(self.forge, &self.repo),
                 &serde_json::to_value(&self.cursor).expect("cursor serialises"),
             )
         })?;
         self.done.push(resource);
         Ok(())
+    }
+
+    /// The warehouse stamped with this repository's scope
+    /// (`github:acme/api`) and, as the rows' origin, the API requests made
+    /// for it since its previous write (`ingest::client::requests`).
+    fn provenance(&self, resource: &str) -> Warehouse {
+        let origin = crate::ingest::client::requests::take(self.forge, &self.repo)
+            .unwrap_or_else(|| format!("{resource}: computed from the stored rows, no request"));
+        self.ctx
+            .warehouse
+            .in_scope(format!("{}:{}", self.forge, self.repo), Some(origin))
     }
 
     /// Deletes stored incidents (an issue no longer labelled as one, or no
