@@ -13,6 +13,25 @@ pub const TIMESTAMP_TZ: &str = "UTC";
 /// Deployment statuses accepted on import (stored lower-case).
 pub const DEPLOYMENT_STATUSES: [&str; 4] = ["success", "failure", "error", "cancelled"];
 
+/// Flag kinds (Unleash's flag types; `sunset` is Unleash's newer one).
+pub const FLAG_KINDS: [&str; 6] = [
+    "release",
+    "experiment",
+    "operational",
+    "kill-switch",
+    "permission",
+    "sunset",
+];
+
+/// What a flag event did.
+pub const FLAG_EVENT_KINDS: [&str; 5] = [
+    "enabled",
+    "disabled",
+    "rollout-changed",
+    "strategy-changed",
+    "archived",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
     Text,
@@ -20,14 +39,15 @@ pub enum ColumnKind {
     Timestamp,
     /// A list of strings: `;`-separated in CSV, a JSON array in NDJSON.
     TextList,
-    /// Text restricted to [`DEPLOYMENT_STATUSES`].
-    DeploymentStatus,
+    /// Text restricted to these values (stored lower-case), such as
+    /// [`DEPLOYMENT_STATUSES`].
+    OneOf(&'static [&'static str]),
 }
 
 impl ColumnKind {
     pub fn data_type(self) -> DataType {
         match self {
-            ColumnKind::Text | ColumnKind::DeploymentStatus => DataType::Utf8,
+            ColumnKind::Text | ColumnKind::OneOf(_) => DataType::Utf8,
             ColumnKind::Integer => DataType::Int64,
             ColumnKind::Timestamp => timestamp_type(),
             ColumnKind::TextList => {
@@ -37,15 +57,16 @@ impl ColumnKind {
     }
 
     /// How a value of this kind is written, for error messages and docs.
-    pub fn expected_form(self) -> &'static str {
+    pub fn expected_form(self) -> String {
         match self {
-            ColumnKind::Text => "text",
-            ColumnKind::Integer => "a whole number such as 42",
+            ColumnKind::Text => "text".into(),
+            ColumnKind::Integer => "a whole number such as 42".into(),
             ColumnKind::Timestamp => {
                 "an RFC 3339 timestamp such as 2026-01-05T09:30:00Z or 2026-01-05T10:30:00+01:00"
+                    .into()
             }
-            ColumnKind::TextList => "a list: `a;b;c` in CSV, [\"a\",\"b\"] in NDJSON",
-            ColumnKind::DeploymentStatus => "one of success, failure, error, cancelled",
+            ColumnKind::TextList => "a list: `a;b;c` in CSV, [\"a\",\"b\"] in NDJSON".into(),
+            ColumnKind::OneOf(values) => format!("one of {}", values.join(", ")),
         }
     }
 }
@@ -136,7 +157,7 @@ const DEPLOYMENTS: &[ColumnSpec] = &[
     col("sha", Text, "deployed commit"),
     col(
         "status",
-        DeploymentStatus,
+        OneOf(&DEPLOYMENT_STATUSES),
         "success, failure, error or cancelled",
     ),
     opt("started_at", Timestamp, "start time"),
@@ -179,7 +200,73 @@ const TEAMS: &[ColumnSpec] = &[
     ),
 ];
 
-/// One of the six canonical tables.
+const FLAGS: &[ColumnSpec] = &[
+    col(
+        "key",
+        Text,
+        "flag key (its name in the code and the platform)",
+    ),
+    col("project", Text, "platform project holding the flag"),
+    opt(
+        "kind",
+        OneOf(&FLAG_KINDS),
+        "release, experiment, operational, kill-switch, permission or sunset",
+    ),
+    opt("created_at", Timestamp, "created at"),
+    opt("created_by", Text, "who created it"),
+    opt("owner", Text, "owner, when the platform names one"),
+    opt("archived_at", Timestamp, "archived at (null while active)"),
+    opt(
+        "stale",
+        Integer,
+        "1 when the platform marks the flag stale, else 0",
+    ),
+    opt(
+        "lifecycle_stage",
+        Text,
+        "lifecycle stage as the platform names it, e.g. live",
+    ),
+    opt(
+        "expected_lifetime_days",
+        Integer,
+        "days after which a flag of its kind is potentially stale (null: never)",
+    ),
+    opt("service", Text, "service the flag belongs to"),
+];
+
+const FLAG_EVENTS: &[ColumnSpec] = &[
+    col(
+        "id",
+        Text,
+        "event id, unique across the warehouse, e.g. unleash:1234",
+    ),
+    col("flag_key", Text, "the flag changed"),
+    col("project", Text, "its project"),
+    opt(
+        "environment",
+        Text,
+        "environment, e.g. production (null: all)",
+    ),
+    col("at", Timestamp, "when the change happened"),
+    opt("actor", Text, "who made the change"),
+    col(
+        "kind",
+        OneOf(&FLAG_EVENT_KINDS),
+        "enabled, disabled, rollout-changed, strategy-changed or archived",
+    ),
+    opt(
+        "rollout_percentage",
+        Integer,
+        "the new rollout percentage (0-100), when the change set one",
+    ),
+    opt(
+        "change_request",
+        Text,
+        "the change request's group id when the change went through one",
+    ),
+];
+
+/// One of the canonical tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     Commits,
@@ -189,10 +276,12 @@ pub enum Table {
     Rollbacks,
     Teams,
     ChangeCommits,
+    Flags,
+    FlagEvents,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 9] = [
         Table::Commits,
         Table::Changes,
         Table::Deployments,
@@ -200,6 +289,8 @@ impl Table {
         Table::Rollbacks,
         Table::Teams,
         Table::ChangeCommits,
+        Table::Flags,
+        Table::FlagEvents,
     ];
 
     /// Position in [`Table::ALL`].
@@ -216,6 +307,8 @@ impl Table {
             Table::Rollbacks => "rollbacks",
             Table::Teams => "teams",
             Table::ChangeCommits => "change_commits",
+            Table::Flags => "flags",
+            Table::FlagEvents => "flag_events",
         }
     }
 
@@ -232,6 +325,8 @@ impl Table {
             Table::Rollbacks => ROLLBACKS,
             Table::Teams => TEAMS,
             Table::ChangeCommits => CHANGE_COMMITS,
+            Table::Flags => FLAGS,
+            Table::FlagEvents => FLAG_EVENTS,
         }
     }
 
@@ -240,7 +335,8 @@ impl Table {
         match self {
             Table::Commits => &["repo", "sha"],
             Table::Changes => &["repo", "number"],
-            Table::Deployments | Table::Incidents | Table::Rollbacks => &["id"],
+            Table::Deployments | Table::Incidents | Table::Rollbacks | Table::FlagEvents => &["id"],
+            Table::Flags => &["project", "key"],
             Table::Teams => &["team", "service"],
             Table::ChangeCommits => &["repo", "number", "sha"],
         }
@@ -303,7 +399,8 @@ pub fn tables_markdown() -> String {
                 Integer => "integer",
                 Timestamp => "timestamp (UTC, µs)",
                 TextList => "list of text",
-                DeploymentStatus => "status",
+                OneOf(v) if *v == DEPLOYMENT_STATUSES[..] => "status",
+                OneOf(_) => "one of the values named",
             };
             out.push_str(&format!(
                 "| {} | {} | {} | {} |\n",

@@ -19,6 +19,7 @@ pub mod incident_io;
 pub mod jira;
 pub mod pagerduty;
 pub mod tracker;
+pub mod unleash;
 
 use std::path::Path;
 
@@ -63,6 +64,7 @@ pub static SOURCES: &[&dyn SourceEntry] = &[
     &pagerduty::PagerDutyEntry,
     &jira::JiraEntry,
     &incident_io::IncidentIoEntry,
+    &unleash::UnleashEntry,
 ];
 
 /// `doralens ingest <source> [flags]`, parsed against [`SOURCES`].
@@ -141,8 +143,8 @@ pub async fn ingest(
     if configured.is_empty() {
         return Err(Error::Config {
             file: file.to_path_buf(),
-            message: "lists no repositories under [github] or [gitlab], and no tracker section \
-                      ([pagerduty], [jira], [incident_io])"
+            message: "lists no repositories under [github] or [gitlab], and no tracker or \
+                      flag section ([pagerduty], [jira], [incident_io], [unleash])"
                 .into(),
         });
     }

@@ -202,14 +202,19 @@ impl RowBuilder {
         };
         Ok(match spec.kind {
             ColumnKind::Text => Parsed::Text(Some(text.to_string())),
-            ColumnKind::DeploymentStatus => {
+            ColumnKind::OneOf(values) => {
                 let lower = text.trim().to_ascii_lowercase();
-                if !DEPLOYMENT_STATUSES.contains(&lower.as_str()) {
+                if !values.contains(&lower.as_str()) {
                     return Err(self.error(
                         line,
                         spec.name,
                         format!(
-                            "bad status {}, expected {}",
+                            "bad {} {}, expected {}",
+                            if *values == DEPLOYMENT_STATUSES[..] {
+                                "status"
+                            } else {
+                                "value"
+                            },
                             quote_cell(text),
                             spec.kind.expected_form()
                         ),

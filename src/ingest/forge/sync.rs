@@ -175,7 +175,9 @@ impl<'a> RepoSync<'a> {
                     Table::Deployments => &mut self.report.deployments,
                     Table::Incidents => &mut self.report.incidents,
                     Table::Rollbacks => &mut self.report.rollbacks,
-                    Table::Teams | Table::ChangeCommits => continue,
+                    Table::Teams | Table::ChangeCommits | Table::Flags | Table::FlagEvents => {
+                        continue;
+                    }
                 };
                 *count += rows;
             }
