@@ -2,6 +2,7 @@
 
 mod mock_api;
 mod mock_forge;
+mod mock_unleash;
 mod util;
 
 mod access;
@@ -13,6 +14,7 @@ mod conformance;
 mod dashboard_page;
 mod dashboards;
 mod filters;
+mod flags;
 mod forges;
 mod generate;
 mod git;
@@ -47,6 +49,8 @@ mod smoke {
             "incidents",
             "rollbacks",
             "teams",
+            "flags",
+            "flag_events",
         ] {
             assert!(text.contains(&format!("### `{t}`")), "{t} missing");
         }
