@@ -383,7 +383,7 @@ impl fmt::Display for Table {
 }
 
 /// Markdown documentation of every canonical table (used by `doralens tables`
-/// and kept in sync with README.md by a test).
+/// README.md's summary of it is checked by a test below).
 pub fn tables_markdown() -> String {
     let mut out = String::new();
     for t in Table::ALL {
@@ -413,4 +413,46 @@ pub fn tables_markdown() -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README's "The canonical tables" lists every table with its key and
+    /// columns as this file defines them (`?` nullable, `(list)` a list).
+    #[test]
+    fn readme_lists_every_table_as_defined() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let section = readme
+            .split("## The canonical tables")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has the section");
+        for t in Table::ALL {
+            let key = match t.key() {
+                [one] => one.to_string(),
+                many => format!("({})", many.join(", ")),
+            };
+            let columns: Vec<String> = t
+                .columns()
+                .iter()
+                .map(|c| match (c.kind, c.nullable) {
+                    (TextList, _) => format!("{} (list)", c.name),
+                    (_, true) => format!("{}?", c.name),
+                    _ => c.name.to_string(),
+                })
+                .collect();
+            let row = format!("| `{}` | {key} | {}", t.name(), columns.join(", "));
+            assert!(
+                section
+                    .lines()
+                    .any(|l| l.starts_with(&row) && l[row.len()..].starts_with([' ', ':'])),
+                "README.md's table section lacks or misstates `{}`; expected a row starting \
+                 with:\n{row}",
+                t.name()
+            );
+        }
+    }
 }
