@@ -141,11 +141,21 @@ pub async fn ingest(
         .filter(|s| s.configured(&config))
         .collect();
     if configured.is_empty() {
+        // The other sources' sections, from the registry (a section is
+        // the subcommand's name with `_` for `-`).
+        let sections: Vec<String> = SOURCES
+            .iter()
+            .map(|s| s.name())
+            .filter(|n| !matches!(*n, "git" | "github" | "gitlab"))
+            .map(|n| format!("[{}]", n.replace('-', "_")))
+            .collect();
         return Err(Error::Config {
             file: file.to_path_buf(),
-            message: "lists no repositories under [github] or [gitlab], and no tracker or \
-                      flag section ([pagerduty], [jira], [incident_io], [unleash])"
-                .into(),
+            message: format!(
+                "lists no repositories under [github] or [gitlab], and no section of another \
+                 source ({})",
+                sections.join(", ")
+            ),
         });
     }
     super::commands::ingest::write_teams(ctx, &config)?;
