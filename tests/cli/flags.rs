@@ -198,3 +198,35 @@ fn flags_and_flag_events_import_from_files_with_checked_kinds() {
         "{stderr}"
     );
 }
+
+#[test]
+fn plain_ingest_syncs_the_unleash_section_one_cursor_per_project() {
+    let mock = MockUnleash::start();
+    let ws = Workspace::new();
+    ws.write(
+        "doralens.toml",
+        &format!(
+            "[unleash]\napi_url = \"{}\"\nprojects = [\"shop\"]\nsince = \"2026-09-01\"\n",
+            mock.url()
+        ),
+    );
+    let mut cmd = ws.doralens(&["ingest"]);
+    cmd.env("UNLEASH_TOKEN", TOKEN)
+        .env("DORALENS_HTTP_BACKOFF_MS", "10");
+    let out = output_ok(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unleash shop: 1 flags, 4 flag_events"),
+        "{stderr}"
+    );
+    assert_eq!(
+        ws.sql_csv("SELECT DISTINCT project FROM flag_events"),
+        "project\nshop\n"
+    );
+    assert!(
+        mock.requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/api/admin/search/"))
+            .all(|r| r.param("project") == Some("IS:shop"))
+    );
+}

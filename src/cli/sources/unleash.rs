@@ -88,3 +88,30 @@ impl TrackerEntry for UnleashEntry {
         source.report_unmapped(notify);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_starter_section_uncommented_is_a_valid_config() {
+        let text: String = UnleashEntry::STARTER
+            .lines()
+            .skip(2)
+            .map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(l)))
+            .collect();
+        let config: Config = toml::from_str(&text).unwrap();
+        let settings = config.unleash.unwrap();
+        assert_eq!(settings.projects, ["default"]);
+        assert_eq!(settings.services["service:checkout"], "api");
+        let options = settings.options().unwrap();
+        assert!(!options.archived);
+        assert_eq!(options.api_url, "https://unleash.example.com");
+    }
+
+    #[test]
+    fn no_api_url_is_a_usage_error() {
+        let err = UnleashSettings::default().options().unwrap_err();
+        assert!(err.to_string().contains("--api-url"), "{err}");
+    }
+}
