@@ -12,6 +12,7 @@ use crate::cli::sources::forges::ForgeSettings;
 use crate::cli::sources::incident_io::IncidentIoSettings;
 use crate::cli::sources::jira::JiraSettings;
 use crate::cli::sources::pagerduty::PagerDutySettings;
+use crate::cli::sources::unleash::UnleashSettings;
 use crate::error::{Error, Result};
 
 pub const DEFAULT_CONFIG: &str = "doralens.toml";
@@ -30,6 +31,7 @@ pub struct Config {
     pub pagerduty: Option<PagerDutySettings>,
     pub jira: Option<JiraSettings>,
     pub incident_io: Option<IncidentIoSettings>,
+    pub unleash: Option<UnleashSettings>,
     /// Repository → service. Unlisted repositories are their own service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,

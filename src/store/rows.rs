@@ -237,6 +237,85 @@ impl TeamRow<'_> {
     }
 }
 
+/// One row of `flags`: a feature flag as its platform describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagRow {
+    pub key: String,
+    pub project: String,
+    /// release, experiment, operational, kill-switch, permission or sunset.
+    pub kind: Option<String>,
+    pub created_at: Option<Timestamp>,
+    pub created_by: Option<String>,
+    pub owner: Option<String>,
+    pub archived_at: Option<Timestamp>,
+    pub stale: Option<bool>,
+    pub lifecycle_stage: Option<String>,
+    /// None: never potentially stale.
+    pub expected_lifetime_days: Option<i64>,
+    pub service: Option<String>,
+}
+
+impl FlagRow {
+    pub const TABLE: Table = Table::Flags;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.key),
+            Cell::Text(&self.project),
+            self.kind.as_deref().into(),
+            time(self.created_at),
+            self.created_by.as_deref().into(),
+            self.owner.as_deref().into(),
+            time(self.archived_at),
+            int(self.stale.map(i64::from)),
+            self.lifecycle_stage.as_deref().into(),
+            int(self.expected_lifetime_days),
+            self.service.as_deref().into(),
+        ]);
+    }
+}
+
+/// One row of `flag_events`: a change to a flag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagEventRow {
+    /// Unique across the warehouse (`unleash:<event id>`).
+    pub id: String,
+    pub flag_key: String,
+    pub project: String,
+    pub environment: Option<String>,
+    pub at: Timestamp,
+    pub actor: Option<String>,
+    /// enabled, disabled, rollout-changed, strategy-changed or archived.
+    pub kind: String,
+    pub rollout_percentage: Option<i64>,
+    /// The change request's group id, when the change went through one.
+    pub change_request: Option<String>,
+}
+
+impl FlagEventRow {
+    pub const TABLE: Table = Table::FlagEvents;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.id),
+            Cell::Text(&self.flag_key),
+            Cell::Text(&self.project),
+            self.environment.as_deref().into(),
+            Cell::Time(self.at.micros()),
+            self.actor.as_deref().into(),
+            Cell::Text(&self.kind),
+            int(self.rollout_percentage),
+            self.change_request.as_deref().into(),
+        ]);
+    }
+}
+
+fn int(v: Option<i64>) -> Cell<'static> {
+    v.map_or(Cell::Null, Cell::Int)
+}
+
 fn time(t: Option<Timestamp>) -> Cell<'static> {
     t.map_or(Cell::Null, |t| Cell::Time(t.micros()))
 }

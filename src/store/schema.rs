@@ -18,6 +18,24 @@ pub const DEPLOYMENT_STATUSES: [&str; 4] = ["success", "failure", "error", "canc
 pub const REVIEW_STATES: [&str; 4] = ["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"];
 /// Deployment approval states accepted on import (stored lower-case).
 pub const APPROVAL_STATES: [&str; 2] = ["approved", "rejected"];
+/// Flag kinds (Unleash's flag types; `sunset` is Unleash's newer one).
+pub const FLAG_KINDS: [&str; 6] = [
+    "release",
+    "experiment",
+    "operational",
+    "kill-switch",
+    "permission",
+    "sunset",
+];
+
+/// What a flag event did.
+pub const FLAG_EVENT_KINDS: [&str; 5] = [
+    "enabled",
+    "disabled",
+    "rollout-changed",
+    "strategy-changed",
+    "archived",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -26,23 +44,15 @@ pub enum ColumnKind {
     Timestamp,
     /// A list of strings: `;`-separated in CSV, a JSON array in NDJSON.
     TextList,
-    /// Text restricted to [`DEPLOYMENT_STATUSES`].
-    DeploymentStatus,
-    /// Text restricted to [`REVIEW_STATES`].
-    ReviewState,
-    /// Text restricted to [`APPROVAL_STATES`].
-    ApprovalState,
+    /// Text restricted to these values, such as [`DEPLOYMENT_STATUSES`]:
+    /// accepted in any case, stored as the list spells them.
+    OneOf(&'static [&'static str]),
 }
 
 impl ColumnKind {
     pub fn data_type(self) -> DataType {
         match self {
-            ColumnKind::Text
-            | ColumnKind::DeploymentStatus
-            | ColumnKind::ReviewState
-            | ColumnKind::ApprovalState => {
-                DataType::Utf8
-            }
+            ColumnKind::Text | ColumnKind::OneOf(_) => DataType::Utf8,
             ColumnKind::Integer => DataType::Int64,
             ColumnKind::Timestamp => timestamp_type(),
             ColumnKind::TextList => {
@@ -51,29 +61,27 @@ impl ColumnKind {
         }
     }
 
-    /// How a value of this kind is written, for error messages and docs.
-    pub fn expected_form(self) -> &'static str {
+    /// What a value of a restricted column is called in an error.
+    pub fn noun(self) -> &'static str {
         match self {
-            ColumnKind::Text => "text",
-            ColumnKind::Integer => "a whole number such as 42",
-            ColumnKind::Timestamp => {
-                "an RFC 3339 timestamp such as 2026-01-05T09:30:00Z or 2026-01-05T10:30:00+01:00"
-            }
-            ColumnKind::TextList => "a list: `a;b;c` in CSV, [\"a\",\"b\"] in NDJSON",
-            ColumnKind::DeploymentStatus => "one of success, failure, error, cancelled",
-            ColumnKind::ReviewState => {
-                "one of APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED (any case)"
-            }
-            ColumnKind::ApprovalState => "one of approved, rejected",
+            ColumnKind::OneOf(v) if *v == DEPLOYMENT_STATUSES[..] => "status",
+            ColumnKind::OneOf(v) if *v == REVIEW_STATES[..] => "review state",
+            ColumnKind::OneOf(v) if *v == APPROVAL_STATES[..] => "state",
+            _ => "value",
         }
     }
 
-    /// The values a restricted text column accepts (stored lower-case).
-    pub fn allowed(self) -> Option<&'static [&'static str]> {
+    /// How a value of this kind is written, for error messages and docs.
+    pub fn expected_form(self) -> String {
         match self {
-            ColumnKind::DeploymentStatus => Some(&DEPLOYMENT_STATUSES),
-            ColumnKind::ApprovalState => Some(&APPROVAL_STATES),
-            _ => None,
+            ColumnKind::Text => "text".into(),
+            ColumnKind::Integer => "a whole number such as 42".into(),
+            ColumnKind::Timestamp => {
+                "an RFC 3339 timestamp such as 2026-01-05T09:30:00Z or 2026-01-05T10:30:00+01:00"
+                    .into()
+            }
+            ColumnKind::TextList => "a list: `a;b;c` in CSV, [\"a\",\"b\"] in NDJSON".into(),
+            ColumnKind::OneOf(values) => format!("one of {} (any case)", values.join(", ")),
         }
     }
 }
@@ -166,7 +174,7 @@ const REVIEWS: &[ColumnSpec] = &[
     ),
     col(
         "state",
-        ReviewState,
+        OneOf(&REVIEW_STATES),
         "APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED (an approval later dismissed)",
     ),
     col("submitted_at", Timestamp, "submitted (GitLab: approved) at"),
@@ -180,7 +188,7 @@ const DEPLOYMENTS: &[ColumnSpec] = &[
     col("sha", Text, "deployed commit"),
     col(
         "status",
-        DeploymentStatus,
+        OneOf(&DEPLOYMENT_STATUSES),
         "success, failure, error or cancelled",
     ),
     opt("started_at", Timestamp, "start time"),
@@ -199,7 +207,7 @@ const DEPLOYMENT_APPROVALS: &[ColumnSpec] = &[
         "the deployment (`deployments.id`) the decision is about",
     ),
     col("approver", Text, "login of the person who decided"),
-    col("state", ApprovalState, "approved or rejected"),
+    col("state", OneOf(&APPROVAL_STATES), "approved or rejected"),
     opt(
         "requested_at",
         Timestamp,
@@ -332,6 +340,72 @@ const TEAMS: &[ColumnSpec] = &[
     ),
 ];
 
+const FLAGS: &[ColumnSpec] = &[
+    col(
+        "key",
+        Text,
+        "flag key (its name in the code and the platform)",
+    ),
+    col("project", Text, "platform project holding the flag"),
+    opt(
+        "kind",
+        OneOf(&FLAG_KINDS),
+        "release, experiment, operational, kill-switch, permission or sunset",
+    ),
+    opt("created_at", Timestamp, "created at"),
+    opt("created_by", Text, "who created it"),
+    opt("owner", Text, "owner, when the platform names one"),
+    opt("archived_at", Timestamp, "archived at (null while active)"),
+    opt(
+        "stale",
+        Integer,
+        "1 when the platform marks the flag stale, else 0",
+    ),
+    opt(
+        "lifecycle_stage",
+        Text,
+        "lifecycle stage as the platform names it, e.g. live",
+    ),
+    opt(
+        "expected_lifetime_days",
+        Integer,
+        "days after which a flag of its kind is potentially stale (null: never)",
+    ),
+    opt("service", Text, "service the flag belongs to"),
+];
+
+const FLAG_EVENTS: &[ColumnSpec] = &[
+    col(
+        "id",
+        Text,
+        "event id, unique across the warehouse, e.g. unleash:1234",
+    ),
+    col("flag_key", Text, "the flag changed"),
+    col("project", Text, "its project"),
+    opt(
+        "environment",
+        Text,
+        "environment, e.g. production (null: all)",
+    ),
+    col("at", Timestamp, "when the change happened"),
+    opt("actor", Text, "who made the change"),
+    col(
+        "kind",
+        OneOf(&FLAG_EVENT_KINDS),
+        "enabled, disabled, rollout-changed, strategy-changed or archived",
+    ),
+    opt(
+        "rollout_percentage",
+        Integer,
+        "the new rollout percentage (0-100), when the change set one",
+    ),
+    opt(
+        "change_request",
+        Text,
+        "the change request's group id when the change went through one",
+    ),
+];
+
 /// One of the canonical tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -346,10 +420,12 @@ pub enum Table {
     DeploymentApprovals,
     ChangeFiles,
     Syncs,
+    Flags,
+    FlagEvents,
 }
 
 impl Table {
-    pub const ALL: [Table; 11] = [
+    pub const ALL: [Table; 13] = [
         Table::Commits,
         Table::Changes,
         Table::Deployments,
@@ -361,6 +437,8 @@ impl Table {
         Table::DeploymentApprovals,
         Table::ChangeFiles,
         Table::Syncs,
+        Table::Flags,
+        Table::FlagEvents,
     ];
 
     /// Position in [`Table::ALL`].
@@ -381,6 +459,8 @@ impl Table {
             Table::DeploymentApprovals => "deployment_approvals",
             Table::ChangeFiles => "change_files",
             Table::Syncs => "syncs",
+            Table::Flags => "flags",
+            Table::FlagEvents => "flag_events",
         }
     }
 
@@ -401,6 +481,8 @@ impl Table {
             Table::DeploymentApprovals => DEPLOYMENT_APPROVALS,
             Table::ChangeFiles => CHANGE_FILES,
             Table::Syncs => SYNCS,
+            Table::Flags => FLAGS,
+            Table::FlagEvents => FLAG_EVENTS,
         }
     }
 
@@ -412,7 +494,12 @@ impl Table {
         match self {
             Table::Commits => &["repo", "sha"],
             Table::Changes => &["repo", "number"],
-            Table::Deployments | Table::Incidents | Table::Rollbacks | Table::Syncs => &["id"],
+            Table::Deployments
+            | Table::Incidents
+            | Table::Rollbacks
+            | Table::Syncs
+            | Table::FlagEvents => &["id"],
+            Table::Flags => &["project", "key"],
             Table::Teams => &["team", "service"],
             Table::ChangeCommits => &["repo", "number", "sha"],
             Table::Reviews => &["repo", "number", "reviewer", "submitted_at"],
@@ -508,7 +595,7 @@ impl fmt::Display for Table {
 }
 
 /// Markdown documentation of every canonical table (used by `doralens tables`
-/// and kept in sync with README.md by a test).
+/// README.md's summary of it is checked by a test below).
 pub fn tables_markdown() -> String {
     let mut out = String::new();
     for t in Table::ALL {
@@ -540,9 +627,10 @@ fn columns_markdown(out: &mut String, columns: &[ColumnSpec]) {
             Integer => "integer",
             Timestamp => "timestamp (UTC, µs)",
             TextList => "list of text",
-            DeploymentStatus => "status",
-            ReviewState => "review state",
-            ApprovalState => "approval state",
+            OneOf(v) if *v == DEPLOYMENT_STATUSES[..] => "status",
+            OneOf(v) if *v == REVIEW_STATES[..] => "review state",
+            OneOf(v) if *v == APPROVAL_STATES[..] => "approval state",
+            OneOf(_) => "one of the values named",
         };
         out.push_str(&format!(
             "| {} | {} | {} | {} |\n",
@@ -562,7 +650,7 @@ mod tests {
     /// README's "The canonical tables" lists every table, and names every
     /// provenance column, as `doralens tables` does.
     #[test]
-    fn readme_lists_every_table_and_provenance_column() {
+    fn readme_names_every_provenance_column() {
         let readme = include_str!("../../README.md");
         let section = readme
             .split("## The canonical tables")
@@ -597,6 +685,43 @@ mod tests {
                 0
             };
             assert_eq!(stored.len(), t.columns().len() + extra, "{t}");
+        }
+    }
+
+    /// README's "The canonical tables" lists every table with its key and
+    /// columns as this file defines them (`?` nullable, `(list)` a list).
+    #[test]
+    fn readme_lists_every_table_as_defined() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let section = readme
+            .split("## The canonical tables")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has the section");
+        for t in Table::ALL {
+            let key = match t.key() {
+                [one] => one.to_string(),
+                many => format!("({})", many.join(", ")),
+            };
+            let columns: Vec<String> = t
+                .columns()
+                .iter()
+                .map(|c| match (c.kind, c.nullable) {
+                    (TextList, _) => format!("{} (list)", c.name),
+                    (_, true) => format!("{}?", c.name),
+                    _ => c.name.to_string(),
+                })
+                .collect();
+            let row = format!("| `{}` | {key} | {}", t.name(), columns.join(", "));
+            assert!(
+                section
+                    .lines()
+                    .any(|l| l.starts_with(&row) && l[row.len()..].starts_with([' ', ':'])),
+                "README.md's table section lacks or misstates `{}`; expected a row starting \
+                 with:\n{row}",
+                t.name()
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod mock_api;
 mod mock_forge;
+mod mock_unleash;
 mod util;
 
 mod access;
@@ -13,6 +14,7 @@ mod conformance;
 mod dashboard_page;
 mod dashboards;
 mod filters;
+mod flags;
 mod forge_reviews;
 mod forges;
 mod generate;
@@ -52,6 +54,11 @@ mod smoke {
             "rollbacks",
             "teams",
             "reviews",
+            "deployment_approvals",
+            "change_files",
+            "syncs",
+            "flags",
+            "flag_events",
         ] {
             assert!(text.contains(&format!("### `{t}`")), "{t} missing");
         }

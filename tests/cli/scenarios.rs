@@ -29,7 +29,7 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// Every canonical table, in an order that imports cleanly.
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 12] = [
     "teams",
     "commits",
     "changes",
@@ -40,6 +40,8 @@ pub const TABLES: [&str; 10] = [
     "rollbacks",
     "deployment_approvals",
     "change_files",
+    "flags",
+    "flag_events",
 ];
 
 /// Imports every table file of a scenario into the workspace's warehouse.

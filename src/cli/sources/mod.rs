@@ -19,6 +19,7 @@ pub mod incident_io;
 pub mod jira;
 pub mod pagerduty;
 pub mod tracker;
+pub mod unleash;
 
 use std::path::Path;
 
@@ -63,6 +64,7 @@ pub static SOURCES: &[&dyn SourceEntry] = &[
     &pagerduty::PagerDutyEntry,
     &jira::JiraEntry,
     &incident_io::IncidentIoEntry,
+    &unleash::UnleashEntry,
 ];
 
 /// `doralens ingest <source> [flags]`, parsed against [`SOURCES`].
@@ -145,11 +147,21 @@ pub async fn ingest(
         .filter(|s| s.configured(&config))
         .collect();
     if configured.is_empty() {
+        // The other sources' sections, from the registry (a section is
+        // the subcommand's name with `_` for `-`).
+        let sections: Vec<String> = SOURCES
+            .iter()
+            .map(|s| s.name())
+            .filter(|n| !matches!(*n, "git" | "github" | "gitlab"))
+            .map(|n| format!("[{}]", n.replace('-', "_")))
+            .collect();
         return Err(Error::Config {
             file: file.to_path_buf(),
-            message: "lists no repositories under [github] or [gitlab], and no tracker section \
-                      ([pagerduty], [jira], [incident_io])"
-                .into(),
+            message: format!(
+                "lists no repositories under [github] or [gitlab], and no section of another \
+                 source ({})",
+                sections.join(", ")
+            ),
         });
     }
     if !config.team_rows().is_empty() {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::store::buffer::{Cell, TableBuffer};
-use crate::store::schema::{ColumnKind, REVIEW_STATES, Table};
+use crate::store::schema::{ColumnKind, Table};
 
 /// One cell as a reader found it, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -241,41 +241,21 @@ impl RowBuilder {
         };
         Ok(match spec.kind {
             ColumnKind::Text => Parsed::Text(Some(text.to_string())),
-            ColumnKind::DeploymentStatus | ColumnKind::ApprovalState => {
-                let allowed = spec.kind.allowed().unwrap_or_default();
-                let lower = text.trim().to_ascii_lowercase();
-                if !allowed.contains(&lower.as_str()) {
+            ColumnKind::OneOf(values) => {
+                // Any case in, the list's own spelling stored.
+                let Some(value) = values.iter().find(|v| v.eq_ignore_ascii_case(text.trim())) else {
                     return Err(self.error(
                         line,
                         spec.name,
                         format!(
                             "bad {} {}, expected {}",
-                            if spec.kind == ColumnKind::ApprovalState {
-                                "state"
-                            } else {
-                                "status"
-                            },
+                            spec.kind.noun(),
                             quote_cell(text),
                             spec.kind.expected_form()
                         ),
                     ));
-                }
-                Parsed::Text(Some(lower))
-            }
-            ColumnKind::ReviewState => {
-                let upper = text.trim().to_ascii_uppercase();
-                if !REVIEW_STATES.contains(&upper.as_str()) {
-                    return Err(self.error(
-                        line,
-                        spec.name,
-                        format!(
-                            "bad review state {}, expected {}",
-                            quote_cell(text),
-                            spec.kind.expected_form()
-                        ),
-                    ));
-                }
-                Parsed::Text(Some(upper))
+                };
+                Parsed::Text(Some(value.to_string()))
             }
             ColumnKind::Integer => match text.trim().parse::<i64>() {
                 Ok(v) => Parsed::Int(Some(v)),

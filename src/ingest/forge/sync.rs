@@ -181,7 +181,9 @@ impl<'a> RepoSync<'a> {
                     | Table::Reviews
                     | Table::DeploymentApprovals
                     | Table::ChangeFiles
-                    | Table::Syncs => continue,
+                    | Table::Syncs
+                    | Table::Flags
+                    | Table::FlagEvents => continue,
                 };
                 *count += rows;
             }
