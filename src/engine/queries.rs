@@ -14,13 +14,13 @@ pub struct QueryFile {
     pub sql: &'static str,
 }
 
-/// A file of `queries/`, embedded (from any module two levels below the
-/// crate root, as this one and `src/metrics/catalogue.rs` are).
+/// A file of `queries/`, embedded (from any module: the path is the
+/// crate's, not the caller's).
 macro_rules! query_file {
     ($path:literal) => {
         QueryFile {
             path: $path,
-            sql: include_str!(concat!("../../queries/", $path)),
+            sql: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/queries/", $path)),
         }
     };
 }

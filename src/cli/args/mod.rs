@@ -260,6 +260,7 @@ pub struct MetricsArgs {
     pub include_baseline: bool,
     #[command(flatten)]
     pub bots: BotsArg,
+    #[command(flatten)]
     pub batch: BatchArgs,
     /// Instead of the metrics: each merged change's lead time in four
     /// parts (coding, pickup, review, deploy), p50/p90 per group and bucket
