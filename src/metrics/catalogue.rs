@@ -250,6 +250,14 @@ pub fn part(part: Part) -> impl Iterator<Item = &'static Metric> {
     METRICS.iter().filter(move |m| m.part == part)
 }
 
+/// The [`Part::Governance`] metrics in their groups, each with a heading
+/// (the report's per-team tables, one per group), in catalogue order.
+pub const GOVERNANCE_GROUPS: [(&str, &[Metric]); 3] = [
+    ("Reviews", &governance::REVIEWS),
+    ("Deployment approvals", &governance::APPROVALS),
+    ("Batch size", &governance::BATCH),
+];
+
 /// The metrics with a 95% interval in output order: the Wilson intervals
 /// first, then the SQL's (each in catalogue order).
 /// [`Part::Governance`] metrics carry theirs beside them instead
@@ -379,6 +387,16 @@ mod tests {
             let count = by_column(sample).unwrap_or_else(|| panic!("{sample} is no metric"));
             assert_eq!(count.unit, Unit::Count, "{}: {sample}", m.column);
         }
+    }
+
+    #[test]
+    fn governance_groups_are_the_governance_part_in_order() {
+        let grouped: Vec<&str> = GOVERNANCE_GROUPS
+            .iter()
+            .flat_map(|(_, ms)| ms.iter().map(|m| m.column))
+            .collect();
+        let part: Vec<&str> = part(Part::Governance).map(|m| m.column).collect();
+        assert_eq!(grouped, part);
     }
 
     #[test]

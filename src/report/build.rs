@@ -396,6 +396,10 @@ pub async fn build(
         governance_metrics: catalogue::part(catalogue::Part::Governance)
             .map(|m| m.short.to_string())
             .collect(),
+        governance_groups: catalogue::GOVERNANCE_GROUPS
+            .iter()
+            .map(|(title, metrics)| (title.to_string(), metrics.len()))
+            .collect(),
         governance_teams,
         unreviewed,
         unreviewed_total,

@@ -1,4 +1,5 @@
-//! The report's "Release governance" section (docs/metrics.md section 8):
+//! The report's "Release governance" section (docs/metrics.md sections 8
+//! and 9):
 //! every [`Part::Governance`] metric of the catalogue for the organisation
 //! (this week, against the previous week and the 12-week median, with the
 //! last 13 weeks) and per team (this week, with its trend against the
@@ -167,7 +168,9 @@ pub fn blocks(r: &Report) -> Vec<Block> {
             "Changes that reached production this week (each counted at the first production \
              deployment that shipped its merge commit) and how they were reviewed: four-eyes \
              means approved before the merge by someone other than the author, not a bot, and \
-             not dismissed.",
+             not dismissed (docs/metrics.md section 8). Then who approved each production \
+             deployment, how long it waited, and how much each deployment and change shipped \
+             (section 9).",
         )),
         Block::Table {
             header: [
@@ -198,26 +201,33 @@ pub fn blocks(r: &Report) -> Vec<Block> {
         doc.push(Block::Paragraph(text(
             "Per team: this week, and the change against the team's 12-week median.",
         )));
-        let mut header = vec!["team".to_string()];
-        header.extend(r.governance_metrics.iter().cloned());
-        doc.push(Block::Table {
-            header,
-            rows: r
-                .governance_teams
-                .iter()
-                .map(|t| {
-                    let mut row = vec![text(&t.team)];
-                    row.extend(t.cells.iter().map(|(value, trend)| {
-                        let mut cell = vec![Inline::Text(value.clone())];
-                        if trend != "–" {
-                            cell.extend([Inline::Break, Inline::Note(trend.clone())]);
-                        }
-                        cell
-                    }));
-                    row
-                })
-                .collect(),
-        });
+        // One table per group (reviews, approvals, batch size).
+        let mut at = 0;
+        for (title, n) in &r.governance_groups {
+            let columns = at..at + n;
+            at += n;
+            doc.push(Block::Paragraph(vec![Inline::Strong(title.clone())]));
+            let mut header = vec!["team".to_string()];
+            header.extend(r.governance_metrics[columns.clone()].iter().cloned());
+            doc.push(Block::Table {
+                header,
+                rows: r
+                    .governance_teams
+                    .iter()
+                    .map(|t| {
+                        let mut row = vec![text(&t.team)];
+                        row.extend(t.cells[columns.clone()].iter().map(|(value, trend)| {
+                            let mut cell = vec![Inline::Text(value.clone())];
+                            if trend != "–" {
+                                cell.extend([Inline::Break, Inline::Note(trend.clone())]);
+                            }
+                            cell
+                        }));
+                        row
+                    })
+                    .collect(),
+            });
+        }
     }
     doc.push(Block::Heading(
         "Production changes without a second pair of eyes".into(),

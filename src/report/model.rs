@@ -216,6 +216,9 @@ pub struct Report {
     pub governance: Vec<super::governance::GovernanceMetric>,
     /// Column titles of [`super::governance::GovernanceTeam::cells`].
     pub governance_metrics: Vec<String>,
+    /// The cells' groups, in order: a heading and how many cells (one
+    /// per-team table each, so no table is too wide to read).
+    pub governance_groups: Vec<(String, usize)>,
     pub governance_teams: Vec<super::governance::GovernanceTeam>,
     /// The week's production changes without a second pair of eyes, newest
     /// first (at most [`super::governance::UNREVIEWED_SHOWN`]).

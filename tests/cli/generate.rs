@@ -50,9 +50,22 @@ fn generated_files_import_to_the_same_metrics_as_direct_generation() {
         args.extend(["--out", files.to_str().unwrap(), "--file-format", format]);
         ws.doralens(&args).assert().success();
         let other = ws.path(&format!("wh-{format}"));
-        for table in crate::scenarios::TABLES {
+        // The generator writes every table but the flag ones (it has no
+        // flags yet).
+        let tables: Vec<&str> = crate::scenarios::TABLES
+            .into_iter()
+            .filter(|t| !t.starts_with("flag"))
+            .collect();
+        let mut written: Vec<String> = std::fs::read_dir(&files)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        written.sort();
+        let mut wanted: Vec<String> = tables.iter().map(|t| format!("{t}.{format}")).collect();
+        wanted.sort();
+        assert_eq!(written, wanted);
+        for table in tables {
             let file = files.join(format!("{table}.{format}"));
-            assert!(file.exists(), "{}", file.display());
             ws.doralens_in(&other, &["import", table, file.to_str().unwrap()])
                 .assert()
                 .success();

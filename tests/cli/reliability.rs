@@ -185,7 +185,7 @@ fn regression_metrics_during_imports_and_concurrent_attribution_agree() {
     let export = ws.path("deployments.csv");
     output_ok(ws.doralens(&[
         "sql",
-        "SELECT id, repo, service, environment, sha, status, started_at, finished_at FROM deployments",
+        "SELECT id, repo, service, environment, sha, status, started_at, finished_at, triggered_by FROM deployments",
         "--format",
         "csv",
         "--output",
@@ -600,7 +600,7 @@ fn serve_answers_correctly_while_imports_run() {
     let export = ws.path("deployments.csv");
     output_ok(ws.doralens(&[
         "sql",
-        "SELECT id, repo, service, environment, sha, status, started_at, finished_at FROM deployments",
+        "SELECT id, repo, service, environment, sha, status, started_at, finished_at, triggered_by FROM deployments",
         "--format",
         "csv",
         "--output",

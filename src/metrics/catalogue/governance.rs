@@ -101,7 +101,7 @@ pub(super) const REVIEWS: [Metric; 7] = [
         ..metric(
             "approval_to_merge_p50_s",
             "Approval to merge (median)",
-            "Approval p50",
+            "To merge p50",
             Unit::Seconds,
             FOUR_EYES,
         )
@@ -116,7 +116,7 @@ pub(super) const REVIEWS: [Metric; 7] = [
         ..metric(
             "approval_to_merge_p90_s",
             "Approval to merge (90th percentile)",
-            "Approval p90",
+            "To merge p90",
             Unit::Seconds,
             FOUR_EYES,
         )
@@ -179,7 +179,7 @@ pub(super) const APPROVALS: [Metric; 5] = [
         ..metric(
             "approval_wait_p50_s",
             "Approval wait (median)",
-            "Approval p50",
+            "Wait p50",
             Unit::Seconds,
             AP,
         )
@@ -194,7 +194,7 @@ pub(super) const APPROVALS: [Metric; 5] = [
         ..metric(
             "approval_wait_p90_s",
             "Approval wait (90th percentile)",
-            "Approval p90",
+            "Wait p90",
             Unit::Seconds,
             AP,
         )
