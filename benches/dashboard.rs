@@ -123,6 +123,7 @@ fn main() {
         addr: addr.parse().unwrap(),
         window_days: 90,
         production: ProductionPattern::default(),
+        bots: Default::default(),
         limits: doralens::serve::Limits {
             query_timeout: Duration::from_secs(600),
             ..doralens::serve::Limits::default()

@@ -158,6 +158,7 @@ fn child(task: &str, dir: &Path) {
                 addr,
                 window_days: 90,
                 production: production.clone(),
+                bots: Default::default(),
                 limits: doralens::serve::Limits::default(),
                 allow_anonymous: false,
                 tls: None,

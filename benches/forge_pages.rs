@@ -137,6 +137,7 @@ fn main() {
                     status: d.status.into(),
                     started_at: d.started.map(Timestamp::from_micros),
                     finished_at: Timestamp::from_micros(d.finished),
+                    triggered_by: None,
                 }
                 .push(out);
             }

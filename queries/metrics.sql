@@ -1,14 +1,20 @@
 -- metrics: the docs/metrics.md section 6 rows, one per (group, bucket).
 -- Inputs:  the views of deployment_frequency.sql, lead_time.sql,
 --          change_failure_rate.sql, recovery_time.sql, time_to_restore.sql,
---          rework_rate.sql; grouped_deployments / incident_groups; buckets
+--          rework_rate.sql, four_eyes.sql, deployment_approvals.sql,
+--          batch_size.sql; grouped_deployments / incident_groups; buckets
 --          (interval_start, days_in_window: every bucket overlapping the window)
 -- Outputs: grp, interval_start, then the section 6 columns up to rework_rate,
 --          then the medians' intervals (*_p50_low_s, *_p50_high_s), then
 --          how the failed deployments were linked: failures_explicit (at least
 --          one link by incident deployment_id, incident sha or rollback) and
 --          failures_inferred (linked only by timing); they sum to
---          failed_deployments (docs/metrics.md section 6, doralens's addition).
+--          failed_deployments (docs/metrics.md section 6, doralens's addition);
+--          then the release governance columns (four_eyes.sql: production
+--          changes, four-eyes changes and share, review times with their
+--          medians' intervals; docs/metrics.md section 8).
+--          Then those of deployment_approvals.sql and batch_size.sql
+--          (section 9).
 --          Exactly the columns src/metrics/catalogue.rs lists (an extra or a
 --          missing one is an error); the catalogue, not this order, sets the
 --          output's: src/metrics/output.rs renames the group column, types
@@ -55,7 +61,42 @@ SELECT a.grp,
        tr.time_to_restore_p50_low_s,
        tr.time_to_restore_p50_high_s,
        coalesce(rt.failed_deployments, 0) - coalesce(rt.inferred_failures, 0) AS failures_explicit,
-       coalesce(rt.inferred_failures, 0) AS failures_inferred
+       coalesce(rt.inferred_failures, 0) AS failures_inferred,
+       coalesce(fe.production_changes, 0) AS production_changes,
+       coalesce(fe.four_eyes_changes, 0) AS four_eyes_changes,
+       CASE WHEN coalesce(fe.production_changes, 0) > 0
+            THEN fe.four_eyes_changes / CAST(fe.production_changes AS DOUBLE)
+       END AS four_eyes_share,
+       fe.time_to_first_review_p50_s,
+       fe.time_to_first_review_p50_low_s,
+       fe.time_to_first_review_p50_high_s,
+       fe.time_to_first_review_p90_s,
+       fe.approval_to_merge_p50_s,
+       fe.approval_to_merge_p50_low_s,
+       fe.approval_to_merge_p50_high_s,
+       fe.approval_to_merge_p90_s,
+       -- Release governance: deployment approvals (deployment_approvals.sql).
+       coalesce(ap.approved_deployments, 0) AS approved_deployments,
+       CASE WHEN coalesce(df.deployments, 0) > 0
+            THEN coalesce(ap.approved_deployments, 0) / CAST(df.deployments AS DOUBLE)
+       END AS deployment_approval_share,
+       coalesce(ap.self_approved_deployments, 0) AS self_approved_deployments,
+       ap.approval_wait_p50_s,
+       ap.approval_wait_p50_low_s,
+       ap.approval_wait_p50_high_s,
+       ap.approval_wait_p90_s,
+       -- Release governance: batch size (batch_size.sql).
+       bs.changes_per_deployment_p50,
+       bs.changes_per_deployment_p90,
+       bs.commits_per_deployment_p50,
+       bs.commits_per_deployment_p90,
+       coalesce(bs.changes_with_lines, 0) AS sized_changes,
+       bs.change_lines_p50,
+       bs.change_lines_p90,
+       coalesce(bs.large_changes, 0) AS large_changes,
+       CASE WHEN coalesce(bs.changes_with_lines, 0) > 0
+            THEN bs.large_changes / CAST(bs.changes_with_lines AS DOUBLE)
+       END AS large_change_share
 FROM active_groups a
 CROSS JOIN buckets b
 LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start
@@ -63,4 +104,7 @@ LEFT JOIN lead_time lt ON lt.grp = a.grp AND lt.interval_start = b.interval_star
 LEFT JOIN recovery_time rt ON rt.grp = a.grp AND rt.interval_start = b.interval_start
 LEFT JOIN time_to_restore tr ON tr.grp = a.grp AND tr.interval_start = b.interval_start
 LEFT JOIN rework_rate rw ON rw.grp = a.grp AND rw.interval_start = b.interval_start
+LEFT JOIN four_eyes fe ON fe.grp = a.grp AND fe.interval_start = b.interval_start
+LEFT JOIN deployment_approval ap ON ap.grp = a.grp AND ap.interval_start = b.interval_start
+LEFT JOIN batch_size bs ON bs.grp = a.grp AND bs.interval_start = b.interval_start
 ORDER BY a.grp, b.interval_start

@@ -13,6 +13,9 @@
 --   5. shipped commits: repo, sha, authored_at, baseline, lead_time_s (null
 --      when left out of lead time: baseline, or authored after the
 --      deployment), message (section 3, 4.2)
+--   6. shipped changes: repo, number, title, four_eyes, reason (the merged
+--      changes this deployment first brought to production, with their
+--      review verdict; section 8)
 SELECT repo, service, environment, sha, status, finished_at FROM deployments WHERE id = {{id}};
 
 SELECT count(*) AS production FROM production_deployments WHERE id = {{id}};
@@ -35,3 +38,8 @@ LEFT JOIN lead_time_samples s
 LEFT JOIN commits c ON c.repo = dc.repo AND c.sha = dc.sha
 WHERE dc.deployment_id = {{id}}
 ORDER BY dc.authored_at, dc.repo, dc.sha;
+
+SELECT repo, number, title, four_eyes, reason
+FROM production_change_reviews
+WHERE deployment_id = {{id}}
+ORDER BY repo, number;

@@ -65,11 +65,7 @@ impl Choice for Interval {
 }
 
 impl Choice for BenchmarkName {
-    const ALL: &'static [Self] = &[
-        BenchmarkName::Dora2021,
-        BenchmarkName::Dora2023,
-        BenchmarkName::Dora2024,
-    ];
+    const ALL: &'static [Self] = &BenchmarkName::EVERY;
     fn name(self) -> &'static str {
         self.id()
     }

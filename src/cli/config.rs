@@ -12,6 +12,7 @@ use crate::cli::sources::forges::ForgeSettings;
 use crate::cli::sources::incident_io::IncidentIoSettings;
 use crate::cli::sources::jira::JiraSettings;
 use crate::cli::sources::pagerduty::PagerDutySettings;
+use crate::cli::sources::unleash::UnleashSettings;
 use crate::error::{Error, Result};
 
 pub const DEFAULT_CONFIG: &str = "doralens.toml";
@@ -30,12 +31,25 @@ pub struct Config {
     pub pagerduty: Option<PagerDutySettings>,
     pub jira: Option<JiraSettings>,
     pub incident_io: Option<IncidentIoSettings>,
+    pub unleash: Option<UnleashSettings>,
     /// Repository → service. Unlisted repositories are their own service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,
     /// Team → the services it owns.
     #[serde(default)]
     pub teams: BTreeMap<String, Vec<String>>,
+    /// Which reviewers are bots (docs/metrics.md section 8).
+    pub bots: Option<BotsSettings>,
+    /// Batch size: excluded paths, the large-change threshold.
+    pub batch: Option<crate::cli::args::BatchSection>,
+}
+
+/// `[bots]`: reviewer logins that are bots, as globs (`*` is any text,
+/// matched against the whole login, any case); default `["*[bot]"]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotsSettings {
+    pub logins: Vec<String>,
 }
 
 impl Config {
@@ -150,7 +164,22 @@ production = "production|prod"
 concurrency = 4
 "#;
 
-const STARTER_TAIL: &str = r#"# Repository → service. A repository not listed is its own service.
+const STARTER_TAIL: &str = r#"# Reviewer logins that are bots: their approvals never make a change
+# four-eyes (metrics, report, explain, serve read this; --bot-logins
+# overrides it). Globs: `*` is any text, the whole login, any case. GitHub
+# apps are `name[bot]` from every source.
+[bots]
+logins = ["*[bot]"]
+
+# Batch size (`metrics`; docs/metrics.md section 9.2): paths whose lines
+# do not count towards a change's size (globs: a file name or a directory
+# anywhere, or with a `/` inside the whole path; this list replaces the
+# default one), and the size over which a change is large.
+[batch]
+# exclude = ["Cargo.lock", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "go.sum", "*.lock", "*.snap", "vendor/", "generated/", "dist/"]
+# large_change_lines = 400
+
+# Repository → service. A repository not listed is its own service.
 [services]
 # "acme/api" = "api"
 # "acme/platform/billing" = "billing"
@@ -171,6 +200,7 @@ mod tests {
         config.validate(Path::new("doralens.toml")).unwrap();
         assert_eq!(config.production.as_deref(), Some("production|prod"));
         assert!(config.github.unwrap().repos.is_empty());
+        assert_eq!(config.bots.unwrap().logins, ["*[bot]"]);
     }
 
     #[test]

@@ -36,10 +36,16 @@ pub async fn run(dir: &Path) -> Result<()> {
     let end = crate::base::time::Timestamp::now().start_of_day();
     let config = GeneratorConfig::demo(end);
     let started = std::time::Instant::now();
+    // One recorded run (`syncs`); rows name the generator's seed.
+    let run = warehouse.begin_sync("demo", &format!("generate:seed {}", config.seed))?;
+    let stamped = run.in_scope(
+        format!("generate:seed {}", config.seed),
+        Some(format!("doralens demo, seed {}", config.seed)),
+    );
     let mut sink = crate::ingest::synthetic::WarehouseSink {
-        warehouse: &warehouse,
+        warehouse: &stamped,
     };
-    let counts = synthetic::generate(&config, &mut sink)?;
+    let counts = run.end_sync(synthetic::generate(&config, &mut sink))?;
     eprintln!(
         "demo: generated a year of {counts} ({:.1}s)",
         started.elapsed().as_secs_f64()

@@ -49,6 +49,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         warehouse: cli.warehouse,
         remote: None,
         cluster: cli.cluster,
+        run: None,
     };
     run_command(&ctx, cli.command).await
 }
@@ -105,6 +106,7 @@ async fn remote_dispatch(url: &str, cluster: Option<String>, command: Command) -
                 checkout: checkout.clone(),
             }),
             cluster: cluster.clone(),
+            run: None,
         };
         run_command(&ctx, command.clone()).await?;
         // A shard of attribution is what `attribute` is for: never dropped.
@@ -139,7 +141,7 @@ async fn remote_dispatch(url: &str, cluster: Option<String>, command: Command) -
 
 async fn run_command(ctx: &Context, command: Command) -> Result<()> {
     match command {
-        Command::Import { table, files } => commands::import::run(ctx, &table, &files),
+        Command::Import { table, files } => commands::import::run(ctx, &table, &files).await,
         Command::Init { path, force } => commands::init::run(&path, force),
         Command::Ingest {
             source,

@@ -181,7 +181,7 @@ impl Engine {
             let urls = empty_or(table.name(), url_of(snapshot.files(table))?);
             tables.push((
                 table.name().to_string(),
-                table_provider(table.schema(), &urls).await?,
+                table_provider(table.stored_schema(), &urls).await?,
             ));
         }
         for (name, schema) in [

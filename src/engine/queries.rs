@@ -14,13 +14,13 @@ pub struct QueryFile {
     pub sql: &'static str,
 }
 
-/// A file of `queries/`, embedded (from any module two levels below the
-/// crate root, as this one and `src/metrics/catalogue.rs` are).
+/// A file of `queries/`, embedded (from any module: the path is the
+/// crate's, not the caller's).
 macro_rules! query_file {
     ($path:literal) => {
         QueryFile {
             path: $path,
-            sql: include_str!(concat!("../../queries/", $path)),
+            sql: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/queries/", $path)),
         }
     };
 }
@@ -46,11 +46,15 @@ pub const CHANGE_LEAD_TIME: QueryFile = query_file!("change_lead_time.sql");
 pub const REPORT_FAILED_DEPLOYMENTS: QueryFile = query_file!("report/failed_deployments.sql");
 pub const SLOWEST_CHANGES: QueryFile = query_file!("slowest_changes.sql");
 pub const REPORT_DATA_QUALITY: QueryFile = query_file!("report/data_quality.sql");
+/// The production changes without a second pair of eyes, with a `limit`
+/// parameter: the report's audit table and `serve`'s list.
+pub const UNREVIEWED_CHANGES: QueryFile = query_file!("report/unreviewed_changes.sql");
 
-/// `doralens explain deployment|incident`: several statements each, with an
-/// `id` parameter (`src/explain.rs`).
+/// `doralens explain deployment|incident|change`: several statements each,
+/// with an `id` parameter (a change: `repo` and `number`; `src/explain.rs`).
 pub const EXPLAIN_DEPLOYMENT: QueryFile = query_file!("explain/deployment.sql");
 pub const EXPLAIN_INCIDENT: QueryFile = query_file!("explain/incident.sql");
+pub const EXPLAIN_CHANGE: QueryFile = query_file!("explain/change.sql");
 
 /// `serve`'s drill-down lists over the window's metric views
 /// (`src/serve/lists.rs`).

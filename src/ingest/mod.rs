@@ -16,6 +16,7 @@
 
 pub mod client;
 pub mod files;
+pub mod flags;
 pub mod forge;
 pub mod git;
 pub mod rollbacks;

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 use crate::ingest::client::http::Notify;
 use crate::store::buffer::TableBuffer;
-use crate::store::rows::{DeploymentRow, IncidentRow};
+use crate::store::rows::{DeploymentRow, FlagEventRow, FlagRow, IncidentRow};
 use crate::store::schema::Table;
 use crate::store::warehouse::Warehouse;
 
@@ -283,8 +283,14 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
         deployments: &[DeploymentRow],
         update: impl FnOnce(&mut C),
     ) -> Result<()> {
-        let warehouse = self.ctx.warehouse;
         let _one_writer = self.ctx.writing.lock().unwrap_or_else(|p| p.into_inner());
+        // Provenance: this scope, and the requests made since the last
+        // write (scopes of a tracker sync one at a time).
+        let origin = crate::ingest::client::requests::take_all(self.source);
+        let warehouse = &self
+            .ctx
+            .warehouse
+            .in_scope(format!("{}:{}", self.source, self.scope), origin);
         let mut pending = Vec::new();
         if !incidents.is_empty() {
             let mut buffer = TableBuffer::new(Table::Incidents);
@@ -303,6 +309,41 @@ impl<'a, C: Serialize + DeserializeOwned + Default> ScopeSync<'a, C> {
         }
         self.report.count("incidents", incidents.len());
         self.report.count("deployments", deployments.len());
+        update(&mut self.cursor);
+        warehouse.write_state(
+            &Self::state_name(self.source, &self.scope),
+            &serde_json::to_value(&self.cursor).expect("cursor serialises"),
+        )
+    }
+
+    /// [`ScopeSync::write`] for a flag platform: flags and their events,
+    /// then the cursor.
+    pub fn write_flags(
+        &mut self,
+        flags: &[FlagRow],
+        events: &[FlagEventRow],
+        update: impl FnOnce(&mut C),
+    ) -> Result<()> {
+        let warehouse = self.ctx.warehouse;
+        let _one_writer = self.ctx.writing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = Vec::new();
+        if !flags.is_empty() {
+            let mut buffer = TableBuffer::new(Table::Flags);
+            flags.iter().for_each(|r| r.push(&mut buffer));
+            pending.push(buffer);
+        }
+        if !events.is_empty() {
+            let mut buffer = TableBuffer::new(Table::FlagEvents);
+            events.iter().for_each(|r| r.push(&mut buffer));
+            pending.push(buffer);
+        }
+        for mut buffer in pending {
+            let table = buffer.table();
+            let batches = super::keep_last_per_key(table, vec![buffer.finish()?])?;
+            warehouse.upsert(table, &batches)?;
+        }
+        self.report.count("flags", flags.len());
+        self.report.count("flag_events", events.len());
         update(&mut self.cursor);
         warehouse.write_state(
             &Self::state_name(self.source, &self.scope),

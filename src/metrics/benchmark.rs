@@ -6,34 +6,36 @@
 //! production deployments gets `too few` instead of levels: a level from two
 //! deployments says nothing. The trend compares the group's first and last
 //! judged level: `improving`, `steady` or `declining` (null with fewer than
-//! two judged buckets).
+//! two judged buckets). Under dora-2025 a level is a Quick Check answer,
+//! compared by its score, and the table ends with the score columns of
+//! [`super::scores`].
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::metrics::levels::levelled;
-use crate::metrics::{self, MetricsOptions};
+use crate::metrics::{self, MetricsOptions, catalogue, scores};
 use crate::store::schema::{TIMESTAMP_TZ, timestamp_type};
 
-const ORDER: [&str; 4] = ["low", "medium", "high", "elite"];
-
-fn rank(level: &str) -> Option<usize> {
-    ORDER.iter().position(|l| *l == level)
-}
-
-pub fn trend(levels: &[Option<String>]) -> Option<&'static str> {
-    let judged: Vec<usize> = levels.iter().flatten().filter_map(|l| rank(l)).collect();
+/// The trend of one group's levels of a metric, oldest first: its first
+/// and last judged level compared by `rank` (`too few` and null are not
+/// judged).
+pub fn trend(
+    levels: &[Option<String>],
+    rank: impl Fn(&str) -> Option<f64>,
+) -> Option<&'static str> {
+    let judged: Vec<f64> = levels.iter().flatten().filter_map(|l| rank(l)).collect();
     let (first, last) = (judged.first()?, judged.last()?);
     if judged.len() < 2 {
         return None;
     }
-    Some(match last.cmp(first) {
+    Some(match last.total_cmp(first) {
         std::cmp::Ordering::Greater => "improving",
         std::cmp::Ordering::Equal => "steady",
         std::cmp::Ordering::Less => "declining",
@@ -78,7 +80,7 @@ pub async fn table(
                 if (*n as u64) < min_deployments {
                     Some("too few".to_string())
                 } else {
-                    opts.benchmark.level(metric, *v).map(str::to_string)
+                    opts.benchmark.level(metric, *v).map(String::from)
                 }
             })
             .collect();
@@ -92,7 +94,7 @@ pub async fn table(
                     .filter(|(h, _)| *h == g)
                     .map(|(_, l)| l.clone())
                     .collect();
-                trend(&own)
+                trend(&own, |l| opts.benchmark.rank(metric, l))
             })
             .collect();
         fields.push(Field::new(level_column, DataType::Utf8, true));
@@ -100,6 +102,28 @@ pub async fn table(
         let trend_column = level_column.replace("_level", "_trend");
         fields.push(Field::new(trend_column, DataType::Utf8, true));
         columns.push(Arc::new(StringArray::from(trends)));
+    }
+    if opts.benchmark.scored() {
+        // The scores beside the levels (dora-2025), null where the levels
+        // say `too few`.
+        let names: Vec<&str> = scores::columns().collect();
+        let values: Vec<(&str, Vec<Option<f64>>)> =
+            catalogue::scored().map(|(m, _)| (m, t.floats(m))).collect();
+        let rows: Vec<Vec<Option<f64>>> = (0..t.num_rows())
+            .map(|r| {
+                if (deployments[r] as u64) < min_deployments {
+                    return vec![None; names.len()];
+                }
+                scores::row(&opts.benchmark, |metric| {
+                    values.iter().find(|(m, _)| *m == metric)?.1[r]
+                })
+            })
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            fields.push(Field::new(*name, DataType::Float64, true));
+            let column: Float64Array = rows.iter().map(|row| row[i]).collect();
+            columns.push(Arc::new(column));
+        }
     }
     let schema = Arc::new(Schema::new(fields));
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
@@ -112,16 +136,34 @@ mod tests {
 
     #[test]
     fn trends_compare_first_and_last_judged_levels() {
+        use crate::metrics::levels::{Benchmark, BenchmarkName};
         let l = |v: &[Option<&str>]| v.iter().map(|x| x.map(str::to_string)).collect::<Vec<_>>();
+        let b = Benchmark::load(BenchmarkName::Dora2023).unwrap();
+        let rank = |l: &str| b.rank("deploys_per_day", l);
         assert_eq!(
-            trend(&l(&[Some("low"), Some("too few"), Some("high")])),
+            trend(&l(&[Some("low"), Some("too few"), Some("high")]), rank),
             Some("improving")
         );
         assert_eq!(
-            trend(&l(&[Some("elite"), None, Some("high")])),
+            trend(&l(&[Some("elite"), None, Some("high")]), rank),
             Some("declining")
         );
-        assert_eq!(trend(&l(&[Some("high"), Some("high")])), Some("steady"));
-        assert_eq!(trend(&l(&[Some("high"), Some("too few")])), None);
+        assert_eq!(
+            trend(&l(&[Some("high"), Some("high")]), rank),
+            Some("steady")
+        );
+        assert_eq!(trend(&l(&[Some("high"), Some("too few")]), rank), None);
+        // dora-2025: answers by their score, percentages lower is better.
+        let b = Benchmark::load(BenchmarkName::Dora2025).unwrap();
+        let df = |l: &str| b.rank("deploys_per_day", l);
+        assert_eq!(
+            trend(&l(&[Some("weekly-to-monthly"), Some("on-demand")]), df),
+            Some("improving")
+        );
+        let cfr = |l: &str| b.rank("change_failure_rate", l);
+        assert_eq!(
+            trend(&l(&[Some("5%"), Some("12%")]), cfr),
+            Some("declining")
+        );
     }
 }

@@ -30,6 +30,9 @@ pub enum Unit {
     Seconds,
     /// A fraction in [0, 1].
     Ratio,
+    /// A quantile of a per-item quantity (changes per deployment, lines per
+    /// change): possibly fractional, and unknown with no item.
+    Number,
 }
 
 impl Unit {
@@ -38,7 +41,7 @@ impl Unit {
         use datafusion::arrow::datatypes::DataType;
         match self {
             Unit::Count => (DataType::Int64, false),
-            Unit::PerDay | Unit::Seconds | Unit::Ratio => (DataType::Float64, true),
+            Unit::PerDay | Unit::Seconds | Unit::Ratio | Unit::Number => (DataType::Float64, true),
         }
     }
 }
@@ -110,6 +113,10 @@ pub struct Metric {
     /// The level column computed from this metric (bands in
     /// `queries/levels/*.csv` under the metric's column).
     pub level: Option<&'static str>,
+    /// The 0-10 score column of a scored benchmark (dora-2025, the Quick
+    /// Check's scale, 10 best; `src/metrics/scores.rs`), present only
+    /// under such a benchmark.
+    pub score: Option<&'static str>,
     /// The 95% interval columns (low, high), found by `interval_method`.
     pub interval: Option<(&'static str, &'static str)>,
     pub interval_method: Method,
@@ -141,6 +148,7 @@ const fn metric(
         part: Part::Main,
         higher_is_better: None,
         level: None,
+        score: None,
         interval: None,
         interval_method: Method::Sql,
         chart: None,
@@ -174,271 +182,35 @@ const fn chart(name: &'static str, report: Option<&'static str>) -> Option<Chart
     })
 }
 
-// The metric views' files (queries/README.md), each defining a view keyed
-// by `grp, interval_start` that queries/metrics.sql joins.
-const DF: QueryFile = query_file!("deployment_frequency.sql");
-const LT: QueryFile = query_file!("lead_time.sql");
-const CFR: QueryFile = query_file!("change_failure_rate.sql");
-const RT: QueryFile = query_file!("recovery_time.sql");
-const TTR: QueryFile = query_file!("time_to_restore.sql");
-const RW: QueryFile = query_file!("rework_rate.sql");
+mod dora;
+mod governance;
 
-/// Every metric column, in output order.
-pub const METRICS: [Metric; 18] = [
-    Metric {
-        openmetrics: om(
-            "doralens_deployments",
-            "Production deployments in the window",
-        ),
-        dora_api: Some("deployment_frequency"),
-        ..metric("deployments", "Deployments", "Deployments", Unit::Count, DF)
-    },
-    Metric {
-        openmetrics: om(
-            "doralens_deploy_days",
-            "UTC days with at least one production deployment",
-        ),
-        ..metric(
-            "deploy_days",
-            "Days with a deployment",
-            "Deploy days",
-            Unit::Count,
-            DF,
-        )
-    },
-    Metric {
-        higher_is_better: Some(true),
-        level: Some("df_level"),
-        chart: chart("deployment-frequency", Some("Deployment frequency")),
-        openmetrics: Some(OpenMetrics {
-            family: "doralens_deployment_frequency_per_second",
-            help: "Production deployments per second of the window (deploys per day / 86400)",
-            scale: 1.0 / 86_400.0,
-        }),
-        headline: true,
-        sample: Some("deployments"),
-        ..metric(
-            "deploys_per_day",
-            "Deployment frequency",
-            "Deploys/day",
-            Unit::PerDay,
-            DF,
-        )
-    },
-    Metric {
-        openmetrics: om(
-            "doralens_lead_time_changes",
-            "Commits with a lead time in the window",
-        ),
-        ..metric(
-            "lead_time_count",
-            "Commits with a lead time",
-            "Commits",
-            Unit::Count,
-            LT,
-        )
-    },
-    Metric {
-        higher_is_better: Some(false),
-        level: Some("lt_level"),
-        interval: Some(("lead_time_p50_low_s", "lead_time_p50_high_s")),
-        chart: Some(Chart {
-            name: "lead-time",
-            report: Some("Lead time (median)"),
-            distribution: true,
-        }),
-        openmetrics: om(
-            "doralens_lead_time_p50_seconds",
-            "Median lead time for changes",
-        ),
-        dora_api: Some("lead_time_for_changes"),
-        headline: true,
-        sample: Some("lead_time_count"),
-        ..metric(
-            "lead_time_p50_s",
-            "Lead time for changes (median)",
-            "Lead time p50",
-            Unit::Seconds,
-            LT,
-        )
-    },
-    Metric {
-        higher_is_better: Some(false),
-        openmetrics: om(
-            "doralens_lead_time_p90_seconds",
-            "90th percentile lead time for changes",
-        ),
-        ..metric(
-            "lead_time_p90_s",
-            "Lead time for changes (90th percentile)",
-            "Lead time p90",
-            Unit::Seconds,
-            LT,
-        )
-    },
-    Metric {
-        openmetrics: om(
-            "doralens_failed_deployments",
-            "Production deployments that failed",
-        ),
-        ..metric(
-            "failed_deployments",
-            "Failed deployments",
-            "Failed",
-            Unit::Count,
-            CFR,
-        )
-    },
-    Metric {
-        higher_is_better: Some(false),
-        level: Some("cfr_level"),
-        interval: Some(("change_failure_rate_low", "change_failure_rate_high")),
-        interval_method: wilson("failed_deployments"),
-        chart: chart("change-failure-rate", Some("Change failure rate")),
-        openmetrics: om(
-            "doralens_change_failure_ratio",
-            "Failed production deployments / production deployments",
-        ),
-        dora_api: Some("change_failure_rate"),
-        headline: true,
-        sample: Some("deployments"),
-        ..metric(
-            "change_failure_rate",
-            "Change failure rate",
-            "Change fail",
-            Unit::Ratio,
-            CFR,
-        )
-    },
-    Metric {
-        ..metric(
-            "recovery_count",
-            "Recovered failures",
-            "Recoveries",
-            Unit::Count,
-            RT,
-        )
-    },
-    Metric {
-        higher_is_better: Some(false),
-        level: Some("rt_level"),
-        interval: Some(("recovery_time_p50_low_s", "recovery_time_p50_high_s")),
-        chart: chart("recovery-time", None),
-        openmetrics: om(
-            "doralens_recovery_time_p50_seconds",
-            "Median failed deployment recovery time",
-        ),
-        dora_api: Some("recovery_time"),
-        headline: true,
-        sample: Some("recovery_count"),
-        ..metric(
-            "recovery_time_p50_s",
-            "Failed deployment recovery time (median)",
-            "Recovery p50",
-            Unit::Seconds,
-            RT,
-        )
-    },
-    Metric {
-        higher_is_better: Some(false),
-        ..metric(
-            "recovery_time_p90_s",
-            "Failed deployment recovery time (90th percentile)",
-            "Recovery p90",
-            Unit::Seconds,
-            RT,
-        )
-    },
-    Metric {
-        openmetrics: om(
-            "doralens_open_failures",
-            "Failed deployments with an unresolved incident",
-        ),
-        ..metric("open_failures", "Open failures", "Open", Unit::Count, RT)
-    },
-    Metric {
-        openmetrics: om("doralens_incidents", "Incidents created in the window"),
-        ..metric("incidents", "Incidents", "Incidents", Unit::Count, TTR)
-    },
-    Metric {
-        higher_is_better: Some(false),
-        interval: Some(("time_to_restore_p50_low_s", "time_to_restore_p50_high_s")),
-        chart: chart("time-to-restore", None),
-        openmetrics: om(
-            "doralens_time_to_restore_p50_seconds",
-            "Median incident time to restore",
-        ),
-        dora_api: Some("time_to_restore_service"),
-        ..metric(
-            "time_to_restore_p50_s",
-            "Time to restore (median, incidents)",
-            "Restore p50",
-            Unit::Seconds,
-            TTR,
-        )
-    },
-    Metric {
-        openmetrics: om(
-            "doralens_rework_deployments",
-            "Production deployments that were rework",
-        ),
-        ..metric(
-            "rework_deployments",
-            "Rework deployments",
-            "Rework",
-            Unit::Count,
-            RW,
-        )
-    },
-    Metric {
-        higher_is_better: Some(false),
-        interval: Some(("rework_rate_low", "rework_rate_high")),
-        interval_method: wilson("rework_deployments"),
-        chart: chart("rework-rate", None),
-        openmetrics: om(
-            "doralens_rework_ratio",
-            "Rework deployments / production deployments",
-        ),
-        dora_api: Some("rework_rate"),
-        headline: true,
-        sample: Some("deployments"),
-        ..metric(
-            "rework_rate",
-            "Deployment rework rate",
-            "Rework rate",
-            Unit::Ratio,
-            RW,
-        )
-    },
-    Metric {
-        part: Part::Links,
-        openmetrics: om(
-            "doralens_failures_explicit",
-            "Failed deployments with an explicit link (incident deployment id or sha, rollback)",
-        ),
-        ..metric(
-            "failures_explicit",
-            "Failures linked explicitly",
-            "Explicit links",
-            Unit::Count,
-            CFR,
-        )
-    },
-    Metric {
-        part: Part::Links,
-        openmetrics: om(
-            "doralens_failures_inferred",
-            "Failed deployments linked to an incident only by timing",
-        ),
-        ..metric(
-            "failures_inferred",
-            "Failures linked only by timing",
-            "Inferred links",
-            Unit::Count,
-            CFR,
-        )
-    },
-];
+/// Every metric column, in output order: the DORA metrics, then release
+/// governance.
+pub const METRICS: [Metric; 39] = join(&[
+    &dora::DORA,
+    &governance::REVIEWS,
+    &governance::APPROVALS,
+    &governance::BATCH,
+]);
+
+/// The parts, one after the other (`N` must be their total length).
+const fn join<const N: usize>(parts: &[&[Metric]]) -> [Metric; N] {
+    let mut out = [parts[0][0]; N];
+    let mut at = 0;
+    let mut p = 0;
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[at] = parts[p][i];
+            at += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    assert!(at == N, "METRICS' length is not the parts' total");
+    out
+}
 
 /// The metric of an output column.
 pub fn by_column(column: &str) -> Option<&'static Metric> {
@@ -466,10 +238,25 @@ pub fn levelled() -> impl Iterator<Item = (&'static str, &'static str)> {
         .filter_map(|m| m.level.map(|l| (m.column, l)))
 }
 
+/// (metric column, score column) of every metric with a score.
+pub fn scored() -> impl Iterator<Item = (&'static str, &'static str)> {
+    METRICS
+        .iter()
+        .filter_map(|m| m.score.map(|s| (m.column, s)))
+}
+
 /// The metrics of one part of a row, in catalogue order.
 pub fn part(part: Part) -> impl Iterator<Item = &'static Metric> {
     METRICS.iter().filter(move |m| m.part == part)
 }
+
+/// The [`Part::Governance`] metrics in their groups, each with a heading
+/// (the report's per-team tables, one per group), in catalogue order.
+pub const GOVERNANCE_GROUPS: [(&str, &[Metric]); 3] = [
+    ("Reviews", &governance::REVIEWS),
+    ("Deployment approvals", &governance::APPROVALS),
+    ("Batch size", &governance::BATCH),
+];
 
 /// The metrics with a 95% interval in output order: the Wilson intervals
 /// first, then the SQL's (each in catalogue order).
@@ -523,15 +310,23 @@ pub fn by_chart(name: &str) -> Option<&'static Metric> {
 /// The views `queries/metrics.sql` reads, in dependency order: the
 /// production deployments of each group first, then each metric's file in
 /// catalogue order (a file listed once; a view that reads another's comes
-/// after it), then the lead-time breakdown (docs/metrics.md section 7).
+/// after it), the lead-time breakdown (docs/metrics.md section 7) after the
+/// [`Part::Main`] and [`Part::Links`] files, and the [`Part::Governance`]
+/// files last (they may read the breakdown's `change_lead_times`).
 pub fn views() -> Vec<QueryFile> {
     let mut out = vec![queries::GROUPED_DEPLOYMENTS];
-    for m in &METRICS {
-        if !out.iter().any(|v| v.path == m.view.path) {
-            out.push(m.view);
+    let add = |out: &mut Vec<QueryFile>, file: QueryFile| {
+        if !out.iter().any(|v| v.path == file.path) {
+            out.push(file);
         }
+    };
+    for m in METRICS.iter().filter(|m| m.part != Part::Governance) {
+        add(&mut out, m.view);
     }
-    out.push(queries::CHANGE_LEAD_TIME);
+    add(&mut out, queries::CHANGE_LEAD_TIME);
+    for m in part(Part::Governance) {
+        add(&mut out, m.view);
+    }
     out
 }
 
@@ -547,6 +342,7 @@ mod tests {
                 let bounds = m.interval.map(|(l, h)| [l, h]);
                 std::iter::once(m.column)
                     .chain(m.level)
+                    .chain(m.score)
                     .chain(bounds.into_iter().flatten())
             })
             .collect();
@@ -594,6 +390,16 @@ mod tests {
     }
 
     #[test]
+    fn governance_groups_are_the_governance_part_in_order() {
+        let grouped: Vec<&str> = GOVERNANCE_GROUPS
+            .iter()
+            .flat_map(|(_, ms)| ms.iter().map(|m| m.column))
+            .collect();
+        let part: Vec<&str> = part(Part::Governance).map(|m| m.column).collect();
+        assert_eq!(grouped, part);
+    }
+
+    #[test]
     fn governance_metrics_have_no_level_and_sql_intervals() {
         for m in part(Part::Governance) {
             assert!(
@@ -611,10 +417,13 @@ mod tests {
     fn views_come_in_dependency_order_once_each() {
         let paths: Vec<&str> = views().iter().map(|v| v.path).collect();
         assert_eq!(paths.first(), Some(&"grouped_deployments.sql"));
-        assert_eq!(paths.last(), Some(&"change_lead_time.sql"));
-        // recovery_time.sql reads change_failure_rate.sql's failure links.
+        // recovery_time.sql reads change_failure_rate.sql's failure links;
+        // the governance files may read change_lead_time.sql's views.
         let at = |p: &str| paths.iter().position(|x| *x == p).unwrap();
         assert!(at("change_failure_rate.sql") < at("recovery_time.sql"));
+        for m in part(Part::Governance) {
+            assert!(at("change_lead_time.sql") < at(m.view.path), "{}", m.column);
+        }
         let mut unique = paths.clone();
         unique.sort();
         unique.dedup();

@@ -1,12 +1,15 @@
 //! The DORA metrics (docs/metrics.md sections 4-6): options, the SQL views of
 //! `queries/`, and the final rows with performance levels.
 
+pub mod batch;
 pub mod benchmark;
+pub mod bots;
 pub mod catalogue;
 pub mod interval;
 pub mod levels;
 pub mod output;
 pub mod scope;
+pub mod scores;
 pub mod stats;
 #[cfg(test)]
 mod surfaces;
@@ -68,6 +71,11 @@ pub struct MetricsOptions {
     /// `--team`, `--service`, `--repo`: which deployments and incidents
     /// count (empty: all of them).
     pub scope: scope::Scope,
+    /// Which reviewers are bots (`[bots] logins`, `--bot-logins`).
+    pub bots: bots::BotRule,
+    /// Batch size: excluded paths and the large-change threshold
+    /// (docs/metrics.md section 9.2).
+    pub batch: batch::BatchOptions,
 }
 
 impl MetricsOptions {
@@ -87,6 +95,8 @@ impl MetricsOptions {
             include_baseline: false,
             benchmark: Benchmark::load(levels::BenchmarkName::default()).expect("bundled"),
             scope: scope::Scope::default(),
+            bots: bots::BotRule::default(),
+            batch: batch::BatchOptions::default(),
         }
     }
 
@@ -103,7 +113,7 @@ impl MetricsOptions {
         if self.incident_window < Span::ZERO {
             return Err(Error::usage("--incident-window", "must not be negative"));
         }
-        Ok(())
+        self.batch.validate()
     }
 
     fn params(&self) -> HashMap<&'static str, String> {
@@ -117,7 +127,7 @@ impl MetricsOptions {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        HashMap::from([
+        let mut params = HashMap::from([
             ("interval", string_literal(interval_name(self.interval))),
             ("from", timestamp_literal(self.from)),
             ("to", timestamp_literal(self.to)),
@@ -131,7 +141,23 @@ impl MetricsOptions {
             ),
             ("include_baseline", self.include_baseline.to_string()),
             ("rework_labels", labels),
-        ])
+            // A pattern no path matches stands for an empty list.
+            (
+                "batch_exclude",
+                string_literal(
+                    &self
+                        .batch
+                        .exclude_regex()
+                        .unwrap_or_else(|| "^\\z.".to_string()),
+                ),
+            ),
+            (
+                "large_change_lines",
+                self.batch.large_change_lines.to_string(),
+            ),
+        ]);
+        params.extend(self.bots.params());
+        params
     }
 }
 

@@ -1,5 +1,7 @@
 //! The metrics rows' columns, derived from the metric catalogue: the group
-//! and bucket, then the [`Part::Main`] metrics, their levels, the 95%
+//! and bucket, then the [`Part::Main`] metrics, their levels (under a scored
+//! benchmark, dora-2025, followed by the score columns of
+//! [`super::scores`]), the 95%
 //! intervals (Wilson first, then the SQL's), the [`Part::Links`]
 //! counts and the [`Part::Governance`] metrics (each with its interval). `queries/metrics.sql` must return exactly the catalogued columns
 //! it is asked for: an extra or a missing column is an error, never
@@ -14,7 +16,7 @@ use datafusion::arrow::datatypes::{
 };
 
 use super::catalogue::{self, METRICS, Method, Part};
-use super::{MetricsOptions, stats};
+use super::{MetricsOptions, scores, stats};
 use crate::error::{Error, Result};
 use crate::store::schema::timestamp_type;
 
@@ -35,6 +37,11 @@ pub fn schema(opts: &MetricsOptions) -> SchemaRef {
     fields.extend(catalogue::part(Part::Main).map(typed));
     for (_, level) in catalogue::levelled() {
         fields.push(Field::new(level, DataType::Utf8, true));
+    }
+    if opts.benchmark.scored() {
+        for name in scores::columns() {
+            fields.push(Field::new(name, DataType::Float64, true));
+        }
     }
     for name in catalogue::interval_columns() {
         fields.push(Field::new(name, DataType::Float64, true));
@@ -125,6 +132,26 @@ pub fn shape(batches: &[RecordBatch], opts: &MetricsOptions) -> Result<MetricsTa
                 })
                 .collect();
             columns.push(Arc::new(levels));
+        }
+        if opts.benchmark.scored() {
+            let mut values = Vec::new();
+            for (metric, _) in catalogue::scored() {
+                let v = cast(&column(metric)?, &DataType::Float64)?;
+                values.push((metric, v));
+            }
+            let rows: Vec<Vec<Option<f64>>> = (0..batch.num_rows())
+                .map(|r| {
+                    scores::row(&opts.benchmark, |metric| {
+                        let (_, v) = values.iter().find(|(m, _)| *m == metric)?;
+                        let v = v.as_primitive::<Float64Type>();
+                        v.is_valid(r).then(|| v.value(r))
+                    })
+                })
+                .collect();
+            for i in 0..scores::columns().count() {
+                let column: Float64Array = rows.iter().map(|row| row[i]).collect();
+                columns.push(Arc::new(column));
+            }
         }
         for m in catalogue::with_intervals() {
             let Some((low, high)) = m.interval else {

@@ -186,17 +186,20 @@ async fn every_catalogue_entry_reaches_every_surface() {
     // Levels: every benchmark judges exactly the levelled entries, and
     // `benchmark` has a level and a trend column for each.
     let levelled: Vec<&str> = catalogue::levelled().map(|(m, _)| m).collect();
-    for name in [
-        BenchmarkName::Dora2021,
-        BenchmarkName::Dora2023,
-        BenchmarkName::Dora2024,
-    ] {
+    // A scored benchmark (dora-2025) judges the scored entries, a superset.
+    let scored: Vec<&str> = catalogue::scored().map(|(m, _)| m).collect();
+    for name in BenchmarkName::EVERY {
         let benchmark = Benchmark::load(name).unwrap();
         let mut judged = benchmark.metrics();
         judged.sort();
-        let mut ours = levelled.clone();
+        let mut ours = if benchmark.scored() {
+            scored.clone()
+        } else {
+            levelled.clone()
+        };
         ours.sort();
         assert_eq!(judged, ours, "{name:?}");
+        assert!(levelled.iter().all(|m| judged.contains(m)), "{name:?}");
     }
     let (schema, _) = super::benchmark::table(&engine, &by_team_opts, 1)
         .await
@@ -243,5 +246,19 @@ async fn every_catalogue_entry_reaches_every_surface() {
     let markdown = crate::report::markdown(&report);
     for m in &headline {
         assert!(markdown.contains(m.title), "{}", m.column);
+    }
+    // Its release governance section: every governance entry, as a row of
+    // the organisation's table and a column of the teams'.
+    assert!(markdown.contains("## Release governance"));
+    let governance: Vec<&catalogue::Metric> =
+        catalogue::part(catalogue::Part::Governance).collect();
+    assert_eq!(report.governance.len(), governance.len());
+    for m in &governance {
+        assert!(
+            markdown.contains(&format!("| {} |", m.title)),
+            "{}",
+            m.column
+        );
+        assert!(report.governance_metrics.contains(&m.short.to_string()));
     }
 }

@@ -71,7 +71,7 @@ impl Axis {
     pub fn of(unit: crate::metrics::catalogue::Unit) -> Axis {
         use crate::metrics::catalogue::Unit;
         match unit {
-            Unit::Count => Axis::COUNT,
+            Unit::Count | Unit::Number => Axis::COUNT,
             Unit::PerDay => Axis::PER_DAY,
             Unit::Seconds => Axis::HOURS,
             Unit::Ratio => Axis::PERCENT,

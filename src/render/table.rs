@@ -248,6 +248,17 @@ pub fn format_value(unit: crate::metrics::catalogue::Unit, v: f64) -> String {
         Unit::PerDay => format!("{v:.2}/d"),
         Unit::Seconds => format_duration(v),
         Unit::Ratio => format!("{:.1}%", v * 100.0),
+        Unit::Number => format_number(v),
+    }
+}
+
+/// A plain quantity: whole numbers as they are, others to one decimal
+/// (`12`, `2.5`).
+pub fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.1}")
     }
 }
 

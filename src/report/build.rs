@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use datafusion::arrow::array::RecordBatch;
 
 use super::model::{
-    Chart, FailedDeployment, Kind, OrgMetric, Report, SlowChange, TeamCell, TeamLine,
+    Chart, FailedDeployment, Kind, OrgMetric, Report, ScoreLine, SlowChange, TeamCell, TeamLine,
 };
 use super::{HISTORY_WEEKS, MIN_DEPLOYMENTS};
 
@@ -96,7 +96,7 @@ fn last_text(table: &MetricsTable, column: &str, group: Option<(&str, &str)>) ->
 }
 
 /// A column of a result row by name, as text ("" for null).
-fn text(b: &RecordBatch, column: &str, row: usize) -> String {
+pub(super) fn text(b: &RecordBatch, column: &str, row: usize) -> String {
     use datafusion::arrow::array::Array;
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::DataType;
@@ -112,7 +112,7 @@ fn text(b: &RecordBatch, column: &str, row: usize) -> String {
 }
 
 /// A numeric column of a result row by name.
-fn float(b: &RecordBatch, column: &str, row: usize) -> Option<f64> {
+pub(super) fn float(b: &RecordBatch, column: &str, row: usize) -> Option<f64> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::{DataType, Float64Type};
@@ -257,6 +257,10 @@ pub async fn build(
     timer.phase("teams, 13 weeks");
 
     let (org_rows, biggest) = organisation(&org);
+    let scores = metrics::scores::compare(|m| Weekly::of(&org, m, None).now())?
+        .iter()
+        .map(ScoreLine::of)
+        .collect();
     let deployments = Weekly::of(&org, "deployments", None).now().unwrap_or(0.0) as u64;
     let summary = match biggest {
         Some(sentence) => format!("{deployments} production deployments this week. {sentence}"),
@@ -279,13 +283,18 @@ pub async fn build(
         ("week_end", queries::timestamp_literal(to)),
         ("limit", SLOWEST_LISTED.to_string()),
     ]);
-    // The three only read the week's views: run them together.
-    let ((_, failed_batches), (_, slow_batches), (_, counts)) = futures_util::try_join!(
+    let mut unreviewed_params = params.clone();
+    unreviewed_params.insert("limit", super::governance::UNREVIEWED_SHOWN.to_string());
+    // The four only read the week's views: run them together.
+    let ((_, failed_batches), (_, slow_batches), (_, counts), (_, unreviewed_batches)) = futures_util::try_join!(
         engine.bundled(&queries::REPORT_FAILED_DEPLOYMENTS, &params),
         engine.bundled(&queries::SLOWEST_CHANGES, &params),
-        engine.bundled(&queries::REPORT_DATA_QUALITY, &params)
+        engine.bundled(&queries::REPORT_DATA_QUALITY, &params),
+        engine.bundled(&queries::UNREVIEWED_CHANGES, &unreviewed_params)
     )?;
-    timer.phase("failed deployments, slowest changes, data quality");
+    timer.phase("failed deployments, slowest changes, data quality, unreviewed changes");
+    let (governance, governance_teams) = super::governance::metrics(&org, &teams_table);
+    let (unreviewed, unreviewed_total) = super::governance::unreviewed(&unreviewed_batches, links);
 
     let failed = rows(&failed_batches)
         .map(|(b, r)| FailedDeployment {
@@ -380,8 +389,20 @@ pub async fn build(
         benchmark: base.benchmark.name.to_string(),
         summary,
         org: org_rows,
+        scores,
         team_metrics: headline().map(|m| m.short.to_string()).collect(),
         teams,
+        governance,
+        governance_metrics: catalogue::part(catalogue::Part::Governance)
+            .map(|m| m.short.to_string())
+            .collect(),
+        governance_groups: catalogue::GOVERNANCE_GROUPS
+            .iter()
+            .map(|(title, metrics)| (title.to_string(), metrics.len()))
+            .collect(),
+        governance_teams,
+        unreviewed,
+        unreviewed_total,
         failed,
         slowest,
         quality,

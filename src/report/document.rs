@@ -94,6 +94,27 @@ pub fn document(r: &Report) -> Vec<Block> {
                 .collect(),
         },
         Block::Charts(r.charts.clone()),
+        Block::Heading("DORA 2025 scores".into()),
+        Block::Paragraph(text(
+            "The week on the DORA Quick Check's 0–10 scale (10 best; docs/metrics.md section 5.1), beside the levels above: throughput is the mean of the lead time, deployment frequency and recovery time scores, stability of the change failure rate and rework rate scores. The averages are DORA's published 2025 means ± standard deviations (queries/levels/dora-2025-averages.csv, with their source and date).",
+        )),
+        Block::Table {
+            header: ["score", "this week", "2025 average", "vs average"]
+                .map(String::from)
+                .to_vec(),
+            rows: r
+                .scores
+                .iter()
+                .map(|s| {
+                    vec![
+                        text(&s.title),
+                        text(&s.score),
+                        text(&s.average),
+                        text(&s.vs_average),
+                    ]
+                })
+                .collect(),
+        },
         Block::Heading("Teams".into()),
         Block::Paragraph(vec![Inline::Text(format!(
             "Teams with at least {MIN_DEPLOYMENTS} deployments this week come first, by deployments; the others are listed last, unranked."
@@ -202,6 +223,8 @@ pub fn document(r: &Report) -> Vec<Block> {
                 .collect(),
         });
     }
+
+    doc.extend(super::governance::blocks(r));
 
     doc.push(Block::Heading("Data quality".into()));
     doc.push(Block::List(r.quality.clone()));

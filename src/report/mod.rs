@@ -15,6 +15,11 @@
 //! - the week's failed deployments with what linked them and their
 //!   recovery, and the slowest changes (longest lead time) with the change
 //!   that brought them when one is known;
+//! - release governance: every governance metric of the catalogue (the
+//!   four-eyes share and review times, and whatever else is catalogued
+//!   there) for the organisation and per team with their trends, and the
+//!   audit table of the week's production changes without a second pair of
+//!   eyes ([`governance`]);
 //! - data-quality notes: deployments of unknown shas, inferred incident
 //!   links, incidents without a service, teams with too few deployments.
 //!
@@ -27,6 +32,7 @@
 
 pub mod build;
 pub mod document;
+pub mod governance;
 pub mod html;
 pub mod markdown;
 pub mod model;

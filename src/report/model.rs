@@ -14,6 +14,10 @@ pub enum Kind {
     Duration,
     /// A ratio, shown as a percentage; changes are in percentage points.
     Rate,
+    /// A number of things.
+    Count,
+    /// A plain quantity (lines, changes): `12` or `2.5`.
+    Number,
 }
 
 impl Kind {
@@ -21,9 +25,11 @@ impl Kind {
     pub fn of(unit: crate::metrics::catalogue::Unit) -> Kind {
         use crate::metrics::catalogue::Unit;
         match unit {
-            Unit::PerDay | Unit::Count => Kind::Frequency,
+            Unit::PerDay => Kind::Frequency,
+            Unit::Count => Kind::Count,
             Unit::Seconds => Kind::Duration,
             Unit::Ratio => Kind::Rate,
+            Unit::Number => Kind::Number,
         }
     }
 
@@ -34,7 +40,9 @@ impl Kind {
         };
         match self {
             Kind::Frequency => format!("{v:.2}/day"),
+            Kind::Count => format!("{v:.0}"),
             Kind::Rate => format!("{:.1}%", v * 100.0),
+            Kind::Number => crate::render::table::format_number(v),
             Kind::Duration => {
                 let hours = v / 3600.0;
                 if hours < 1.0 {
@@ -128,6 +136,24 @@ pub struct SlowChange {
     pub deployment_id: String,
 }
 
+/// A change that reached production without a second pair of eyes
+/// (docs/metrics.md section 8).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreviewedChange {
+    /// Its page on the forge, when the repository was synced from one.
+    pub change_url: Option<String>,
+    pub repo: String,
+    pub number: i64,
+    pub title: String,
+    pub author: String,
+    pub merged_at: Timestamp,
+    /// The first production deployment that shipped it.
+    pub deployment_id: String,
+    pub deployed_at: Timestamp,
+    /// Why it is not four-eyes.
+    pub reason: String,
+}
+
 /// A chart of the organisation's last weeks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
@@ -135,6 +161,35 @@ pub struct Chart {
     pub stem: String,
     pub title: String,
     pub svg: String,
+}
+
+/// One DORA 2025 score of the organisation's week beside the published
+/// 2025 average (`src/metrics/scores.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreLine {
+    pub title: String,
+    /// `6.7`, or "–" without the metric (or a part of a group).
+    pub score: String,
+    /// `4.8 ± 2.8`, the mean ± standard deviation.
+    pub average: String,
+    /// `+1.9`, or "–".
+    pub vs_average: String,
+}
+
+impl ScoreLine {
+    pub fn of(c: &crate::metrics::scores::Compared) -> ScoreLine {
+        let average = c.average.as_ref();
+        ScoreLine {
+            title: c.title.to_string(),
+            score: c.score.map_or_else(|| "–".into(), |s| format!("{s:.1}")),
+            average: average
+                .map_or_else(|| "–".into(), |a| format!("{:.1} ± {:.1}", a.mean, a.std)),
+            vs_average: match (c.score, average) {
+                (Some(s), Some(a)) => format!("{:+.1}", s - a.mean),
+                _ => "–".into(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -148,6 +203,8 @@ pub struct Report {
     pub benchmark: String,
     pub summary: String,
     pub org: Vec<OrgMetric>,
+    /// The week's DORA 2025 scores, whatever `benchmark` is.
+    pub scores: Vec<ScoreLine>,
     /// Column titles of [`TeamLine::cells`].
     pub team_metrics: Vec<String>,
     pub teams: Vec<TeamLine>,
@@ -155,6 +212,19 @@ pub struct Report {
     pub slowest: Vec<SlowChange>,
     pub quality: Vec<String>,
     pub charts: Vec<Chart>,
+    /// Release governance: every governance metric of the organisation.
+    pub governance: Vec<super::governance::GovernanceMetric>,
+    /// Column titles of [`super::governance::GovernanceTeam::cells`].
+    pub governance_metrics: Vec<String>,
+    /// The cells' groups, in order: a heading and how many cells (one
+    /// per-team table each, so no table is too wide to read).
+    pub governance_groups: Vec<(String, usize)>,
+    pub governance_teams: Vec<super::governance::GovernanceTeam>,
+    /// The week's production changes without a second pair of eyes, newest
+    /// first (at most [`super::governance::UNREVIEWED_SHOWN`]).
+    pub unreviewed: Vec<UnreviewedChange>,
+    /// How many there are in all.
+    pub unreviewed_total: u64,
 }
 
 #[cfg(test)]
@@ -173,5 +243,7 @@ mod tests {
         assert_eq!(Kind::Rate.change(Some(0.2), Some(0.1)), "+10.0 pp");
         assert_eq!(Kind::Duration.change(Some(150.0), Some(100.0)), "+50%");
         assert_eq!(Kind::Frequency.change(Some(1.0), Some(0.0)), "–");
+        assert_eq!(Kind::Count.value(Some(12.0)), "12");
+        assert_eq!(Kind::Count.change(Some(15.0), Some(12.0)), "+25%");
     }
 }

@@ -142,15 +142,20 @@ mod cloud {
             &self,
             server: &Server,
             table: Table,
+            scope: &str,
             batches: Vec<RecordBatch>,
         ) -> Result<UpsertReport> {
             let _one_at_a_time = self.pushes.lock().await;
             let batches = Arc::new(batches);
             for attempt in 1..=ATTEMPTS {
                 let copy = Arc::new(self.remote.checkout().await?);
-                let (writer, rows) = (copy.clone(), batches.clone());
-                let report =
-                    tokio::task::spawn_blocking(move || writer.warehouse().upsert(table, &rows))
+                let (writer, rows, scope) = (copy.clone(), batches.clone(), scope.to_string());
+                // One `syncs` run in the copy, committed with the rows.
+                let report = tokio::task::spawn_blocking(move || {
+                    let run = writer.warehouse().begin_sync("push", &scope)?;
+                    let result = run.upsert(table, &rows);
+                    run.end_sync(result)
+                })
                         .await
                         .map_err(|e| Error::Warehouse {
                             path: self.url.clone().into(),
@@ -199,6 +204,7 @@ impl Follow {
         &self,
         _: &super::Server,
         _: crate::store::schema::Table,
+        _: &str,
         _: Vec<datafusion::arrow::array::RecordBatch>,
     ) -> crate::error::Result<crate::store::warehouse::UpsertReport> {
         match self.never {}

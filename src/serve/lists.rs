@@ -13,6 +13,11 @@
 //!   `{"rows": [...], "total": N}`, the drill-down lists (queries/dashboard/);
 //!   the slowest changes of forge-synced repositories carry `change_url`
 //!   and `commit_url`.
+//! - `GET /api/v1/changes/unreviewed?...&limit=`: `{"rows": [...], "total":
+//!   N}`, the changes that reached production in the window without a
+//!   second pair of eyes (`queries/report/unreviewed_changes.sql`: repo,
+//!   number, title, author, merged_at, deployment_id, deployed_at, reason),
+//!   newest first, with `change_url` for forge-synced repositories.
 //! - `GET /api/v1/filters`: `{"teams", "services", "repos"}`, what the
 //!   filters offer.
 //! - `GET /api/v1/explain/deployment?id=`: `{"id", "text"}`, the text of
@@ -45,6 +50,7 @@ pub enum List {
     Deployments,
     Incidents,
     SlowestChanges,
+    UnreviewedChanges,
 }
 
 fn list_param(params: &BTreeMap<String, String>, name: &str) -> Vec<String> {
@@ -110,20 +116,13 @@ impl Server {
             }
         };
         if let Some(name) = params.get("benchmark").filter(|s| !s.is_empty()) {
-            let name = match name.as_str() {
-                "dora-2021" => BenchmarkName::Dora2021,
-                "dora-2023" => BenchmarkName::Dora2023,
-                "dora-2024" => BenchmarkName::Dora2024,
-                other => {
-                    return Err(Error::usage(
-                        "benchmark",
-                        format!(
-                            "unknown benchmark `{other}`; valid: dora-2021, dora-2023, dora-2024"
-                        ),
-                    )
-                    .into());
-                }
-            };
+            let name = BenchmarkName::from_id(name).ok_or_else(|| {
+                let valid: Vec<&str> = BenchmarkName::EVERY.iter().map(|b| b.id()).collect();
+                Error::usage(
+                    "benchmark",
+                    format!("unknown benchmark `{name}`; valid: {}", valid.join(", ")),
+                )
+            })?;
             opts.benchmark = Benchmark::load(name)?;
         }
         opts.scope = Scope {
@@ -162,6 +161,10 @@ impl Server {
                 let table = metrics::compute(&session, &opts).await?;
                 let rows = json_rows(&table.batches)?;
                 let mut answer = json!({ "rows": rows, "metrics": headline_catalogue() });
+                // One row (the tiles): its DORA 2025 scores beside the levels.
+                if let [row] = rows.as_slice() {
+                    answer["scores"] = scores_of(row)?;
+                }
                 if compare {
                     let mut before = opts.clone();
                     before.to = opts.from;
@@ -216,6 +219,7 @@ impl Server {
             List::Deployments => queries::DASHBOARD_DEPLOYMENTS,
             List::Incidents => queries::DASHBOARD_INCIDENTS,
             List::SlowestChanges => queries::SLOWEST_CHANGES,
+            List::UnreviewedChanges => queries::UNREVIEWED_CHANGES,
         };
         let query_params = HashMap::from([
             ("limit", limit.to_string()),
@@ -224,7 +228,7 @@ impl Server {
             ("to", queries::timestamp_literal(opts.to)),
         ]);
         // The forge pages of synced repositories (pull request, commit).
-        let links = if list == List::SlowestChanges {
+        let links = if matches!(list, List::SlowestChanges | List::UnreviewedChanges) {
             crate::store::links::WebLinks::load(&self.warehouse)
         } else {
             Default::default()
@@ -242,7 +246,9 @@ impl Server {
                     };
                     let commit = row["sha"].as_str().map(|sha| link.commit_url(sha));
                     let change = row["number"].as_i64().map(|n| link.change_url(n));
-                    row["commit_url"] = json!(commit);
+                    if list == List::SlowestChanges {
+                        row["commit_url"] = json!(commit);
+                    }
                     row["change_url"] = json!(change);
                 }
                 let total = rows.first().and_then(|r| r["total"].as_u64()).unwrap_or(0);
@@ -429,6 +435,27 @@ fn change(rows: &[Value], previous: &[Value]) -> Value {
         out.insert(column.to_string(), delta);
     }
     Value::Object(out)
+}
+
+/// The DORA 2025 scores of one metrics row, each with the published 2025
+/// average (`src/metrics/scores.rs`), whatever the levels' benchmark.
+fn scores_of(row: &Value) -> crate::error::Result<Value> {
+    let compared = metrics::scores::compare(|m| row[m].as_f64())?;
+    Ok(Value::Array(
+        compared
+            .iter()
+            .map(|c| {
+                json!({
+                    "column": c.column,
+                    "metric": c.metric,
+                    "title": c.title,
+                    "score": c.score,
+                    "average": c.average.as_ref().map(|a| a.mean),
+                    "std": c.average.as_ref().map(|a| a.std),
+                })
+            })
+            .collect(),
+    ))
 }
 
 /// The headline metrics as the page shows them.

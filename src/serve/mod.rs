@@ -128,6 +128,8 @@ pub struct ServeOptions {
     pub addr: SocketAddr,
     pub window_days: i64,
     pub production: ProductionPattern,
+    /// Which reviewers are bots (`--bot-logins`, `[bots] logins`).
+    pub bots: crate::metrics::bots::BotRule,
     pub limits: Limits,
     /// `--allow-anonymous`: serve without tokens on a non-loopback address.
     pub allow_anonymous: bool,
@@ -270,6 +272,7 @@ impl Server {
         let mut opts = MetricsOptions::defaults(to);
         opts.from = from;
         opts.production = self.options.production.clone();
+        opts.bots = self.options.bots.clone();
         opts
     }
 

@@ -36,6 +36,7 @@ enum Route {
     Deployments,
     Incidents,
     SlowestChanges,
+    UnreviewedChanges,
     Explain,
     Filters,
     Sql,
@@ -60,7 +61,7 @@ impl Route {
 }
 
 const ROUTES: &str = "/, /metrics, /api/v1/dora/metrics, /api/v1/metrics, /api/v1/deployments, \
-                      /api/v1/incidents, /api/v1/changes/slowest, /api/v1/explain/deployment, /api/v1/filters, /api/v1/sql";
+                      /api/v1/incidents, /api/v1/changes/slowest, /api/v1/changes/unreviewed, /api/v1/explain/deployment, /api/v1/filters, /api/v1/sql";
 
 impl Server {
     fn route(&self, method: &Method, path: &str) -> Option<Route> {
@@ -75,6 +76,7 @@ impl Server {
             (&Method::GET, "/api/v1/deployments") => Route::Deployments,
             (&Method::GET, "/api/v1/incidents") => Route::Incidents,
             (&Method::GET, "/api/v1/changes/slowest") => Route::SlowestChanges,
+            (&Method::GET, "/api/v1/changes/unreviewed") => Route::UnreviewedChanges,
             (&Method::GET, "/api/v1/explain/deployment") => Route::Explain,
             (&Method::GET, "/api/v1/filters") => Route::Filters,
             (&Method::GET | &Method::POST, "/api/v1/sql") => Route::Sql,
@@ -190,6 +192,10 @@ impl Server {
                 self.list(super::lists::List::SlowestChanges, params, principal)
                     .await
             }
+            Route::UnreviewedChanges => {
+                self.list(super::lists::List::UnreviewedChanges, params, principal)
+                    .await
+            }
             Route::Explain => self.explain_api(params, principal).await,
             Route::Filters => self.filters_api(principal).await,
             Route::Sql => {
@@ -209,7 +215,7 @@ impl Server {
                 };
                 self.sql(query, principal.role == Some(Role::Admin)).await
             }
-            Route::Push(table) => self.push(table, request).await,
+            Route::Push(table) => self.push(table, &principal.name, request).await,
         }
     }
 
@@ -236,10 +242,19 @@ impl Server {
 
     /// `POST /api/v1/<table>`: validates the body like `import` and
     /// upserts it (see the module docs).
-    async fn push(self: &Arc<Self>, table: Table, request: Request<Incoming>) -> Answer {
+    /// Each accepted push is one `syncs` run (source `push`, scope the
+    /// token's name); a rejected body writes nothing.
+    async fn push(
+        self: &Arc<Self>,
+        table: Table,
+        token: &str,
+        request: Request<Incoming>,
+    ) -> Answer {
         let body = self.body(request).await?;
         let server = self.clone();
         let remote = self.follow.is_some();
+        let scope = format!("token:{token}");
+        let remote_scope = scope.clone();
         let written = tokio::task::spawn_blocking(move || {
             let batch = crate::ingest::files::read_json_body(table, &body)?;
             let keys = key_list(&batch);
@@ -249,15 +264,19 @@ impl Server {
             }
             let _one_at_a_time = server.writes.lock().unwrap_or_else(|p| p.into_inner());
             let batches = crate::ingest::keep_last_per_key(table, vec![batch])?;
-            let report = server.warehouse.upsert(table, &batches)?;
-            Ok((Vec::new(), Some(report), keys))
+            let run = server.warehouse.begin_sync("push", &scope)?;
+            let result = run.upsert(table, &batches);
+            run.end_sync(result).map(|r| (Vec::new(), Some(r), keys))
         })
         .await
         .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         // On an object-store warehouse: committed there (`follow.rs`).
         let written = match (written, &self.follow) {
             (Ok((batches, None, keys)), Some(follow)) => {
-                follow.push(self, table, batches).await.map(|r| (r, keys))
+                follow
+                    .push(self, table, &remote_scope, batches)
+                    .await
+                    .map(|r| (r, keys))
             }
             (Ok((_, report, keys)), _) => Ok((report.unwrap_or_default(), keys)),
             (Err(e), _) => Err(e),

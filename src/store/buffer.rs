@@ -48,9 +48,7 @@ impl TableBuffer {
             .columns()
             .iter()
             .map(|c| match c.kind {
-                ColumnKind::Text | ColumnKind::DeploymentStatus => {
-                    Column::Text(StringBuilder::new())
-                }
+                ColumnKind::Text | ColumnKind::OneOf(_) => Column::Text(StringBuilder::new()),
                 ColumnKind::Integer => Column::Int(Int64Builder::new()),
                 ColumnKind::Timestamp => {
                     Column::Time(TimestampMicrosecondBuilder::new().with_timezone(TIMESTAMP_TZ))

@@ -5,7 +5,7 @@
 //! a length-prefixed encoding of the key parts, not std's randomised hasher.
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 
 use super::schema::Table;
 
@@ -47,6 +47,8 @@ pub struct KeyColumns<'a> {
 enum KeyPart<'a> {
     Text(&'a datafusion::arrow::array::StringArray),
     Int(&'a datafusion::arrow::array::Int64Array),
+    /// Microseconds since the epoch (a review's `submitted_at`).
+    Time(&'a datafusion::arrow::array::TimestampMicrosecondArray),
 }
 
 impl<'a> KeyColumns<'a> {
@@ -58,6 +60,9 @@ impl<'a> KeyColumns<'a> {
                 let col = batch.column(i);
                 match col.data_type() {
                     DataType::Int64 => KeyPart::Int(col.as_primitive::<Int64Type>()),
+                    DataType::Timestamp(..) => {
+                        KeyPart::Time(col.as_primitive::<TimestampMicrosecondType>())
+                    }
                     _ => KeyPart::Text(col.as_string::<i32>()),
                 }
             })
@@ -71,6 +76,7 @@ impl<'a> KeyColumns<'a> {
             match part {
                 KeyPart::Text(a) => h = fnv_text(h, a.value(row)),
                 KeyPart::Int(a) => h = fnv(h, &a.value(row).to_le_bytes()),
+                KeyPart::Time(a) => h = fnv(h, &a.value(row).to_le_bytes()),
             }
         }
         avalanche(h)
@@ -84,6 +90,7 @@ impl<'a> KeyColumns<'a> {
             match part {
                 KeyPart::Text(a) => push_key_text(&mut out, a.value(row)),
                 KeyPart::Int(a) => push_key_int(&mut out, a.value(row)),
+                KeyPart::Time(a) => push_key_int(&mut out, a.value(row)),
             }
         }
         out
@@ -98,6 +105,10 @@ impl<'a> KeyColumns<'a> {
             .map(|(name, part)| match part {
                 KeyPart::Text(a) => format!("{name}={}", a.value(row)),
                 KeyPart::Int(a) => format!("{name}={}", a.value(row)),
+                KeyPart::Time(a) => format!(
+                    "{name}={}",
+                    crate::base::time::Timestamp::from_micros(a.value(row))
+                ),
             })
             .collect::<Vec<_>>()
             .join(", ")

@@ -8,6 +8,7 @@ pub mod links;
 mod lock;
 mod manifest;
 mod parquet_io;
+pub mod provenance;
 #[cfg(feature = "cloud")]
 pub mod remote;
 pub mod rows;

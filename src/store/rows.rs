@@ -36,6 +36,61 @@ pub struct DeploymentRow {
     pub status: String,
     pub started_at: Option<Timestamp>,
     pub finished_at: Timestamp,
+    /// Who started it, when the source says (compared with approvers).
+    pub triggered_by: Option<String>,
+}
+
+/// One row of `deployment_approvals`: one person's decision on a deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApprovalRow {
+    pub deployment_id: String,
+    pub approver: String,
+    /// approved or rejected.
+    pub state: &'static str,
+    pub requested_at: Option<Timestamp>,
+    pub decided_at: Option<Timestamp>,
+    pub comment: Option<String>,
+}
+
+impl ApprovalRow {
+    pub const TABLE: Table = Table::DeploymentApprovals;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.deployment_id),
+            Cell::Text(&self.approver),
+            Cell::Text(self.state),
+            time(self.requested_at),
+            time(self.decided_at),
+            self.comment.as_deref().into(),
+        ]);
+    }
+}
+
+/// One row of `change_files`: the lines one change adds and deletes in a file.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeFileRow<'a> {
+    pub repo: &'a str,
+    pub number: i64,
+    pub path: &'a str,
+    pub additions: i64,
+    pub deletions: i64,
+}
+
+impl ChangeFileRow<'_> {
+    pub const TABLE: Table = Table::ChangeFiles;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(self.repo),
+            Cell::Int(self.number),
+            Cell::Text(self.path),
+            Cell::Int(self.additions),
+            Cell::Int(self.deletions),
+        ]);
+    }
 }
 
 /// One row of `rollbacks`.
@@ -138,6 +193,34 @@ impl ChangeCommitRow<'_> {
     }
 }
 
+/// One row of `reviews`: a review (or a GitLab approval) of a change.
+#[derive(Debug, Clone, Copy)]
+pub struct ReviewRow<'a> {
+    pub repo: &'a str,
+    pub number: i64,
+    /// A bot as `name[bot]`, whatever the source's spelling.
+    pub reviewer: &'a str,
+    /// One of [`super::schema::REVIEW_STATES`].
+    pub state: &'a str,
+    pub submitted_at: Timestamp,
+}
+
+impl ReviewRow<'_> {
+    pub const TABLE: Table = Table::Reviews;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        debug_assert!(super::schema::REVIEW_STATES.contains(&self.state));
+        buffer.push(&[
+            Cell::Text(self.repo),
+            Cell::Int(self.number),
+            Cell::Text(self.reviewer),
+            Cell::Text(self.state),
+            Cell::Time(self.submitted_at.micros()),
+        ]);
+    }
+}
+
 /// One row of `teams`: a service a team owns.
 #[derive(Debug, Clone, Copy)]
 pub struct TeamRow<'a> {
@@ -152,6 +235,85 @@ impl TeamRow<'_> {
         debug_assert_eq!(buffer.table(), Self::TABLE);
         buffer.push(&[Cell::Text(self.team), Cell::Text(self.service)]);
     }
+}
+
+/// One row of `flags`: a feature flag as its platform describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagRow {
+    pub key: String,
+    pub project: String,
+    /// release, experiment, operational, kill-switch, permission or sunset.
+    pub kind: Option<String>,
+    pub created_at: Option<Timestamp>,
+    pub created_by: Option<String>,
+    pub owner: Option<String>,
+    pub archived_at: Option<Timestamp>,
+    pub stale: Option<bool>,
+    pub lifecycle_stage: Option<String>,
+    /// None: never potentially stale.
+    pub expected_lifetime_days: Option<i64>,
+    pub service: Option<String>,
+}
+
+impl FlagRow {
+    pub const TABLE: Table = Table::Flags;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.key),
+            Cell::Text(&self.project),
+            self.kind.as_deref().into(),
+            time(self.created_at),
+            self.created_by.as_deref().into(),
+            self.owner.as_deref().into(),
+            time(self.archived_at),
+            int(self.stale.map(i64::from)),
+            self.lifecycle_stage.as_deref().into(),
+            int(self.expected_lifetime_days),
+            self.service.as_deref().into(),
+        ]);
+    }
+}
+
+/// One row of `flag_events`: a change to a flag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagEventRow {
+    /// Unique across the warehouse (`unleash:<event id>`).
+    pub id: String,
+    pub flag_key: String,
+    pub project: String,
+    pub environment: Option<String>,
+    pub at: Timestamp,
+    pub actor: Option<String>,
+    /// enabled, disabled, rollout-changed, strategy-changed or archived.
+    pub kind: String,
+    pub rollout_percentage: Option<i64>,
+    /// The change request's group id, when the change went through one.
+    pub change_request: Option<String>,
+}
+
+impl FlagEventRow {
+    pub const TABLE: Table = Table::FlagEvents;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.id),
+            Cell::Text(&self.flag_key),
+            Cell::Text(&self.project),
+            self.environment.as_deref().into(),
+            Cell::Time(self.at.micros()),
+            self.actor.as_deref().into(),
+            Cell::Text(&self.kind),
+            int(self.rollout_percentage),
+            self.change_request.as_deref().into(),
+        ]);
+    }
+}
+
+fn int(v: Option<i64>) -> Cell<'static> {
+    v.map_or(Cell::Null, Cell::Int)
 }
 
 fn time(t: Option<Timestamp>) -> Cell<'static> {
@@ -205,6 +367,7 @@ impl DeploymentRow {
             Cell::Text(&self.status),
             time(self.started_at),
             Cell::Time(self.finished_at.micros()),
+            self.triggered_by.as_deref().into(),
         ]);
     }
 }
@@ -256,6 +419,7 @@ mod tests {
             status: "success".into(),
             started_at: None,
             finished_at: t,
+            triggered_by: None,
         }
         .push(&mut deployments);
         let batch = deployments.finish().unwrap();

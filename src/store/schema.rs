@@ -13,6 +13,30 @@ pub const TIMESTAMP_TZ: &str = "UTC";
 /// Deployment statuses accepted on import (stored lower-case).
 pub const DEPLOYMENT_STATUSES: [&str; 4] = ["success", "failure", "error", "cancelled"];
 
+/// Review states accepted on import (stored upper-case, as GitHub spells
+/// them; a GitLab approval is `APPROVED`).
+pub const REVIEW_STATES: [&str; 4] = ["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"];
+/// Deployment approval states accepted on import (stored lower-case).
+pub const APPROVAL_STATES: [&str; 2] = ["approved", "rejected"];
+/// Flag kinds (Unleash's flag types; `sunset` is Unleash's newer one).
+pub const FLAG_KINDS: [&str; 6] = [
+    "release",
+    "experiment",
+    "operational",
+    "kill-switch",
+    "permission",
+    "sunset",
+];
+
+/// What a flag event did.
+pub const FLAG_EVENT_KINDS: [&str; 5] = [
+    "enabled",
+    "disabled",
+    "rollout-changed",
+    "strategy-changed",
+    "archived",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
     Text,
@@ -20,14 +44,15 @@ pub enum ColumnKind {
     Timestamp,
     /// A list of strings: `;`-separated in CSV, a JSON array in NDJSON.
     TextList,
-    /// Text restricted to [`DEPLOYMENT_STATUSES`].
-    DeploymentStatus,
+    /// Text restricted to these values, such as [`DEPLOYMENT_STATUSES`]:
+    /// accepted in any case, stored as the list spells them.
+    OneOf(&'static [&'static str]),
 }
 
 impl ColumnKind {
     pub fn data_type(self) -> DataType {
         match self {
-            ColumnKind::Text | ColumnKind::DeploymentStatus => DataType::Utf8,
+            ColumnKind::Text | ColumnKind::OneOf(_) => DataType::Utf8,
             ColumnKind::Integer => DataType::Int64,
             ColumnKind::Timestamp => timestamp_type(),
             ColumnKind::TextList => {
@@ -36,16 +61,27 @@ impl ColumnKind {
         }
     }
 
-    /// How a value of this kind is written, for error messages and docs.
-    pub fn expected_form(self) -> &'static str {
+    /// What a value of a restricted column is called in an error.
+    pub fn noun(self) -> &'static str {
         match self {
-            ColumnKind::Text => "text",
-            ColumnKind::Integer => "a whole number such as 42",
+            ColumnKind::OneOf(v) if *v == DEPLOYMENT_STATUSES[..] => "status",
+            ColumnKind::OneOf(v) if *v == REVIEW_STATES[..] => "review state",
+            ColumnKind::OneOf(v) if *v == APPROVAL_STATES[..] => "state",
+            _ => "value",
+        }
+    }
+
+    /// How a value of this kind is written, for error messages and docs.
+    pub fn expected_form(self) -> String {
+        match self {
+            ColumnKind::Text => "text".into(),
+            ColumnKind::Integer => "a whole number such as 42".into(),
             ColumnKind::Timestamp => {
                 "an RFC 3339 timestamp such as 2026-01-05T09:30:00Z or 2026-01-05T10:30:00+01:00"
+                    .into()
             }
-            ColumnKind::TextList => "a list: `a;b;c` in CSV, [\"a\",\"b\"] in NDJSON",
-            ColumnKind::DeploymentStatus => "one of success, failure, error, cancelled",
+            ColumnKind::TextList => "a list: `a;b;c` in CSV, [\"a\",\"b\"] in NDJSON".into(),
+            ColumnKind::OneOf(values) => format!("one of {} (any case)", values.join(", ")),
         }
     }
 }
@@ -128,6 +164,22 @@ const CHANGE_COMMITS: &[ColumnSpec] = &[
     ),
 ];
 
+const REVIEWS: &[ColumnSpec] = &[
+    col("repo", Text, "repository name"),
+    col("number", Integer, "pull/merge request number"),
+    col(
+        "reviewer",
+        Text,
+        "reviewer login; bots as `name[bot]` (GitHub's REST spelling)",
+    ),
+    col(
+        "state",
+        OneOf(&REVIEW_STATES),
+        "APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED (an approval later dismissed)",
+    ),
+    col("submitted_at", Timestamp, "submitted (GitLab: approved) at"),
+];
+
 const DEPLOYMENTS: &[ColumnSpec] = &[
     col("id", Text, "deployment id, unique across the warehouse"),
     col("repo", Text, "repository the sha belongs to"),
@@ -136,11 +188,49 @@ const DEPLOYMENTS: &[ColumnSpec] = &[
     col("sha", Text, "deployed commit"),
     col(
         "status",
-        DeploymentStatus,
+        OneOf(&DEPLOYMENT_STATUSES),
         "success, failure, error or cancelled",
     ),
     opt("started_at", Timestamp, "start time"),
     col("finished_at", Timestamp, "finish time; buckets use this"),
+    opt(
+        "triggered_by",
+        Text,
+        "login of the person who started it (GitHub: the deployment's creator or the run's triggering actor; GitLab: the deployment's user); an approval by this person is a self-approval",
+    ),
+];
+
+const DEPLOYMENT_APPROVALS: &[ColumnSpec] = &[
+    col(
+        "deployment_id",
+        Text,
+        "the deployment (`deployments.id`) the decision is about",
+    ),
+    col("approver", Text, "login of the person who decided"),
+    col("state", OneOf(&APPROVAL_STATES), "approved or rejected"),
+    opt(
+        "requested_at",
+        Timestamp,
+        "when the deployment started waiting for approval (GitLab: the deployment's creation; null from GitHub, whose API gives no such time)",
+    ),
+    opt(
+        "decided_at",
+        Timestamp,
+        "when the approver decided (GitLab: the approval's created_at; null from GitHub, whose API gives no such time)",
+    ),
+    opt("comment", Text, "the approver's comment"),
+];
+
+const CHANGE_FILES: &[ColumnSpec] = &[
+    col("repo", Text, "repository name"),
+    col("number", Integer, "pull/merge request number"),
+    col(
+        "path",
+        Text,
+        "a file the change touches (its new path when renamed)",
+    ),
+    col("additions", Integer, "lines added to the file"),
+    col("deletions", Integer, "lines deleted from the file"),
 ];
 
 const INCIDENTS: &[ColumnSpec] = &[
@@ -170,6 +260,77 @@ const ROLLBACKS: &[ColumnSpec] = &[
     col("finished_at", Timestamp, "finish time (recovery ends here)"),
 ];
 
+/// The `syncs` table: one row per ingest, import, push or generate run
+/// (see `store::provenance`). Written by doralens only, never imported.
+const SYNCS: &[ColumnSpec] = &[
+    col(
+        "id",
+        Text,
+        "sync id: `<UTC start, yyyymmddThhmmssZ>-<warehouse sequence>`",
+    ),
+    col(
+        "source",
+        Text,
+        "ingest source (git, github, pagerduty...), import, push, generate, demo or config",
+    ),
+    col(
+        "scopes",
+        TextList,
+        "what the run covered: repositories (github:acme/api), files, tracker scopes",
+    ),
+    col("started_at", Timestamp, "when the run started"),
+    col(
+        "finished_at",
+        Timestamp,
+        "when the run ended (ok or failed)",
+    ),
+    col("rows", Integer, "rows upserted, all tables"),
+    opt(
+        "rows_by_table",
+        Text,
+        "rows upserted per table, JSON: {\"commits\": 9, ...}",
+    ),
+    opt(
+        "cursor_before",
+        Text,
+        "the sync cursors the run replaced, JSON {state name: cursor}",
+    ),
+    opt(
+        "cursor_after",
+        Text,
+        "the sync cursors the run wrote, JSON {state name: cursor}",
+    ),
+    col("outcome", Text, "ok or failed"),
+    opt("message", Text, "the error of a failed run"),
+];
+
+/// Provenance columns, appended to every canonical table but `syncs` when
+/// stored (never part of the import format: their names start with `_`).
+/// Filled where rows enter the warehouse (`Warehouse::upsert`).
+pub const PROVENANCE: &[ColumnSpec] = &[
+    opt(
+        "_source",
+        Text,
+        "where the row came from: git, github, gitlab, pagerduty, jira, incident_io, import, push, generate, config",
+    ),
+    opt(
+        "_scope",
+        Text,
+        "the source's scope: github:acme/api, git:acme/api, pagerduty:PX1, an imported file's path",
+    ),
+    opt(
+        "_fetched_at",
+        Timestamp,
+        "when the row was written by its run",
+    ),
+    opt("_sync", Text, "the run that wrote it: `syncs.id`"),
+    opt(
+        "_origin",
+        Text,
+        "the file:line, API requests (method and path) or repository path the row was built from",
+    ),
+];
+
 const TEAMS: &[ColumnSpec] = &[
     col("team", Text, "team name"),
     col(
@@ -179,7 +340,73 @@ const TEAMS: &[ColumnSpec] = &[
     ),
 ];
 
-/// One of the six canonical tables.
+const FLAGS: &[ColumnSpec] = &[
+    col(
+        "key",
+        Text,
+        "flag key (its name in the code and the platform)",
+    ),
+    col("project", Text, "platform project holding the flag"),
+    opt(
+        "kind",
+        OneOf(&FLAG_KINDS),
+        "release, experiment, operational, kill-switch, permission or sunset",
+    ),
+    opt("created_at", Timestamp, "created at"),
+    opt("created_by", Text, "who created it"),
+    opt("owner", Text, "owner, when the platform names one"),
+    opt("archived_at", Timestamp, "archived at (null while active)"),
+    opt(
+        "stale",
+        Integer,
+        "1 when the platform marks the flag stale, else 0",
+    ),
+    opt(
+        "lifecycle_stage",
+        Text,
+        "lifecycle stage as the platform names it, e.g. live",
+    ),
+    opt(
+        "expected_lifetime_days",
+        Integer,
+        "days after which a flag of its kind is potentially stale (null: never)",
+    ),
+    opt("service", Text, "service the flag belongs to"),
+];
+
+const FLAG_EVENTS: &[ColumnSpec] = &[
+    col(
+        "id",
+        Text,
+        "event id, unique across the warehouse, e.g. unleash:1234",
+    ),
+    col("flag_key", Text, "the flag changed"),
+    col("project", Text, "its project"),
+    opt(
+        "environment",
+        Text,
+        "environment, e.g. production (null: all)",
+    ),
+    col("at", Timestamp, "when the change happened"),
+    opt("actor", Text, "who made the change"),
+    col(
+        "kind",
+        OneOf(&FLAG_EVENT_KINDS),
+        "enabled, disabled, rollout-changed, strategy-changed or archived",
+    ),
+    opt(
+        "rollout_percentage",
+        Integer,
+        "the new rollout percentage (0-100), when the change set one",
+    ),
+    opt(
+        "change_request",
+        Text,
+        "the change request's group id when the change went through one",
+    ),
+];
+
+/// One of the canonical tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     Commits,
@@ -189,10 +416,16 @@ pub enum Table {
     Rollbacks,
     Teams,
     ChangeCommits,
+    Reviews,
+    DeploymentApprovals,
+    ChangeFiles,
+    Syncs,
+    Flags,
+    FlagEvents,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 13] = [
         Table::Commits,
         Table::Changes,
         Table::Deployments,
@@ -200,6 +433,12 @@ impl Table {
         Table::Rollbacks,
         Table::Teams,
         Table::ChangeCommits,
+        Table::Reviews,
+        Table::DeploymentApprovals,
+        Table::ChangeFiles,
+        Table::Syncs,
+        Table::Flags,
+        Table::FlagEvents,
     ];
 
     /// Position in [`Table::ALL`].
@@ -216,6 +455,12 @@ impl Table {
             Table::Rollbacks => "rollbacks",
             Table::Teams => "teams",
             Table::ChangeCommits => "change_commits",
+            Table::Reviews => "reviews",
+            Table::DeploymentApprovals => "deployment_approvals",
+            Table::ChangeFiles => "change_files",
+            Table::Syncs => "syncs",
+            Table::Flags => "flags",
+            Table::FlagEvents => "flag_events",
         }
     }
 
@@ -232,17 +477,34 @@ impl Table {
             Table::Rollbacks => ROLLBACKS,
             Table::Teams => TEAMS,
             Table::ChangeCommits => CHANGE_COMMITS,
+            Table::Reviews => REVIEWS,
+            Table::DeploymentApprovals => DEPLOYMENT_APPROVALS,
+            Table::ChangeFiles => CHANGE_FILES,
+            Table::Syncs => SYNCS,
+            Table::Flags => FLAGS,
+            Table::FlagEvents => FLAG_EVENTS,
         }
     }
 
     /// Natural key columns: a row with an existing key replaces the old row.
+    /// A review's state is not in its key: GitHub keeps a dismissed
+    /// review's `submitted_at` and changes its state, so the re-synced row
+    /// replaces the approval it was.
     pub fn key(self) -> &'static [&'static str] {
         match self {
             Table::Commits => &["repo", "sha"],
             Table::Changes => &["repo", "number"],
-            Table::Deployments | Table::Incidents | Table::Rollbacks => &["id"],
+            Table::Deployments
+            | Table::Incidents
+            | Table::Rollbacks
+            | Table::Syncs
+            | Table::FlagEvents => &["id"],
+            Table::Flags => &["project", "key"],
             Table::Teams => &["team", "service"],
             Table::ChangeCommits => &["repo", "number", "sha"],
+            Table::Reviews => &["repo", "number", "reviewer", "submitted_at"],
+            Table::DeploymentApprovals => &["deployment_id", "approver", "state"],
+            Table::ChangeFiles => &["repo", "number", "path"],
         }
     }
 
@@ -257,27 +519,73 @@ impl Table {
         self.columns().iter().position(|c| c.name == name)
     }
 
+    /// The table's own columns: what an import file holds and what
+    /// [`TableBuffer`](super::buffer::TableBuffer)s build.
     pub fn schema(self) -> SchemaRef {
         static SCHEMAS: OnceLock<Vec<SchemaRef>> = OnceLock::new();
         let all = SCHEMAS.get_or_init(|| {
             Table::ALL
                 .iter()
-                .map(|t| {
-                    let fields: Vec<Field> = t
-                        .columns()
-                        .iter()
-                        .map(|c| Field::new(c.name, c.kind.data_type(), c.nullable))
-                        .collect();
-                    Arc::new(Schema::new(fields))
-                })
+                .map(|t| fields_schema(t.columns()))
                 .collect()
         });
         all[self as usize].clone()
     }
 
+    /// What the warehouse stores and SQL sees: [`Table::schema`] followed
+    /// by the [`PROVENANCE`] columns (for the tables that have them).
+    pub fn stored_schema(self) -> SchemaRef {
+        static SCHEMAS: OnceLock<Vec<SchemaRef>> = OnceLock::new();
+        let all = SCHEMAS.get_or_init(|| {
+            Table::ALL
+                .iter()
+                .map(|t| fields_schema(t.stored_columns()))
+                .collect()
+        });
+        all[self as usize].clone()
+    }
+
+    /// Whether rows carry the [`PROVENANCE`] columns: every table but
+    /// `syncs`, which is the provenance log itself.
+    pub fn has_provenance(self) -> bool {
+        self != Table::Syncs
+    }
+
+    /// Whether `import` and the push endpoint accept rows for it: not
+    /// `syncs`, which only doralens writes.
+    pub fn importable(self) -> bool {
+        self != Table::Syncs
+    }
+
+    /// [`Table::columns`] then, for tables with provenance, [`PROVENANCE`].
+    pub fn stored_columns(self) -> &'static [ColumnSpec] {
+        static COLUMNS: OnceLock<Vec<Vec<ColumnSpec>>> = OnceLock::new();
+        let all = COLUMNS.get_or_init(|| {
+            Table::ALL
+                .iter()
+                .map(|t| {
+                    let mut c = t.columns().to_vec();
+                    if t.has_provenance() {
+                        c.extend_from_slice(PROVENANCE);
+                    }
+                    c
+                })
+                .collect()
+        });
+        &all[self as usize]
+    }
+
     pub fn names() -> String {
         Table::ALL.map(|t| t.name()).join(", ")
     }
+}
+
+fn fields_schema(columns: &[ColumnSpec]) -> SchemaRef {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(c.name, c.kind.data_type(), c.nullable))
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 impl fmt::Display for Table {
@@ -287,7 +595,7 @@ impl fmt::Display for Table {
 }
 
 /// Markdown documentation of every canonical table (used by `doralens tables`
-/// and kept in sync with README.md by a test).
+/// README.md's summary of it is checked by a test below).
 pub fn tables_markdown() -> String {
     let mut out = String::new();
     for t in Table::ALL {
@@ -296,24 +604,124 @@ pub fn tables_markdown() -> String {
             t.name(),
             t.key().join(", ")
         ));
-        out.push_str("| column | type | required | meaning |\n|---|---|---|---|\n");
-        for c in t.columns() {
-            let ty = match c.kind {
-                Text => "text",
-                Integer => "integer",
-                Timestamp => "timestamp (UTC, µs)",
-                TextList => "list of text",
-                DeploymentStatus => "status",
-            };
-            out.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                c.name,
-                ty,
-                if c.nullable { "no" } else { "yes" },
-                c.doc
-            ));
+        if !t.importable() {
+            out.push_str("Written by doralens for every run; not importable.\n\n");
         }
-        out.push('\n');
+        columns_markdown(&mut out, t.columns());
     }
+    out.push_str(
+        "### Provenance columns (every table but `syncs`)\n\n\
+         Stored after each table's columns and seen by `doralens sql`; never part of an \
+         import file (doralens fills them: an imported row's `_origin` is its file and line). \
+         Null for rows written before doralens recorded provenance.\n\n",
+    );
+    columns_markdown(&mut out, PROVENANCE);
     out
+}
+
+fn columns_markdown(out: &mut String, columns: &[ColumnSpec]) {
+    out.push_str("| column | type | required | meaning |\n|---|---|---|---|\n");
+    for c in columns {
+        let ty = match c.kind {
+            Text => "text",
+            Integer => "integer",
+            Timestamp => "timestamp (UTC, µs)",
+            TextList => "list of text",
+            OneOf(v) if *v == DEPLOYMENT_STATUSES[..] => "status",
+            OneOf(v) if *v == REVIEW_STATES[..] => "review state",
+            OneOf(v) if *v == APPROVAL_STATES[..] => "approval state",
+            OneOf(_) => "one of the values named",
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            c.name,
+            ty,
+            if c.nullable { "no" } else { "yes" },
+            c.doc
+        ));
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README's "The canonical tables" lists every table, and names every
+    /// provenance column, as `doralens tables` does.
+    #[test]
+    fn readme_names_every_provenance_column() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split("## The canonical tables")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has the tables section");
+        for t in Table::ALL {
+            assert!(
+                section.contains(&format!("| `{}` |", t.name())),
+                "README's tables section lacks `{t}`"
+            );
+        }
+        for c in PROVENANCE {
+            assert!(section.contains(&format!("`{}`", c.name)), "{}", c.name);
+            assert!(tables_markdown().contains(&format!("| {} |", c.name)));
+        }
+    }
+
+    #[test]
+    fn provenance_is_appended_after_every_table_but_syncs() {
+        for t in Table::ALL {
+            let stored = t.stored_columns();
+            let names = |c: &[ColumnSpec]| c.iter().map(|c| c.name).collect::<Vec<_>>();
+            assert_eq!(
+                names(&stored[..t.columns().len()]),
+                names(t.columns()),
+                "{t}"
+            );
+            let extra = if t.has_provenance() {
+                PROVENANCE.len()
+            } else {
+                0
+            };
+            assert_eq!(stored.len(), t.columns().len() + extra, "{t}");
+        }
+    }
+
+    /// README's "The canonical tables" lists every table with its key and
+    /// columns as this file defines them (`?` nullable, `(list)` a list).
+    #[test]
+    fn readme_lists_every_table_as_defined() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let section = readme
+            .split("## The canonical tables")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has the section");
+        for t in Table::ALL {
+            let key = match t.key() {
+                [one] => one.to_string(),
+                many => format!("({})", many.join(", ")),
+            };
+            let columns: Vec<String> = t
+                .columns()
+                .iter()
+                .map(|c| match (c.kind, c.nullable) {
+                    (TextList, _) => format!("{} (list)", c.name),
+                    (_, true) => format!("{}?", c.name),
+                    _ => c.name.to_string(),
+                })
+                .collect();
+            let row = format!("| `{}` | {key} | {}", t.name(), columns.join(", "));
+            assert!(
+                section
+                    .lines()
+                    .any(|l| l.starts_with(&row) && l[row.len()..].starts_with([' ', ':'])),
+                "README.md's table section lacks or misstates `{}`; expected a row starting \
+                 with:\n{row}",
+                t.name()
+            );
+        }
+    }
 }

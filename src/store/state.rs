@@ -41,7 +41,13 @@ impl Warehouse {
         }
     }
 
+    /// Replaces the document `name`. On a handle recording a run, the
+    /// run's `syncs` row keeps the cursor replaced and the one written.
     pub fn write_state(&self, name: &str, value: &serde_json::Value) -> Result<()> {
+        if let Some(stamp) = self.provenance() {
+            let before = self.read_state(name).ok().flatten();
+            stamp.note_cursor(name, before, value);
+        }
         let dir = self.root().join("_state");
         fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
         let bytes = serde_json::to_vec_pretty(value).expect("json");

@@ -16,6 +16,7 @@ use super::keys::{self, KeyColumns};
 use super::lock::try_exclusive_readers;
 use super::manifest::{MANIFEST_FORMAT, Retired, Segment};
 use super::parquet_io::{read_parquet, write_parquet};
+use super::provenance::conform;
 use super::schema::Table;
 use super::vacuum::DEFAULT_RETENTION;
 use super::warehouse::Warehouse;
@@ -38,8 +39,17 @@ pub struct UpsertReport {
 impl Warehouse {
     /// Inserts rows, replacing rows with the same natural key. `batches` must
     /// have the table's canonical schema and no key twice.
+    ///
+    /// Batches may also bring provenance columns of their own (an import's
+    /// `_origin`); the others are filled from the run this handle records
+    /// (`store::provenance`).
     pub fn upsert(&self, table: Table, batches: &[RecordBatch]) -> Result<UpsertReport> {
-        let new_data = concat_batches(&table.schema(), batches)?;
+        let stamp = self.provenance().filter(|_| table.has_provenance());
+        let stamped = batches
+            .iter()
+            .map(|b| conform(table, b, stamp))
+            .collect::<Result<Vec<_>>>()?;
+        let new_data = concat_batches(&table.stored_schema(), &stamped)?;
         let new_keys = KeyColumns::new(table, &new_data);
         let hashes: Vec<u64> = (0..new_data.num_rows()).map(|r| new_keys.hash(r)).collect();
         let exact = || {
@@ -50,6 +60,9 @@ impl Warehouse {
         let written = new_data.num_rows();
         let mut report = self.commit_change(table, hashes, &exact, Some(new_data.clone()))?;
         report.written = written;
+        if let Some(stamp) = self.provenance() {
+            stamp.count_rows(table, written);
+        }
         Ok(report)
     }
 
@@ -60,6 +73,19 @@ impl Warehouse {
         }
         let keys: Vec<Vec<String>> = ids.iter().map(|id| vec![id.clone()]).collect();
         self.delete(table, &keys)
+    }
+
+    /// Deletes the rows whose natural keys the rows of `batch` (of the
+    /// table's schema) carry, whatever the key's column types. Returns how
+    /// many rows went.
+    pub fn delete_rows_of(&self, table: Table, batch: &RecordBatch) -> Result<usize> {
+        if batch.num_rows() == 0 {
+            return Ok(0);
+        }
+        let keys = KeyColumns::new(table, batch);
+        let hashes: Vec<u64> = (0..batch.num_rows()).map(|r| keys.hash(r)).collect();
+        let exact = || (0..batch.num_rows()).map(|r| keys.exact(r)).collect();
+        Ok(self.commit_change(table, hashes, &exact, None)?.replaced)
     }
 
     /// Deletes the rows with these natural keys (each key's text parts, in
@@ -99,7 +125,7 @@ impl Warehouse {
         new_data: Option<RecordBatch>,
     ) -> Result<UpsertReport> {
         let _lock = self.lock()?;
-        let schema = table.schema();
+        let schema = table.stored_schema();
         let dir = self.table_dir(table);
         fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
         let mut manifest = self.manifest(table)?;
@@ -131,7 +157,12 @@ impl Warehouse {
                 continue;
             }
             let exact = exact_new.get_or_insert_with(exact_keys);
-            let old = concat_batches(&schema, &read_parquet(&dir.join(&seg.file), None)?)?;
+            // A segment written before provenance gets null provenance.
+            let old = read_parquet(&dir.join(&seg.file), None)?
+                .iter()
+                .map(|b| conform(table, b, None))
+                .collect::<Result<Vec<_>>>()?;
+            let old = concat_batches(&schema, &old)?;
             let old_keys = KeyColumns::new(table, &old);
             let keep: BooleanArray = (0..old.num_rows())
                 .map(|r| Some(!exact.contains(&old_keys.exact(r))))
@@ -224,7 +255,7 @@ impl Warehouse {
         let keys_file = format!("seg-{:06}.keys", *next);
         write_parquet(
             &dir.join(&file),
-            &table.schema(),
+            &table.stored_schema(),
             std::slice::from_ref(batch),
             None,
         )?;

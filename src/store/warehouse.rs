@@ -57,6 +57,7 @@ pub use super::parquet_io::{
     BatchSink, read_files_parallel, read_parquet, row_groups_holding, write_parquet,
     write_parquet_tuned,
 };
+pub use super::provenance::Stamp;
 pub use super::upsert::{SEGMENT_ROWS, UpsertReport};
 pub use super::vacuum::{DEFAULT_RETENTION, VacuumReport};
 pub use crate::base::fs::atomic_write;
@@ -64,6 +65,9 @@ pub use crate::base::fs::atomic_write;
 #[derive(Debug, Clone)]
 pub struct Warehouse {
     root: PathBuf,
+    /// The run whose provenance writes through this handle carry (see
+    /// `store::provenance`); None: rows get null provenance.
+    stamp: Option<std::sync::Arc<Stamp>>,
 }
 
 /// Every table's manifest at one committed state of the warehouse.
@@ -154,7 +158,24 @@ impl Warehouse {
         let root = root
             .canonicalize()
             .map_err(|e| Error::io("cannot open warehouse", &root, e))?;
-        Ok(Warehouse { root })
+        Ok(Warehouse { root, stamp: None })
+    }
+
+    /// The run this handle records, if any.
+    pub fn provenance(&self) -> Option<&Stamp> {
+        self.stamp.as_deref()
+    }
+
+    pub(super) fn with_stamp(&self, stamp: Option<std::sync::Arc<Stamp>>) -> Warehouse {
+        Warehouse {
+            root: self.root.clone(),
+            stamp,
+        }
+    }
+
+    /// The same warehouse, recording no run.
+    pub fn unstamped(&self) -> Warehouse {
+        self.with_stamp(None)
     }
 
     /// Opens a warehouse that must already exist (for read-only commands, so

@@ -114,6 +114,7 @@ fn every_role_on_every_route() {
         format!("/api/v1/deployments?{WINDOW}"),
         format!("/api/v1/incidents?{WINDOW}"),
         format!("/api/v1/changes/slowest?{WINDOW}"),
+        format!("/api/v1/changes/unreviewed?{WINDOW}"),
     ];
     // (token, expected status for reads, for SQL, for a push)
     let cases: [(Option<&str>, u16, u16, u16); 7] = [
@@ -233,6 +234,25 @@ fn a_team_token_sees_only_its_teams_totals_included() {
     for r in json(&body)["rows"].as_array().unwrap() {
         assert!(payments.contains(&r["service"].as_str().unwrap()), "{r}");
     }
+    // The unreviewed production changes: as many as the metrics say
+    // (production changes less four-eyes ones), all from payments' repos.
+    let (status, body) = as_pay(&format!("/api/v1/changes/unreviewed?{WINDOW}&limit=10000"));
+    assert_eq!(status, 200, "{body}");
+    let listed = json(&body);
+    let unreviewed = expected[0]["production_changes"].as_u64().unwrap()
+        - expected[0]["four_eyes_changes"].as_u64().unwrap();
+    assert!(unreviewed > 0, "{}", expected[0]);
+    assert_eq!(listed["total"].as_u64(), Some(unreviewed), "{body}");
+    let repos = ws.sql_csv(
+        "SELECT DISTINCT repo FROM deployments WHERE service IN \
+         (SELECT service FROM teams WHERE team = 'payments')",
+    );
+    let repos: Vec<&str> = repos.lines().skip(1).collect();
+    for r in listed["rows"].as_array().unwrap() {
+        assert!(repos.contains(&r["repo"].as_str().unwrap()), "{r}");
+        assert!(r["reason"].is_string(), "{r}");
+    }
+
     // Explaining another team's deployment: as if it did not exist.
     let other = ws.sql_csv(
         "SELECT min(d.id) AS id FROM deployments d WHERE d.service NOT IN \

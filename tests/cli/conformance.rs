@@ -79,6 +79,7 @@ fn devlake_refdiff_deployment_commit_diff() {
             Cell::Text(&status),
             Cell::Null,
             Cell::Time(at),
+            Cell::Null,
         ]);
     }
     let result = attribute(

@@ -60,6 +60,9 @@ fn the_dashboard_shows_what_metrics_prints_and_explains_a_click() {
     let expected = metrics_json(&ws, &["--team", "payments"]);
     let expected = &expected[0];
     let by_team = metrics_json(&ws, &["--team", "payments", "--by", "team"]);
+    // The DORA 2025 scores the tiles show beside the levels are the CLI's.
+    let scored = metrics_json(&ws, &["--team", "payments", "--benchmark", "dora-2025"]);
+    let scored = &scored[0];
     for width in [1280, 390] {
         let m = drive(&url, width);
         assert_eq!(m["ready"], "true", "{width} px: {m}");
@@ -90,6 +93,29 @@ fn the_dashboard_shows_what_metrics_prints_and_explains_a_click() {
                 same_number(value, &expected[column]),
                 "{width} px: tile {column} shows {value}, metrics prints {}",
                 expected[column]
+            );
+        }
+        let scores = m["scores"].as_object().unwrap();
+        for column in [
+            "deployment_frequency_score",
+            "lead_time_score",
+            "change_failure_rate_score",
+            "recovery_time_score",
+            "rework_rate_score",
+            "throughput_score",
+            "stability_score",
+        ] {
+            let shown = scores
+                .get(column)
+                .unwrap_or_else(|| panic!("no {column}: {m}"));
+            let cli = &scored[column];
+            let close = match (shown.as_f64(), cli.as_f64()) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+                _ => shown == cli,
+            };
+            assert!(
+                close,
+                "{width} px: {column} shows {shown}, metrics prints {cli}"
             );
         }
         // The team table: one row (the filter), its cells the CLI's.

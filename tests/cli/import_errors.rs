@@ -103,6 +103,30 @@ fn bad_status() {
 }
 
 #[test]
+fn bad_approval_state() {
+    rejects(
+        "deployment_approvals",
+        "approvals.csv",
+        "deployment_id,approver,state\nd1,ann,approved\nd1,bob,maybe\n",
+        &[
+            "approvals.csv:3: column `state`",
+            "bad state `maybe`",
+            "approved, rejected",
+        ],
+    );
+}
+
+#[test]
+fn bad_line_count() {
+    rejects(
+        "change_files",
+        "files.csv",
+        "repo,number,path,additions,deletions\nr,1,a.rs,x,1\n",
+        &["files.csv:2: column `additions`", "`x`", "whole number"],
+    );
+}
+
+#[test]
 fn duplicate_key_within_a_file() {
     rejects(
         "deployments",
@@ -209,4 +233,30 @@ fn a_bad_second_file_rejects_the_whole_import() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(!ws.warehouse().join("deployments/_manifest.json").exists());
+}
+
+#[test]
+fn bad_review_state() {
+    rejects(
+        "reviews",
+        "reviews.csv",
+        "repo,number,reviewer,state,submitted_at\nr,1,ann,APPROVED,2026-01-02T00:00:00Z\nr,1,bob,LGTM,2026-01-02T01:00:00Z\n",
+        &[
+            "reviews.csv:3: column `state`",
+            "bad review state",
+            "APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_review_key() {
+    // The key is (repo, number, reviewer, submitted_at): the same review
+    // twice in one file, whatever its state, is a mistake.
+    rejects(
+        "reviews",
+        "twice.csv",
+        "repo,number,reviewer,state,submitted_at\nr,1,ann,APPROVED,2026-01-02T00:00:00Z\nr,1,ann,DISMISSED,2026-01-02T01:00:00+01:00\n",
+        &["twice.csv:3", "duplicate key: line 2"],
+    );
 }

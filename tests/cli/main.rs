@@ -2,6 +2,7 @@
 
 mod mock_api;
 mod mock_forge;
+mod mock_unleash;
 mod util;
 
 mod access;
@@ -13,11 +14,16 @@ mod conformance;
 mod dashboard_page;
 mod dashboards;
 mod filters;
+mod flags;
+mod forge_reviews;
 mod forges;
 mod generate;
 mod git;
+mod forge_governance;
+mod governance;
 mod import_errors;
 mod properties;
+mod provenance;
 mod push;
 mod reliability;
 mod reports;
@@ -49,6 +55,12 @@ mod smoke {
             "incidents",
             "rollbacks",
             "teams",
+            "reviews",
+            "deployment_approvals",
+            "change_files",
+            "syncs",
+            "flags",
+            "flag_events",
         ] {
             assert!(text.contains(&format!("### `{t}`")), "{t} missing");
         }

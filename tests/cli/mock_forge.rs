@@ -650,15 +650,18 @@ fn graphql_body(state: &mut State, body: &[u8]) -> Value {
                                 .iter().take(5).map(|p| serde_json::json!({ "oid": p["sha"] })).collect::<Vec<_>>() },
                         }})).collect::<Vec<_>>(),
                     },
+                    // `reviews(first: 100)` and `comments(first: 100)`: at
+                    // most 100 nodes, `hasNextPage` when there are more.
                     "reviews": {
-                        "pageInfo": { "hasNextPage": false, "endCursor": null },
-                        "nodes": reviews.iter().map(|r| serde_json::json!({
-                            "author": actor(&r["user"]), "submittedAt": r["submitted_at"],
+                        "pageInfo": { "hasNextPage": reviews.len() > 100, "endCursor": "cursor:100" },
+                        "nodes": reviews.iter().take(100).map(|r| serde_json::json!({
+                            "author": actor(&r["user"]), "state": r["state"],
+                            "submittedAt": r["submitted_at"],
                         })).collect::<Vec<_>>(),
                     },
                     "comments": {
-                        "pageInfo": { "hasNextPage": false, "endCursor": null },
-                        "nodes": comments.iter().map(|c| serde_json::json!({
+                        "pageInfo": { "hasNextPage": comments.len() > 100, "endCursor": "cursor:100" },
+                        "nodes": comments.iter().take(100).map(|c| serde_json::json!({
                             "author": actor(&c["user"]), "createdAt": c["created_at"],
                         })).collect::<Vec<_>>(),
                     },

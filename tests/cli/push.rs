@@ -147,6 +147,17 @@ fn pushed_rows_are_validated_upserted_and_read_at_once() {
         ws.sql_csv("SELECT id, status FROM deployments ORDER BY id"),
         "id,status\nd1,success\nd2,failure\n"
     );
+    // Provenance: each accepted push is one `syncs` run, each row names
+    // its item; rejected bodies wrote nothing, not even a run.
+    assert_eq!(
+        ws.sql_csv("SELECT id, _source, _origin FROM deployments ORDER BY id"),
+        "id,_source,_origin\nd1,push,POST /api/v1/deployments item 1\n\
+         d2,push,POST /api/v1/deployments item 2\n"
+    );
+    assert_eq!(
+        ws.sql_csv("SELECT source, \"rows\", outcome FROM syncs ORDER BY id"),
+        "source,rows,outcome\nimport,1,ok\npush,2,ok\npush,2,ok\npush,1,ok\n"
+    );
 }
 
 #[test]

@@ -185,7 +185,7 @@ fn regression_metrics_during_imports_and_concurrent_attribution_agree() {
     let export = ws.path("deployments.csv");
     output_ok(ws.doralens(&[
         "sql",
-        "SELECT id, repo, service, environment, sha, status, started_at, finished_at FROM deployments",
+        "SELECT id, repo, service, environment, sha, status, started_at, finished_at, triggered_by FROM deployments",
         "--format",
         "csv",
         "--output",
@@ -444,8 +444,10 @@ fn kill_9_during_git_ingest_then_the_next_run_equals_a_clean_one() {
     let clean = ws.path("clean");
     output_ok(ws.doralens_in(&clean, &args));
     let dump = |wh: &Path| {
-        ws.sql_csv_in(wh, "SELECT * FROM commits ORDER BY sha", &[])
-            + &ws.sql_csv_in(wh, "SELECT * FROM deployments ORDER BY id", &[])
+        // Provenance names each run: left out of the comparison.
+        let rows = "* EXCLUDE (_fetched_at, _sync)";
+        ws.sql_csv_in(wh, &format!("SELECT {rows} FROM commits ORDER BY sha"), &[])
+            + &ws.sql_csv_in(wh, &format!("SELECT {rows} FROM deployments ORDER BY id"), &[])
     };
     let truth = dump(&clean);
     let trials = 8u64;
@@ -598,7 +600,7 @@ fn serve_answers_correctly_while_imports_run() {
     let export = ws.path("deployments.csv");
     output_ok(ws.doralens(&[
         "sql",
-        "SELECT id, repo, service, environment, sha, status, started_at, finished_at FROM deployments",
+        "SELECT id, repo, service, environment, sha, status, started_at, finished_at, triggered_by FROM deployments",
         "--format",
         "csv",
         "--output",

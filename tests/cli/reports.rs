@@ -347,3 +347,83 @@ fn regression_the_report_reads_on_a_phone_and_a_desktop() {
         "{labels:?}"
     );
 }
+
+#[test]
+fn benchmark_dora_2025_gives_answers_and_scores_and_leaves_others_alone() {
+    let ws = Workspace::new();
+    let run = |args: &[&str]| {
+        let out = output_ok(ws.doralens_in(organisation(), args));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        (header, rows)
+    };
+    let (header, rows) = run(&[
+        "benchmark",
+        "--to",
+        "2026-11-16",
+        "--format",
+        "csv",
+        "--benchmark",
+        "dora-2025",
+    ]);
+    let scores = [
+        "deployment_frequency_score",
+        "lead_time_score",
+        "change_failure_rate_score",
+        "recovery_time_score",
+        "rework_rate_score",
+        "throughput_score",
+        "stability_score",
+    ];
+    assert_eq!(&header[header.len() - 7..], scores);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let answers = [
+        "on-demand",
+        "hourly-to-daily",
+        "daily-to-weekly",
+        "weekly-to-monthly",
+        "monthly-to-6-monthly",
+        "less-than-6-monthly",
+    ];
+    let mut judged = 0;
+    for r in &rows {
+        if r[col("df_level")] == "too few" {
+            assert!(scores.iter().all(|s| r[col(s)].is_empty()), "{r:?}");
+            continue;
+        }
+        judged += 1;
+        // The frequency answer's score is 10, 8, … 0 in the order above.
+        let i = answers
+            .iter()
+            .position(|a| *a == r[col("df_level")])
+            .unwrap();
+        let df: f64 = r[col("deployment_frequency_score")].parse().unwrap();
+        assert_eq!(df, 10.0 - 2.0 * i as f64, "{r:?}");
+        assert!(r[col("cfr_level")].ends_with('%'), "{r:?}");
+        let num = |s: &str| r[col(s)].parse::<f64>().ok();
+        if let (Some(a), Some(b)) = (num("change_failure_rate_score"), num("rework_rate_score")) {
+            assert!((num("stability_score").unwrap() - (a + b) / 2.0).abs() < 1e-9);
+        }
+        match (num("lead_time_score"), num("recovery_time_score")) {
+            (Some(lt), Some(rt)) => {
+                let t = num("throughput_score").unwrap();
+                assert!((t - (lt + df + rt) / 3.0).abs() < 1e-9, "{r:?}");
+            }
+            _ => assert_eq!(num("throughput_score"), None, "{r:?}"),
+        }
+    }
+    assert!(judged >= 6, "{judged}");
+    // Other benchmarks: no score column anywhere.
+    for args in [
+        &["metrics", "--to", "2026-11-16", "--format", "csv"][..],
+        &["benchmark", "--to", "2026-11-16", "--format", "csv"][..],
+    ] {
+        let (header, _) = run(args);
+        assert!(header.iter().all(|h| !h.ends_with("_score")), "{header:?}");
+    }
+}

@@ -29,14 +29,19 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// Every canonical table, in an order that imports cleanly.
-pub const TABLES: [&str; 7] = [
+pub const TABLES: [&str; 12] = [
     "teams",
     "commits",
     "changes",
     "change_commits",
+    "reviews",
     "deployments",
     "incidents",
     "rollbacks",
+    "deployment_approvals",
+    "change_files",
+    "flags",
+    "flag_events",
 ];
 
 /// Imports every table file of a scenario into the workspace's warehouse.

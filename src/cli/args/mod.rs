@@ -14,9 +14,11 @@ use crate::render::metric_chart::ChartKind;
 
 use super::choices::{charted_metric, choice};
 
+mod batch;
 mod serve;
 mod shared;
 
+pub use batch::*;
 pub use serve::*;
 pub use shared::*;
 
@@ -106,7 +108,7 @@ pub enum Command {
     /// Why a deployment counts as failed or rework (which incident or
     /// rollback, linked how), its recovery and the commits it shipped; or
     /// which deployment an incident counts against, by which rule, or why
-    /// none.
+    /// none; or a change's reviews and whether it had a second pair of eyes.
     Explain(ExplainArgs),
     /// Each team's level per metric per quarter and its trend (table and charts).
     Benchmark(BenchmarkArgs),
@@ -180,6 +182,8 @@ pub struct ReportArgs {
     pub env: EnvironmentArg,
     #[command(flatten)]
     pub bench: BenchmarkArg,
+    #[command(flatten)]
+    pub bots: BotsArg,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -221,6 +225,8 @@ pub struct ExportArgs {
     pub format: ExportFormat,
     #[command(flatten)]
     pub env: EnvironmentArg,
+    #[command(flatten)]
+    pub bots: BotsArg,
     /// Write to FILE (atomically) instead of stdout
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -252,6 +258,10 @@ pub struct MetricsArgs {
     /// Count the first deployment's commits (whose real deploy time is unknown) in lead time
     #[arg(long)]
     pub include_baseline: bool,
+    #[command(flatten)]
+    pub bots: BotsArg,
+    #[command(flatten)]
+    pub batch: BatchArgs,
     /// Instead of the metrics: each merged change's lead time in four
     /// parts (coding, pickup, review, deploy), p50/p90 per group and bucket
     #[arg(long)]
@@ -282,6 +292,8 @@ pub struct ExplainArgs {
     pub rework_labels: Vec<String>,
     #[command(flatten)]
     pub env: EnvironmentArg,
+    #[command(flatten)]
+    pub bots: BotsArg,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -290,6 +302,9 @@ pub enum ExplainWhat {
     Deployment { id: String },
     /// An incident by id
     Incident { id: String },
+    /// A change's reviews and four-eyes verdict, the commits it holds and
+    /// where each row came from, as <repo>#<number>
+    Change { id: String },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::shared::{EnvironmentArg, OutputArgs};
+use super::shared::{BotsArg, EnvironmentArg, OutputArgs};
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -17,6 +17,8 @@ pub struct ServeArgs {
     pub window_days: i64,
     #[command(flatten)]
     pub env: EnvironmentArg,
+    #[command(flatten)]
+    pub bots: BotsArg,
     /// Most rows one SQL answer carries
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub sql_max_rows: usize,

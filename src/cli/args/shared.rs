@@ -65,6 +65,34 @@ impl EnvironmentArg {
     }
 }
 
+/// `--bot-logins`, shared by every command that computes the review
+/// metrics (docs/metrics.md section 8).
+#[derive(Debug, Clone, Args, Default)]
+pub struct BotsArg {
+    /// Reviewer logins that are bots, as globs (`*` is any text; the whole
+    /// login, any case; comma-separated; empty: none). Default: `[bots]
+    /// logins` of ./doralens.toml, else `*[bot]`
+    #[arg(long, value_delimiter = ',', value_name = "GLOBS")]
+    pub bot_logins: Option<Vec<String>>,
+}
+
+impl BotsArg {
+    /// The flag, else `[bots] logins` of `doralens.toml` in the current
+    /// directory (when there is one), else the default.
+    pub fn rule(&self) -> Result<crate::metrics::bots::BotRule> {
+        use crate::metrics::bots::BotRule;
+        if let Some(globs) = &self.bot_logins {
+            return Ok(BotRule::new(globs.iter().cloned()));
+        }
+        let file = std::path::Path::new(crate::cli::config::DEFAULT_CONFIG);
+        let config = crate::cli::config::Config::load(file, false)?;
+        Ok(match config.bots {
+            Some(b) => BotRule::new(b.logins),
+            None => BotRule::default(),
+        })
+    }
+}
+
 /// `--benchmark`, shared by every command that shows levels.
 #[derive(Debug, Clone, Args)]
 pub struct BenchmarkArg {

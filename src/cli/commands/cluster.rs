@@ -161,7 +161,7 @@ pub async fn engine(
     std::fs::create_dir_all(&empty_dir).map_err(|e| Error::io("cannot create", &empty_dir, e))?;
     let mut schemas: Vec<(String, datafusion::arrow::datatypes::SchemaRef)> = Table::ALL
         .iter()
-        .map(|t| (t.name().to_string(), t.schema()))
+        .map(|t| (t.name().to_string(), t.stored_schema()))
         .collect();
     schemas.push(("deployment_commits".into(), attribution::shipped_schema()));
     schemas.push(("deployment_warnings".into(), attribution::warnings_schema()));

@@ -1,4 +1,5 @@
-//! `doralens explain deployment|incident <id>`.
+//! `doralens explain deployment|incident|change <id>`. Each ends with the
+//! row's provenance (`store::provenance`).
 
 use crate::base::time::Timestamp;
 use crate::cli::args::{ExplainArgs, ExplainWhat};
@@ -12,12 +13,14 @@ pub async fn run(ctx: &Context, args: &ExplainArgs) -> Result<()> {
     opts.production = args.env.pattern()?;
     opts.incident_window = interval::parse_span("--incident-window", &args.incident_window)?;
     opts.rework_labels = crate::cli::args::rework_labels(&args.rework_labels);
+    opts.bots = args.bots.rule()?;
     opts.validate()?;
     let warehouse = ctx.existing()?;
     let engine = ctx.engine(&warehouse, &opts.production).await?;
     let text = match &args.what {
         ExplainWhat::Deployment { id } => crate::explain::deployment(&engine, &opts, id).await?,
         ExplainWhat::Incident { id } => crate::explain::incident(&engine, &opts, id).await?,
+        ExplainWhat::Change { id } => crate::explain::change(&engine, &opts, id).await?,
     };
     print!("{text}");
     Ok(())

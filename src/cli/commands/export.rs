@@ -16,6 +16,7 @@ use super::Context;
 pub async fn run(ctx: &Context, args: &ExportArgs) -> Result<()> {
     let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
     opts.production = args.env.pattern()?;
+    opts.bots = args.bots.rule()?;
     opts.validate()?;
     let warehouse = ctx.existing()?;
     let engine = ctx.engine(&warehouse, &opts.production).await?;

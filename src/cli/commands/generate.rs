@@ -20,11 +20,17 @@ pub fn run(ctx: &Context, args: GenerateArgs) -> Result<()> {
             synthetic::generate(&config, &mut sink)?
         }
         None => {
-            let warehouse = ctx.open()?;
+            // One recorded run (`syncs`); rows name the generator's seed.
+            let run = ctx.recording("generate", &format!("generate:seed {}", config.seed))?;
+            let warehouse = run.open()?;
+            let warehouse = warehouse.in_scope(
+                format!("generate:seed {}", config.seed),
+                Some(format!("doralens generate, seed {}", config.seed)),
+            );
             let mut sink = crate::ingest::synthetic::WarehouseSink {
                 warehouse: &warehouse,
             };
-            synthetic::generate(&config, &mut sink)?
+            run.finish(synthetic::generate(&config, &mut sink))?
         }
     };
     eprintln!("generated {counts}");

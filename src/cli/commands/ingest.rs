@@ -37,6 +37,11 @@ pub fn write_teams(ctx: &Context, config: &Config) -> Result<()> {
         return Ok(());
     }
     let warehouse = ctx.open()?;
+    // Provenance: the rows come from the file's [teams] section.
+    let warehouse = match warehouse.provenance().map(|s| s.scope.clone()) {
+        Some(file) => warehouse.in_scope(file.clone(), Some(format!("{file} [teams]"))),
+        None => warehouse,
+    };
     let mut buffer = crate::store::buffer::TableBuffer::new(Table::Teams);
     for (team, service) in &teams {
         crate::store::rows::TeamRow { team, service }.push(&mut buffer);

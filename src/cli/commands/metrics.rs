@@ -39,6 +39,8 @@ pub fn options(args: &MetricsArgs) -> Result<MetricsOptions> {
     opts.benchmark = args.bench.load()?;
     opts.rework_labels = crate::cli::args::rework_labels(&args.rework_labels);
     opts.include_baseline = args.include_baseline;
+    opts.bots = args.bots.rule()?;
+    opts.batch = args.batch.options()?;
     opts.validate()?;
     Ok(opts)
 }

@@ -36,9 +36,13 @@ pub struct Context {
     pub remote: Option<RemoteInfo>,
     /// `--cluster`: where queries run (the `cluster` feature).
     pub cluster: Option<String>,
+    /// The warehouse stamped for the run being recorded in `syncs`
+    /// ([`Context::recording`]); `open` gives it.
+    pub run: Option<Warehouse>,
 }
 
 /// The object-store warehouse a working copy was taken from.
+#[derive(Clone)]
 pub struct RemoteInfo {
     pub url: String,
     /// The location had no commit yet.
@@ -58,7 +62,42 @@ impl Context {
 
     /// The warehouse, created when missing (commands that write).
     pub fn open(&self) -> Result<Warehouse> {
-        Warehouse::open(self.dir())
+        match &self.run {
+            Some(run) => Ok(run.clone()),
+            None => Warehouse::open(self.dir()),
+        }
+    }
+
+    /// This context recording a run of `source` in `syncs`: every row
+    /// written through [`Context::open`] carries its provenance. End it
+    /// with [`Context::finish`].
+    pub fn recording(&self, source: &str, scope: &str) -> Result<Context> {
+        let run = Warehouse::open(self.dir())?.begin_sync(source, scope)?;
+        Ok(Context {
+            warehouse: self.warehouse.clone(),
+            remote: self.remote.clone(),
+            cluster: self.cluster.clone(),
+            run: Some(run),
+        })
+    }
+
+    /// Appends the recorded run's `syncs` row (ok, or failed with the
+    /// error) and gives `result` back.
+    pub fn finish<T>(&self, result: Result<T>) -> Result<T> {
+        match &self.run {
+            Some(run) => run.end_sync(result),
+            None => result,
+        }
+    }
+
+    /// Runs `work` as one recorded run of `source`.
+    pub async fn recorded<T, F>(&self, source: &str, scope: &str, work: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&Context) -> Result<T>,
+    {
+        let run = self.recording(source, scope)?;
+        let result = work(&run).await;
+        run.finish(result)
     }
 
     /// The warehouse, which must exist (commands that read).

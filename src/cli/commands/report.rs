@@ -24,6 +24,7 @@ pub async fn run(ctx: &Context, args: &ReportArgs) -> Result<()> {
     let mut opts = MetricsOptions::defaults(monday);
     opts.production = args.env.pattern()?;
     opts.benchmark = args.bench.load()?;
+    opts.bots = args.bots.rule()?;
     let warehouse = ctx.existing()?;
     let engine = ctx.engine(&warehouse, &opts.production).await?;
     let links = crate::store::links::WebLinks::load(&warehouse);

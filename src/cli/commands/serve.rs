@@ -13,6 +13,7 @@ pub async fn run(ctx: &Context, args: ServeArgs) -> Result<()> {
         addr: args.addr,
         window_days: args.window_days,
         production: args.env.pattern()?,
+        bots: args.bots.rule()?,
         limits,
         allow_anonymous: args.allow_anonymous,
         tls: match (&args.tls_cert, &args.tls_key) {

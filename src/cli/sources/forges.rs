@@ -50,6 +50,11 @@ pub struct ForgeSettings {
     /// The environment of workflow-run deployments [default: production]
     #[arg(long, value_name = "NAME")]
     pub workflow_environment: Option<String>,
+    /// Also read deployment approvals and each merged change's files with
+    /// their added and deleted lines (docs/metrics.md section 9): one more
+    /// request per workflow-run deployment and per merged change
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub governance: Option<bool>,
 }
 
 impl ForgeSettings {
@@ -90,6 +95,7 @@ impl ForgeSettings {
                 .workflow_environment
                 .clone()
                 .unwrap_or(defaults.workflow_environment),
+            governance: self.governance.unwrap_or(false),
         };
         if options.concurrency == 0 {
             return Err(Error::usage("--concurrency", "must be at least 1"));
@@ -133,6 +139,10 @@ releases_as_deployments = false
 # (on the default branch), in this environment.
 # deploy_workflow = "^Deploy"
 # workflow_environment = "production"
+# Also read environment approvals of those runs and each merged pull
+# request's files with their added and deleted lines (one more request per
+# run and per pull request; docs/metrics.md section 9).
+# governance = true
 "#,
 };
 
@@ -151,6 +161,10 @@ releases_as_deployments = false
 # Finished pipeline jobs whose name matches (default branch, no deployment
 # of their own) are deployments.
 # deploy_workflow = "^release-prod$"
+# Also read production deployments' approvals and each merged merge
+# request's diff sizes (one more request per deployment and per merge
+# request; docs/metrics.md section 9).
+# governance = true
 "#,
 };
 

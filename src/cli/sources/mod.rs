@@ -19,6 +19,7 @@ pub mod incident_io;
 pub mod jira;
 pub mod pagerduty;
 pub mod tracker;
+pub mod unleash;
 
 use std::path::Path;
 
@@ -63,6 +64,7 @@ pub static SOURCES: &[&dyn SourceEntry] = &[
     &pagerduty::PagerDutyEntry,
     &jira::JiraEntry,
     &incident_io::IncidentIoEntry,
+    &unleash::UnleashEntry,
 ];
 
 /// `doralens ingest <source> [flags]`, parsed against [`SOURCES`].
@@ -129,8 +131,14 @@ pub async fn ingest(
     full: bool,
     source: Option<&IngestSource>,
 ) -> Result<()> {
+    // Each source's run is one `syncs` row (store::provenance).
+    let scope = file.display().to_string();
     if let Some(s) = source {
-        return s.entry.run(ctx, file, None, full, Some(&s.matches)).await;
+        return ctx
+            .recorded(s.entry.name(), &scope, async |ctx| {
+                s.entry.run(ctx, file, None, full, Some(&s.matches)).await
+            })
+            .await;
     }
     let config = Config::load(file, true)?;
     let configured: Vec<&dyn SourceEntry> = SOURCES
@@ -139,17 +147,37 @@ pub async fn ingest(
         .filter(|s| s.configured(&config))
         .collect();
     if configured.is_empty() {
+        // The other sources' sections, from the registry (a section is
+        // the subcommand's name with `_` for `-`).
+        let sections: Vec<String> = SOURCES
+            .iter()
+            .map(|s| s.name())
+            .filter(|n| !matches!(*n, "git" | "github" | "gitlab"))
+            .map(|n| format!("[{}]", n.replace('-', "_")))
+            .collect();
         return Err(Error::Config {
             file: file.to_path_buf(),
-            message: "lists no repositories under [github] or [gitlab], and no tracker section \
-                      ([pagerduty], [jira], [incident_io])"
-                .into(),
+            message: format!(
+                "lists no repositories under [github] or [gitlab], and no section of another \
+                 source ({})",
+                sections.join(", ")
+            ),
         });
     }
-    super::commands::ingest::write_teams(ctx, &config)?;
+    if !config.team_rows().is_empty() {
+        ctx.recorded("config", &scope, async |ctx| {
+            super::commands::ingest::write_teams(ctx, &config)
+        })
+        .await?;
+    }
     let mut failure = None;
     for source in &configured {
-        match source.run(ctx, file, Some(&config), full, None).await {
+        let run = ctx
+            .recorded(source.name(), &scope, async |ctx| {
+                source.run(ctx, file, Some(&config), full, None).await
+            })
+            .await;
+        match run {
             Ok(()) => {}
             Err(e @ Error::Token { .. }) if configured.len() == 1 => return Err(e),
             Err(e) if configured.len() > 1 => {

@@ -180,7 +180,14 @@ impl Http {
                 )),
                 Ok(Err(transport)) => Verdict::Retry(transport),
                 Ok(Ok(fetched)) => match self.judge(expect, repo, what, &fetched, waits) {
-                    Verdict::Done => return Ok(fetched),
+                    Verdict::Done => {
+                        let (method, what) = match expect {
+                            Expect::Rest => ("GET", what.to_string()),
+                            Expect::GraphQl => ("POST", format!("/graphql ({what})")),
+                        };
+                        super::requests::note(self.forge, repo, method, &what);
+                        return Ok(fetched);
+                    }
                     other => other,
                 },
             };

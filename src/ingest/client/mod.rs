@@ -5,6 +5,7 @@
 
 mod answers;
 pub mod http;
+pub mod requests;
 
 use std::sync::Arc;
 

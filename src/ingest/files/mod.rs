@@ -54,10 +54,12 @@ pub fn read_file(table: Table, path: &Path) -> Result<RecordBatch> {
 /// Parses and validates a JSON request body (one object, or an array of
 /// objects, each shaped like an NDJSON import line) for `table`. Errors are
 /// `Error::Input` with `line` the item's 1-based position.
+///
+/// Each row's `_origin` is `POST /api/v1/<table> item <n>`.
 pub fn read_json_body(table: Table, body: &str) -> Result<RecordBatch> {
     use serde_json::Value;
     let origin = Path::new("request body");
-    let mut rows = RowBuilder::new(table, origin);
+    let mut rows = RowBuilder::new(table, origin).origins(format!("POST /api/v1/{table}"));
     let items = match serde_json::from_str::<Value>(body) {
         Ok(Value::Array(items)) => items,
         Ok(object @ Value::Object(_)) => vec![object],

@@ -2,13 +2,15 @@
 //! arrays. Every rejection names the file, line and column and says what the
 //! expected form is; nothing is written until a whole file has passed.
 
-use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::store::buffer::{Cell, TableBuffer};
-use crate::store::schema::{ColumnKind, DEPLOYMENT_STATUSES, Table};
+use crate::store::schema::{ColumnKind, Table};
 
 /// One cell as a reader found it, before validation.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +28,17 @@ pub struct RowBuilder {
     seen_keys: HashMap<String, usize>,
     key_indices: Vec<usize>,
     rows: usize,
+    /// Each row's `_origin` (`<file>:<line>`), see [`RowBuilder::origins`].
+    origins: StringBuilder,
+    origin: Origin,
+}
+
+/// How a row's `_origin` is written: `<label><separator><line>`, and
+/// whether the label is also the rows' `_scope` (a file's path).
+struct Origin {
+    label: String,
+    separator: &'static str,
+    scope: bool,
 }
 
 use crate::base::time::parse_rfc3339;
@@ -39,7 +52,27 @@ impl RowBuilder {
             seen_keys: HashMap::new(),
             key_indices: table.key_indices(),
             rows: 0,
+            origins: StringBuilder::new(),
+            origin: Origin {
+                label: std::path::absolute(file)
+                    .unwrap_or_else(|_| file.to_path_buf())
+                    .display()
+                    .to_string(),
+                separator: ":",
+                scope: true,
+            },
         }
+    }
+
+    /// Rows' `_origin` is `<label> item <n>` (a pushed body's items), and
+    /// their `_scope` is the run's.
+    pub fn origins(mut self, label: impl Into<String>) -> Self {
+        self.origin = Origin {
+            label: label.into(),
+            separator: " item ",
+            scope: false,
+        };
+        self
     }
 
     pub fn error(&self, line: usize, column: &str, message: impl Into<String>) -> Error {
@@ -128,7 +161,9 @@ impl RowBuilder {
         for &i in &self.key_indices {
             match &parsed[i] {
                 Parsed::Text(Some(s)) => crate::store::keys::push_key_text(&mut key, s),
-                Parsed::Int(Some(v)) => crate::store::keys::push_key_int(&mut key, *v),
+                Parsed::Int(Some(v)) | Parsed::Timestamp(Some(v)) => {
+                    crate::store::keys::push_key_int(&mut key, *v)
+                }
                 _ => crate::store::keys::push_key_text(&mut key, ""),
             }
         }
@@ -152,6 +187,10 @@ impl RowBuilder {
             })
             .collect();
         self.buffer.push(&cells);
+        self.origins.append_value(format!(
+            "{}{}{line}",
+            self.origin.label, self.origin.separator
+        ));
         self.rows += 1;
         Ok(())
     }
@@ -202,20 +241,21 @@ impl RowBuilder {
         };
         Ok(match spec.kind {
             ColumnKind::Text => Parsed::Text(Some(text.to_string())),
-            ColumnKind::DeploymentStatus => {
-                let lower = text.trim().to_ascii_lowercase();
-                if !DEPLOYMENT_STATUSES.contains(&lower.as_str()) {
+            ColumnKind::OneOf(values) => {
+                // Any case in, the list's own spelling stored.
+                let Some(value) = values.iter().find(|v| v.eq_ignore_ascii_case(text.trim())) else {
                     return Err(self.error(
                         line,
                         spec.name,
                         format!(
-                            "bad status {}, expected {}",
+                            "bad {} {}, expected {}",
+                            spec.kind.noun(),
                             quote_cell(text),
                             spec.kind.expected_form()
                         ),
                     ));
-                }
-                Parsed::Text(Some(lower))
+                };
+                Parsed::Text(Some(value.to_string()))
             }
             ColumnKind::Integer => match text.trim().parse::<i64>() {
                 Ok(v) => Parsed::Int(Some(v)),
@@ -259,8 +299,30 @@ impl RowBuilder {
         self.table
     }
 
+    /// The rows, with an `_origin` column (and `_scope`, for a file)
+    /// after the table's columns: the upsert fills the other provenance
+    /// columns from the run.
     pub fn finish(mut self) -> Result<RecordBatch> {
-        self.buffer.finish()
+        let batch = self.buffer.finish()?;
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        if self.origin.scope {
+            fields.push(Field::new("_scope", DataType::Utf8, true));
+            columns.push(Arc::new(StringArray::from_iter_values(
+                std::iter::repeat_n(self.origin.label.as_str(), batch.num_rows()),
+            )));
+        }
+        fields.push(Field::new("_origin", DataType::Utf8, true));
+        columns.push(Arc::new(self.origins.finish()));
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?)
     }
 }
 

@@ -111,6 +111,7 @@ pub fn push_deployment(
     status: &str,
     started_at: Option<i64>,
     finished_at: i64,
+    triggered_by: Option<&str>,
 ) {
     crate::store::rows::DeploymentRow {
         id: id.to_string(),
@@ -121,6 +122,7 @@ pub fn push_deployment(
         status: status.to_string(),
         started_at: started_at.map(crate::base::time::Timestamp::from_micros),
         finished_at: crate::base::time::Timestamp::from_micros(finished_at),
+        triggered_by: triggered_by.map(str::to_string),
     }
     .push(out);
 }
@@ -143,6 +145,7 @@ pub fn push_release(
         "success",
         None,
         published,
+        None,
     );
 }
 

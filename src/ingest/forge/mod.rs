@@ -80,6 +80,11 @@ pub struct ForgeOptions {
     pub deploy_workflow: Option<Regex>,
     /// The environment of those deployments.
     pub workflow_environment: String,
+    /// Also read release governance data (docs/metrics.md section 9):
+    /// deployment approvals and each merged change's files with their
+    /// line counts. One request more per deployment or change, so off
+    /// unless asked for.
+    pub governance: bool,
 }
 
 impl Default for ForgeOptions {
@@ -94,6 +99,7 @@ impl Default for ForgeOptions {
             concurrency: 4,
             deploy_workflow: None,
             workflow_environment: "production".into(),
+            governance: false,
         }
     }
 }

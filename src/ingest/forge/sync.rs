@@ -151,6 +151,7 @@ impl<'a> RepoSync<'a> {
         cursor: impl FnOnce(&mut Cursor),
     ) -> Result<()> {
         let _writing = self.ctx.writing.lock().expect("writer poisoned");
+        let warehouse = self.provenance(resource);
         tokio::task::block_in_place(|| -> Result<()> {
             for buffer in buffers {
                 if buffer.is_empty() {
@@ -168,25 +169,43 @@ impl<'a> RepoSync<'a> {
                         .extend(sha.iter().flatten().map(str::to_string));
                 }
                 let batches = crate::ingest::keep_last_per_key(table, vec![batch])?;
-                self.ctx.warehouse.upsert(table, &batches)?;
+                warehouse.upsert(table, &batches)?;
                 let count = match table {
                     Table::Commits => &mut self.report.commits,
                     Table::Changes => &mut self.report.changes,
                     Table::Deployments => &mut self.report.deployments,
                     Table::Incidents => &mut self.report.incidents,
                     Table::Rollbacks => &mut self.report.rollbacks,
-                    Table::Teams | Table::ChangeCommits => continue,
+                    Table::Teams
+                    | Table::ChangeCommits
+                    | Table::Reviews
+                    | Table::DeploymentApprovals
+                    | Table::ChangeFiles
+                    | Table::Syncs
+                    | Table::Flags
+                    | Table::FlagEvents => continue,
                 };
                 *count += rows;
             }
             cursor(&mut self.cursor);
-            self.ctx.warehouse.write_state(
+            warehouse.write_state(
                 &Self::state_name(self.forge, &self.repo),
                 &serde_json::to_value(&self.cursor).expect("cursor serialises"),
             )
         })?;
         self.done.push(resource);
         Ok(())
+    }
+
+    /// The warehouse stamped with this repository's scope
+    /// (`github:acme/api`) and, as the rows' origin, the API requests made
+    /// for it since its previous write (`ingest::client::requests`).
+    fn provenance(&self, resource: &str) -> Warehouse {
+        let origin = crate::ingest::client::requests::take(self.forge, &self.repo)
+            .unwrap_or_else(|| format!("{resource}: computed from the stored rows, no request"));
+        self.ctx
+            .warehouse
+            .in_scope(format!("{}:{}", self.forge, self.repo), Some(origin))
     }
 
     /// Deletes stored incidents (an issue no longer labelled as one, or no
@@ -226,6 +245,60 @@ impl<'a> RepoSync<'a> {
             id.starts_with(&prefix) && !listed.contains(id)
         })?;
         self.delete_incidents(&stale)
+    }
+
+    /// Deletes this repository's stored reviews of the changes in `listed`
+    /// that their listing no longer holds: `listed` is every change read
+    /// whole this run with its (reviewer, submitted at) pairs. A GitLab
+    /// approval revoked, or reset by a push, disappears from the list.
+    pub fn delete_reviews_not_listed(
+        &mut self,
+        listed: &[(i64, Vec<(String, i64)>)],
+    ) -> Result<()> {
+        use datafusion::arrow::array::{AsArray, BooleanArray};
+        use datafusion::arrow::datatypes::{Int64Type, TimestampMicrosecondType};
+        if listed.is_empty() {
+            return Ok(());
+        }
+        let keep: HashSet<(i64, &str, i64)> = listed
+            .iter()
+            .flat_map(|(n, rs)| rs.iter().map(move |(who, at)| (*n, who.as_str(), *at)))
+            .collect();
+        let numbers: HashSet<i64> = listed.iter().map(|(n, _)| *n).collect();
+        let _writing = self.ctx.writing.lock().expect("writer poisoned");
+        let gone = tokio::task::block_in_place(|| -> Result<usize> {
+            let stored =
+                self.ctx
+                    .warehouse
+                    .read_table_where(Table::Reviews, None, "repo", &self.repo)?;
+            let mut gone = 0;
+            for batch in stored {
+                let repo = batch.column(0).as_string::<i32>();
+                let number = batch.column(1).as_primitive::<Int64Type>();
+                let reviewer = batch.column(2).as_string::<i32>();
+                let at = batch.column(4).as_primitive::<TimestampMicrosecondType>();
+                let stale: BooleanArray = (0..batch.num_rows())
+                    .map(|r| {
+                        Some(
+                            repo.value(r) == self.repo
+                                && numbers.contains(&number.value(r))
+                                && !keep.contains(&(
+                                    number.value(r),
+                                    reviewer.value(r),
+                                    at.value(r),
+                                )),
+                        )
+                    })
+                    .collect();
+                let stale = datafusion::arrow::compute::filter_record_batch(&batch, &stale)?;
+                gone += self.ctx.warehouse.delete_rows_of(Table::Reviews, &stale)?;
+            }
+            Ok(gone)
+        })?;
+        if gone > 0 {
+            self.progress(format!("reviews: {gone} no longer listed, removed"));
+        }
+        Ok(())
     }
 
     /// Says on stderr which explicit `deployment:` links of incidents name

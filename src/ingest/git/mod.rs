@@ -386,7 +386,13 @@ pub fn ingest_all(
     let mut names: HashMap<String, PathBuf> = HashMap::new();
     for path in paths {
         let bar = bars.add(indicatif::ProgressBar::new_spinner());
-        let report = ingest(warehouse, path, opts, &bar)?;
+        // Provenance: the repository's path is its rows' scope and origin.
+        let shown = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        let scoped = warehouse.in_scope(
+            format!("git:{}", shown.display()),
+            Some(format!("git repository {}", shown.display())),
+        );
+        let report = ingest(&scoped, path, opts, &bar)?;
         bar.finish_and_clear();
         if let Some(other) = names.insert(report.repo.clone(), path.clone()) {
             return Err(Error::usage(

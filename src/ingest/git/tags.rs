@@ -175,6 +175,7 @@ pub(super) fn write_tag_deployments(
                 status: "success".into(),
                 started_at: None,
                 finished_at: crate::base::time::Timestamp::from_micros(tag.at),
+                triggered_by: None,
             }
             .push(&mut deployments);
             deployed.push((id, sha, tag.at));

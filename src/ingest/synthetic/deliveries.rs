@@ -2,6 +2,7 @@
 //! main line, the incidents some cause (and some that follow none) and the
 //! rollbacks to the previous sha.
 
+use super::governance;
 use super::history::MainCommit;
 use super::org::ServicePlan;
 use super::rng::Rng;
@@ -50,6 +51,8 @@ pub(super) fn generate_deployments(
         let started_at = finished_at - rng.range(3 * MINUTE, 20 * MINUTE);
         seq += 1;
         let staging_id = format!("{svc}-{seq}-staging");
+        let id = format!("{svc}-{seq}");
+        let by = Some(governance::triggerer(config.seed, &id).to_string());
         buf.push(
             sink,
             &DeploymentRow {
@@ -61,9 +64,9 @@ pub(super) fn generate_deployments(
                 status: "success".into(),
                 started_at: Some(Timestamp::from_micros(started_at - 30 * MINUTE)),
                 finished_at: Timestamp::from_micros(finished_at - 30 * MINUTE),
+                triggered_by: by.clone(),
             },
         )?;
-        let id = format!("{svc}-{seq}");
         let status = if rng.chance(0.03) {
             "failure"
         } else {
@@ -80,8 +83,10 @@ pub(super) fn generate_deployments(
                 status: status.into(),
                 started_at: Some(Timestamp::from_micros(started_at)),
                 finished_at: Timestamp::from_micros(finished_at),
+                triggered_by: by,
             },
         )?;
+        governance::push_approvals(config.seed, &id, started_at, pace, buf, sink)?;
         counts.deployments += 2;
         if status != "success" {
             continue;
@@ -154,6 +159,7 @@ pub(super) fn generate_deployments(
                         status: "success".into(),
                         started_at: Some(Timestamp::from_micros(rb_finished - 5 * MINUTE)),
                         finished_at: Timestamp::from_micros(rb_finished),
+                        triggered_by: Some(governance::triggerer(config.seed, &rb_id).into()),
                     },
                 )?;
                 buf.push(

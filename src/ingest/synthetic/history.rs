@@ -5,9 +5,9 @@ use super::rng::Rng;
 use super::{Buffers, GeneratedCounts, GeneratorConfig, HOUR, MINUTE, Sink, working_day};
 use crate::base::time::{MICROS_PER_DAY, Timestamp};
 use crate::error::Result;
-use crate::store::rows::{ChangeCommitRow, ChangeRow, CommitRow};
+use crate::store::rows::{ChangeCommitRow, ChangeRow, CommitRow, ReviewRow};
 
-const PEOPLE: [&str; 16] = [
+pub(super) const PEOPLE: [&str; 16] = [
     "ada",
     "grace",
     "linus",
@@ -39,6 +39,103 @@ const NOUNS: [&str; 8] = [
     "config loader",
 ];
 
+/// Bots that approve or comment on changes.
+const BOTS: [&str; 2] = ["renovate[bot]", "dependabot[bot]"];
+
+/// One merged change, for its reviews.
+struct Reviewed<'a> {
+    repo: &'a str,
+    number: i64,
+    author: &'a str,
+    created_at: i64,
+    merged_at: i64,
+    /// When a teammate first reviewed it (after the merge for some), as
+    /// the change's `first_review_at` says; None: nobody did.
+    first_review: Option<i64>,
+}
+
+impl Reviewed<'_> {
+    /// The change's reviews, from their own random stream (so the other
+    /// tables are the same as before reviews were generated): mostly a
+    /// teammate's approval at the first review, some after changes were
+    /// requested or comments made, some comment-only, a few dismissed and
+    /// approved again, some approvals after the merge; unreviewed changes
+    /// are mostly merged alone, some self-approved (GitLab allows it),
+    /// some approved by a bot; a few bots comment on reviewed ones.
+    fn generate(&self, rng: &mut Rng, buf: &mut Buffers, sink: &mut dyn Sink) -> Result<usize> {
+        let mut rows: Vec<(&str, &str, i64)> = Vec::new();
+        let teammate = |rng: &mut Rng| loop {
+            let p = *rng.pick(&PEOPLE);
+            if p != self.author {
+                return p;
+            }
+        };
+        let between =
+            |rng: &mut Rng, a: i64, b: i64| a + ((b - a).max(1) as f64 * rng.unit()) as i64;
+        match self.first_review {
+            Some(t) if t >= self.merged_at => rows.push((teammate(rng), "APPROVED", t)),
+            Some(t) => {
+                let reviewer = teammate(rng);
+                let later = between(rng, t, self.merged_at);
+                match rng.unit() {
+                    x if x < 0.72 => rows.push((reviewer, "APPROVED", t)),
+                    x if x < 0.84 => {
+                        rows.push((reviewer, "CHANGES_REQUESTED", t));
+                        rows.push((reviewer, "APPROVED", later));
+                    }
+                    x if x < 0.92 => {
+                        rows.push((reviewer, "COMMENTED", t));
+                        rows.push((teammate(rng), "APPROVED", later));
+                    }
+                    x if x < 0.96 => rows.push((reviewer, "COMMENTED", t)),
+                    _ => {
+                        rows.push((reviewer, "DISMISSED", t));
+                        if rng.chance(0.5) {
+                            rows.push((teammate(rng), "APPROVED", later));
+                        }
+                    }
+                }
+                if rng.chance(0.05) {
+                    rows.push((
+                        *rng.pick(&BOTS),
+                        "COMMENTED",
+                        between(rng, self.created_at, t),
+                    ));
+                }
+            }
+            None => match rng.unit() {
+                x if x < 0.6 => {}
+                x if x < 0.8 => rows.push((
+                    self.author,
+                    "APPROVED",
+                    between(rng, self.created_at, self.merged_at),
+                )),
+                _ => rows.push((
+                    *rng.pick(&BOTS),
+                    "APPROVED",
+                    between(rng, self.created_at, self.merged_at),
+                )),
+            },
+        }
+        // One review per reviewer and instant (the table's key).
+        rows.sort_by_key(|(who, _, at)| (*at, *who));
+        rows.dedup_by_key(|(who, _, at)| (*at, *who));
+        for (reviewer, state, at) in &rows {
+            buf.push(
+                sink,
+                &ReviewRow {
+                    repo: self.repo,
+                    number: self.number,
+                    reviewer,
+                    state,
+                    submitted_at: Timestamp::from_micros(*at),
+                },
+            )?;
+        }
+        Ok(rows.len())
+    }
+}
+
 /// A commit on a repo's main line, in time order.
 pub(super) struct MainCommit {
     pub(super) sha: String,
@@ -49,6 +146,7 @@ pub(super) struct MainCommit {
 pub(super) fn generate_history(
     config: &GeneratorConfig,
     rng: &mut Rng,
+    review_rng: &mut Rng,
     repo: &str,
     start: i64,
     pace: f64,
@@ -186,9 +284,18 @@ pub(super) fn generate_history(
 
         let created_at = first_commit_at + (span / 4).max(MINUTE);
         let reviewed = rng.chance(0.9);
-        let first_review_at = created_at + rng.lognormal(2.0 * HOUR as f64 / pace, 1.0) as i64;
-        let first_review_at = (reviewed && first_review_at < merged_at)
-            .then(|| Timestamp::from_micros(first_review_at));
+        let review_at = created_at + rng.lognormal(2.0 * HOUR as f64 / pace, 1.0) as i64;
+        let first_review_at =
+            (reviewed && review_at < merged_at).then(|| Timestamp::from_micros(review_at));
+        let review = Reviewed {
+            repo,
+            number,
+            author,
+            created_at: created_at.min(merged_at),
+            merged_at,
+            first_review: reviewed.then_some(review_at),
+        };
+        counts.reviews += review.generate(review_rng, buf, sink)?;
         buf.push(
             sink,
             &ChangeRow {
@@ -206,6 +313,7 @@ pub(super) fn generate_history(
             },
         )?;
         counts.changes += 1;
+        super::governance::push_change_files(config.seed, repo, number, pace, buf, sink)?;
         // The commits the change lists, as a forge sync stores them (for a
         // squash, commits that never reach main).
         for (sha, _) in &branch_shas {

@@ -11,11 +11,15 @@
 //! only by service and time, or not at all; one outage often opens a few
 //! overlapping incidents with the same link; a few incidents follow no
 //! deployment at all) and some are rolled back by
-//! redeploying the previous sha. Each team has a "pace" so the teams land
+//! redeploying the previous sha. Production deployments are approved,
+//! mostly by someone other than who triggered them, and changes carry
+//! their files' line counts (`governance.rs`, on random streams of their
+//! own). Each team has a "pace" so the teams land
 //! in different performance levels. The same seed and options always give
 //! the same rows.
 
 mod deliveries;
+mod governance;
 mod history;
 mod org;
 mod rng;
@@ -28,7 +32,8 @@ use crate::base::time::MICROS_PER_DAY;
 use crate::error::Result;
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{
-    ChangeCommitRow, ChangeRow, CommitRow, DeploymentRow, IncidentRow, RollbackRow, TeamRow,
+    ApprovalRow, ChangeCommitRow, ChangeFileRow, ChangeRow, CommitRow, DeploymentRow, IncidentRow,
+    ReviewRow, RollbackRow, TeamRow,
 };
 use crate::store::schema::Table;
 
@@ -106,7 +111,10 @@ typed_rows!(
     DeploymentRow,
     IncidentRow,
     RollbackRow,
-    TeamRow<'_>
+    TeamRow<'_>,
+    ReviewRow<'_>,
+    ApprovalRow,
+    ChangeFileRow<'_>
 );
 
 struct Buffers {
@@ -149,13 +157,14 @@ pub struct GeneratedCounts {
     pub deployments: usize,
     pub incidents: usize,
     pub rollbacks: usize,
+    pub reviews: usize,
 }
 
 impl std::fmt::Display for GeneratedCounts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} teams, {} services in {} repos: {} commits, {} changes, {} deployments, {} incidents, {} rollbacks",
+            "{} teams, {} services in {} repos: {} commits, {} changes, {} deployments, {} incidents, {} rollbacks, {} reviews",
             self.teams,
             self.services,
             self.repos,
@@ -163,7 +172,8 @@ impl std::fmt::Display for GeneratedCounts {
             self.changes,
             self.deployments,
             self.incidents,
-            self.rollbacks
+            self.rollbacks,
+            self.reviews
         )
     }
 }
@@ -191,9 +201,15 @@ pub fn generate(config: &GeneratorConfig, sink: &mut dyn Sink) -> Result<Generat
             .filter(|&i| services[i].repo == *repo)
             .collect();
         let pace = teams[services[repo_services[0]].team].pace;
+        // Reviews draw from their own stream, so the other tables do not
+        // depend on them.
+        let mut review_rng = Rng(config.seed.wrapping_mul(0x5851_f42d_4c95_7f2d)
+            ^ (repo_index as u64 + 1).wrapping_mul(0x1405_7b7e_f767_814f)
+            ^ 0x7265_7669_6577_7321);
         let main = generate_history(
             config,
             &mut rng,
+            &mut review_rng,
             repo,
             start,
             pace,
@@ -266,6 +282,8 @@ mod tests {
         assert_eq!(rows(Table::Commits), ca.commits);
         assert_eq!(rows(Table::Deployments), ca.deployments);
         assert_eq!(rows(Table::Incidents), ca.incidents);
+        assert_eq!(rows(Table::Reviews), ca.reviews);
+        assert!(ca.reviews > ca.changes * 3 / 4, "{ca:?}");
         assert_eq!(ca.services, 7);
         assert_eq!(ca.repos, 6); // the third team's two services share a monorepo
         // Pinned from the generator before it was split into files: a
@@ -281,6 +299,7 @@ mod tests {
                 deployments: 391,
                 incidents: 33,
                 rollbacks: 7,
+                reviews: ca.reviews,
             }
         );
     }

@@ -192,8 +192,16 @@ function renderTiles(answer) {
   const days = Math.round((Date.parse(state.to) - Date.parse(state.from)) / DAY);
   section('tiles').querySelector('#tiles-window').textContent =
     `${state.from} to ${state.to} (exclusive), ${days} days; change against the ${days} days before.`;
+  // DORA 2025 scores (0-10, 10 best) beside the levels, with the 2025 averages.
+  const scores = answer.scores || [];
+  const scoreText = (s) => `${s.score === null ? '–' : s.score.toFixed(1)} / 10` +
+    (s.average === null ? '' : ` (2025 average ${s.average.toFixed(1)} ± ${s.std.toFixed(1)})`);
+  section('tiles').querySelector('#tiles-scores').replaceChildren(...scores.filter((s) => !s.metric).flatMap((s, i) => [
+    i ? ' · ' : 'DORA 2025 scores: ',
+    el('span', { 'data-score': s.column, 'data-value': JSON.stringify(s.score) }, `${s.title} ${scoreText(s)}`)]));
   const tiles = catalogue.map((m) => {
     const value = row[m.column];
+    const score = scores.find((s) => s.metric === m.column);
     const better = change[m.column] === null || change[m.column] === undefined || change[m.column] === 0 ||
       m.higher_is_better === null ? '' : ((change[m.column] > 0) === m.higher_is_better ? 'better' : 'worse');
     return el('article', { class: 'tile', ...metricAttrs(m.column, value) },
@@ -201,6 +209,8 @@ function renderTiles(answer) {
       el('p', { class: 'value' }, format(m.unit, value)),
       m.level ? el('p', { class: 'level level-' + (row[m.level] || 'none'), ...metricAttrs(m.level, row[m.level]) },
         row[m.level] ? `${row[m.level]} (${state.benchmark})` : 'no level') : null,
+      score ? el('p', { class: 'detail', 'data-score': score.column, 'data-value': JSON.stringify(score.score) },
+        `DORA 2025 score ${scoreText(score)}`) : null,
       el('p', { class: 'detail' }, 'n = ', el('span', metricAttrs(m.sample, row[m.sample]), row[m.sample] ?? '–'),
         ` ${m.sample.replace(/_/g, ' ')}`),
       m.interval ? el('p', { class: 'detail' }, '95% interval ',

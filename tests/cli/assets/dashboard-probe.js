@@ -24,6 +24,8 @@ async () => {
   out.url = location.search;
   out.tiles = {};
   d.querySelectorAll('[data-panel=tiles] [data-metric]').forEach((e) => { out.tiles[e.dataset.metric] = JSON.parse(e.dataset.value); });
+  out.scores = {};
+  d.querySelectorAll('[data-panel=tiles] [data-score]').forEach((e) => { out.scores[e.dataset.score] = JSON.parse(e.dataset.value); });
   out.teamCells = [];
   d.querySelectorAll('[data-panel=teams] tbody tr').forEach((tr) => {
     const row = { team: tr.querySelector('th').textContent };

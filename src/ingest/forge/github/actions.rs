@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::governance::push_approvals;
 use super::*;
 use crate::base::time::parse_rfc3339;
 use crate::error::{Error, Result};
@@ -47,6 +48,12 @@ pub struct WorkflowRun {
     pub updated_at: String,
     #[serde(default)]
     pub run_started_at: Option<String>,
+    /// Who started this attempt of the run (REST reference, "List workflow
+    /// runs for a repository"); `actor` started the first one.
+    #[serde(default)]
+    pub triggering_actor: Option<User>,
+    #[serde(default)]
+    pub actor: Option<User>,
 }
 
 /// A run of a deploying workflow on the default branch, as read.
@@ -61,6 +68,10 @@ pub struct SeenRun {
 /// A deployment made by a CI run or job.
 pub struct CiDeployment {
     pub id: String,
+    /// The workflow run's id, to read its approvals.
+    pub run_id: u64,
+    /// Who triggered it.
+    pub triggered_by: Option<String>,
     pub sha: String,
     pub status: &'static str,
     pub started: Option<i64>,
@@ -106,6 +117,12 @@ pub(super) fn runs_page(
         let deployment = match run_status(run.conclusion.as_deref()) {
             Some(status) if !running => Some(CiDeployment {
                 id: format!("{repo}/actions/runs/{}", run.id),
+                run_id: run.id,
+                triggered_by: run
+                    .triggering_actor
+                    .as_ref()
+                    .or(run.actor.as_ref())
+                    .map(|u| u.login.clone()),
                 sha: run.head_sha.clone(),
                 status,
                 started: opt_time("run_started_at", run.run_started_at.as_deref())?,
@@ -174,6 +191,8 @@ impl GitHub {
             .unwrap_or_else(|| parse_rfc3339(ACTIONS_BEGAN).expect("a valid RFC 3339 time"));
         let mut ranges = vec![(from / second * second, now + 86_400 * second)];
         let mut buffer = TableBuffer::new(Table::Deployments);
+        let mut approvals = TableBuffer::new(Table::DeploymentApprovals);
+        let governance = sync.options().governance;
         let (mut newest, mut oldest_running): (Option<i64>, Option<i64>) = (None, None);
         let mut searches = 0usize;
         while let Some((lo, hi)) = ranges.pop() {
@@ -231,22 +250,33 @@ impl GitHub {
             }
             for run in found {
                 newest = later(newest, Some(run.created));
+                let mut run_deployment = None;
                 match run.deployment {
                     None if run.running && run.created >= recent => {
                         oldest_running =
                             Some(oldest_running.map_or(run.created, |o| o.min(run.created)));
                     }
                     None => {}
-                    Some(d) => forge::push_deployment(
-                        &mut buffer,
-                        sync,
-                        &d.id,
-                        &environment,
-                        &d.sha,
-                        d.status,
-                        d.started,
-                        d.finished,
-                    ),
+                    Some(d) => {
+                        forge::push_deployment(
+                            &mut buffer,
+                            sync,
+                            &d.id,
+                            &environment,
+                            &d.sha,
+                            d.status,
+                            d.started,
+                            d.finished,
+                            d.triggered_by.as_deref(),
+                        );
+                        run_deployment = Some(d);
+                    }
+                }
+                if let Some(d) = run_deployment
+                    && governance
+                {
+                    let items = self.run_approvals(&repo, d.run_id).await?;
+                    push_approvals(&mut approvals, &d.id, &items);
                 }
             }
             sync.progress(format!(
@@ -255,7 +285,7 @@ impl GitHub {
             ));
         }
         let mark = oldest_running.or(newest);
-        sync.write("workflow runs", vec![&mut buffer], |c| {
+        sync.write("workflow runs", vec![&mut buffer, &mut approvals], |c| {
             c.workflow_runs = match oldest_running {
                 Some(_) => mark,
                 None => later(c.workflow_runs, mark),

@@ -11,7 +11,7 @@ use super::*;
 use crate::error::{Error, Result};
 use crate::ingest::forge::{RepoSync, later};
 use crate::store::buffer::TableBuffer;
-use crate::store::rows::ChangeCommitRow;
+use crate::store::rows::{ChangeCommitRow, ReviewRow};
 use crate::store::schema::Table;
 
 // GraphQL (https://docs.github.com/en/graphql/reference): pull requests with
@@ -43,7 +43,7 @@ pub(super) const PULLS_QUERY: &str = "query PullRequests($owner: String!, $name:
                            author { name user { login } }
                            parents(first: 5) { totalCount nodes { oid } } } }
         }
-        reviews(first: 100) { pageInfo { hasNextPage endCursor } nodes { author { login __typename } submittedAt } }
+        reviews(first: 100) { pageInfo { hasNextPage endCursor } nodes { author { login __typename } state submittedAt } }
         comments(first: 100) { pageInfo { hasNextPage endCursor } nodes { author { login __typename } createdAt } }
       }
     }
@@ -109,9 +109,16 @@ pub(super) struct Actor {
 }
 
 impl Actor {
+    /// The REST user: a bot's login gets REST's `[bot]` suffix, which
+    /// GraphQL leaves out, so one bot rule (`*[bot]`) fits both paths.
     pub(super) fn user(&self) -> User {
+        let bot = self.typename.as_deref() == Some("Bot");
         User {
-            login: self.login.clone(),
+            login: if bot && !self.login.ends_with("[bot]") {
+                format!("{}[bot]", self.login)
+            } else {
+                self.login.clone()
+            },
             kind: self.typename.clone(),
         }
     }
@@ -154,6 +161,9 @@ pub(super) struct GqlPullCommit {
 #[serde(rename_all = "camelCase")]
 pub(super) struct GqlReview {
     pub(super) author: Option<Actor>,
+    /// PENDING, COMMENTED, APPROVED, CHANGES_REQUESTED or DISMISSED
+    /// (`PullRequestReviewState`).
+    pub(super) state: Option<String>,
     pub(super) submitted_at: Option<String>,
 }
 
@@ -234,6 +244,7 @@ impl GqlPull {
             .into_iter()
             .map(|r| Review {
                 user: r.author.as_ref().map(Actor::user),
+                state: r.state,
                 submitted_at: r.submitted_at,
             })
             .collect();
@@ -398,6 +409,9 @@ impl GitHub {
         let mut changes = TableBuffer::new(Table::Changes);
         let mut commits = TableBuffer::new(Table::Commits);
         let mut members = TableBuffer::new(Table::ChangeCommits);
+        let mut review_rows = TableBuffer::new(Table::Reviews);
+        let mut files = TableBuffer::new(Table::ChangeFiles);
+        let governance = sync.options().governance;
         let mut newest = None;
         let (owner, name) = repo.split_once('/').unwrap_or((repo.as_str(), ""));
         let mut after: Option<String> = None;
@@ -478,6 +492,16 @@ impl GitHub {
                 };
                 push_pull(&mut changes, &repo, &pull, &detail)
                     .map_err(|e| Self::shape_error(&repo, "pulls", e))?;
+                for (reviewer, state, at) in &detail.reviews {
+                    ReviewRow {
+                        repo: &repo,
+                        number: pull.number,
+                        reviewer,
+                        state,
+                        submitted_at: crate::base::time::Timestamp::from_micros(*at),
+                    }
+                    .push(&mut review_rows);
+                }
                 for c in &pull_commits {
                     push_commit(&mut commits, &repo, c)
                         .map_err(|e| Self::shape_error(&repo, "pull commits", e))?;
@@ -488,6 +512,12 @@ impl GitHub {
                     }
                     .push(&mut members);
                 }
+                if governance
+                    && pull.merged_at.is_some()
+                    && let Some(list) = self.pull_files(&repo, pull.number).await?
+                {
+                    super::governance::push_files(&mut files, &repo, pull.number, &list);
+                }
             }
             sync.progress(format!("changes: {} read", changes.len()));
             match next {
@@ -497,7 +527,7 @@ impl GitHub {
         }
         sync.write(
             "changes",
-            vec![&mut commits, &mut changes, &mut members],
+            vec![&mut commits, &mut changes, &mut members, &mut review_rows, &mut files],
             |c| c.changes = later(c.changes, newest),
         )
     }

@@ -42,6 +42,7 @@ use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 
 mod actions;
+mod governance;
 mod graphql;
 mod rest;
 

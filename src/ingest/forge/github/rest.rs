@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::ingest::forge::{self, RepoSync, later};
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{ChangeRow, CommitRow};
-use crate::store::schema::Table;
+use crate::store::schema::{REVIEW_STATES, Table};
 
 #[derive(Deserialize)]
 pub(super) struct Repository {
@@ -82,6 +82,8 @@ pub(super) struct Pull {
 #[derive(Deserialize)]
 pub(super) struct Review {
     pub(super) user: Option<User>,
+    /// APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED or PENDING.
+    pub(super) state: Option<String>,
     pub(super) submitted_at: Option<String>,
 }
 
@@ -101,6 +103,9 @@ pub(super) struct Deployment {
     #[serde(default)]
     pub(super) production_environment: Option<bool>,
     pub(super) created_at: String,
+    /// Who created the deployment (REST reference, "Get a deployment").
+    #[serde(default)]
+    pub(super) creator: Option<User>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +199,9 @@ pub fn commits_page(repo: &str, body: &[u8], out: &mut TableBuffer) -> Result<Op
 pub(super) struct ChangeDetail {
     pub(super) first_commit_at: Option<i64>,
     pub(super) first_review_at: Option<i64>,
+    /// Every submitted review: (reviewer, state, submitted at). A pending
+    /// review (not submitted, seen only by its author) is left out.
+    pub(super) reviews: Vec<(String, &'static str, i64)>,
 }
 
 /// One page of `GET /repos/{repo}/pulls` into `changes` rows (details
@@ -342,6 +350,7 @@ impl GitHub {
                     &outcome.state,
                     Some(*created),
                     finished,
+                    d.creator.as_ref().map(|u| u.login.as_str()),
                 );
             }
             sync.progress(format!("deployments: {} read", buffer.len()));
@@ -392,6 +401,16 @@ pub(super) fn change_detail_of(
         .filter(|c| others(&c.user))
         .filter_map(|c| parse_rfc3339(&c.created_at));
     detail.first_review_at = review_times.chain(comment_times).min();
+    detail.reviews = reviews
+        .iter()
+        .filter_map(|r| {
+            let state = r.state.as_deref().map(str::to_ascii_uppercase)?;
+            let state = REVIEW_STATES.iter().find(|s| **s == state)?;
+            let at = r.submitted_at.as_deref().and_then(parse_rfc3339)?;
+            let login = r.user.as_ref()?.login.clone();
+            Some((login, *state, at))
+        })
+        .collect();
     let commits = if pull.merged_at.is_some() {
         pr_commits
     } else {

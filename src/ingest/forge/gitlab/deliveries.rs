@@ -78,6 +78,8 @@ impl GitLab {
         let paged = api::paged(PagedDeployments(endpoint), Pagination::All);
         let mut stream = std::pin::pin!(Self::all::<_, Deployment>(&client, &paged));
         let mut buffer = TableBuffer::new(Table::Deployments);
+        let mut approvals = TableBuffer::new(Table::DeploymentApprovals);
+        let governance = sync.options().governance;
         let mut newest = None;
         // Only finished deployments are stored; a running one's update
         // time moves when it finishes, so the next run reads it again.
@@ -119,12 +121,17 @@ impl GitLab {
                 status,
                 Some(created),
                 finished,
+                d.user.as_ref().map(|u| u.username.as_str()),
             );
+            if governance && sync.options().production.regex.is_match(&environment) {
+                let list = self.deployment_approvals(&repo, d.id).await?;
+                governance::push_approvals(&mut approvals, &repo, &id, created, &list)?;
+            }
             if buffer.len().is_multiple_of(100) {
                 sync.progress(format!("deployments: {} read", buffer.len()));
             }
         }
-        sync.write("deployments", vec![&mut buffer], |c| {
+        sync.write("deployments", vec![&mut buffer, &mut approvals], |c| {
             c.deployments = later(c.deployments, newest);
             c.production_environments = Some(tiers);
         })
@@ -211,6 +218,7 @@ impl GitLab {
                 status,
                 started,
                 finished,
+                None,
             );
         }
         sync.write("pipeline jobs", vec![&mut buffer], |c| {

@@ -37,6 +37,7 @@ use crate::store::buffer::TableBuffer;
 use crate::store::schema::Table;
 
 mod deliveries;
+mod governance;
 mod shapes;
 mod transport;
 
@@ -129,12 +130,33 @@ impl GitLab {
             .sort(api::common::SortOrder::Ascending)
             .build()
             .map_err(|e| shape(repo, "merge request notes", e))?;
+        let approvals_ep =
+            api::projects::merge_requests::approvals::MergeRequestApprovals::builder()
+                .project(repo)
+                .merge_request(iid)
+                .build()
+                .map_err(|e| shape(repo, "merge request approvals", e))?;
         let commits_paged = api::paged(commits_ep, Pagination::All);
         let notes_paged = api::paged(notes_ep, Pagination::All);
-        let (commits, notes) = futures_util::join!(
+        let (commits, notes, approvals) = futures_util::join!(
             Self::all::<_, Commit>(&client, &commits_paged).collect::<Vec<_>>(),
             Self::all::<_, Note>(&client, &notes_paged).collect::<Vec<_>>(),
+            api::AsyncQuery::<MrApprovals, _>::query_async(&approvals_ep, &client),
         );
+        let approvals = approvals.map_err(|e| api_error(repo, "merge request approvals", e))?;
+        let mut approved = Vec::new();
+        for a in &approvals.approved_by {
+            match a.approved_at.as_deref().and_then(parse_rfc3339) {
+                Some(at) => approved.push((a.user.reviewer(), at)),
+                // Said, never silent: without a time the approval cannot
+                // be placed before or after the merge.
+                None => self.http.notify(&format!(
+                    "warning: gitlab {repo}: merge request !{iid}: {}'s approval has no \
+                     approved_at (a GitLab older than the field), so it is not stored",
+                    a.user.username
+                )),
+            }
+        }
         let commits: Vec<Commit> = commits
             .into_iter()
             .collect::<std::result::Result<_, _>>()
@@ -165,7 +187,7 @@ impl GitLab {
         } else {
             Vec::new()
         };
-        Ok((first_commit, first_review, commits))
+        Ok((first_commit, first_review, commits, approved))
     }
 }
 
@@ -304,9 +326,28 @@ impl Forge for GitLab {
         let mut changes = TableBuffer::new(Table::Changes);
         let mut commits = TableBuffer::new(Table::Commits);
         let mut members = TableBuffer::new(Table::ChangeCommits);
+        let mut reviews = TableBuffer::new(Table::Reviews);
+        let mut files = TableBuffer::new(Table::ChangeFiles);
         let mut newest = None;
+        // Each merge request read has its approvals read whole: a stored
+        // approval it no longer lists was revoked (or reset by a push).
+        let mut current: Vec<(i64, Vec<(String, i64)>)> = Vec::new();
         for (mr, detail) in mrs.iter().zip(details) {
-            let (first_commit, first_review, mr_commits) = detail?;
+            if sync.options().governance && mr.merged_at.is_some() {
+                self.push_mr_files(&mut files, &repo, mr.iid).await?;
+            }
+            let (first_commit, first_review, mr_commits, approvals) = detail?;
+            for (reviewer, at) in &approvals {
+                crate::store::rows::ReviewRow {
+                    repo: &repo,
+                    number: mr.iid,
+                    reviewer,
+                    state: "APPROVED",
+                    submitted_at: crate::base::time::Timestamp::from_micros(*at),
+                }
+                .push(&mut reviews);
+            }
+            current.push((mr.iid, approvals));
             for c in &mr_commits {
                 push_commit(&mut commits, &repo, c)?;
                 crate::store::rows::ChangeCommitRow {
@@ -343,9 +384,10 @@ impl Forge for GitLab {
             }
             .push(&mut changes);
         }
+        sync.delete_reviews_not_listed(&current)?;
         sync.write(
             "changes",
-            vec![&mut commits, &mut changes, &mut members],
+            vec![&mut commits, &mut changes, &mut members, &mut reviews, &mut files],
             |c| c.changes = later(c.changes, newest),
         )
     }

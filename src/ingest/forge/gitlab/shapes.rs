@@ -28,9 +28,36 @@ pub(super) struct Commit {
     pub(super) title: Option<String>,
 }
 
-/// A merge request's first commit and first review times, and its commits
-/// when it was merged.
-pub(super) type MrDetail = (Option<i64>, Option<i64>, Vec<Commit>);
+/// A merge request's first commit and first review times, its commits
+/// when it was merged, and its approvals (approver, approved at).
+pub(super) type MrDetail = (Option<i64>, Option<i64>, Vec<Commit>, Vec<(String, i64)>);
+
+/// `GET /projects/:id/merge_requests/:merge_request_iid/approvals`
+/// (https://docs.gitlab.com/api/merge_request_approvals/): who approved
+/// and when (`approved_at`, absent before GitLab added it).
+#[derive(Deserialize)]
+pub(super) struct MrApprovals {
+    #[serde(default)]
+    pub(super) approved_by: Vec<MrApproval>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct MrApproval {
+    pub(super) user: UserRef,
+    pub(super) approved_at: Option<String>,
+}
+
+impl UserRef {
+    /// The login as the reviews table spells it: a bot user's gets
+    /// GitHub's `[bot]` suffix, so one bot rule fits every forge.
+    pub(super) fn reviewer(&self) -> String {
+        if self.bot && !self.username.ends_with("[bot]") {
+            format!("{}[bot]", self.username)
+        } else {
+            self.username.clone()
+        }
+    }
+}
 
 #[derive(Deserialize)]
 pub(super) struct UserRef {
@@ -110,7 +137,12 @@ pub(super) struct JobCommit {
 
 #[derive(Deserialize)]
 pub(super) struct Deployment {
+    /// The global id, for "Get a specific deployment".
+    pub(super) id: u64,
     pub(super) iid: i64,
+    /// Who started it.
+    #[serde(default)]
+    pub(super) user: Option<UserRef>,
     pub(super) sha: String,
     pub(super) created_at: String,
     pub(super) updated_at: String,

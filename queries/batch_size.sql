@@ -1,0 +1,75 @@
+-- batch_size: how much each production deployment and each change
+-- shipped (DORA's small batches; doralens's addition).
+-- Inputs:  deployment_commits (attribution), commit_changes and
+--          change_lead_times (change_lead_time.sql), change_files,
+--          grouped_deployments
+-- Parameters: include_baseline, batch_exclude (one regular expression over
+--          paths, built from the `[batch] exclude` globs by
+--          src/metrics/batch.rs), large_change_lines
+-- Outputs: deployment_batches(deployment_id, commits, changes): per
+--              production deployment finished in the window that shipped a
+--              commit
+--          change_lines(repo, number, lines, files, excluded_files): per
+--              change with file data
+--          batch_size(grp, interval_start, changes_per_deployment_p50/_p90,
+--              commits_per_deployment_p50/_p90, change_lines_p50/_p90,
+--              large_changes, changes_with_lines)
+-- docs/metrics.md section 9.2; choices in queries/README.md (28-32).
+-- A deployment's batch is the commits attribution says it shipped and the
+-- merged changes those commits belong to (commit_changes); a deployment
+-- that ships no commit (a redeploy, a rollback, the baseline) is no batch
+-- and is left out. A change's lines are its files' additions + deletions
+-- minus the excluded paths (a change touching only lock files has 0
+-- lines); a change with no file rows has no line data and is left out of
+-- the line statistics, not counted as 0. Changes are counted where
+-- change_lead_times puts them: once per group, at the first production
+-- deployment that shipped their merge commit.
+CREATE VIEW deployment_batches AS
+SELECT dc.deployment_id,
+       count(DISTINCT dc.sha) AS commits,
+       count(DISTINCT CASE WHEN ch.number IS NOT NULL
+                           THEN concat(ch.repo, '#', arrow_cast(ch.number, 'Utf8')) END)
+           AS changes
+FROM deployment_commits dc
+LEFT JOIN commit_changes ch ON ch.repo = dc.repo AND ch.sha = dc.sha
+WHERE (NOT dc.baseline OR {{include_baseline}})
+  AND dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
+GROUP BY dc.deployment_id;
+
+CREATE VIEW change_lines AS
+SELECT repo, number,
+       sum(CASE WHEN regexp_like(path, {{batch_exclude}}) THEN 0
+                ELSE additions + deletions END) AS lines,
+       count(*) AS files,
+       count(CASE WHEN regexp_like(path, {{batch_exclude}}) THEN 1 END) AS excluded_files
+FROM change_files
+GROUP BY repo, number;
+
+CREATE VIEW batch_size AS
+SELECT coalesce(d.grp, c.grp) AS grp,
+       coalesce(d.interval_start, c.interval_start) AS interval_start,
+       d.per_deployment['p50'] AS changes_per_deployment_p50,
+       d.per_deployment['p90'] AS changes_per_deployment_p90,
+       d.commits['p50'] AS commits_per_deployment_p50,
+       d.commits['p90'] AS commits_per_deployment_p90,
+       c.lines['p50'] AS change_lines_p50,
+       c.lines['p90'] AS change_lines_p90,
+       c.large_changes,
+       c.changes_with_lines
+FROM (
+    SELECT gd.grp, gd.interval_start,
+           duration_summary(CAST(b.changes AS DOUBLE)) AS per_deployment,
+           duration_summary(CAST(b.commits AS DOUBLE)) AS commits
+    FROM grouped_deployments gd
+    JOIN deployment_batches b ON b.deployment_id = gd.id
+    GROUP BY gd.grp, gd.interval_start
+) d
+FULL JOIN (
+    SELECT t.grp, t.interval_start,
+           duration_summary(CAST(l.lines AS DOUBLE)) AS lines,
+           count(CASE WHEN l.lines > {{large_change_lines}} THEN 1 END) AS large_changes,
+           count(*) AS changes_with_lines
+    FROM change_lead_times t
+    JOIN change_lines l ON l.repo = t.repo AND l.number = t.number
+    GROUP BY t.grp, t.interval_start
+) c ON c.grp = d.grp AND c.interval_start = d.interval_start;
