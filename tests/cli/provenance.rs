@@ -143,9 +143,11 @@ fn a_failed_forge_sync_is_recorded_and_explain_names_the_requests() {
         .nth(1)
         .unwrap()
         .to_string();
-    let text = stdout(output_ok(
-        ws.doralens(&["explain", "change", &format!("acme/api#{number}")]),
-    ));
+    let text = stdout(output_ok(ws.doralens(&[
+        "explain",
+        "change",
+        &format!("acme/api#{number}"),
+    ])));
     assert!(
         text.contains(&format!("change acme/api#{number}: ")),
         "{text}"
