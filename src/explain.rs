@@ -527,8 +527,8 @@ async fn incident_links(engine: &Engine, base: &MetricsOptions, id: &str) -> Res
     Ok(out)
 }
 
-/// Where a change's row came from, the commits it holds, and where each of
-/// those came from.
+/// Where a change's row came from, the commits it holds and its reviews,
+/// and where each of those came from.
 async fn change_sources(engine: &Engine, repo: &str, number: &str) -> Result<String> {
     use queries::string_literal as lit;
     let mut out = String::new();
@@ -550,6 +550,23 @@ async fn change_sources(engine: &Engine, repo: &str, number: &str) -> Result<Str
         for line in section.lines() {
             let _ = writeln!(out, "    {line}");
         }
+    }
+    let filter = format!(
+        "repo = {} AND CAST(number AS VARCHAR) = {}",
+        lit(repo),
+        lit(number)
+    );
+    let reviews = provenance::each(
+        engine,
+        Table::Reviews,
+        &filter,
+        &["reviewer", "state", "submitted_at"],
+        "submitted_at, reviewer",
+    )
+    .await?;
+    if !reviews.is_empty() {
+        let _ = writeln!(out, "Its reviews came from:");
+        out.push_str(&reviews);
     }
     Ok(out)
 }

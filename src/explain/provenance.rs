@@ -28,10 +28,47 @@ pub async fn section(engine: &Engine, table: Table, key: &[&str]) -> Result<Stri
         ))
         .await?
         .1;
+    match super::rows(&batches).into_iter().next() {
+        Some(row) => describe(engine, &row).await,
+        None => Ok(String::new()),
+    }
+}
+
+/// Each row of `table` matching the SQL `filter` (in `order`), named by its
+/// `label` columns, with its "Provenance:" section indented below it: the
+/// reviews of a change, whose keys hold a timestamp.
+pub async fn each(
+    engine: &Engine,
+    table: Table,
+    filter: &str,
+    label: &[&str],
+    order: &str,
+) -> Result<String> {
+    let batches = engine
+        .sql(&format!(
+            "SELECT {}, _source, _scope, _fetched_at, _sync, _origin FROM {table} \
+             WHERE {filter} ORDER BY {order}",
+            label.join(", ")
+        ))
+        .await?
+        .1;
     let mut out = String::new();
-    let Some(row) = super::rows(&batches).into_iter().next() else {
-        return Ok(out);
-    };
+    for row in super::rows(&batches) {
+        let name: Vec<&str> = label.iter().map(|c| row[*c].as_str()).collect();
+        let _ = writeln!(out, "  {}", name.join(" "));
+        for line in describe(engine, &row).await?.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    Ok(out)
+}
+
+/// A row's provenance columns and its run's `syncs` row, in words.
+async fn describe(
+    engine: &Engine,
+    row: &std::collections::HashMap<String, String>,
+) -> Result<String> {
+    let mut out = String::new();
     if row["_source"].is_empty() {
         let _ = writeln!(
             out,

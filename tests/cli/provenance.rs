@@ -41,6 +41,50 @@ fn an_imported_row_traces_to_its_file_line() {
     );
 }
 
+/// A review's key holds a timestamp: `explain change` lists each review of
+/// the change with the file line it came from.
+#[test]
+fn explain_change_traces_each_review_to_its_file_line() {
+    let ws = Workspace::new();
+    let changes = ws.write(
+        "changes.csv",
+        "repo,number,title,author,created_at,merged_at,merge_sha,labels\n\
+         r,1,Add search,bob,2026-03-02T09:00:00Z,2026-03-02T15:00:00Z,q1,\n",
+    );
+    let reviews = ws.write(
+        "reviews.csv",
+        "repo,number,reviewer,state,submitted_at\n\
+         r,1,cat,COMMENTED,2026-03-02T10:00:00Z\n\
+         r,2,dan,APPROVED,2026-03-02T11:00:00Z\n\
+         r,1,cat,APPROVED,2026-03-02T13:00:00Z\n",
+    );
+    output_ok(ws.doralens(&["import", "changes", changes.to_str().unwrap()]));
+    output_ok(ws.doralens(&["import", "reviews", reviews.to_str().unwrap()]));
+    let path = std::path::absolute(&reviews).unwrap().display().to_string();
+    let text = stdout(output_ok(ws.doralens(&["explain", "change", "r#1"])));
+    let section = text
+        .split("Its reviews came from:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no reviews section: {text}"));
+    // Oldest first; r#2's review (line 3) is not r#1's.
+    let first = section
+        .find("  cat COMMENTED 2026-03-02T10:00:00Z\n")
+        .expect(&text);
+    let second = section
+        .find("  cat APPROVED 2026-03-02T13:00:00Z\n")
+        .expect(&text);
+    assert!(first < second, "{text}");
+    assert!(
+        section.contains(&format!("      from: {path}:2\n")),
+        "{text}"
+    );
+    assert!(
+        section.contains(&format!("      from: {path}:4\n")),
+        "{text}"
+    );
+    assert!(!section.contains(&format!("{path}:3")), "{text}");
+}
+
 #[test]
 fn a_rejected_import_is_a_failed_sync_that_wrote_nothing() {
     let ws = Workspace::new();
@@ -143,9 +187,11 @@ fn a_failed_forge_sync_is_recorded_and_explain_names_the_requests() {
         .nth(1)
         .unwrap()
         .to_string();
-    let text = stdout(output_ok(
-        ws.doralens(&["explain", "change", &format!("acme/api#{number}")]),
-    ));
+    let text = stdout(output_ok(ws.doralens(&[
+        "explain",
+        "change",
+        &format!("acme/api#{number}"),
+    ])));
     assert!(
         text.contains(&format!("change acme/api#{number}: ")),
         "{text}"

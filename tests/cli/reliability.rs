@@ -447,7 +447,11 @@ fn kill_9_during_git_ingest_then_the_next_run_equals_a_clean_one() {
         // Provenance names each run: left out of the comparison.
         let rows = "* EXCLUDE (_fetched_at, _sync)";
         ws.sql_csv_in(wh, &format!("SELECT {rows} FROM commits ORDER BY sha"), &[])
-            + &ws.sql_csv_in(wh, &format!("SELECT {rows} FROM deployments ORDER BY id"), &[])
+            + &ws.sql_csv_in(
+                wh,
+                &format!("SELECT {rows} FROM deployments ORDER BY id"),
+                &[],
+            )
     };
     let truth = dump(&clean);
     let trials = 8u64;

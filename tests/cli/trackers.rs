@@ -290,8 +290,18 @@ fn one_history_gives_the_same_metrics_from_every_incident_source() {
         without_links(&from_pagerduty),
         without_links(&from_incident_io)
     );
-    let io_header: Vec<&str> = from_incident_io.lines().next().unwrap().split(',').collect();
-    let io_row: Vec<&str> = from_incident_io.lines().nth(1).unwrap().split(',').collect();
+    let io_header: Vec<&str> = from_incident_io
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .collect();
+    let io_row: Vec<&str> = from_incident_io
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .collect();
     let io = |name: &str| io_row[io_header.iter().position(|h| *h == name).unwrap()];
     assert_eq!(
         (io("failures_explicit"), io("failures_inferred")),
@@ -302,7 +312,10 @@ fn one_history_gives_the_same_metrics_from_every_incident_source() {
     // d-api-4 (inferred, 1 h before #104) failed: 3/5.
     let header: Vec<&str> = from_pagerduty.lines().next().unwrap().split(',').collect();
     // The link counts follow the intervals (docs/metrics.md section 6).
-    let at = header.iter().position(|h| *h == "failures_explicit").unwrap();
+    let at = header
+        .iter()
+        .position(|h| *h == "failures_explicit")
+        .unwrap();
     assert_eq!(header[at - 1], "time_to_restore_p50_high_s");
     assert_eq!(header[at + 1], "failures_inferred");
     let row: Vec<&str> = from_pagerduty.lines().nth(1).unwrap().split(',').collect();

@@ -243,7 +243,8 @@ impl RowBuilder {
             ColumnKind::Text => Parsed::Text(Some(text.to_string())),
             ColumnKind::OneOf(values) => {
                 // Any case in, the list's own spelling stored.
-                let Some(value) = values.iter().find(|v| v.eq_ignore_ascii_case(text.trim())) else {
+                let Some(value) = values.iter().find(|v| v.eq_ignore_ascii_case(text.trim()))
+                else {
                     return Err(self.error(
                         line,
                         spec.name,

@@ -527,7 +527,13 @@ impl GitHub {
         }
         sync.write(
             "changes",
-            vec![&mut commits, &mut changes, &mut members, &mut review_rows, &mut files],
+            vec![
+                &mut commits,
+                &mut changes,
+                &mut members,
+                &mut review_rows,
+                &mut files,
+            ],
             |c| c.changes = later(c.changes, newest),
         )
     }

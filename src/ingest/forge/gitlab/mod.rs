@@ -387,7 +387,13 @@ impl Forge for GitLab {
         sync.delete_reviews_not_listed(&current)?;
         sync.write(
             "changes",
-            vec![&mut commits, &mut changes, &mut members, &mut reviews, &mut files],
+            vec![
+                &mut commits,
+                &mut changes,
+                &mut members,
+                &mut reviews,
+                &mut files,
+            ],
             |c| c.changes = later(c.changes, newest),
         )
     }
