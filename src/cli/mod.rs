@@ -90,6 +90,7 @@ async fn remote_dispatch(url: &str, cluster: Option<String>, command: Command) -
                     checkout,
                 }),
                 cluster,
+                run: None,
             };
             return run_command(&ctx, command).await;
         }

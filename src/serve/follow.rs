@@ -156,11 +156,11 @@ mod cloud {
                     let result = run.upsert(table, &rows);
                     run.end_sync(result)
                 })
-                        .await
-                        .map_err(|e| Error::Warehouse {
-                            path: self.url.clone().into(),
-                            message: format!("the push's upsert failed: {e}"),
-                        })??;
+                .await
+                .map_err(|e| Error::Warehouse {
+                    path: self.url.clone().into(),
+                    message: format!("the push's upsert failed: {e}"),
+                })??;
                 match copy.publish(&self.remote).await? {
                     Publish::Committed(_)
                     | Publish::Unchanged

@@ -272,12 +272,10 @@ impl Server {
         .map_err(|e| Failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         // On an object-store warehouse: committed there (`follow.rs`).
         let written = match (written, &self.follow) {
-            (Ok((batches, None, keys)), Some(follow)) => {
-                follow
-                    .push(self, table, &remote_scope, batches)
-                    .await
-                    .map(|r| (r, keys))
-            }
+            (Ok((batches, None, keys)), Some(follow)) => follow
+                .push(self, table, &remote_scope, batches)
+                .await
+                .map(|r| (r, keys)),
             (Ok((_, report, keys)), _) => Ok((report.unwrap_or_default(), keys)),
             (Err(e), _) => Err(e),
         };

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::dashboards::{Served, encode, get};
+use crate::dashboards::{Served, encode, get, request_with};
 use crate::util::{Workspace, output_ok};
 
 fn count(addr: &str) -> String {
@@ -30,6 +30,7 @@ fn serve_follows_a_file_url_warehouse_and_survives_losing_it() {
     cmd.envs(ws.env.iter().map(|(k, v)| (k, v)))
         .env_remove("DORALENS_WAREHOUSE")
         .args(["--warehouse", ws.location.as_deref().unwrap()])
+        .env("DORALENS_INGEST_TOKEN", "push-token-1")
         .args(["serve", "--addr", "127.0.0.1:0", "--refresh", "0.2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -69,6 +70,28 @@ fn serve_follows_a_file_url_warehouse_and_survives_losing_it() {
         assert!(Instant::now() < deadline, "serve never saw the import");
         std::thread::sleep(Duration::from_millis(50));
     }
+
+    // A push is committed to the object store (as one `syncs` run), so
+    // another process reading the location sees it, and so does `serve`.
+    let (status, _, answer) = request_with(
+        &server.addr,
+        "POST",
+        "/api/v1/deployments",
+        &["Authorization: Bearer push-token-1"],
+        r#"[{"id":"pushed-1","repo":"acme/x","service":"x","environment":"production","sha":"abd","status":"success","finished_at":"2026-11-01T00:02:00Z"}]"#,
+    );
+    assert_eq!(status, 200, "{answer}");
+    let want = format!("\"n\":{}", n + 2);
+    assert!(count(&server.addr).contains(&want), "serve sees its push");
+    let other = output_ok(ws.doralens(&[
+        "sql",
+        "SELECT (SELECT count(*) FROM deployments WHERE id = 'pushed-1') AS pushed, \
+         (SELECT count(*) FROM syncs WHERE source = 'push' AND outcome = 'ok') AS runs",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(String::from_utf8_lossy(&other.stdout), "pushed,runs\n1,1\n");
+
     std::fs::rename(&store, ws.path("store.gone")).unwrap();
     std::thread::sleep(Duration::from_millis(600));
     assert!(
