@@ -19,6 +19,10 @@ pub mod render;
 pub mod report;
 pub mod serve;
 pub mod store;
+/// The test that every metric of the catalogue reaches every output: it
+/// reads every layer, so it sits above them all.
+#[cfg(test)]
+mod surfaces;
 
 pub use error::{Error, Result};
 

@@ -11,7 +11,7 @@
 //!   API, the levels (`queries/levels/*.csv`), `doralens chart` and
 //!   `benchmark`'s charts, and the weekly report's rows and charts.
 //!
-//! `src/metrics/surfaces.rs` proves that each entry reaches each output and
+//! `src/surfaces.rs` (a test) proves that each entry reaches each output and
 //! that no output knows a metric missing here; docs/adding-a-metric.md has
 //! the recipe.
 

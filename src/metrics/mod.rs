@@ -11,8 +11,6 @@ pub mod output;
 pub mod scope;
 pub mod scores;
 pub mod stats;
-#[cfg(test)]
-mod surfaces;
 
 use std::collections::HashMap;
 use std::sync::Arc;

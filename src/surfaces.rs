@@ -6,13 +6,13 @@
 
 use std::collections::BTreeSet;
 
-use super::catalogue::{self, METRICS};
-use super::interval::Interval;
-use super::levels::{Benchmark, BenchmarkName};
-use super::{Grouping, MetricsOptions, MetricsTable};
 use crate::base::production::ProductionPattern;
 use crate::base::time::{Span, parse_instant};
 use crate::engine::Engine;
+use crate::metrics::catalogue::{self, METRICS};
+use crate::metrics::interval::Interval;
+use crate::metrics::levels::{Benchmark, BenchmarkName};
+use crate::metrics::{Grouping, MetricsOptions, MetricsTable};
 use crate::render::metric_chart::{ChartKind, draw};
 
 async fn organisation() -> (tempfile::TempDir, Engine, MetricsOptions) {
@@ -62,11 +62,13 @@ fn catalogued_columns() -> BTreeSet<&'static str> {
 #[tokio::test]
 async fn every_catalogue_entry_reaches_every_surface() {
     let (_dir, engine, opts) = organisation().await;
-    let whole = super::compute(&engine, &opts).await.unwrap();
+    let whole = crate::metrics::compute(&engine, &opts).await.unwrap();
     let mut by_team_opts = opts.clone();
     by_team_opts.group = Some(Grouping::Team);
     by_team_opts.interval = Some(Interval::Month);
-    let by_team = super::compute(&engine, &by_team_opts).await.unwrap();
+    let by_team = crate::metrics::compute(&engine, &by_team_opts)
+        .await
+        .unwrap();
     assert_eq!(whole.num_rows(), 1);
     assert!(by_team.num_rows() > 2);
 
@@ -74,7 +76,7 @@ async fn every_catalogue_entry_reaches_every_surface() {
     // interval columns; nothing else; the order is the one of an empty
     // result (CSV headers) too.
     for (table, o) in [(&whole, &opts), (&by_team, &by_team_opts)] {
-        assert_eq!(table.schema, super::output::schema(o));
+        assert_eq!(table.schema, crate::metrics::output::schema(o));
         for m in &METRICS {
             let field = table.schema.field_with_name(m.column).unwrap();
             assert_eq!(
@@ -201,7 +203,7 @@ async fn every_catalogue_entry_reaches_every_surface() {
         assert_eq!(judged, ours, "{name:?}");
         assert!(levelled.iter().all(|m| judged.contains(m)), "{name:?}");
     }
-    let (schema, _) = super::benchmark::table(&engine, &by_team_opts, 1)
+    let (schema, _) = crate::metrics::benchmark::table(&engine, &by_team_opts, 1)
         .await
         .unwrap();
     for (_, level) in catalogue::levelled() {
