@@ -91,6 +91,13 @@ fn serve_follows_a_file_url_warehouse_and_survives_losing_it() {
         "csv",
     ]));
     assert_eq!(String::from_utf8_lossy(&other.stdout), "pushed,runs\n1,1\n");
+    // The requests so far are in the audit log `audit` reads for the
+    // location (kept in its cache: the working copy goes with the server).
+    let audit = output_ok(ws.doralens(&["audit", "--since", "1d", "--format", "csv"]));
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    assert!(audit.contains(",POST,/api/v1/deployments,"), "{audit}");
+    assert!(audit.contains(",GET,/api/v1/sql,"), "{audit}");
+    assert!(!audit.contains("push-token-1"), "{audit}");
 
     std::fs::rename(&store, ws.path("store.gone")).unwrap();
     std::thread::sleep(Duration::from_millis(600));

@@ -97,7 +97,16 @@ pub fn audit(ctx: &Context, args: &AuditArgs) -> Result<()> {
         Ok(span) => Timestamp::now() - span,
         Err(_) => parse_instant("--since", &args.since)?,
     };
-    let batches = audit::read(warehouse.root(), Some(since))?;
+    // A server following an object store keeps its log beside the
+    // location's cache (`serve::follow`), not in a working copy.
+    #[cfg(feature = "cloud")]
+    let root = match &ctx.remote {
+        Some(info) => info.remote.cache_dir().to_path_buf(),
+        None => warehouse.root().to_path_buf(),
+    };
+    #[cfg(not(feature = "cloud"))]
+    let root = warehouse.root().to_path_buf();
+    let batches = audit::read(&root, Some(since))?;
     emit(
         args.out.format,
         args.out.output.as_deref(),
