@@ -2,7 +2,8 @@
 -- Inputs:  the views of deployment_frequency.sql, lead_time.sql,
 --          change_failure_rate.sql, recovery_time.sql, time_to_restore.sql,
 --          rework_rate.sql, four_eyes.sql, deployment_approvals.sql,
---          batch_size.sql; grouped_deployments / incident_groups; buckets
+--          batch_size.sql, releases.sql; grouped_deployments /
+--          incident_groups; buckets
 --          (interval_start, days_in_window: every bucket overlapping the window)
 -- Outputs: grp, interval_start, then the section 6 columns up to rework_rate,
 --          then the medians' intervals (*_p50_low_s, *_p50_high_s), then
@@ -13,14 +14,14 @@
 --          then the release governance columns (four_eyes.sql: production
 --          changes, four-eyes changes and share, review times with their
 --          medians' intervals; docs/metrics.md section 8).
---          Then those of deployment_approvals.sql and batch_size.sql
---          (section 9).
+--          Then those of deployment_approvals.sql, batch_size.sql and
+--          releases.sql (section 9).
 --          Exactly the columns src/metrics/catalogue.rs lists (an extra or a
 --          missing one is an error); the catalogue, not this order, sets the
 --          output's: src/metrics/output.rs renames the group column, types
 --          each column by its unit and adds the levels and Wilson intervals.
 -- docs/metrics.md: section 6. A group has rows when it has a production
--- deployment or an incident in the window, and then a row for every bucket
+-- deployment, an incident or a flag release in the window, and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics). failed_deployments comes
 -- from recovery_time (the same count as change_failure_rate's) so the
 -- failure links are evaluated once per query.
@@ -31,6 +32,8 @@ WITH active_groups AS (
     FROM incident_groups g
     JOIN incidents i ON i.id = g.incident_id
     WHERE i.created_at >= {{from}} AND i.created_at < {{to}}
+    UNION
+    SELECT r.grp FROM releases r
 )
 SELECT a.grp,
        b.interval_start,
@@ -96,7 +99,18 @@ SELECT a.grp,
        coalesce(bs.large_changes, 0) AS large_changes,
        CASE WHEN coalesce(bs.changes_with_lines, 0) > 0
             THEN bs.large_changes / CAST(bs.changes_with_lines AS DOUBLE)
-       END AS large_change_share
+       END AS large_change_share,
+       -- Releases of feature flags (releases.sql).
+       coalesce(rl.releases, 0) AS releases,
+       coalesce(rl.releases, 0) / b.days_in_window AS releases_per_day,
+       coalesce(rl.progressive_releases, 0) AS progressive_releases,
+       CASE WHEN coalesce(rl.releases, 0) > 0
+            THEN rl.progressive_releases / CAST(rl.releases AS DOUBLE)
+       END AS progressive_release_share,
+       rl.rollout_duration_p50_s,
+       rl.rollout_duration_p50_low_s,
+       rl.rollout_duration_p50_high_s,
+       rl.rollout_duration_p90_s
 FROM active_groups a
 CROSS JOIN buckets b
 LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start
@@ -107,4 +121,5 @@ LEFT JOIN rework_rate rw ON rw.grp = a.grp AND rw.interval_start = b.interval_st
 LEFT JOIN four_eyes fe ON fe.grp = a.grp AND fe.interval_start = b.interval_start
 LEFT JOIN deployment_approval ap ON ap.grp = a.grp AND ap.interval_start = b.interval_start
 LEFT JOIN batch_size bs ON bs.grp = a.grp AND bs.interval_start = b.interval_start
+LEFT JOIN releases rl ON rl.grp = a.grp AND rl.interval_start = b.interval_start
 ORDER BY a.grp, b.interval_start

@@ -184,14 +184,16 @@ const fn chart(name: &'static str, report: Option<&'static str>) -> Option<Chart
 
 mod dora;
 mod governance;
+mod releases;
 
 /// Every metric column, in output order: the DORA metrics, then release
 /// governance.
-pub const METRICS: [Metric; 39] = join(&[
+pub const METRICS: [Metric; 45] = join(&[
     &dora::DORA,
     &governance::REVIEWS,
     &governance::APPROVALS,
     &governance::BATCH,
+    &releases::RELEASES,
 ]);
 
 /// The parts, one after the other (`N` must be their total length).
@@ -252,10 +254,11 @@ pub fn part(part: Part) -> impl Iterator<Item = &'static Metric> {
 
 /// The [`Part::Governance`] metrics in their groups, each with a heading
 /// (the report's per-team tables, one per group), in catalogue order.
-pub const GOVERNANCE_GROUPS: [(&str, &[Metric]); 3] = [
+pub const GOVERNANCE_GROUPS: [(&str, &[Metric]); 4] = [
     ("Reviews", &governance::REVIEWS),
     ("Deployment approvals", &governance::APPROVALS),
     ("Batch size", &governance::BATCH),
+    ("Flag releases", &releases::RELEASES),
 ];
 
 /// The metrics with a 95% interval in output order: the Wilson intervals

@@ -44,8 +44,8 @@ impl Scope {
     }
 
     /// The parameters of `queries/groups/scope.sql`: SQL conditions over
-    /// `d` (a production deployment), `i` (an incident) and `g` (the
-    /// group row), built from string literals only.
+    /// `d` (a production deployment), `i` (an incident), `f` (a flag) and
+    /// `g` (the group row), built from string literals only.
     pub fn params(&self, grouped_by_team: bool) -> HashMap<&'static str, String> {
         let list = |v: &[String]| {
             v.iter()
@@ -55,12 +55,14 @@ impl Scope {
         };
         let mut deployment = vec!["true".to_string()];
         let mut incident = vec!["true".to_string()];
+        let mut flag = vec!["true".to_string()];
         let mut group = vec!["true".to_string()];
         if !self.teams.is_empty() {
             let teams = list(&self.teams);
             let services = format!("(SELECT t.service FROM teams t WHERE t.team IN ({teams}))");
             deployment.push(format!("d.service IN {services}"));
             incident.push(format!("i.service IN {services}"));
+            flag.push(format!("f.service IN {services}"));
             if grouped_by_team {
                 group.push(format!("g.grp IN ({teams})"));
             }
@@ -69,17 +71,21 @@ impl Scope {
             let services = list(&self.services);
             deployment.push(format!("d.service IN ({services})"));
             incident.push(format!("i.service IN ({services})"));
+            flag.push(format!("f.service IN ({services})"));
         }
         if !self.repos.is_empty() {
             let repos = list(&self.repos);
             deployment.push(format!("d.repo IN ({repos})"));
-            incident.push(format!(
-                "i.service IN (SELECT p.service FROM production_deployments p WHERE p.repo IN ({repos}))"
-            ));
+            let services = format!(
+                "(SELECT p.service FROM production_deployments p WHERE p.repo IN ({repos}))"
+            );
+            incident.push(format!("i.service IN {services}"));
+            flag.push(format!("f.service IN {services}"));
         }
         HashMap::from([
             ("deployment_scope", deployment.join(" AND ")),
             ("incident_scope", incident.join(" AND ")),
+            ("flag_scope", flag.join(" AND ")),
             ("group_scope", group.join(" AND ")),
         ])
     }
@@ -95,6 +101,7 @@ pub fn rename_groups(statement: &str) -> String {
             1,
         )
         .replacen("VIEW incident_groups AS", "VIEW incident_groups_all AS", 1)
+        .replacen("VIEW flag_groups AS", "VIEW flag_groups_all AS", 1)
 }
 
 #[cfg(test)]

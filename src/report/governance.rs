@@ -169,8 +169,8 @@ pub fn blocks(r: &Report) -> Vec<Block> {
              deployment that shipped its merge commit) and how they were reviewed: four-eyes \
              means approved before the merge by someone other than the author, not a bot, and \
              not dismissed (docs/metrics.md section 8). Then who approved each production \
-             deployment, how long it waited, and how much each deployment and change shipped \
-             (section 9).",
+             deployment, how long it waited, how much each deployment and change shipped, and \
+             when feature flags reached all users (section 9).",
         )),
         Block::Table {
             header: [

@@ -50,12 +50,8 @@ fn generated_files_import_to_the_same_metrics_as_direct_generation() {
         args.extend(["--out", files.to_str().unwrap(), "--file-format", format]);
         ws.doralens(&args).assert().success();
         let other = ws.path(&format!("wh-{format}"));
-        // The generator writes every table but the flag ones (it has no
-        // flags yet).
-        let tables: Vec<&str> = crate::scenarios::TABLES
-            .into_iter()
-            .filter(|t| !t.starts_with("flag"))
-            .collect();
+        // The generator writes every table.
+        let tables = crate::scenarios::TABLES;
         let mut written: Vec<String> = std::fs::read_dir(&files)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -19,6 +19,7 @@
 //! the same rows.
 
 mod deliveries;
+mod flags;
 mod governance;
 mod history;
 mod org;
@@ -32,8 +33,8 @@ use crate::base::time::MICROS_PER_DAY;
 use crate::error::Result;
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{
-    ApprovalRow, ChangeCommitRow, ChangeFileRow, ChangeRow, CommitRow, DeploymentRow, IncidentRow,
-    ReviewRow, RollbackRow, TeamRow,
+    ApprovalRow, ChangeCommitRow, ChangeFileRow, ChangeRow, CommitRow, DeploymentRow, FlagEventRow,
+    FlagRow, IncidentRow, ReviewRow, RollbackRow, TeamRow,
 };
 use crate::store::schema::Table;
 
@@ -114,7 +115,9 @@ typed_rows!(
     TeamRow<'_>,
     ReviewRow<'_>,
     ApprovalRow,
-    ChangeFileRow<'_>
+    ChangeFileRow<'_>,
+    FlagRow,
+    FlagEventRow
 );
 
 struct Buffers {
@@ -231,6 +234,7 @@ pub fn generate(config: &GeneratorConfig, sink: &mut dyn Sink) -> Result<Generat
             )?;
         }
     }
+    flags::push_flags(config.seed, &teams, &services, start, end, &mut buf, sink)?;
     buf.flush(sink)?;
     Ok(counts)
 }
