@@ -331,6 +331,17 @@ fn next_query(next: &str) -> Option<Vec<(String, String)>> {
     Some(url.query_pairs().into_owned().collect())
 }
 
+/// The `Authorization` value: an Organisation API key as documented
+/// (`Api-Key <key>`), or the variable as it is when it already names a
+/// scheme (`Token <user token>`, `Bearer <OIDC access token>`).
+fn authorization(token: &str) -> String {
+    let token = token.trim();
+    match token.split_once(' ') {
+        Some((scheme, _)) if ["Api-Key", "Token", "Bearer"].contains(&scheme) => token.to_string(),
+        _ => format!("Api-Key {token}"),
+    }
+}
+
 impl Flagsmith {
     pub fn new(options: FlagsmithOptions, notify: Notify) -> Result<Self> {
         let token =
@@ -338,8 +349,8 @@ impl Flagsmith {
                 Error::Token {
                     forge: NAME,
                     message: format!(
-                        "{TOKEN_ENV} is not set: create an Admin API key (Organisation \
-                         settings → API Keys) and export it as {TOKEN_ENV}"
+                        "{TOKEN_ENV} is not set: create an API key (Organisation \
+                         settings → API Access) and export it as {TOKEN_ENV}"
                     ),
                 }
             })?;
@@ -349,7 +360,7 @@ impl Flagsmith {
             options.api_url.trim_end_matches('/'),
             Some(Credentials {
                 header: http::header::AUTHORIZATION,
-                value: format!("Token {token}"),
+                value: authorization(&token),
             }),
             notify,
         )?;
@@ -568,6 +579,13 @@ mod tests {
             .join("fixtures/flagsmith")
             .join(name);
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_key_is_sent_as_an_api_key_unless_it_names_its_scheme() {
+        assert_eq!(authorization("ser.abc"), "Api-Key ser.abc");
+        assert_eq!(authorization("Token 0123"), "Token 0123");
+        assert_eq!(authorization("Bearer eyJ"), "Bearer eyJ");
     }
 
     #[test]
