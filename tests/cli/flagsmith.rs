@@ -203,3 +203,24 @@ fn plain_ingest_syncs_the_flagsmith_section() {
         "project\n12\n"
     );
 }
+
+#[test]
+fn flagsmith_archived_without_its_entry_keeps_the_first_time_seen() {
+    let (ws, mock) = setup();
+    // The audit log read from after the archive (entry 509) on.
+    let run = |now: &str| {
+        let mut cmd = flagsmith(&ws, &mock, &["--since", "2026-11-19"]);
+        cmd.env("DORALENS_NOW", now);
+        output_ok(cmd);
+    };
+    run("2026-12-01T00:00:00Z");
+    run("2026-12-02T00:00:00Z");
+    assert_eq!(
+        ws.sql_csv("SELECT key, archived_at FROM flags ORDER BY key"),
+        "key,archived_at\nnew-checkout,\nold-banner,2026-12-01T00:00:00Z\nprice-test,\n"
+    );
+    assert_eq!(
+        ws.sql_csv("SELECT count(*) AS n FROM flag_events"),
+        "n\n0\n"
+    );
+}
