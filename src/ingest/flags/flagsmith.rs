@@ -29,6 +29,10 @@
 //! - **Incremental**: a cursor per project holds the newest entry's time;
 //!   the next run stops at the first entry older than it (entries are
 //!   upserted by id, so an entry read twice is harmless).
+//! - **Auth**: `Authorization: Api-Key <key>` (an Organisation API key),
+//!   or `FLAGSMITH_TOKEN` as it is when it names its scheme.
+//! - **Requests** per project: one per 999 features, one per 999 audit
+//!   entries read, one per detail read.
 //! - **Services**: `[flagsmith.services]` maps a tag (`tag:<id>`) or the
 //!   project id to a service; unmapped flags keep the project id.
 
