@@ -102,6 +102,9 @@ fn flagsmith_flags_and_events_are_mapped_paged_to_the_end_through_429() {
             .iter()
             .all(|r| r.param("is_system_event").is_none())
     );
+    // What the sync cost: 2 feature pages, 5 audit pages and the 429, 6
+    // details.
+    assert_eq!(requests.len(), 14);
 }
 
 #[test]
@@ -208,13 +211,16 @@ fn plain_ingest_syncs_the_flagsmith_section() {
 fn flagsmith_archived_without_its_entry_keeps_the_first_time_seen() {
     let (ws, mock) = setup();
     // The audit log read from after the archive (entry 509) on.
-    let run = |now: &str| {
-        let mut cmd = flagsmith(&ws, &mock, &["--since", "2026-11-19"]);
+    let run = |now: &str, extra: &[&str]| {
+        let mut args = vec!["--since", "2026-11-19"];
+        args.extend(extra);
+        let mut cmd = flagsmith(&ws, &mock, &args);
         cmd.env("DORALENS_NOW", now);
         output_ok(cmd);
     };
-    run("2026-12-01T00:00:00Z");
-    run("2026-12-02T00:00:00Z");
+    run("2026-12-01T00:00:00Z", &[]);
+    run("2026-12-02T00:00:00Z", &[]);
+    run("2026-12-03T00:00:00Z", &["--full"]);
     assert_eq!(
         ws.sql_csv("SELECT key, archived_at FROM flags ORDER BY key"),
         "key,archived_at\nnew-checkout,\nold-banner,2026-12-01T00:00:00Z\nprice-test,\n"
@@ -222,5 +228,21 @@ fn flagsmith_archived_without_its_entry_keeps_the_first_time_seen() {
     assert_eq!(
         ws.sql_csv("SELECT count(*) AS n FROM flag_events"),
         "n\n0\n"
+    );
+}
+
+#[test]
+fn flagsmith_an_empty_audit_log_is_said() {
+    let (ws, mock) = setup();
+    mock.clear_audit();
+    let out = output_ok(flagsmith(&ws, &mock, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("flagsmith 12: the audit log is empty"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("flagsmith 12: 3 flags, 0 flag_events"),
+        "{stderr}"
     );
 }

@@ -102,6 +102,11 @@ impl MockFlagsmith {
         s.details.push(detail);
     }
 
+    /// An audit log with nothing visible (a plan without audit logs).
+    pub fn clear_audit(&self) {
+        self.state.lock().unwrap().audit.clear();
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.lock().unwrap().requests.clone()
     }

@@ -12,8 +12,8 @@
 //!   only when a list is asked for one).
 //! - **Archived**: a feature only says `is_archived`. `archived_at` is the
 //!   time of its archive entry in the audit log when one was read, else the
-//!   time of the first sync that saw it archived (kept in the cursor, so it
-//!   does not move).
+//!   time of the first sync that saw it archived (both kept in the cursor
+//!   and carried over a full run, so they do not move).
 //! - **Events**: the project's audit log
 //!   `GET /api/v1/projects/{id}/audit/`, newest first, walked back to the
 //!   cursor (or `since`). The list does not say what changed, so the detail
@@ -70,9 +70,13 @@ pub struct FlagsmithOptions {
 pub struct FlagsmithCursor {
     /// The time (RFC 3339) of the newest audit entry read.
     pub newest: Option<String>,
-    /// Feature name → when it was archived (RFC 3339).
+    /// Feature name → the time of its newest archive entry (RFC 3339).
     #[serde(default)]
     pub archived: BTreeMap<String, String>,
+    /// Archived feature name → the first sync that saw it archived, for
+    /// those whose archive entry was never read.
+    #[serde(default)]
+    pub archived_seen: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -490,7 +494,9 @@ impl Source for Flagsmith {
             .newest
             .as_deref()
             .and_then(Timestamp::parse_rfc3339);
-        let mut archived = sync.cursor.archived.clone();
+        // Archive times survive a full run (its cursor starts empty).
+        let kept: FlagsmithCursor = sync.previous()?.unwrap_or_default();
+        let mut archived = kept.archived;
         let mut next: Option<String> = None;
         let mut seen = 0;
         let mut skipped = 0;
@@ -550,25 +556,38 @@ impl Source for Flagsmith {
             }
             next = page.next;
         }
-        // Flags, with the archive times known so far.
-        let now = Timestamp::now();
+        if seen == 0 && sync.cursor.newest.is_none() && !features.is_empty() {
+            sync.notify(&format!(
+                "note: flagsmith {scope}: the audit log is empty: Flagsmith shows it only on \
+                 plans that include it, and only as many days back as the plan allows"
+            ));
+        }
+        // Flags, with the archive times known so far: the archive entry's,
+        // else the first sync that saw the feature archived.
+        let now = Timestamp::now().to_string();
+        let mut first_seen = BTreeMap::new();
         let mut rows = Vec::new();
         for feature in &features {
             let at = if feature.is_archived {
-                let at = archived
+                let seen = kept
+                    .archived_seen
                     .get(&feature.name)
-                    .and_then(|a| Timestamp::parse_rfc3339(a))
-                    .unwrap_or(now);
-                archived
-                    .entry(feature.name.clone())
-                    .or_insert_with(|| at.to_string());
-                Some(at)
+                    .cloned()
+                    .unwrap_or_else(|| now.clone());
+                let at = archived.get(&feature.name).cloned().unwrap_or_else(|| {
+                    first_seen.insert(feature.name.clone(), seen.clone());
+                    seen
+                });
+                Timestamp::parse_rfc3339(&at)
             } else {
                 None
             };
             rows.push(feature.row(&scope, at, &self.services)?);
         }
-        sync.write_flags(&rows, &[], |c| c.archived = archived)?;
+        sync.write_flags(&rows, &[], |c| {
+            c.archived = archived;
+            c.archived_seen = first_seen;
+        })?;
         sync.skipped(skipped);
         Ok(())
     }
