@@ -23,7 +23,9 @@
 //!   false → true is `enabled`, true → false `disabled`; any other change
 //!   of a feature state (values, segment overrides) is `strategy-changed`;
 //!   a feature whose `is_archived` went false → true is `archived`.
-//!   Identity overrides (one user), creations and deletions are skipped.
+//!   Identity overrides (one user), creations, deletions and changes only
+//!   scheduled (their "went live" entry counts) are skipped, their
+//!   details not read.
 //!   The `is_system_event` filter is never sent: Flagsmith keeps only
 //!   system events once it is given at all.
 //! - **Incremental**: a cursor per project holds the newest entry's time;
@@ -39,14 +41,17 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::base::time::Timestamp;
 use crate::error::{Error, Result};
 use crate::ingest::client::http::Notify;
 use crate::ingest::client::{ApiClient, Credentials};
 use crate::ingest::source::{ScopeSync, ServiceMap, Source};
-use crate::store::rows::{FlagEventRow, FlagRow};
+
+mod mapping;
+
+pub use mapping::{Entry, Feature, Need, kind};
+use mapping::{bad, time};
 
 pub const TOKEN_ENV: &str = "FLAGSMITH_TOKEN";
 pub const DEFAULT_API_URL: &str = "https://api.flagsmith.com";
@@ -85,245 +90,6 @@ struct Page<T> {
     next: Option<String>,
     #[serde(default = "Vec::new")]
     results: Vec<T>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Feature {
-    pub id: i64,
-    pub name: String,
-    #[serde(rename = "type", default)]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub created_date: Option<String>,
-    #[serde(default)]
-    pub is_archived: bool,
-    #[serde(default)]
-    pub owners: Vec<User>,
-    /// Tag ids.
-    #[serde(default)]
-    pub tags: Vec<i64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct User {
-    #[serde(default)]
-    pub email: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct Environment {
-    #[serde(default)]
-    pub name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ChangeDetail {
-    pub field: String,
-    #[serde(default)]
-    pub old: Value,
-    #[serde(default)]
-    pub new: Value,
-}
-
-/// An audit log entry; the detail view adds `change_details` and
-/// `change_type`.
-#[derive(Debug, Deserialize)]
-pub struct Entry {
-    pub id: i64,
-    pub created_date: String,
-    #[serde(default)]
-    pub log: String,
-    #[serde(default)]
-    pub author: Option<User>,
-    #[serde(default)]
-    pub environment: Option<Environment>,
-    #[serde(default)]
-    pub related_object_id: Option<i64>,
-    #[serde(default)]
-    pub related_object_type: Option<String>,
-    #[serde(default)]
-    pub change_details: Vec<ChangeDetail>,
-    #[serde(default)]
-    pub change_type: Option<String>,
-}
-
-/// A flag kind for a Flagsmith feature type.
-pub fn kind(feature_type: &str) -> Option<&'static str> {
-    match feature_type {
-        "STANDARD" => Some("release"),
-        "MULTIVARIATE" => Some("experiment"),
-        _ => None,
-    }
-}
-
-fn bad(scope: &str, what: &str, message: String) -> Error {
-    Error::Forge {
-        forge: NAME,
-        repo: scope.into(),
-        message: format!("{what}: {message}"),
-    }
-}
-
-fn time(scope: &str, what: &str, s: &str) -> Result<Timestamp> {
-    Timestamp::parse_rfc3339(s)
-        .ok_or_else(|| bad(scope, what, format!("{s:?} is not an RFC 3339 time")))
-}
-
-impl Feature {
-    /// The flag as a row; `archived_at` from the audit log or the cursor.
-    pub fn row(
-        &self,
-        project: &str,
-        archived_at: Option<Timestamp>,
-        services: &ServiceMap,
-    ) -> Result<FlagRow> {
-        let what = format!("feature {}", self.name);
-        let created_at = match self.created_date.as_deref() {
-            Some(s) => Some(time(project, &what, s)?),
-            None => None,
-        };
-        let tags: Vec<String> = self.tags.iter().map(|t| format!("tag:{t}")).collect();
-        let mut keys: Vec<&str> = tags.iter().map(String::as_str).collect();
-        keys.push(project);
-        Ok(FlagRow {
-            key: self.name.clone(),
-            project: project.to_string(),
-            kind: self.kind.as_deref().and_then(kind).map(str::to_string),
-            created_at,
-            created_by: None,
-            owner: self
-                .owners
-                .first()
-                .and_then(|o| o.email.clone())
-                .filter(|e| !e.is_empty()),
-            archived_at: if self.is_archived { archived_at } else { None },
-            stale: None,
-            lifecycle_stage: None,
-            expected_lifetime_days: None,
-            service: services.map(&keys),
-        })
-    }
-}
-
-/// What an audit entry needs before it can be mapped.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Need {
-    /// Nothing doralens keeps.
-    Skip,
-    /// Its detail view (`change_details`).
-    Detail,
-}
-
-/// The feature a feature-state entry's message names: `...for feature: X`
-/// (optionally followed by ` by Change Request: ...` or ` by Release
-/// pipeline: ...`) or `...for feature 'X' and segment 'Y'`.
-fn feature_in_log(log: &str) -> Option<String> {
-    if let Some((_, rest)) = log.split_once("for feature: ") {
-        let name = [" by Change Request: ", " by Release pipeline: "]
-            .iter()
-            .filter_map(|sep| rest.split_once(sep).map(|(n, _)| n))
-            .next()
-            .unwrap_or(rest);
-        return Some(name.trim().to_string()).filter(|n| !n.is_empty());
-    }
-    let (_, rest) = log.split_once("feature '")?;
-    let (name, _) = rest.split_once("' and ")?;
-    Some(name.to_string()).filter(|n| !n.is_empty())
-}
-
-fn is_identity_override(log: &str) -> bool {
-    log.contains("' and identity '")
-}
-
-fn is_segment_override(log: &str) -> bool {
-    log.contains("' and segment '")
-}
-
-impl Entry {
-    /// Whether the list entry is worth its detail view.
-    pub fn need(&self) -> Need {
-        match self.related_object_type.as_deref() {
-            Some("FEATURE_STATE") if !is_identity_override(&self.log) => Need::Detail,
-            Some("FEATURE") if self.log.starts_with("Flag / Remote Config updated") => Need::Detail,
-            _ => Need::Skip,
-        }
-    }
-
-    fn changed(&self, field: &str) -> Option<(&Value, &Value)> {
-        self.change_details
-            .iter()
-            .find(|c| c.field == field)
-            .map(|c| (&c.old, &c.new))
-            .filter(|(old, new)| old != new)
-    }
-
-    /// The detail entry as a row, or None for a change doralens does not
-    /// keep. `features`: feature id → name.
-    pub fn row(
-        &self,
-        project: &str,
-        features: &HashMap<i64, String>,
-    ) -> Result<Option<FlagEventRow>> {
-        let (flag, kind, environment) = match self.related_object_type.as_deref() {
-            Some("FEATURE") => {
-                if self.changed("is_archived") != Some((&Value::Bool(false), &Value::Bool(true))) {
-                    return Ok(None);
-                }
-                let flag = self
-                    .related_object_id
-                    .and_then(|id| features.get(&id).cloned())
-                    .or_else(|| self.log.split_once(": ").map(|(_, n)| n.trim().to_string()));
-                (flag, "archived", None)
-            }
-            Some("FEATURE_STATE") if !is_identity_override(&self.log) => {
-                if self.change_type.as_deref() != Some("UPDATE")
-                    && !(self.change_type.as_deref() == Some("CREATE")
-                        && is_segment_override(&self.log))
-                {
-                    return Ok(None);
-                }
-                let kind = match self.changed("enabled") {
-                    Some((Value::Bool(false), Value::Bool(true)))
-                        if !is_segment_override(&self.log) =>
-                    {
-                        "enabled"
-                    }
-                    Some((Value::Bool(true), Value::Bool(false)))
-                        if !is_segment_override(&self.log) =>
-                    {
-                        "disabled"
-                    }
-                    _ => "strategy-changed",
-                };
-                let environment = self.environment.as_ref().and_then(|e| e.name.clone());
-                (feature_in_log(&self.log), kind, environment)
-            }
-            _ => return Ok(None),
-        };
-        let Some(flag) = flag.filter(|f| !f.is_empty()) else {
-            return Ok(None);
-        };
-        let at = time(
-            project,
-            &format!("audit entry {}: `created_date`", self.id),
-            &self.created_date,
-        )?;
-        Ok(Some(FlagEventRow {
-            id: format!("flagsmith:{}", self.id),
-            flag_key: flag,
-            project: project.to_string(),
-            environment: environment.filter(|e| !e.is_empty()),
-            at,
-            actor: self
-                .author
-                .as_ref()
-                .and_then(|a| a.email.clone())
-                .filter(|e| !e.is_empty()),
-            kind: kind.into(),
-            rollout_percentage: None,
-            change_request: None,
-        }))
-    }
 }
 
 pub struct Flagsmith {
@@ -597,111 +363,10 @@ impl Source for Flagsmith {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Value {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/flagsmith")
-            .join(name);
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-
     #[test]
     fn the_key_is_sent_as_an_api_key_unless_it_names_its_scheme() {
         assert_eq!(authorization("ser.abc"), "Api-Key ser.abc");
         assert_eq!(authorization("Token 0123"), "Token 0123");
         assert_eq!(authorization("Bearer eyJ"), "Bearer eyJ");
-    }
-
-    #[test]
-    fn feature_types_map_to_release_and_experiment() {
-        assert_eq!(kind("STANDARD"), Some("release"));
-        assert_eq!(kind("MULTIVARIATE"), Some("experiment"));
-        assert_eq!(kind("OTHER"), None);
-    }
-
-    #[test]
-    fn the_feature_is_read_from_the_log_message() {
-        assert_eq!(
-            feature_in_log("Flag state updated for feature: new-checkout").as_deref(),
-            Some("new-checkout")
-        );
-        assert_eq!(
-            feature_in_log(
-                "Flag state / Remote config updated for feature: a-b by Change Request: Go live"
-            )
-            .as_deref(),
-            Some("a-b")
-        );
-        assert_eq!(
-            feature_in_log("Segment override created for feature 'x' and segment 'beta'")
-                .as_deref(),
-            Some("x")
-        );
-        assert_eq!(feature_in_log("Segment updated: beta"), None);
-    }
-
-    #[test]
-    fn audit_details_map_to_flag_event_kinds() {
-        let list: Page<Entry> = serde_json::from_value(fixture("audit.json")).unwrap();
-        let needs: Vec<(i64, Need)> = list.results.iter().map(|e| (e.id, e.need())).collect();
-        let wanted: Vec<i64> = needs
-            .iter()
-            .filter(|(_, n)| *n == Need::Detail)
-            .map(|(id, _)| *id)
-            .collect();
-        assert_eq!(wanted, [509, 508, 507, 506, 505, 501]);
-        let details: Vec<Entry> = serde_json::from_value(fixture("audit-details.json")).unwrap();
-        let names = HashMap::from([(103, "old-banner".to_string())]);
-        let rows: Vec<(String, String, Option<String>)> = details
-            .iter()
-            .filter(|d| wanted.contains(&d.id))
-            .filter_map(|d| d.row("12", &names).unwrap())
-            .map(|r| (r.id, r.kind, r.environment))
-            .collect();
-        let env = |s: &str| Some(s.to_string());
-        assert_eq!(
-            rows,
-            vec![
-                ("flagsmith:509".into(), "archived".into(), None),
-                ("flagsmith:508".into(), "disabled".into(), env("production")),
-                (
-                    "flagsmith:507".into(),
-                    "strategy-changed".into(),
-                    env("production")
-                ),
-                (
-                    "flagsmith:506".into(),
-                    "strategy-changed".into(),
-                    env("production")
-                ),
-                ("flagsmith:505".into(), "enabled".into(), env("production")),
-                ("flagsmith:501".into(), "enabled".into(), env("development")),
-            ]
-        );
-    }
-
-    #[test]
-    fn features_map_owner_kind_and_services() {
-        let page: Page<Feature> = serde_json::from_value(fixture("features.json")).unwrap();
-        let services = ServiceMap::new([("tag:7".to_string(), "api".to_string())]);
-        let row = page.results[0].row("12", None, &services).unwrap();
-        assert_eq!(row.key, "new-checkout");
-        assert_eq!(row.kind.as_deref(), Some("release"));
-        assert_eq!(row.owner.as_deref(), Some("ada@acme.example"));
-        assert_eq!(row.service.as_deref(), Some("api"));
-        assert_eq!(row.expected_lifetime_days, None);
-        let test = page.results[1].row("12", None, &services).unwrap();
-        assert_eq!(test.kind.as_deref(), Some("experiment"));
-        assert_eq!(test.owner, None);
-        assert_eq!(test.service.as_deref(), Some("12"));
-        let at = Timestamp::parse_rfc3339("2026-11-18T16:00:00Z");
-        let old = page.results[2].row("12", at, &services).unwrap();
-        assert_eq!(old.archived_at, at);
-        assert_eq!(
-            page.results[0]
-                .row("12", at, &services)
-                .unwrap()
-                .archived_at,
-            None
-        );
     }
 }
