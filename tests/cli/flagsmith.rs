@@ -46,7 +46,7 @@ fn flagsmith_flags_and_events_are_mapped_paged_to_the_end_through_429() {
     let out = output_ok(flagsmith(&ws, &mock, &[]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("flagsmith 12: 3 flags, 6 flag_events"),
+        stderr.contains("flagsmith 12: 3 flags, 7 flag_events"),
         "{stderr}"
     );
     assert_eq!(
@@ -64,7 +64,8 @@ fn flagsmith_flags_and_events_are_mapped_paged_to_the_end_through_429() {
          flagsmith:506,price-test,12,production,2026-11-05T12:00:00Z,grace@acme.example,strategy-changed,,\n\
          flagsmith:507,new-checkout,12,production,2026-11-10T09:00:00Z,grace@acme.example,strategy-changed,,\n\
          flagsmith:508,new-checkout,12,production,2026-11-16T08:30:00Z,ada@acme.example,disabled,,\n\
-         flagsmith:509,old-banner,12,,2026-11-18T16:00:00Z,ada@acme.example,archived,,\n"
+         flagsmith:509,old-banner,12,,2026-11-18T16:00:00Z,ada@acme.example,archived,,\n\
+         flagsmith:510,new-checkout,12,development,2026-11-17T10:00:00Z,ada@acme.example,strategy-changed,,\n"
     );
     let requests = mock.requests();
     let auth = format!("Api-Key {TOKEN}");
@@ -73,7 +74,7 @@ fn flagsmith_flags_and_events_are_mapped_paged_to_the_end_through_429() {
             .iter()
             .all(|r| r.headers.get("authorization") == Some(&auth))
     );
-    // Nine entries two a page (plus the 429), `next` followed to the end.
+    // Ten entries two a page (plus the 429), `next` followed to the end.
     let pages: Vec<Option<&str>> = requests
         .iter()
         .filter(|r| r.path == "/api/v1/projects/12/audit/")
@@ -112,8 +113,8 @@ fn flagsmith_incremental_sync_equals_a_full_one() {
     let (ws, mock) = setup();
     output_ok(flagsmith(&ws, &mock, &[]));
     // Entry 508 (production, by Ada) again, later, for `price-test`.
-    let mut entry = fixture_entry(1);
-    entry["id"] = json!(510);
+    let mut entry = fixture_entry(2);
+    entry["id"] = json!(511);
     entry["created_date"] = json!("2026-11-19T07:00:00.000000Z");
     entry["log"] = json!("Flag state updated for feature: price-test");
     entry["related_object_id"] = json!(9003);
@@ -133,7 +134,7 @@ fn flagsmith_incremental_sync_equals_a_full_one() {
         .filter(|p| !p.is_empty())
         .map(str::to_string)
         .collect();
-    assert_eq!(details, ["510/", "509/"]);
+    assert_eq!(details, ["511/", "509/"]);
     let full = Workspace::new();
     full.write("doralens.toml", CONFIG);
     output_ok(flagsmith(&full, &mock, &[]));
@@ -141,7 +142,7 @@ fn flagsmith_incremental_sync_equals_a_full_one() {
     assert_eq!(ws.sql_csv(FLAGS), full.sql_csv(FLAGS));
     assert!(
         ws.sql_csv(EVENTS)
-            .contains("flagsmith:510,price-test,12,production,2026-11-19T07:00:00Z")
+            .contains("flagsmith:511,price-test,12,production,2026-11-19T07:00:00Z")
     );
 }
 
@@ -196,9 +197,9 @@ fn plain_ingest_syncs_the_flagsmith_section() {
         .env("DORALENS_HTTP_BACKOFF_MS", "10");
     let out = output_ok(cmd);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // From 2026-11-01: entries 505 to 509 (501 is older).
+    // From 2026-11-01: entries 505 to 510 (501 is older).
     assert!(
-        stderr.contains("flagsmith 12: 3 flags, 5 flag_events"),
+        stderr.contains("flagsmith 12: 3 flags, 6 flag_events"),
         "{stderr}"
     );
     assert_eq!(

@@ -137,6 +137,8 @@ pub enum Need {
     Skip,
     /// Its detail view (`change_details`).
     Detail,
+    /// The list entry says enough.
+    List,
 }
 
 /// The feature a feature-state entry's message names: `...for feature: X`
@@ -154,6 +156,15 @@ fn feature_in_log(log: &str) -> Option<String> {
     let (_, rest) = log.split_once("feature '")?;
     let (name, _) = rest.split_once("' and ")?;
     Some(name.to_string()).filter(|n| !n.is_empty())
+}
+
+/// The message of a version published (feature versioning v2).
+const VERSION_PUBLISHED: &str = "New version published for feature: ";
+
+/// Applied by a change request or a release pipeline: the feature state
+/// may be new, its entry a creation.
+fn is_applied(log: &str) -> bool {
+    log.contains(" by Change Request: ") || log.contains(" by Release pipeline: ")
 }
 
 fn is_identity_override(log: &str) -> bool {
@@ -181,6 +192,9 @@ impl Entry {
                 Need::Detail
             }
             Some("FEATURE") if self.log.starts_with("Flag / Remote Config updated") => Need::Detail,
+            // Environments with feature versioning v2 log a published
+            // version instead of their feature states.
+            Some("EF_VERSION") if self.log.starts_with(VERSION_PUBLISHED) => Need::List,
             _ => Need::Skip,
         }
     }
@@ -214,7 +228,7 @@ impl Entry {
             Some("FEATURE_STATE") if !is_identity_override(&self.log) => {
                 if self.change_type.as_deref() != Some("UPDATE")
                     && !(self.change_type.as_deref() == Some("CREATE")
-                        && is_segment_override(&self.log))
+                        && (is_segment_override(&self.log) || is_applied(&self.log)))
                 {
                     return Ok(None);
                 }
@@ -233,6 +247,11 @@ impl Entry {
                 };
                 let environment = self.environment.as_ref().and_then(|e| e.name.clone());
                 (feature_in_log(&self.log), kind, environment)
+            }
+            Some("EF_VERSION") if self.log.starts_with(VERSION_PUBLISHED) => {
+                let flag = self.log[VERSION_PUBLISHED.len()..].trim().to_string();
+                let environment = self.environment.as_ref().and_then(|e| e.name.clone());
+                (Some(flag), "strategy-changed", environment)
             }
             _ => return Ok(None),
         };
@@ -327,6 +346,65 @@ mod tests {
                     a by Change Request: Go";
         assert_eq!(entry(live).need(), Need::Detail);
         assert_eq!(feature_in_log(live).as_deref(), Some("a"));
+    }
+
+    fn state(log: &str, change_type: &str, old: Value, new: Value) -> Entry {
+        Entry {
+            id: 9,
+            created_date: "2026-11-01T00:00:00Z".into(),
+            log: log.into(),
+            author: None,
+            environment: Some(Environment {
+                name: Some("production".into()),
+            }),
+            related_object_id: Some(1),
+            related_object_type: Some("FEATURE_STATE".into()),
+            change_details: vec![ChangeDetail {
+                field: "enabled".into(),
+                old,
+                new,
+            }],
+            change_type: Some(change_type.into()),
+        }
+    }
+
+    #[test]
+    fn a_change_request_that_creates_the_state_is_a_change_of_unknown_direction() {
+        let names = HashMap::new();
+        let kind = |e: Entry| e.row("12", &names).unwrap().map(|r| r.kind);
+        let applied = "Flag state / Remote config updated for feature: a by Change Request: Go";
+        // The state the change request created: no previous value.
+        let created = state(applied, "CREATE", Value::Null, Value::Bool(true));
+        assert_eq!(kind(created).as_deref(), Some("strategy-changed"));
+        let updated = state(applied, "UPDATE", Value::Bool(false), Value::Bool(true));
+        assert_eq!(kind(updated).as_deref(), Some("enabled"));
+        // A plain creation is the feature's, not a change.
+        let plain = state(
+            "Flag state updated for feature: a",
+            "CREATE",
+            Value::Null,
+            Value::Bool(true),
+        );
+        assert_eq!(kind(plain), None);
+    }
+
+    #[test]
+    fn a_published_version_is_a_change_read_from_the_list() {
+        let mut entry = state(
+            "New version published for feature: new-checkout",
+            "UNKNOWN",
+            Value::Null,
+            Value::Null,
+        );
+        entry.related_object_type = Some("EF_VERSION".into());
+        entry.change_details.clear();
+        assert_eq!(entry.need(), Need::List);
+        let row = entry.row("12", &HashMap::new()).unwrap().unwrap();
+        assert_eq!(
+            (row.flag_key.as_str(), row.kind.as_str()),
+            ("new-checkout", "strategy-changed")
+        );
+        assert_eq!(row.environment.as_deref(), Some("production"));
     }
 
     #[test]

@@ -22,7 +22,11 @@
 //!   only. Mapping: an environment's own feature state whose `enabled` went
 //!   false → true is `enabled`, true → false `disabled`; any other change
 //!   of a feature state (values, segment overrides) is `strategy-changed`;
-//!   a feature whose `is_archived` went false → true is `archived`.
+//!   a feature whose `is_archived` went false → true is `archived`; a
+//!   state a change request or release pipeline created (no previous value)
+//!   is `strategy-changed`, and so is a published version (feature
+//!   versioning v2 logs those instead of feature states; read from the
+//!   list, no detail).
 //!   Identity overrides (one user), creations, deletions and changes only
 //!   scheduled (their "went live" entry counts) are skipped, their
 //!   details not read.
@@ -291,6 +295,7 @@ impl Source for Flagsmith {
                 let row = match entry.need() {
                     Need::Skip => None,
                     Need::Detail => self.detail(&scope, entry.id).await?.row(&scope, &names)?,
+                    Need::List => entry.row(&scope, &names)?,
                 };
                 match row {
                     Some(row) => {
