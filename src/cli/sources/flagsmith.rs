@@ -48,6 +48,15 @@ impl FlagsmithSettings {
                  projects = [\"12\"] in [flagsmith]); it is in the project's URL",
             ));
         }
+        if let Some(p) = projects.iter().find(|p| p.parse::<u64>().is_err()) {
+            return Err(Error::usage(
+                "--project",
+                format!(
+                    "`{p}` is not a Flagsmith project id: give the number in the project's \
+                     URL (…/project/12/…), not its name"
+                ),
+            ));
+        }
         Ok(FlagsmithOptions {
             api_url: self
                 .api_url
@@ -67,7 +76,7 @@ impl TrackerEntry for FlagsmithEntry {
     type Source = Flagsmith;
     const NAME: &'static str = "flagsmith";
     const ABOUT: &'static str = "Flagsmith feature flags and their history from the audit log \
-             (FLAGSMITH_TOKEN, an Admin API key). Every run lists all flags; the audit log is read \
+             (FLAGSMITH_TOKEN, an Organisation API key). Every run lists all flags; the audit log is read \
              back to the newest entry stored.";
     const STARTER: &'static str = r#"
 # Flagsmith feature flags (export FLAGSMITH_TOKEN).
@@ -121,5 +130,20 @@ mod tests {
         .options()
         .unwrap();
         assert_eq!(options.api_url, DEFAULT_API_URL);
+    }
+
+    #[test]
+    fn a_project_name_is_a_usage_error() {
+        let err = FlagsmithSettings {
+            projects: vec!["shop".into()],
+            ..Default::default()
+        }
+        .options()
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("`shop` is not a Flagsmith project id"),
+            "{err}"
+        );
     }
 }
