@@ -174,7 +174,7 @@ fn flagsmith_rejected_token_is_named_without_the_token() {
 fn flagsmith_pages_that_disagree_with_count_fail_loudly() {
     let (ws, mock) = setup();
     mock.set_max_page(2);
-    mock.lie_about_count(1);
+    mock.lie_about_count("/features/", 1);
     let out = flagsmith(&ws, &mock, &[]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -245,5 +245,24 @@ fn flagsmith_an_empty_audit_log_is_said() {
     assert!(
         stderr.contains("flagsmith 12: 3 flags, 0 flag_events"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn flagsmith_an_audit_log_that_disagrees_with_count_fails_and_keeps_the_flags() {
+    let (ws, mock) = setup();
+    mock.set_max_page(2);
+    mock.lie_about_count("/audit/", 1);
+    let out = flagsmith(&ws, &mock, &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`count` says 11"), "{stderr}");
+    assert_eq!(ws.sql_csv("SELECT count(*) AS n FROM flags"), "n\n3\n");
+    // The cursor did not move: the next run reads the whole log again.
+    mock.lie_about_count("/audit/", 0);
+    output_ok(flagsmith(&ws, &mock, &[]));
+    assert_eq!(
+        ws.sql_csv("SELECT count(*) AS n FROM flag_events"),
+        "n\n7\n"
     );
 }

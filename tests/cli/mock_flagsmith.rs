@@ -26,7 +26,7 @@ struct State {
     details: Vec<Value>,
     max_page: usize,
     retry_after: Vec<(String, u32)>,
-    extra_count: usize,
+    extra_count: Option<(String, usize)>,
     requests: Vec<Recorded>,
 }
 
@@ -87,9 +87,10 @@ impl MockFlagsmith {
             .push((path_suffix.into(), times));
     }
 
-    /// Makes `count` claim more items than the lists hold.
-    pub fn lie_about_count(&self, extra: usize) {
-        self.state.lock().unwrap().extra_count = extra;
+    /// Makes `count` claim `extra` more items than the lists whose path
+    /// ends with `path_suffix` hold.
+    pub fn lie_about_count(&self, path_suffix: &str, extra: usize) {
+        self.state.lock().unwrap().extra_count = Some((path_suffix.into(), extra));
     }
 
     /// Adds an audit entry (newest first) and its detail.
@@ -125,7 +126,11 @@ fn page(state: &State, path: &str, query: &[(String, String)], items: Vec<Value>
     let size: usize = param(query, "page_size")
         .map_or(state.max_page, |v| v.parse().unwrap())
         .min(state.max_page);
-    let count = items.len() + state.extra_count;
+    let extra = match &state.extra_count {
+        Some((suffix, n)) if path.ends_with(suffix.as_str()) => *n,
+        _ => 0,
+    };
+    let count = items.len() + extra;
     let pages = items.len().div_ceil(size).max(1);
     if number > pages {
         return (404, json!({"detail": "Invalid page."}));

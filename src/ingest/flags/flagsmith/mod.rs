@@ -253,7 +253,54 @@ impl Source for Flagsmith {
         let scope = sync.scope.clone();
         let features = self.features(&scope).await?;
         let names: HashMap<i64, String> = features.iter().map(|f| (f.id, f.name.clone())).collect();
-        // Events: newest first, back to the cursor (or `since`).
+        // Archive times survive a full run (its cursor starts empty).
+        let kept: FlagsmithCursor = sync.previous()?.unwrap_or_default();
+        let mut archived = kept.archived.clone();
+        let walked = self
+            .walk(sync, &names, &mut archived, !features.is_empty())
+            .await;
+        // Flags, even when the walk failed, with the archive times known
+        // so far: the archive entry's, else the first sync that saw the
+        // feature archived.
+        let now = Timestamp::now().to_string();
+        let mut first_seen = BTreeMap::new();
+        let mut rows = Vec::new();
+        for feature in &features {
+            let at = if feature.is_archived {
+                let seen = kept
+                    .archived_seen
+                    .get(&feature.name)
+                    .cloned()
+                    .unwrap_or_else(|| now.clone());
+                let at = archived.get(&feature.name).cloned().unwrap_or_else(|| {
+                    first_seen.insert(feature.name.clone(), seen.clone());
+                    seen
+                });
+                Timestamp::parse_rfc3339(&at)
+            } else {
+                None
+            };
+            rows.push(feature.row(&scope, at, &self.services)?);
+        }
+        sync.write_flags(&rows, &[], |c| {
+            c.archived = archived;
+            c.archived_seen = first_seen;
+        })?;
+        walked
+    }
+}
+
+impl Flagsmith {
+    /// The audit log, newest first, back to the cursor (or `since`): its
+    /// events written page by page, archive times into `archived`.
+    async fn walk(
+        &self,
+        sync: &mut ScopeSync<'_, FlagsmithCursor>,
+        names: &HashMap<i64, String>,
+        archived: &mut BTreeMap<String, String>,
+        has_features: bool,
+    ) -> Result<()> {
+        let scope = sync.scope.clone();
         let path = Self::audit_path(&scope);
         let stop = match sync.cursor.newest.as_deref() {
             Some(n) => time(&scope, "the cursor", n)?,
@@ -264,9 +311,6 @@ impl Source for Flagsmith {
             .newest
             .as_deref()
             .and_then(Timestamp::parse_rfc3339);
-        // Archive times survive a full run (its cursor starts empty).
-        let kept: FlagsmithCursor = sync.previous()?.unwrap_or_default();
-        let mut archived = kept.archived;
         let mut next: Option<String> = None;
         let mut seen = 0;
         let mut skipped = 0;
@@ -294,8 +338,8 @@ impl Source for Flagsmith {
                 }
                 let row = match entry.need() {
                     Need::Skip => None,
-                    Need::Detail => self.detail(&scope, entry.id).await?.row(&scope, &names)?,
-                    Need::List => entry.row(&scope, &names)?,
+                    Need::Detail => self.detail(&scope, entry.id).await?.row(&scope, names)?,
+                    Need::List => entry.row(&scope, names)?,
                 };
                 match row {
                     Some(row) => {
@@ -327,38 +371,12 @@ impl Source for Flagsmith {
             }
             next = page.next;
         }
-        if seen == 0 && sync.cursor.newest.is_none() && !features.is_empty() {
+        if seen == 0 && sync.cursor.newest.is_none() && has_features {
             sync.notify(&format!(
                 "note: flagsmith {scope}: the audit log is empty: Flagsmith shows it only on \
                  plans that include it, and only as many days back as the plan allows"
             ));
         }
-        // Flags, with the archive times known so far: the archive entry's,
-        // else the first sync that saw the feature archived.
-        let now = Timestamp::now().to_string();
-        let mut first_seen = BTreeMap::new();
-        let mut rows = Vec::new();
-        for feature in &features {
-            let at = if feature.is_archived {
-                let seen = kept
-                    .archived_seen
-                    .get(&feature.name)
-                    .cloned()
-                    .unwrap_or_else(|| now.clone());
-                let at = archived.get(&feature.name).cloned().unwrap_or_else(|| {
-                    first_seen.insert(feature.name.clone(), seen.clone());
-                    seen
-                });
-                Timestamp::parse_rfc3339(&at)
-            } else {
-                None
-            };
-            rows.push(feature.row(&scope, at, &self.services)?);
-        }
-        sync.write_flags(&rows, &[], |c| {
-            c.archived = archived;
-            c.archived_seen = first_seen;
-        })?;
         sync.skipped(skipped);
         Ok(())
     }
