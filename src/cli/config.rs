@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cli::sources::flagsmith::FlagsmithSettings;
 use crate::cli::sources::forges::ForgeSettings;
 use crate::cli::sources::incident_io::IncidentIoSettings;
 use crate::cli::sources::jira::JiraSettings;
@@ -32,6 +33,7 @@ pub struct Config {
     pub jira: Option<JiraSettings>,
     pub incident_io: Option<IncidentIoSettings>,
     pub unleash: Option<UnleashSettings>,
+    pub flagsmith: Option<FlagsmithSettings>,
     /// Repository → service. Unlisted repositories are their own service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,

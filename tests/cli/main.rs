@@ -1,6 +1,7 @@
 //! The integration tests: one binary (see Cargo.toml), one module per area.
 
 mod mock_api;
+mod mock_flagsmith;
 mod mock_forge;
 mod mock_unleash;
 mod util;
@@ -15,6 +16,7 @@ mod dashboard_page;
 mod dashboards;
 mod filters;
 mod flags;
+mod flagsmith;
 mod forge_governance;
 mod forge_reviews;
 mod forges;

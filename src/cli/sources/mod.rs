@@ -13,6 +13,7 @@
 //! `ingest <name>`'s subcommands, plain `ingest` and `init`'s starter file
 //! iterate [`SOURCES`]; `docs/adding-a-source.md` is the recipe.
 
+pub mod flagsmith;
 pub mod forges;
 pub mod git;
 pub mod incident_io;
@@ -65,6 +66,7 @@ pub static SOURCES: &[&dyn SourceEntry] = &[
     &jira::JiraEntry,
     &incident_io::IncidentIoEntry,
     &unleash::UnleashEntry,
+    &flagsmith::FlagsmithEntry,
 ];
 
 /// `doralens ingest <source> [flags]`, parsed against [`SOURCES`].

@@ -13,7 +13,9 @@ pub const DEPLOYMENT_STATUSES: [&str; 4] = ["success", "failure", "error", "canc
 pub const REVIEW_STATES: [&str; 4] = ["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED"];
 /// Deployment approval states accepted on import (stored lower-case).
 pub const APPROVAL_STATES: [&str; 2] = ["approved", "rejected"];
-/// Flag kinds (Unleash's flag types; `sunset` is Unleash's newer one).
+/// Flag kinds (Unleash's flag types; `sunset` is Unleash's newer one;
+/// Flagsmith's STANDARD features are stored as release, MULTIVARIATE as
+/// experiment).
 pub const FLAG_KINDS: [&str; 6] = [
     "release",
     "experiment",
