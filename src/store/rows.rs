@@ -312,6 +312,38 @@ impl FlagEventRow {
     }
 }
 
+/// One row of `flag_references`: where a repository's code first
+/// referenced a flag and, once every reference is gone, the commit that
+/// removed the last one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagReferenceRow {
+    pub repo: String,
+    pub flag_key: String,
+    pub first_sha: String,
+    pub first_at: Timestamp,
+    /// None while the flag is still referenced at the scanned tip.
+    pub removed_sha: Option<String>,
+    pub removed_at: Option<Timestamp>,
+    pub tip_references: Option<i64>,
+}
+
+impl FlagReferenceRow {
+    pub const TABLE: Table = Table::FlagReferences;
+
+    pub fn push(&self, buffer: &mut TableBuffer) {
+        debug_assert_eq!(buffer.table(), Self::TABLE);
+        buffer.push(&[
+            Cell::Text(&self.repo),
+            Cell::Text(&self.flag_key),
+            Cell::Text(&self.first_sha),
+            Cell::Time(self.first_at.micros()),
+            self.removed_sha.as_deref().into(),
+            time(self.removed_at),
+            int(self.tip_references),
+        ]);
+    }
+}
+
 fn int(v: Option<i64>) -> Cell<'static> {
     v.map_or(Cell::Null, Cell::Int)
 }

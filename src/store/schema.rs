@@ -114,10 +114,11 @@ pub enum Table {
     Syncs,
     Flags,
     FlagEvents,
+    FlagReferences,
 }
 
 impl Table {
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 14] = [
         Table::Commits,
         Table::Changes,
         Table::Deployments,
@@ -131,6 +132,7 @@ impl Table {
         Table::Syncs,
         Table::Flags,
         Table::FlagEvents,
+        Table::FlagReferences,
     ];
 
     /// Position in [`Table::ALL`].
@@ -153,6 +155,7 @@ impl Table {
             Table::Syncs => "syncs",
             Table::Flags => "flags",
             Table::FlagEvents => "flag_events",
+            Table::FlagReferences => "flag_references",
         }
     }
 
@@ -175,6 +178,7 @@ impl Table {
             Table::Syncs => SYNCS,
             Table::Flags => FLAGS,
             Table::FlagEvents => FLAG_EVENTS,
+            Table::FlagReferences => FLAG_REFERENCES,
         }
     }
 
@@ -192,6 +196,7 @@ impl Table {
             | Table::Syncs
             | Table::FlagEvents => &["id"],
             Table::Flags => &["project", "key"],
+            Table::FlagReferences => &["repo", "flag_key"],
             Table::Teams => &["team", "service"],
             Table::ChangeCommits => &["repo", "number", "sha"],
             Table::Reviews => &["repo", "number", "reviewer", "submitted_at"],

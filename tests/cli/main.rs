@@ -63,6 +63,7 @@ mod smoke {
             "syncs",
             "flags",
             "flag_events",
+            "flag_references",
         ] {
             assert!(text.contains(&format!("### `{t}`")), "{t} missing");
         }

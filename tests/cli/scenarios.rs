@@ -42,6 +42,7 @@ pub const TABLES: [&str; 12] = [
     "change_files",
     "flags",
     "flag_events",
+    "flag_references",
 ];
 
 /// Imports every table file of a scenario into the workspace's warehouse.

@@ -183,7 +183,8 @@ impl<'a> RepoSync<'a> {
                     | Table::ChangeFiles
                     | Table::Syncs
                     | Table::Flags
-                    | Table::FlagEvents => continue,
+                    | Table::FlagEvents
+                    | Table::FlagReferences => continue,
                 };
                 *count += rows;
             }

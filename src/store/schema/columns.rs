@@ -321,3 +321,25 @@ pub(super) const FLAG_EVENTS: &[ColumnSpec] = &[
         "the change request's group id when the change went through one",
     ),
 ];
+
+pub(super) const FLAG_REFERENCES: &[ColumnSpec] = &[
+    col("repo", Text, "repository whose code references the flag"),
+    col("flag_key", Text, "the flag key as the platform spells it"),
+    col(
+        "first_sha",
+        Text,
+        "the commit that first referenced the flag",
+    ),
+    col("first_at", Timestamp, "that commit's committer date"),
+    opt(
+        "removed_sha",
+        Text,
+        "the commit that removed the last reference (null while referenced)",
+    ),
+    opt("removed_at", Timestamp, "that commit's committer date"),
+    opt(
+        "tip_references",
+        Integer,
+        "lines referencing the flag at the scanned branch tip",
+    ),
+];
