@@ -249,18 +249,29 @@ async fn every_catalogue_entry_reaches_every_surface() {
     for m in &headline {
         assert!(markdown.contains(m.title), "{}", m.column);
     }
-    // Its release governance section: every governance entry, as a row of
-    // the organisation's table and a column of the teams'.
+    // Its release governance and releases sections: every governance
+    // entry, as a row of the organisation's table and a column of the
+    // teams' of the section its group belongs to.
     assert!(markdown.contains("## Release governance"));
+    assert!(markdown.contains("## Releases and flags"));
     let governance: Vec<&catalogue::Metric> =
         catalogue::part(catalogue::Part::Governance).collect();
-    assert_eq!(report.governance.len(), governance.len());
+    assert_eq!(
+        report.governance.metrics.len() + report.releases.metrics.len(),
+        governance.len() + 1,
+        "every governance metric once, and deployment frequency beside the releases"
+    );
     for m in &governance {
         assert!(
             markdown.contains(&format!("| {} |", m.title)),
             "{}",
             m.column
         );
-        assert!(report.governance_metrics.contains(&m.short.to_string()));
+        let short = m.short.to_string();
+        assert!(
+            report.governance.columns.contains(&short) || report.releases.columns.contains(&short),
+            "{}",
+            m.column
+        );
     }
 }

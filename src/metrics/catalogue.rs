@@ -252,14 +252,36 @@ pub fn part(part: Part) -> impl Iterator<Item = &'static Metric> {
     METRICS.iter().filter(move |m| m.part == part)
 }
 
+/// The report section that shows a group of [`Part::Governance`] metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// "Release governance": reviews, approvals, batch size.
+    Governance,
+    /// "Releases and flags": deploy is not release.
+    Releases,
+}
+
 /// The [`Part::Governance`] metrics in their groups, each with a heading
-/// (the report's per-team tables, one per group), in catalogue order.
-pub const GOVERNANCE_GROUPS: [(&str, &[Metric]); 4] = [
-    ("Reviews", &governance::REVIEWS),
-    ("Deployment approvals", &governance::APPROVALS),
-    ("Batch size", &governance::BATCH),
-    ("Flag releases", &releases::RELEASES),
+/// (the report's per-team tables, one per group) and the report section
+/// that shows it, in catalogue order.
+pub const GOVERNANCE_GROUPS: [(&str, Section, &[Metric]); 4] = [
+    ("Reviews", Section::Governance, &governance::REVIEWS),
+    (
+        "Deployment approvals",
+        Section::Governance,
+        &governance::APPROVALS,
+    ),
+    ("Batch size", Section::Governance, &governance::BATCH),
+    ("Flag releases", Section::Releases, &releases::RELEASES),
 ];
+
+/// The groups a report section shows, in catalogue order.
+pub fn groups(section: Section) -> impl Iterator<Item = (&'static str, &'static [Metric])> {
+    GOVERNANCE_GROUPS
+        .iter()
+        .filter(move |(_, s, _)| *s == section)
+        .map(|(title, _, metrics)| (*title, *metrics))
+}
 
 /// The metrics with a 95% interval in output order: the Wilson intervals
 /// first, then the SQL's (each in catalogue order).
@@ -396,7 +418,7 @@ mod tests {
     fn governance_groups_are_the_governance_part_in_order() {
         let grouped: Vec<&str> = GOVERNANCE_GROUPS
             .iter()
-            .flat_map(|(_, ms)| ms.iter().map(|m| m.column))
+            .flat_map(|(_, _, ms)| ms.iter().map(|m| m.column))
             .collect();
         let part: Vec<&str> = part(Part::Governance).map(|m| m.column).collect();
         assert_eq!(grouped, part);

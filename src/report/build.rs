@@ -17,7 +17,7 @@ const SLOWEST_LISTED: usize = 10;
 use crate::base::time::{Span, Timestamp, week_name};
 use crate::engine::{Engine, queries};
 use crate::error::Result;
-use crate::metrics::catalogue::{self, headline};
+use crate::metrics::catalogue::{self, Section, headline};
 use crate::metrics::interval::Interval;
 use crate::metrics::{self, Grouping, MetricsOptions, MetricsTable};
 use crate::render::plot::{self, Axis};
@@ -293,7 +293,14 @@ pub async fn build(
         engine.bundled(&queries::UNREVIEWED_CHANGES, &unreviewed_params)
     )?;
     timer.phase("failed deployments, slowest changes, data quality, unreviewed changes");
-    let (governance, governance_teams) = super::governance::metrics(&org, &teams_table);
+    let governance = super::governance::section(&org, &teams_table, Section::Governance, &[]);
+    let deployment_frequency = catalogue::by_column("deploys_per_day").expect("catalogued");
+    let releases = super::governance::section(
+        &org,
+        &teams_table,
+        Section::Releases,
+        &[deployment_frequency],
+    );
     let (unreviewed, unreviewed_total) = super::governance::unreviewed(&unreviewed_batches, links);
 
     let failed = rows(&failed_batches)
@@ -393,14 +400,7 @@ pub async fn build(
         team_metrics: headline().map(|m| m.short.to_string()).collect(),
         teams,
         governance,
-        governance_metrics: catalogue::part(catalogue::Part::Governance)
-            .map(|m| m.short.to_string())
-            .collect(),
-        governance_groups: catalogue::GOVERNANCE_GROUPS
-            .iter()
-            .map(|(title, metrics)| (title.to_string(), metrics.len()))
-            .collect(),
-        governance_teams,
+        releases,
         unreviewed,
         unreviewed_total,
         failed,

@@ -225,6 +225,7 @@ pub fn document(r: &Report) -> Vec<Block> {
     }
 
     doc.extend(super::governance::blocks(r));
+    doc.extend(super::releases::blocks(r));
 
     doc.push(Block::Heading("Data quality".into()));
     doc.push(Block::List(r.quality.clone()));

@@ -1,11 +1,12 @@
 //! The report's "Release governance" section (docs/metrics.md sections 8
-//! and 9):
-//! every [`Part::Governance`] metric of the catalogue for the organisation
-//! (this week, against the previous week and the 12-week median, with the
-//! last 13 weeks) and per team (this week, with its trend against the
-//! team's 12-week median), then the audit table of the week's production
-//! changes without a second pair of eyes. A governance metric added to the
-//! catalogue appears here without an edit.
+//! and 9): every metric of the catalogue groups of
+//! [`Section::Governance`] for the organisation (this week, against the
+//! previous week and the 12-week median, with the last 13 weeks) and per
+//! team (this week, with its trend against the team's 12-week median),
+//! then the audit table of the week's production changes without a second
+//! pair of eyes. A governance metric added to the catalogue appears here
+//! without an edit. [`MetricSection`] and [`metric_blocks`] serve the
+//! "Releases and flags" section too (`super::releases`).
 
 use datafusion::arrow::array::RecordBatch;
 
@@ -13,7 +14,7 @@ use super::document::{Block, Cell, Inline};
 use super::model::{Kind, Report, UnreviewedChange};
 use crate::base::time::Timestamp;
 use crate::metrics::MetricsTable;
-use crate::metrics::catalogue::{self, Part};
+use crate::metrics::catalogue::{self, Metric, Section};
 use crate::store::links::WebLinks;
 
 /// The audit table lists at most this many changes (the total is said).
@@ -77,13 +78,36 @@ fn now_previous_median(weeks: &[Option<f64>]) -> (Option<f64>, Option<f64>, Opti
     )
 }
 
-/// The organisation's rows and each team's, from the weekly metric tables
-/// the report already computed.
-pub fn metrics(
+/// A report section of catalogue metrics: the organisation's rows, then
+/// one per-team table per catalogue group.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricSection {
+    /// The organisation: every metric of the section.
+    pub metrics: Vec<GovernanceMetric>,
+    /// Column titles of [`GovernanceTeam::cells`].
+    pub columns: Vec<String>,
+    /// The cells' groups, in order: a heading and how many cells (one
+    /// per-team table each, so no table is too wide to read).
+    pub groups: Vec<(String, usize)>,
+    pub teams: Vec<GovernanceTeam>,
+}
+
+/// The section's metrics from the weekly metric tables the report already
+/// computed: `lead` (metrics of other parts shown first for comparison,
+/// organisation only), then every metric of the section's catalogue
+/// groups.
+pub fn section(
     org: &MetricsTable,
     teams: &MetricsTable,
-) -> (Vec<GovernanceMetric>, Vec<GovernanceTeam>) {
-    let rows = catalogue::part(Part::Governance)
+    section: Section,
+    lead: &[&'static Metric],
+) -> MetricSection {
+    let grouped: Vec<&'static Metric> = catalogue::groups(section)
+        .flat_map(|(_, metrics)| metrics.iter())
+        .collect();
+    let metrics = lead
+        .iter()
+        .chain(&grouped)
         .map(|m| {
             let kind = Kind::of(m.unit);
             let weeks = weekly(org, m.column, None);
@@ -103,7 +127,8 @@ pub fn metrics(
     let team_rows = names
         .into_iter()
         .map(|team| {
-            let cells = catalogue::part(Part::Governance)
+            let cells = grouped
+                .iter()
                 .map(|m| {
                     let kind = Kind::of(m.unit);
                     let (now, _, median12) =
@@ -114,7 +139,14 @@ pub fn metrics(
             GovernanceTeam { team, cells }
         })
         .collect();
-    (rows, team_rows)
+    MetricSection {
+        metrics,
+        columns: grouped.iter().map(|m| m.short.to_string()).collect(),
+        groups: catalogue::groups(section)
+            .map(|(title, metrics)| (title.to_string(), metrics.len()))
+            .collect(),
+        teams: team_rows,
+    }
 }
 
 /// The audit table's rows from `queries/report/unreviewed_changes.sql`,
@@ -160,6 +192,67 @@ fn text(s: impl Into<String>) -> Cell {
     vec![Inline::Text(s.into())]
 }
 
+/// The organisation's table of a metric section, then its per-team tables.
+pub fn metric_blocks(section: &MetricSection) -> Vec<Block> {
+    let mut doc = vec![Block::Table {
+        header: [
+            "metric",
+            "this week",
+            "vs previous week",
+            "vs 12-week median",
+            "last 13 weeks",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: section
+            .metrics
+            .iter()
+            .map(|m| {
+                vec![
+                    text(&m.metric),
+                    text(&m.value),
+                    text(&m.vs_previous),
+                    text(&m.vs_median),
+                    vec![Inline::Sparkline(m.weeks.clone())],
+                ]
+            })
+            .collect(),
+    }];
+    if section.teams.is_empty() {
+        return doc;
+    }
+    doc.push(Block::Paragraph(text(
+        "Per team: this week, and the change against the team's 12-week median.",
+    )));
+    let mut at = 0;
+    for (title, n) in &section.groups {
+        let columns = at..at + n;
+        at += n;
+        doc.push(Block::Paragraph(vec![Inline::Strong(title.clone())]));
+        let mut header = vec!["team".to_string()];
+        header.extend(section.columns[columns.clone()].iter().cloned());
+        doc.push(Block::Table {
+            header,
+            rows: section
+                .teams
+                .iter()
+                .map(|t| {
+                    let mut row = vec![text(&t.team)];
+                    row.extend(t.cells[columns.clone()].iter().map(|(value, trend)| {
+                        let mut cell = vec![Inline::Text(value.clone())];
+                        if trend != "–" {
+                            cell.extend([Inline::Break, Inline::Note(trend.clone())]);
+                        }
+                        cell
+                    }));
+                    row
+                })
+                .collect(),
+        });
+    }
+    doc
+}
+
 /// The section's blocks.
 pub fn blocks(r: &Report) -> Vec<Block> {
     let mut doc = vec![
@@ -169,66 +262,11 @@ pub fn blocks(r: &Report) -> Vec<Block> {
              deployment that shipped its merge commit) and how they were reviewed: four-eyes \
              means approved before the merge by someone other than the author, not a bot, and \
              not dismissed (docs/metrics.md section 8). Then who approved each production \
-             deployment, how long it waited, how much each deployment and change shipped, and \
-             when feature flags reached all users (section 9).",
+             deployment, how long it waited, and how much each deployment and change shipped \
+             (section 9).",
         )),
-        Block::Table {
-            header: [
-                "metric",
-                "this week",
-                "vs previous week",
-                "vs 12-week median",
-                "last 13 weeks",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows: r
-                .governance
-                .iter()
-                .map(|m| {
-                    vec![
-                        text(&m.metric),
-                        text(&m.value),
-                        text(&m.vs_previous),
-                        text(&m.vs_median),
-                        vec![Inline::Sparkline(m.weeks.clone())],
-                    ]
-                })
-                .collect(),
-        },
     ];
-    if !r.governance_teams.is_empty() {
-        doc.push(Block::Paragraph(text(
-            "Per team: this week, and the change against the team's 12-week median.",
-        )));
-        // One table per group (reviews, approvals, batch size).
-        let mut at = 0;
-        for (title, n) in &r.governance_groups {
-            let columns = at..at + n;
-            at += n;
-            doc.push(Block::Paragraph(vec![Inline::Strong(title.clone())]));
-            let mut header = vec!["team".to_string()];
-            header.extend(r.governance_metrics[columns.clone()].iter().cloned());
-            doc.push(Block::Table {
-                header,
-                rows: r
-                    .governance_teams
-                    .iter()
-                    .map(|t| {
-                        let mut row = vec![text(&t.team)];
-                        row.extend(t.cells[columns.clone()].iter().map(|(value, trend)| {
-                            let mut cell = vec![Inline::Text(value.clone())];
-                            if trend != "–" {
-                                cell.extend([Inline::Break, Inline::Note(trend.clone())]);
-                            }
-                            cell
-                        }));
-                        row
-                    })
-                    .collect(),
-            });
-        }
-    }
+    doc.extend(metric_blocks(&r.governance));
     doc.push(Block::Heading(
         "Production changes without a second pair of eyes".into(),
     ));
@@ -309,7 +347,8 @@ mod tests {
     }
 
     fn cell<'a>(team: &'a GovernanceTeam, column: &str) -> &'a (String, String) {
-        let i = catalogue::part(Part::Governance)
+        let i = catalogue::groups(Section::Governance)
+            .flat_map(|(_, metrics)| metrics.iter())
             .position(|m| m.column == column)
             .unwrap();
         &team.cells[i]
@@ -337,7 +376,11 @@ mod tests {
             ("a", Some(1.0), Some(10.0)),
             ("a", Some(0.75), Some(4.0)),
         ]);
-        let (rows, team_rows) = metrics(&org, &teams);
+        let MetricSection {
+            metrics: rows,
+            teams: team_rows,
+            ..
+        } = section(&org, &teams, Section::Governance, &[]);
         let share = rows.iter().find(|m| m.metric == "Four-eyes share").unwrap();
         assert_eq!(
             (&*share.value, &*share.vs_previous, &*share.vs_median),

@@ -20,6 +20,8 @@
 //!   there) for the organisation and per team with their trends, and the
 //!   audit table of the week's production changes without a second pair of
 //!   eyes ([`governance`]);
+//! - releases and flags: deployment frequency beside every release metric
+//!   of the catalogue, organisation and per team ([`releases`]);
 //! - data-quality notes: deployments of unknown shas, inferred incident
 //!   links, incidents without a service, teams with too few deployments.
 //!
@@ -36,6 +38,7 @@ pub mod governance;
 pub mod html;
 pub mod markdown;
 pub mod model;
+pub mod releases;
 
 use std::path::{Path, PathBuf};
 

@@ -212,14 +212,10 @@ pub struct Report {
     pub slowest: Vec<SlowChange>,
     pub quality: Vec<String>,
     pub charts: Vec<Chart>,
-    /// Release governance: every governance metric of the organisation.
-    pub governance: Vec<super::governance::GovernanceMetric>,
-    /// Column titles of [`super::governance::GovernanceTeam::cells`].
-    pub governance_metrics: Vec<String>,
-    /// The cells' groups, in order: a heading and how many cells (one
-    /// per-team table each, so no table is too wide to read).
-    pub governance_groups: Vec<(String, usize)>,
-    pub governance_teams: Vec<super::governance::GovernanceTeam>,
+    /// Release governance: reviews, approvals, batch size.
+    pub governance: super::governance::MetricSection,
+    /// Releases and flags: deployment frequency beside the release metrics.
+    pub releases: super::governance::MetricSection,
     /// The week's production changes without a second pair of eyes, newest
     /// first (at most [`super::governance::UNREVIEWED_SHOWN`]).
     pub unreviewed: Vec<UnreviewedChange>,
