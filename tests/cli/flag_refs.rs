@@ -101,9 +101,9 @@ fn references_are_found_removed_renamed_and_rescanned_incrementally() {
         ws.sql_csv(ROWS),
         format!(
             "flag_key,first_sha,first_at,removed_sha,removed_at,tip_references\n\
-             new-banner,{c4},2026-01-04T10:00:00,,,1\n\
-             new-checkout,{c1},2026-01-01T10:00:00,{c4},2026-01-04T10:00:00,0\n\
-             old-banner,{c2},2026-01-02T10:00:00,{c4},2026-01-04T10:00:00,0\n"
+             new-banner,{c4},2026-01-04T10:00:00Z,,,1\n\
+             new-checkout,{c1},2026-01-01T10:00:00Z,{c4},2026-01-04T10:00:00Z,0\n\
+             old-banner,{c2},2026-01-02T10:00:00Z,{c4},2026-01-04T10:00:00Z,0\n"
         )
     );
     // Provenance: one syncs row of the source.
@@ -132,7 +132,7 @@ fn references_are_found_removed_renamed_and_rescanned_incrementally() {
     assert!(!stderr.contains("rescanning"), "{stderr}");
     let rows = ws.sql_csv(ROWS);
     assert!(
-        rows.contains(&format!("new-checkout,{c1},2026-01-01T10:00:00,,,1\n")),
+        rows.contains(&format!("new-checkout,{c1},2026-01-01T10:00:00Z,,,1\n")),
         "{rows}"
     );
     // Nothing new: nothing scanned, nothing written.
@@ -200,7 +200,7 @@ fn references_are_found_removed_renamed_and_rescanned_incrementally() {
     let _ = (c5, c6);
     assert!(
         ws.sql_csv(ROWS).contains(&format!(
-            "new-checkout,{c1},2026-01-01T10:00:00,{c4},2026-01-04T10:00:00,0\n"
+            "new-checkout,{c1},2026-01-01T10:00:00Z,{c4},2026-01-04T10:00:00Z,0\n"
         )),
         "{}",
         ws.sql_csv(ROWS)
@@ -254,7 +254,7 @@ fn a_merge_brings_references_onto_the_branch_as_one_commit() {
     assert!(stderr.contains("api: 3 commits scanned"), "{stderr}");
     assert_eq!(
         ws.sql_csv("SELECT repo, flag_key, first_sha, first_at FROM flag_references"),
-        format!("repo,flag_key,first_sha,first_at\napi,dark-mode,{merge},2026-02-03T10:00:00\n")
+        format!("repo,flag_key,first_sha,first_at\napi,dark-mode,{merge},2026-02-03T10:00:00Z\n")
     );
 }
 
