@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cli::sources::flag_references::FlagReferencesSettings;
 use crate::cli::sources::flagsmith::FlagsmithSettings;
 use crate::cli::sources::forges::ForgeSettings;
 use crate::cli::sources::incident_io::IncidentIoSettings;
@@ -34,6 +35,7 @@ pub struct Config {
     pub incident_io: Option<IncidentIoSettings>,
     pub unleash: Option<UnleashSettings>,
     pub flagsmith: Option<FlagsmithSettings>,
+    pub flag_references: Option<FlagReferencesSettings>,
     /// Repository → service. Unlisted repositories are their own service.
     #[serde(default)]
     pub services: BTreeMap<String, String>,
@@ -78,6 +80,13 @@ impl Config {
             message: describe_toml_error(&text, &e),
         })?;
         config.validate(path)?;
+        if let Some(refs) = &config.flag_references {
+            // Here, with the text, so the error names the pattern's line.
+            refs.validate(&text).map_err(|message| Error::Config {
+                file: path.to_path_buf(),
+                message,
+            })?;
+        }
         Ok(config)
     }
 

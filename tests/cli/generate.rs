@@ -208,3 +208,54 @@ fn the_synthetic_organisation_has_every_kind_of_review() {
         "n\n0\n"
     );
 }
+
+#[test]
+fn generated_flag_references_ship_in_real_commits_before_their_flags() {
+    let ws = Workspace::new();
+    output_ok(ws.doralens(&crate::util::SMALL_ORG));
+    // One row per flag; every first and removing commit is a commit of the
+    // row's repository at the row's time; the code lands before the flag's
+    // first production event when the main line had a commit by then.
+    let check = ws.sql_csv(
+        "WITH ev AS (SELECT flag_key, min(at) AS first_event FROM flag_events GROUP BY flag_key) \
+         SELECT \
+           (SELECT count(*) FROM flags) AS flags, \
+           count(*) AS refs, \
+           sum(CASE WHEN c1.sha IS NULL OR c1.committed_at <> r.first_at THEN 1 ELSE 0 END) AS bad_first, \
+           sum(CASE WHEN r.removed_sha IS NOT NULL AND (c2.sha IS NULL OR c2.committed_at <> r.removed_at \
+                    OR r.removed_at <= r.first_at) THEN 1 ELSE 0 END) AS bad_removed, \
+           sum(CASE WHEN (r.removed_sha IS NULL) <> (r.tip_references > 0) THEN 1 ELSE 0 END) AS bad_tip, \
+           sum(CASE WHEN ev.first_event IS NOT NULL AND r.first_at <= ev.first_event THEN 1 ELSE 0 END) AS before_release, \
+           count(ev.first_event) AS with_events, \
+           count(r.removed_sha) AS removed \
+         FROM flag_references r \
+         LEFT JOIN commits c1 ON c1.repo = r.repo AND c1.sha = r.first_sha \
+         LEFT JOIN commits c2 ON c2.repo = r.repo AND c2.sha = r.removed_sha \
+         LEFT JOIN ev ON ev.flag_key = r.flag_key",
+    );
+    let values: Vec<i64> = check
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let [
+        flags,
+        refs,
+        bad_first,
+        bad_removed,
+        bad_tip,
+        before,
+        with_events,
+        removed,
+    ] = values[..]
+    else {
+        panic!("{check}")
+    };
+    assert!(flags > 10 && refs == flags, "{check}");
+    assert_eq!((bad_first, bad_removed, bad_tip), (0, 0, 0), "{check}");
+    assert!(before * 10 >= with_events * 9, "{check}");
+    // Both cleaned-up flags and flag debt.
+    assert!(removed > 0 && removed < refs, "{check}");
+}

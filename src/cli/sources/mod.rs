@@ -13,6 +13,7 @@
 //! `ingest <name>`'s subcommands, plain `ingest` and `init`'s starter file
 //! iterate [`SOURCES`]; `docs/adding-a-source.md` is the recipe.
 
+pub mod flag_references;
 pub mod flagsmith;
 pub mod forges;
 pub mod git;
@@ -57,7 +58,8 @@ pub trait SourceEntry: Sync {
 }
 
 /// Every source, in the order plain `ingest` syncs them: the forges
-/// before the trackers, whose explicit links name the forges' deployments.
+/// before the trackers, whose explicit links name the forges' deployments,
+/// and the flag platforms before the flag code references.
 pub static SOURCES: &[&dyn SourceEntry] = &[
     &git::Git,
     &forges::GITHUB,
@@ -67,6 +69,8 @@ pub static SOURCES: &[&dyn SourceEntry] = &[
     &incident_io::IncidentIoEntry,
     &unleash::UnleashEntry,
     &flagsmith::FlagsmithEntry,
+    // After the flag platforms: it searches the keys of their flags.
+    &flag_references::FlagReferencesEntry,
 ];
 
 /// `doralens ingest <source> [flags]`, parsed against [`SOURCES`].

@@ -19,6 +19,7 @@
 //! - **reverts** need no extra row: `git revert` writes `Revert "…"` as the
 //!   first line, which the rework metric recognises in `commits.message`.
 
+pub mod flag_refs;
 pub mod paths;
 mod tags;
 

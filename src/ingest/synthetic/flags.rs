@@ -5,17 +5,29 @@
 //! kill-switches are turned off and on again. Temporary flags are archived
 //! some weeks after their release.
 //!
+//! Code references (`flag_references`): the code reading a flag lands on
+//! its service repository's main line a little before the flag is first
+//! let in (or a day or two after it is created when it never is), in the
+//! merge that was the main line then; most archived flags' references are
+//! removed a week or so after the archive, a quarter of the enabled
+//! release and experiment flags are cleaned out of the code but left on
+//! the platform, and the rest stay referenced (flag debt). References draw
+//! from a stream of their own per flag, so the flags and their events are
+//! what they were before references existed.
+//!
 //! Each service draws from its own stream (seeded from the seed and the
 //! service's name), so every other table a seed gives stays what it was.
 
+use super::history::MainCommit;
 use super::org::{ServicePlan, TeamPlan};
 use super::rng::Rng;
 use super::{Buffers, HOUR, MINUTE, Sink};
 use crate::base::time::{MICROS_PER_DAY, Timestamp};
 use crate::error::Result;
-use crate::store::rows::{FlagEventRow, FlagRow};
+use crate::store::rows::{FlagEventRow, FlagReferenceRow, FlagRow};
 
 const FLAGS_STREAM: u64 = 0xf1a9_5f1a_95f1_a95f;
+const REFERENCES_STREAM: u64 = 0x2ef5_2ef5_c0de_2ef5;
 const NAMES: [&str; 8] = [
     "checkout",
     "search",
@@ -37,11 +49,14 @@ fn stream(seed: u64, name: &str) -> Rng {
     rng
 }
 
-/// The flags of every service between `start` and `end` (microseconds).
+/// The flags of every service between `start` and `end` (microseconds),
+/// with their code references in `main_lines` (repository → main line).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn push_flags(
     seed: u64,
     teams: &[TeamPlan],
     services: &[ServicePlan],
+    main_lines: &std::collections::HashMap<String, Vec<MainCommit>>,
     start: i64,
     end: i64,
     buf: &mut Buffers,
@@ -54,10 +69,24 @@ pub(super) fn push_flags(
         let count = rng.poisson(days / 20.0 * pace.max(0.3));
         for n in 0..count {
             let created = rng.range(start, end);
-            push_flag(&mut rng, service, n, created, end, buf, sink)?;
+            let flag = push_flag(&mut rng, service, n, created, end, buf, sink)?;
+            if let Some(line) = main_lines.get(&service.repo) {
+                let mut refs = stream(seed ^ REFERENCES_STREAM, &flag.key);
+                push_reference(&mut refs, &service.repo, &flag, line, end, buf, sink)?;
+            }
         }
     }
     Ok(())
+}
+
+/// What the references of a flag follow from.
+struct FlagLife {
+    key: String,
+    kind: &'static str,
+    created: i64,
+    /// First let in to production (any rollout), before `end`.
+    first_on: Option<i64>,
+    archived: Option<i64>,
 }
 
 fn push_flag(
@@ -68,7 +97,7 @@ fn push_flag(
     end: i64,
     buf: &mut Buffers,
     sink: &mut dyn Sink,
-) -> Result<()> {
+) -> Result<FlagLife> {
     let key = format!("{}-{}-{n}", service.name, rng.pick(&NAMES));
     let roll = rng.unit();
     let (kind, lifetime) = match roll {
@@ -115,6 +144,17 @@ fn push_flag(
         events.push((t, "archived", None));
     }
     let project = "synthetic";
+    let life = FlagLife {
+        key: key.clone(),
+        kind,
+        created,
+        first_on: events
+            .iter()
+            .find(|e| e.1 != "archived")
+            .map(|e| e.0)
+            .filter(|&t| t < end),
+        archived,
+    };
     buf.push(
         sink,
         &FlagRow {
@@ -150,7 +190,62 @@ fn push_flag(
             },
         )?;
     }
-    Ok(())
+    Ok(life)
+}
+
+/// The flag's `flag_references` row in its repository, from the main
+/// line's real commits: the last merge before the code was needed first,
+/// and the first merge after the cleanup (none before `end`: still there).
+fn push_reference(
+    rng: &mut Rng,
+    repo: &str,
+    flag: &FlagLife,
+    line: &[MainCommit],
+    end: i64,
+    buf: &mut Buffers,
+    sink: &mut dyn Sink,
+) -> Result<()> {
+    let needed = match flag.first_on {
+        Some(on) => on - rng.lognormal(8.0 * HOUR as f64, 0.8) as i64,
+        None => flag.created + rng.lognormal(2.0 * DAY_F, 0.6) as i64,
+    };
+    let at_or_before = line.partition_point(|c| c.at <= needed);
+    let first = match at_or_before {
+        0 => line.first(),
+        i => line.get(i - 1),
+    };
+    let Some(first) = first.filter(|c| c.at < end) else {
+        return Ok(());
+    };
+    let cleanup = match (flag.archived, flag.first_on) {
+        (Some(archived), _) if rng.chance(0.8) => {
+            Some(archived + rng.lognormal(7.0 * DAY_F, 0.8) as i64)
+        }
+        (None, Some(on)) if matches!(flag.kind, "release" | "experiment") && rng.chance(0.25) => {
+            Some(on + rng.lognormal(45.0 * DAY_F, 0.5) as i64)
+        }
+        _ => None,
+    };
+    let removed = cleanup
+        .and_then(|t| line.get(line.partition_point(|c| c.at < t)))
+        .filter(|c| c.at > first.at && c.at < end);
+    let tip = if removed.is_some() {
+        0
+    } else {
+        1 + rng.poisson(1.5) as i64
+    };
+    buf.push(
+        sink,
+        &FlagReferenceRow {
+            repo: repo.into(),
+            flag_key: flag.key.clone(),
+            first_sha: first.sha.clone(),
+            first_at: Timestamp::from_micros(first.at),
+            removed_sha: removed.map(|c| c.sha.clone()),
+            removed_at: removed.map(|c| Timestamp::from_micros(c.at)),
+            tip_references: Some(tip),
+        },
+    )
 }
 
 const DAY_F: f64 = MICROS_PER_DAY as f64;

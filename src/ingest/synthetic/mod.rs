@@ -34,7 +34,7 @@ use crate::error::Result;
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{
     ApprovalRow, ChangeCommitRow, ChangeFileRow, ChangeRow, CommitRow, DeploymentRow, FlagEventRow,
-    FlagRow, IncidentRow, ReviewRow, RollbackRow, TeamRow,
+    FlagReferenceRow, FlagRow, IncidentRow, ReviewRow, RollbackRow, TeamRow,
 };
 use crate::store::schema::Table;
 
@@ -117,7 +117,8 @@ typed_rows!(
     ApprovalRow,
     ChangeFileRow<'_>,
     FlagRow,
-    FlagEventRow
+    FlagEventRow,
+    FlagReferenceRow
 );
 
 struct Buffers {
@@ -196,6 +197,9 @@ pub fn generate(config: &GeneratorConfig, sink: &mut dyn Sink) -> Result<Generat
     repos.sort();
     repos.dedup();
     counts.repos = repos.len();
+    // Each repository's main line, where the flags' code references land.
+    let mut main_lines: std::collections::HashMap<String, Vec<history::MainCommit>> =
+        std::collections::HashMap::new();
 
     for (repo_index, repo) in repos.iter().enumerate() {
         let mut rng =
@@ -233,8 +237,18 @@ pub fn generate(config: &GeneratorConfig, sink: &mut dyn Sink) -> Result<Generat
                 &mut counts,
             )?;
         }
+        main_lines.insert(repo.to_string(), main);
     }
-    flags::push_flags(config.seed, &teams, &services, start, end, &mut buf, sink)?;
+    flags::push_flags(
+        config.seed,
+        &teams,
+        &services,
+        &main_lines,
+        start,
+        end,
+        &mut buf,
+        sink,
+    )?;
     buf.flush(sink)?;
     Ok(counts)
 }

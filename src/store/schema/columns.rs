@@ -328,18 +328,18 @@ pub(super) const FLAG_REFERENCES: &[ColumnSpec] = &[
     col(
         "first_sha",
         Text,
-        "the commit that first referenced the flag",
+        "the first commit of the branch's first-parent line that referenced the flag (a merge brings its branch's references)",
     ),
     col("first_at", Timestamp, "that commit's committer date"),
     opt(
         "removed_sha",
         Text,
-        "the commit that removed the last reference (null while referenced)",
+        "the commit that removed the last reference (null while referenced, and again once referenced after a removal)",
     ),
     opt("removed_at", Timestamp, "that commit's committer date"),
     opt(
         "tip_references",
         Integer,
-        "lines referencing the flag at the scanned branch tip",
+        "lines referencing the flag at the scanned branch tip (0 once removed)",
     ),
 ];
