@@ -55,7 +55,7 @@ pub enum Part {
     /// intervals.
     Links,
     /// Release governance (doralens's addition: reviews, approvals, batch
-    /// size, releases), last: each metric followed by its own 95% interval
+    /// size, releases, flag debt), last: each metric followed by its own 95% interval
     /// columns when it has them (always from the SQL), so adding one never
     /// moves an existing column. No level columns.
     Governance,
@@ -183,17 +183,19 @@ const fn chart(name: &'static str, report: Option<&'static str>) -> Option<Chart
 }
 
 mod dora;
+mod flag_debt;
 mod governance;
 mod releases;
 
 /// Every metric column, in output order: the DORA metrics, then release
 /// governance.
-pub const METRICS: [Metric; 45] = join(&[
+pub const METRICS: [Metric; 55] = join(&[
     &dora::DORA,
     &governance::REVIEWS,
     &governance::APPROVALS,
     &governance::BATCH,
     &releases::RELEASES,
+    &flag_debt::FLAG_DEBT,
 ]);
 
 /// The parts, one after the other (`N` must be their total length).
@@ -254,11 +256,12 @@ pub fn part(part: Part) -> impl Iterator<Item = &'static Metric> {
 
 /// The [`Part::Governance`] metrics in their groups, each with a heading
 /// (the report's per-team tables, one per group), in catalogue order.
-pub const GOVERNANCE_GROUPS: [(&str, &[Metric]); 4] = [
+pub const GOVERNANCE_GROUPS: [(&str, &[Metric]); 5] = [
     ("Reviews", &governance::REVIEWS),
     ("Deployment approvals", &governance::APPROVALS),
     ("Batch size", &governance::BATCH),
     ("Flag releases", &releases::RELEASES),
+    ("Flag debt", &flag_debt::FLAG_DEBT),
 ];
 
 /// The metrics with a 95% interval in output order: the Wilson intervals

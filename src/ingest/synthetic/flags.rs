@@ -3,17 +3,22 @@
 //! steps (10 %, 50 %, 100 %) over hours to days, a third at once; some are
 //! still partial or dark at the end; experiments stop at half; a few
 //! kill-switches are turned off and on again. Temporary flags are archived
-//! some weeks after their release.
+//! some weeks after their release. Each flag's code enters its service's
+//! repo with the first main-line commit from its creation on, and leaves it
+//! with the first one from its archiving on (`flag_references`).
 //!
 //! Each service draws from its own stream (seeded from the seed and the
 //! service's name), so every other table a seed gives stays what it was.
 
+use std::collections::HashMap;
+
+use super::history::MainCommit;
 use super::org::{ServicePlan, TeamPlan};
 use super::rng::Rng;
 use super::{Buffers, HOUR, MINUTE, Sink};
 use crate::base::time::{MICROS_PER_DAY, Timestamp};
 use crate::error::Result;
-use crate::store::rows::{FlagEventRow, FlagRow};
+use crate::store::rows::{FlagEventRow, FlagReferenceRow, FlagRow};
 
 const FLAGS_STREAM: u64 = 0xf1a9_5f1a_95f1_a95f;
 const NAMES: [&str; 8] = [
@@ -38,10 +43,12 @@ fn stream(seed: u64, name: &str) -> Rng {
 }
 
 /// The flags of every service between `start` and `end` (microseconds).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn push_flags(
     seed: u64,
     teams: &[TeamPlan],
     services: &[ServicePlan],
+    mains: &HashMap<String, Vec<MainCommit>>,
     start: i64,
     end: i64,
     buf: &mut Buffers,
@@ -54,15 +61,18 @@ pub(super) fn push_flags(
         let count = rng.poisson(days / 20.0 * pace.max(0.3));
         for n in 0..count {
             let created = rng.range(start, end);
-            push_flag(&mut rng, service, n, created, end, buf, sink)?;
+            let main = mains.get(&service.repo).map_or(&[][..], Vec::as_slice);
+            push_flag(&mut rng, service, main, n, created, end, buf, sink)?;
         }
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn push_flag(
     rng: &mut Rng,
     service: &ServicePlan,
+    main: &[MainCommit],
     n: usize,
     created: i64,
     end: i64,
@@ -113,6 +123,27 @@ fn push_flag(
         .filter(|&t| t < end);
     if let Some(t) = archived {
         events.push((t, "archived", None));
+    }
+    // The code: no random draw, so the other flag tables stay what they were.
+    let from = |t: i64| {
+        main.iter()
+            .filter(|c| c.at >= t && c.at < end)
+            .min_by_key(|c| c.at)
+    };
+    if let Some(first) = from(created) {
+        let removed = archived.and_then(from).filter(|r| r.at >= first.at);
+        buf.push(
+            sink,
+            &FlagReferenceRow {
+                repo: service.repo.clone(),
+                flag_key: key.clone(),
+                first_sha: first.sha.clone(),
+                first_at: Timestamp::from_micros(first.at),
+                removed_sha: removed.map(|r| r.sha.clone()),
+                removed_at: removed.map(|r| Timestamp::from_micros(r.at)),
+                tip_references: Some(if removed.is_some() { 0 } else { 1 }),
+            },
+        )?;
     }
     let project = "synthetic";
     buf.push(

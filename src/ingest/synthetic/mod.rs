@@ -34,7 +34,7 @@ use crate::error::Result;
 use crate::store::buffer::TableBuffer;
 use crate::store::rows::{
     ApprovalRow, ChangeCommitRow, ChangeFileRow, ChangeRow, CommitRow, DeploymentRow, FlagEventRow,
-    FlagRow, IncidentRow, ReviewRow, RollbackRow, TeamRow,
+    FlagReferenceRow, FlagRow, IncidentRow, ReviewRow, RollbackRow, TeamRow,
 };
 use crate::store::schema::Table;
 
@@ -117,7 +117,8 @@ typed_rows!(
     ApprovalRow,
     ChangeFileRow<'_>,
     FlagRow,
-    FlagEventRow
+    FlagEventRow,
+    FlagReferenceRow
 );
 
 struct Buffers {
@@ -197,6 +198,9 @@ pub fn generate(config: &GeneratorConfig, sink: &mut dyn Sink) -> Result<Generat
     repos.dedup();
     counts.repos = repos.len();
 
+    // Each repo's main line, for the flags' code references.
+    let mut mains: std::collections::HashMap<String, Vec<history::MainCommit>> =
+        std::collections::HashMap::new();
     for (repo_index, repo) in repos.iter().enumerate() {
         let mut rng =
             Rng(config.seed ^ (repo_index as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
@@ -233,8 +237,18 @@ pub fn generate(config: &GeneratorConfig, sink: &mut dyn Sink) -> Result<Generat
                 &mut counts,
             )?;
         }
+        mains.insert(repo.to_string(), main);
     }
-    flags::push_flags(config.seed, &teams, &services, start, end, &mut buf, sink)?;
+    flags::push_flags(
+        config.seed,
+        &teams,
+        &services,
+        &mains,
+        start,
+        end,
+        &mut buf,
+        sink,
+    )?;
     buf.flush(sink)?;
     Ok(counts)
 }
