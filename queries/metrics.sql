@@ -21,8 +21,9 @@
 --          output's: src/metrics/output.rs renames the group column, types
 --          each column by its unit and adds the levels and Wilson intervals.
 -- docs/metrics.md: section 6. A group has rows when it has a production
--- deployment, an incident, a flag release or a flag code removal in the
--- window, or an active flag at a bucket's end, and then a row for every bucket
+-- deployment, an incident or a flag release in the window (flag debt alone
+-- gives no rows: planning flag_debt twice made serve's scrape too slow),
+-- and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics). failed_deployments comes
 -- from recovery_time (the same count as change_failure_rate's) so the
 -- failure links are evaluated once per query.
@@ -35,10 +36,6 @@ WITH active_groups AS (
     WHERE i.created_at >= {{from}} AND i.created_at < {{to}}
     UNION
     SELECT r.grp FROM releases r
-    UNION
-    SELECT fd.grp FROM flag_debt fd
-    UNION
-    SELECT fr.grp FROM flag_removal fr
 )
 SELECT a.grp,
        b.interval_start,
