@@ -2,7 +2,7 @@
 -- Inputs:  the views of deployment_frequency.sql, lead_time.sql,
 --          change_failure_rate.sql, recovery_time.sql, time_to_restore.sql,
 --          rework_rate.sql, four_eyes.sql, deployment_approvals.sql,
---          batch_size.sql, releases.sql; grouped_deployments /
+--          batch_size.sql, releases.sql, flag_debt.sql; grouped_deployments /
 --          incident_groups; buckets
 --          (interval_start, days_in_window: every bucket overlapping the window)
 -- Outputs: grp, interval_start, then the section 6 columns up to rework_rate,
@@ -14,14 +14,16 @@
 --          then the release governance columns (four_eyes.sql: production
 --          changes, four-eyes changes and share, review times with their
 --          medians' intervals; docs/metrics.md section 8).
---          Then those of deployment_approvals.sql, batch_size.sql and
---          releases.sql (section 9).
+--          Then those of deployment_approvals.sql, batch_size.sql,
+--          releases.sql and flag_debt.sql (section 9).
 --          Exactly the columns src/metrics/catalogue.rs lists (an extra or a
 --          missing one is an error); the catalogue, not this order, sets the
 --          output's: src/metrics/output.rs renames the group column, types
 --          each column by its unit and adds the levels and Wilson intervals.
 -- docs/metrics.md: section 6. A group has rows when it has a production
--- deployment, an incident or a flag release in the window, and then a row for every bucket
+-- deployment, an incident or a flag release in the window (flag debt alone
+-- gives no rows: planning flag_debt twice made serve's scrape too slow),
+-- and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics). failed_deployments comes
 -- from recovery_time (the same count as change_failure_rate's) so the
 -- failure links are evaluated once per query.
@@ -110,7 +112,25 @@ SELECT a.grp,
        rl.rollout_duration_p50_s,
        rl.rollout_duration_p50_low_s,
        rl.rollout_duration_p50_high_s,
-       rl.rollout_duration_p90_s
+       rl.rollout_duration_p90_s,
+       rl.deploy_to_release_p50_s,
+       rl.deploy_to_release_p50_low_s,
+       rl.deploy_to_release_p50_high_s,
+       rl.deploy_to_release_p90_s,
+       -- Flag debt (flag_debt.sql): stocks at each bucket's end, removals
+       -- in the bucket.
+       coalesce(fd.active_flags, 0) AS active_flags,
+       coalesce(fd.stale_flags, 0) AS stale_flags,
+       CASE WHEN coalesce(fd.active_flags, 0) > 0
+            THEN fd.stale_flags / CAST(fd.active_flags AS DOUBLE)
+       END AS stale_flag_share,
+       coalesce(fd.unowned_flags, 0) AS unowned_flags,
+       fd.flag_age_p50_s,
+       coalesce(fx.removed_flags, 0) AS removed_flags,
+       fx.release_to_removal_p50_s,
+       fx.release_to_removal_p50_low_s,
+       fx.release_to_removal_p50_high_s,
+       fx.release_to_removal_p90_s
 FROM active_groups a
 CROSS JOIN buckets b
 LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start
@@ -122,4 +142,6 @@ LEFT JOIN four_eyes fe ON fe.grp = a.grp AND fe.interval_start = b.interval_star
 LEFT JOIN deployment_approval ap ON ap.grp = a.grp AND ap.interval_start = b.interval_start
 LEFT JOIN batch_size bs ON bs.grp = a.grp AND bs.interval_start = b.interval_start
 LEFT JOIN releases rl ON rl.grp = a.grp AND rl.interval_start = b.interval_start
+LEFT JOIN flag_debt fd ON fd.grp = a.grp AND fd.interval_start = b.interval_start
+LEFT JOIN flag_removal fx ON fx.grp = a.grp AND fx.interval_start = b.interval_start
 ORDER BY a.grp, b.interval_start

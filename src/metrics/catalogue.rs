@@ -55,7 +55,7 @@ pub enum Part {
     /// intervals.
     Links,
     /// Release governance (doralens's addition: reviews, approvals, batch
-    /// size, releases), last: each metric followed by its own 95% interval
+    /// size, releases, flag debt), last: each metric followed by its own 95% interval
     /// columns when it has them (always from the SQL), so adding one never
     /// moves an existing column. No level columns.
     Governance,
@@ -183,17 +183,19 @@ const fn chart(name: &'static str, report: Option<&'static str>) -> Option<Chart
 }
 
 mod dora;
+mod flag_debt;
 mod governance;
 mod releases;
 
 /// Every metric column, in output order: the DORA metrics, then release
 /// governance.
-pub const METRICS: [Metric; 45] = join(&[
+pub const METRICS: [Metric; 55] = join(&[
     &dora::DORA,
     &governance::REVIEWS,
     &governance::APPROVALS,
     &governance::BATCH,
     &releases::RELEASES,
+    &flag_debt::FLAG_DEBT,
 ]);
 
 /// The parts, one after the other (`N` must be their total length).
@@ -264,7 +266,7 @@ pub enum Section {
 /// The [`Part::Governance`] metrics in their groups, each with a heading
 /// (the report's per-team tables, one per group) and the report section
 /// that shows it, in catalogue order.
-pub const GOVERNANCE_GROUPS: [(&str, Section, &[Metric]); 4] = [
+pub const GOVERNANCE_GROUPS: [(&str, Section, &[Metric]); 5] = [
     ("Reviews", Section::Governance, &governance::REVIEWS),
     (
         "Deployment approvals",
@@ -273,6 +275,7 @@ pub const GOVERNANCE_GROUPS: [(&str, Section, &[Metric]); 4] = [
     ),
     ("Batch size", Section::Governance, &governance::BATCH),
     ("Flag releases", Section::Releases, &releases::RELEASES),
+    ("Flag debt", Section::Releases, &flag_debt::FLAG_DEBT),
 ];
 
 /// The groups a report section shows, in catalogue order.

@@ -51,6 +51,9 @@ impl Grouping {
 pub const DEFAULT_REWORK_LABELS: [&str; 3] = ["hotfix", "bug", "incident"];
 pub const DEFAULT_WINDOW_DAYS: i64 = 90;
 pub const DEFAULT_INCIDENT_WINDOW: Span = Span::hours(24);
+/// Days without a production change after which a released flag still in
+/// the code is stale (docs/metrics.md section 9.6).
+pub const DEFAULT_FLAG_STALE_DAYS: i64 = 30;
 
 #[derive(Debug, Clone)]
 pub struct MetricsOptions {
@@ -74,6 +77,9 @@ pub struct MetricsOptions {
     /// Batch size: excluded paths and the large-change threshold
     /// (docs/metrics.md section 9.2).
     pub batch: batch::BatchOptions,
+    /// Flag debt: days without a production flag change after which a
+    /// released flag still referenced in code is stale (section 9.6).
+    pub flag_stale_days: i64,
 }
 
 impl MetricsOptions {
@@ -95,6 +101,7 @@ impl MetricsOptions {
             scope: scope::Scope::default(),
             bots: bots::BotRule::default(),
             batch: batch::BatchOptions::default(),
+            flag_stale_days: DEFAULT_FLAG_STALE_DAYS,
         }
     }
 
@@ -110,6 +117,15 @@ impl MetricsOptions {
         }
         if self.incident_window < Span::ZERO {
             return Err(Error::usage("--incident-window", "must not be negative"));
+        }
+        if self.flag_stale_days < 0 {
+            return Err(Error::usage(
+                "--flag-stale-days",
+                format!(
+                    "must not be negative (got {}); give a number of days, e.g. {DEFAULT_FLAG_STALE_DAYS}",
+                    self.flag_stale_days
+                ),
+            ));
         }
         self.batch.validate()
     }
@@ -153,6 +169,7 @@ impl MetricsOptions {
                 "large_change_lines",
                 self.batch.large_change_lines.to_string(),
             ),
+            ("flag_stale_days", self.flag_stale_days.to_string()),
         ]);
         params.extend(self.bots.params());
         params

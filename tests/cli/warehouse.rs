@@ -162,8 +162,11 @@ fn metrics_json_has_numbers_and_nulls() {
     // 21 section-6 columns, 10 interval bounds, how failures were linked
     // (explicit, inferred; they sum to failed_deployments), then the
     // governance columns: 11 on reviews (section 8), 7 on deployment
-    // approvals, 9 on batch size and 8 on flag releases (section 9).
-    assert_eq!(keys.len(), 33 + 11 + 7 + 9 + 8);
+    // approvals, 9 on batch size, 8 on flag releases and 4 on deploy to
+    // release (p50, its interval, p90), and 10 on flag debt: 5 stocks
+    // (active, stale, stale share, unowned, median age), removed flags and
+    // release to removal (p50, its interval, p90) (section 9).
+    assert_eq!(keys.len(), 33 + 11 + 7 + 9 + 8 + 4 + 10);
     assert!(keys.contains(&"failures_explicit") && keys.contains(&"failures_inferred"));
     for row in rows {
         assert_eq!(

@@ -262,6 +262,8 @@ pub struct MetricsArgs {
     pub bots: BotsArg,
     #[command(flatten)]
     pub batch: BatchArgs,
+    #[command(flatten)]
+    pub flag_stale: FlagStaleArg,
     /// Instead of the metrics: each merged change's lead time in four
     /// parts (coding, pickup, review, deploy), p50/p90 per group and bucket
     #[arg(long)]
@@ -385,6 +387,17 @@ pub struct SqlArgs {
     /// The window of the metric views
     #[command(flatten)]
     pub window: WindowArgs,
+    #[command(flatten)]
+    pub flag_stale: FlagStaleArg,
+}
+
+/// `--flag-stale-days` (docs/metrics.md section 9.6).
+#[derive(Debug, Clone, Args)]
+pub struct FlagStaleArg {
+    /// A released flag still referenced in code is stale after this many
+    /// days without a production flag change
+    #[arg(long, value_name = "DAYS", default_value_t = crate::metrics::DEFAULT_FLAG_STALE_DAYS)]
+    pub flag_stale_days: i64,
 }
 
 #[derive(Debug, Clone, Args)]

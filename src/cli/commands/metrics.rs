@@ -41,6 +41,7 @@ pub fn options(args: &MetricsArgs) -> Result<MetricsOptions> {
     opts.include_baseline = args.include_baseline;
     opts.bots = args.bots.rule()?;
     opts.batch = args.batch.options()?;
+    opts.flag_stale_days = args.flag_stale.flag_stale_days;
     opts.validate()?;
     Ok(opts)
 }

@@ -18,6 +18,7 @@ pub async fn run(ctx: &Context, args: SqlArgs) -> Result<()> {
     let warehouse = ctx.existing()?;
     let mut opts = args.window.options(DEFAULT_WINDOW_DAYS)?;
     opts.production = args.env.pattern()?;
+    opts.flag_stale_days = args.flag_stale.flag_stale_days;
     opts.validate()?;
     let engine = ctx.engine(&warehouse, &opts.production).await?;
     metrics::register_views(&engine, &opts).await?;

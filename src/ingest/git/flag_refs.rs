@@ -2,7 +2,7 @@
 //! key, the commit of a repository's branch that first referenced it and
 //! the commit that removed its last reference (`flag_references`).
 //!
-//! Rules (docs/metrics.md section 9.4, queries/README.md choice 38):
+//! Rules (docs/metrics.md section 9.4, queries/README.md choice 48):
 //! - **What is walked**: the first-parent history of one branch (default:
 //!   the branch HEAD points to), oldest to newest. A merge counts as one
 //!   commit, diffed against its first parent, so the commit that brought a

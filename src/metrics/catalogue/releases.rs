@@ -1,13 +1,14 @@
 //! Releases of feature flags ([`Part::Governance`]; docs/metrics.md
 //! section 9.3): deploy is not release, so how often flags reach all users
-//! in production, and how gradually.
+//! in production, how gradually, and how long after the deployment that
+//! shipped their code (section 9.5).
 
 use super::*;
 
 const RL: QueryFile = query_file!("releases.sql");
 
 /// Releases (`releases.sql`).
-pub(super) const RELEASES: [Metric; 6] = [
+pub(super) const RELEASES: [Metric; 8] = [
     Metric {
         part: Part::Governance,
         openmetrics: om(
@@ -87,6 +88,40 @@ pub(super) const RELEASES: [Metric; 6] = [
             "rollout_duration_p90_s",
             "Rollout duration (90th percentile)",
             "Rollout p90",
+            Unit::Seconds,
+            RL,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        interval: Some((
+            "deploy_to_release_p50_low_s",
+            "deploy_to_release_p50_high_s",
+        )),
+        openmetrics: om(
+            "doralens_deploy_to_release_p50_seconds",
+            "Median time from the production deployment that shipped a flag's code to its release",
+        ),
+        ..metric(
+            "deploy_to_release_p50_s",
+            "Deploy to release (median)",
+            "Deploy→rel p50",
+            Unit::Seconds,
+            RL,
+        )
+    },
+    Metric {
+        part: Part::Governance,
+        higher_is_better: Some(false),
+        openmetrics: om(
+            "doralens_deploy_to_release_p90_seconds",
+            "90th percentile time from the production deployment that shipped a flag's code to its release",
+        ),
+        ..metric(
+            "deploy_to_release_p90_s",
+            "Deploy to release (90th percentile)",
+            "Deploy→rel p90",
             Unit::Seconds,
             RL,
         )
