@@ -29,7 +29,7 @@ pub fn files_with_ext(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// Every canonical table, in an order that imports cleanly.
-pub const TABLES: [&str; 12] = [
+pub const TABLES: [&str; 13] = [
     "teams",
     "commits",
     "changes",
