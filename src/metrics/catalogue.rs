@@ -183,17 +183,20 @@ const fn chart(name: &'static str, report: Option<&'static str>) -> Option<Chart
 }
 
 mod dora;
+mod flag_governance;
 mod governance;
 mod releases;
 
 /// Every metric column, in output order: the DORA metrics, then release
 /// governance.
-pub const METRICS: [Metric; 45] = join(&[
+pub const METRICS: [Metric; 56] = join(&[
     &dora::DORA,
     &governance::REVIEWS,
     &governance::APPROVALS,
     &governance::BATCH,
     &releases::RELEASES,
+    &flag_governance::RECOVERY_ACTIONS,
+    &flag_governance::FLAG_CHANGES,
 ]);
 
 /// The parts, one after the other (`N` must be their total length).

@@ -162,8 +162,10 @@ fn metrics_json_has_numbers_and_nulls() {
     // 21 section-6 columns, 10 interval bounds, how failures were linked
     // (explicit, inferred; they sum to failed_deployments), then the
     // governance columns: 11 on reviews (section 8), 7 on deployment
-    // approvals, 9 on batch size and 8 on flag releases (section 9).
-    assert_eq!(keys.len(), 33 + 11 + 7 + 9 + 8);
+    // approvals, 9 on batch size and 8 on flag releases (section 9), then
+    // 8 on recovery by action (section 4.4) and 3 on four-eyes on flag
+    // changes (section 9.4).
+    assert_eq!(keys.len(), 33 + 11 + 7 + 9 + 8 + 8 + 3);
     assert!(keys.contains(&"failures_explicit") && keys.contains(&"failures_inferred"));
     for row in rows {
         assert_eq!(
