@@ -55,6 +55,9 @@ pub const UNREVIEWED_CHANGES: QueryFile = query_file!("report/unreviewed_changes
 pub const EXPLAIN_DEPLOYMENT: QueryFile = query_file!("explain/deployment.sql");
 pub const EXPLAIN_INCIDENT: QueryFile = query_file!("explain/incident.sql");
 pub const EXPLAIN_CHANGE: QueryFile = query_file!("explain/change.sql");
+/// `doralens explain flag-changes`: four-eyes on production flag changes
+/// over a window (no parameter but the metric views').
+pub const EXPLAIN_FLAG_CHANGES: QueryFile = query_file!("explain/flag_changes.sql");
 
 /// `serve`'s drill-down lists over the window's metric views
 /// (`src/serve/lists.rs`).
