@@ -257,11 +257,13 @@ pub fn part(part: Part) -> impl Iterator<Item = &'static Metric> {
 
 /// The [`Part::Governance`] metrics in their groups, each with a heading
 /// (the report's per-team tables, one per group), in catalogue order.
-pub const GOVERNANCE_GROUPS: [(&str, &[Metric]); 4] = [
+pub const GOVERNANCE_GROUPS: [(&str, &[Metric]); 6] = [
     ("Reviews", &governance::REVIEWS),
     ("Deployment approvals", &governance::APPROVALS),
     ("Batch size", &governance::BATCH),
     ("Flag releases", &releases::RELEASES),
+    ("Recovery by action", &flag_governance::RECOVERY_ACTIONS),
+    ("Flag changes", &flag_governance::FLAG_CHANGES),
 ];
 
 /// The metrics with a 95% interval in output order: the Wilson intervals
