@@ -49,6 +49,9 @@ pub const REPORT_DATA_QUALITY: QueryFile = query_file!("report/data_quality.sql"
 /// The production changes without a second pair of eyes, with a `limit`
 /// parameter: the report's audit table and `serve`'s list.
 pub const UNREVIEWED_CHANGES: QueryFile = query_file!("report/unreviewed_changes.sql");
+/// The production flag changes without a change request, with a `limit`
+/// parameter: the report's governance section.
+pub const DIRECT_FLAG_CHANGES: QueryFile = query_file!("report/direct_flag_changes.sql");
 
 /// `doralens explain deployment|incident|change`: several statements each,
 /// with an `id` parameter (a change: `repo` and `number`; `src/explain.rs`).

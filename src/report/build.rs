@@ -285,16 +285,27 @@ pub async fn build(
     ]);
     let mut unreviewed_params = params.clone();
     unreviewed_params.insert("limit", super::governance::UNREVIEWED_SHOWN.to_string());
-    // The four only read the week's views: run them together.
-    let ((_, failed_batches), (_, slow_batches), (_, counts), (_, unreviewed_batches)) = futures_util::try_join!(
+    // The five only read the week's views: run them together.
+    let (
+        (_, failed_batches),
+        (_, slow_batches),
+        (_, counts),
+        (_, unreviewed_batches),
+        (_, direct_flag_batches),
+    ) = futures_util::try_join!(
         engine.bundled(&queries::REPORT_FAILED_DEPLOYMENTS, &params),
         engine.bundled(&queries::SLOWEST_CHANGES, &params),
         engine.bundled(&queries::REPORT_DATA_QUALITY, &params),
-        engine.bundled(&queries::UNREVIEWED_CHANGES, &unreviewed_params)
+        engine.bundled(&queries::UNREVIEWED_CHANGES, &unreviewed_params),
+        engine.bundled(&queries::DIRECT_FLAG_CHANGES, &unreviewed_params)
     )?;
-    timer.phase("failed deployments, slowest changes, data quality, unreviewed changes");
+    timer.phase(
+        "failed deployments, slowest changes, data quality, unreviewed changes, direct flag changes",
+    );
     let (governance, governance_teams) = super::governance::metrics(&org, &teams_table);
     let (unreviewed, unreviewed_total) = super::governance::unreviewed(&unreviewed_batches, links);
+    let (direct_flag_changes, direct_flag_changes_total) =
+        super::governance::direct_flag_changes(&direct_flag_batches);
 
     let failed = rows(&failed_batches)
         .map(|(b, r)| FailedDeployment {
@@ -403,6 +414,8 @@ pub async fn build(
         governance_teams,
         unreviewed,
         unreviewed_total,
+        direct_flag_changes,
+        direct_flag_changes_total,
         failed,
         slowest,
         quality,

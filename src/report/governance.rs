@@ -4,13 +4,14 @@
 //! (this week, against the previous week and the 12-week median, with the
 //! last 13 weeks) and per team (this week, with its trend against the
 //! team's 12-week median), then the audit table of the week's production
-//! changes without a second pair of eyes. A governance metric added to the
-//! catalogue appears here without an edit.
+//! changes without a second pair of eyes and the list of the week's
+//! production flag changes without a change request (section 9.4). A
+//! governance metric added to the catalogue appears here without an edit.
 
 use datafusion::arrow::array::RecordBatch;
 
 use super::document::{Block, Cell, Inline};
-use super::model::{Kind, Report, UnreviewedChange};
+use super::model::{DirectFlagChange, Kind, Report, UnreviewedChange};
 use crate::base::time::Timestamp;
 use crate::metrics::MetricsTable;
 use crate::metrics::catalogue::{self, Part};
@@ -147,6 +148,69 @@ pub fn unreviewed(
     (out, total)
 }
 
+/// The direct flag change rows from `queries/report/direct_flag_changes.sql`,
+/// and the total it counted.
+pub fn direct_flag_changes(batches: &[RecordBatch]) -> (Vec<DirectFlagChange>, u64) {
+    let mut out = Vec::new();
+    let mut total = 0;
+    for b in batches {
+        for r in 0..b.num_rows() {
+            total = super::build::float(b, "total", r).unwrap_or(0.0) as u64;
+            out.push(DirectFlagChange {
+                project: super::build::text(b, "project", r),
+                flag_key: super::build::text(b, "flag_key", r),
+                environment: super::build::text(b, "environment", r),
+                at: Timestamp::from_micros(micros(b, "at", r).unwrap_or(0)),
+                actor: super::build::text(b, "actor", r),
+                kind: super::build::text(b, "kind", r),
+            });
+        }
+    }
+    (out, total)
+}
+
+/// The section listing the week's direct production flag changes.
+fn direct_flag_section(r: &Report, doc: &mut Vec<Block>) {
+    doc.push(Block::Heading(
+        "Production flag changes without a change request".into(),
+    ));
+    if r.direct_flag_changes.is_empty() {
+        doc.push(Block::Paragraph(text(
+            "None this week: every production flag change went through a change request.",
+        )));
+        return;
+    }
+    if r.direct_flag_changes_total as usize > r.direct_flag_changes.len() {
+        doc.push(Block::Paragraph(text(format!(
+            "The newest {} of {}; `doralens explain flag-changes` lists them all.",
+            r.direct_flag_changes.len(),
+            r.direct_flag_changes_total
+        ))));
+    }
+    doc.push(Block::Table {
+        header: ["flag", "environment", "at", "by", "change"]
+            .map(String::from)
+            .to_vec(),
+        rows: r
+            .direct_flag_changes
+            .iter()
+            .map(|c| {
+                vec![
+                    text(format!("{}/{}", c.project, c.flag_key)),
+                    text(&c.environment),
+                    text(c.at.minute()),
+                    text(if c.actor.is_empty() {
+                        "–".to_string()
+                    } else {
+                        c.actor.clone()
+                    }),
+                    text(&c.kind),
+                ]
+            })
+            .collect(),
+    });
+}
+
 /// A timestamp column's microseconds.
 fn micros(b: &RecordBatch, column: &str, row: usize) -> Option<i64> {
     use datafusion::arrow::array::{Array, AsArray};
@@ -236,6 +300,7 @@ pub fn blocks(r: &Report) -> Vec<Block> {
         doc.push(Block::Paragraph(text(
             "None this week: every change that reached production was four-eyes.",
         )));
+        direct_flag_section(r, &mut doc);
         return doc;
     }
     if r.unreviewed_total as usize > r.unreviewed.len() {
@@ -273,6 +338,7 @@ pub fn blocks(r: &Report) -> Vec<Block> {
             })
             .collect(),
     });
+    direct_flag_section(r, &mut doc);
     doc
 }
 

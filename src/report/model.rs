@@ -136,6 +136,20 @@ pub struct SlowChange {
     pub deployment_id: String,
 }
 
+/// A production flag change that went through no change request
+/// (docs/metrics.md section 9.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectFlagChange {
+    pub project: String,
+    pub flag_key: String,
+    pub environment: String,
+    pub at: Timestamp,
+    /// Who made it ("" when the platform did not say).
+    pub actor: String,
+    /// enabled, disabled, rollout-changed, strategy-changed or archived.
+    pub kind: String,
+}
+
 /// A change that reached production without a second pair of eyes
 /// (docs/metrics.md section 8).
 #[derive(Debug, Clone, PartialEq)]
@@ -225,6 +239,11 @@ pub struct Report {
     pub unreviewed: Vec<UnreviewedChange>,
     /// How many there are in all.
     pub unreviewed_total: u64,
+    /// The week's production flag changes without a change request, newest
+    /// first (at most [`super::governance::UNREVIEWED_SHOWN`]).
+    pub direct_flag_changes: Vec<DirectFlagChange>,
+    /// How many there are in all.
+    pub direct_flag_changes_total: u64,
 }
 
 #[cfg(test)]

@@ -151,3 +151,35 @@ fn recovery_actions_sum_to_recovery_count_in_every_row() {
         }
     }
 }
+
+#[test]
+fn the_weekly_report_lists_direct_flag_changes_and_the_gated_share_per_team() {
+    let ws = scenario();
+    let out = ws.path("report");
+    output_ok(ws.doralens(&[
+        "report",
+        "--week",
+        "2026-W10",
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let start = md
+        .find("## Production flag changes without a change request")
+        .unwrap_or_else(|| panic!("no direct flag changes section in\n{md}"));
+    let section = &md[start..];
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| p/")).collect();
+    // Newest first: the week (03-02 to 03-08) holds all three.
+    assert_eq!(
+        rows,
+        [
+            "| p/search-v3 | production | 2026-03-06 09:40 | dan | disabled |",
+            "| p/banner | production | 2026-03-05 12:30 | cat | disabled |",
+            "| p/checkout-v2 | production | 2026-03-02 11:10 | bob | disabled |",
+        ],
+        "{section}"
+    );
+    // The per-team governance tables include the flag changes' group.
+    assert!(md.contains("**Flag changes**"), "{md}");
+    assert!(md.contains("**Recovery by action**"), "{md}");
+}
