@@ -1,8 +1,8 @@
 -- flag_governance: how failed deployments recovered (rollback, flag,
 -- hotfix or unknown), the blast radius of a failure a flag recovered, and
 -- four-eyes on production flag changes (doralens's addition).
--- Inputs:     deployment_recovery (recovery_time.sql), deployment_failure_links
---             (change_failure_rate.sql), production_deployments,
+-- Inputs:     deployment_failure_links (change_failure_rate.sql),
+--             production_deployments,
 --             deployment_commits, incidents, rollbacks, flags,
 --             flag_references, flag_events, flag_exposure (releases.sql),
 --             grouped_deployments, flag_groups
@@ -56,143 +56,130 @@
 -- the toggle-back when that came first): the highest exposure over its
 -- production environments of the last event strictly before that moment;
 -- null when no production event of the flag came before it.
+-- Written as one chain, each step read once: DataFusion inlines every
+-- reference to a CTE, and the failure links (with the inferred as-of
+-- join) are the expensive part, so they are aggregated exactly once.
 CREATE VIEW failure_recoveries AS
-WITH failures AS (
-    SELECT r.deployment_id, d.service, d.finished_at, r.open_failure,
-           r.recovered_at, r.recovery_s
-    FROM deployment_recovery r
-    JOIN production_deployments d ON d.id = r.deployment_id
-),
-shipped_flags AS (
-    SELECT DISTINCT f.deployment_id, fr.flag_key
-    FROM failures f
-    JOIN deployment_commits dc ON dc.deployment_id = f.deployment_id
+WITH shipped_flags AS (
+    -- (only the window's rows of deployment_commits: the failures
+    -- finished in the window)
+    SELECT DISTINCT dc.deployment_id, fr.flag_key
+    FROM deployment_commits dc
     JOIN flag_references fr ON fr.repo = dc.repo AND sha_key(fr.first_sha) = dc.sha_key
+    WHERE dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
     UNION
-    SELECT f.deployment_id, fl.key AS flag_key
-    FROM failures f
-    JOIN flags fl ON fl.service = f.service
-    WHERE fl.key NOT IN (SELECT r.flag_key FROM flag_references r)
+    SELECT d.id AS deployment_id, fl.key AS flag_key
+    FROM production_deployments d
+    JOIN flags fl ON fl.service = d.service
+    WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
+      AND fl.key NOT IN (SELECT r.flag_key FROM flag_references r)
 ),
 toggle_backs AS (
-    SELECT project, flag_key, environment, at, id
+    SELECT s.deployment_id, t.flag_key, t.at, t.id
     FROM (
-        SELECT x.project, x.flag_key, x.environment, x.at, x.id, x.exposure, e.kind,
+        SELECT x.flag_key, x.at, x.id, x.exposure, e.kind,
                lag(x.exposure) OVER (
                    PARTITION BY x.project, x.flag_key, x.environment
                    ORDER BY x.at, x.id) AS exposure_before
         FROM flag_exposure x
         JOIN flag_events e ON e.id = x.id
     ) t
+    JOIN shipped_flags s ON s.flag_key = t.flag_key
     WHERE t.exposure < t.exposure_before
        OR (t.exposure_before IS NULL AND t.kind IN ('disabled', 'archived'))
 ),
-toggled AS (
-    SELECT deployment_id, flag_key, at
-    FROM (
-        SELECT f.deployment_id, t.flag_key, t.at,
-               row_number() OVER (PARTITION BY f.deployment_id ORDER BY t.at, t.id) AS n
-        FROM failures f
-        JOIN shipped_flags s ON s.deployment_id = f.deployment_id
-        JOIN toggle_backs t ON t.flag_key = s.flag_key
-        WHERE NOT f.open_failure
-          AND t.at >= f.finished_at AND t.at <= f.recovered_at
-    ) ranked
-    WHERE n = 1
+hotfixes AS (
+    -- (a hotfix finished after a failure of the window: no earlier row of
+    -- deployment_commits can be one)
+    SELECT h.id, h.service, h.finished_at
+    FROM production_deployments h
+    WHERE h.finished_at >= {{from}}
+      AND h.id IN (SELECT dc.deployment_id FROM deployment_commits dc
+                   WHERE dc.deployed_at >= {{from}})
+      AND h.id NOT IN (SELECT r.rollback_deployment_id FROM rollbacks r
+                       WHERE r.rollback_deployment_id IS NOT NULL)
 ),
-named AS (
-    SELECT deployment_id, flag_key
-    FROM (
-        SELECT l.deployment_id, i.recovery_flag AS flag_key,
-               row_number() OVER (PARTITION BY l.deployment_id
-                                  ORDER BY i.created_at, i.id) AS n
-        FROM deployment_failure_links l
-        JOIN incidents i ON i.id = l.incident_id
-        WHERE i.recovery_flag IS NOT NULL AND trim(i.recovery_flag) <> ''
-    ) ranked
-    WHERE n = 1
-),
-rolled_back AS (
-    SELECT DISTINCT deployment_id FROM deployment_failure_links WHERE link = 'rollback'
-),
-hotfixed AS (
-    SELECT deployment_id, hotfix_id
-    FROM (
-        SELECT f.deployment_id, h.id AS hotfix_id,
-               row_number() OVER (PARTITION BY f.deployment_id
-                                  ORDER BY h.finished_at, h.id) AS n
-        FROM failures f
-        JOIN production_deployments h
-          ON h.service = f.service
-         AND h.finished_at > f.finished_at
-         AND h.finished_at <= f.recovered_at
-        WHERE NOT f.open_failure
-          AND h.id IN (SELECT dc.deployment_id FROM deployment_commits dc)
-          AND h.id NOT IN (SELECT r.rollback_deployment_id FROM rollbacks r
-                           WHERE r.rollback_deployment_id IS NOT NULL)
-    ) ranked
-    WHERE n = 1
-),
-first_incident AS (
-    SELECT l.deployment_id, min(i.created_at) AS created_at
+failures AS (
+    -- recovery_time.sql's deployment_recovery, plus what the action needs
+    SELECT l.deployment_id, d.service, d.finished_at,
+           bool_or(l.incident_id IS NOT NULL AND l.recovered_at IS NULL) AS open_failure,
+           max(l.recovered_at) AS recovered_at,
+           bool_or(l.link = 'rollback') AS rolled_back,
+           min(i.created_at) AS first_incident_at,
+           first_value(CASE WHEN trim(i.recovery_flag) <> '' THEN i.recovery_flag END
+                       ORDER BY CASE WHEN trim(i.recovery_flag) <> '' THEN 0 ELSE 1 END,
+                                i.created_at, i.id) AS named_flag
     FROM deployment_failure_links l
-    JOIN incidents i ON i.id = l.incident_id
-    GROUP BY l.deployment_id
+    JOIN production_deployments d ON d.id = l.deployment_id
+    LEFT JOIN incidents i ON i.id = l.incident_id
+    GROUP BY l.deployment_id, d.service, d.finished_at
+),
+candidates AS (
+    SELECT f.deployment_id, f.service, f.finished_at, f.open_failure, f.recovered_at,
+           f.rolled_back, f.first_incident_at, f.named_flag,
+           min(t.at) AS toggle_at,
+           first_value(t.flag_key ORDER BY t.at ASC NULLS LAST, t.id ASC NULLS LAST)
+               AS toggle_flag,
+           first_value(h.id ORDER BY h.finished_at ASC NULLS LAST, h.id ASC NULLS LAST)
+               AS hotfix_id
+    FROM failures f
+    LEFT JOIN toggle_backs t
+      ON t.deployment_id = f.deployment_id AND NOT f.open_failure
+     AND t.at >= f.finished_at AND t.at <= f.recovered_at
+    LEFT JOIN hotfixes h
+      ON h.service = f.service AND NOT f.open_failure
+     AND h.finished_at > f.finished_at AND h.finished_at <= f.recovered_at
+    GROUP BY f.deployment_id, f.service, f.finished_at, f.open_failure, f.recovered_at,
+             f.rolled_back, f.first_incident_at, f.named_flag
 ),
 decided AS (
-    SELECT f.*,
-           CASE WHEN f.open_failure THEN CAST(NULL AS VARCHAR)
-                WHEN n.flag_key IS NOT NULL THEN 'flag'
-                WHEN rb.deployment_id IS NOT NULL THEN 'rollback'
-                WHEN t.flag_key IS NOT NULL THEN 'flag'
-                WHEN hf.hotfix_id IS NOT NULL THEN 'hotfix'
+    SELECT c.deployment_id, c.service, c.finished_at, c.open_failure, c.recovered_at,
+           CASE WHEN NOT c.open_failure AND c.recovered_at >= c.finished_at
+                THEN (arrow_cast(c.recovered_at, 'Int64')
+                      - arrow_cast(c.finished_at, 'Int64')) / 1000000.0
+           END AS recovery_s,
+           CASE WHEN c.open_failure THEN CAST(NULL AS VARCHAR)
+                WHEN c.named_flag IS NOT NULL THEN 'flag'
+                WHEN c.rolled_back THEN 'rollback'
+                WHEN c.toggle_flag IS NOT NULL THEN 'flag'
+                WHEN c.hotfix_id IS NOT NULL THEN 'hotfix'
                 ELSE 'unknown'
            END AS recovery_action,
-           CASE WHEN f.open_failure THEN CAST(NULL AS VARCHAR)
-                WHEN n.flag_key IS NOT NULL THEN n.flag_key
-                WHEN rb.deployment_id IS NOT NULL THEN CAST(NULL AS VARCHAR)
-                ELSE t.flag_key
+           CASE WHEN c.open_failure THEN CAST(NULL AS VARCHAR)
+                WHEN c.named_flag IS NOT NULL THEN c.named_flag
+                WHEN c.rolled_back THEN CAST(NULL AS VARCHAR)
+                ELSE c.toggle_flag
            END AS recovery_flag,
-           CASE WHEN f.open_failure THEN CAST(NULL AS VARCHAR)
-                WHEN n.flag_key IS NOT NULL THEN 'incident.recovery_flag'
-                WHEN rb.deployment_id IS NOT NULL THEN CAST(NULL AS VARCHAR)
-                WHEN t.flag_key IS NOT NULL THEN 'toggle-back'
+           CASE WHEN c.open_failure THEN CAST(NULL AS VARCHAR)
+                WHEN c.named_flag IS NOT NULL THEN 'incident.recovery_flag'
+                WHEN c.rolled_back THEN CAST(NULL AS VARCHAR)
+                WHEN c.toggle_flag IS NOT NULL THEN 'toggle-back'
            END AS recovery_flag_link,
-           CASE WHEN NOT f.open_failure AND n.flag_key IS NULL
-                 AND rb.deployment_id IS NULL AND t.flag_key IS NULL
-                THEN hf.hotfix_id
+           CASE WHEN NOT c.open_failure AND c.named_flag IS NULL AND NOT c.rolled_back
+                 AND c.toggle_flag IS NULL
+                THEN c.hotfix_id
            END AS hotfix_deployment_id,
-           CASE WHEN n.flag_key IS NULL AND rb.deployment_id IS NULL
-                 AND t.at IS NOT NULL
-                 AND (fi.created_at IS NULL OR t.at < fi.created_at)
-                THEN t.at
-                ELSE fi.created_at
+           CASE WHEN c.named_flag IS NULL AND NOT c.rolled_back AND c.toggle_at IS NOT NULL
+                 AND (c.first_incident_at IS NULL OR c.toggle_at < c.first_incident_at)
+                THEN c.toggle_at
+                ELSE c.first_incident_at
            END AS caught_at
-    FROM failures f
-    LEFT JOIN named n ON n.deployment_id = f.deployment_id
-    LEFT JOIN rolled_back rb ON rb.deployment_id = f.deployment_id
-    LEFT JOIN toggled t ON t.deployment_id = f.deployment_id
-    LEFT JOIN hotfixed hf ON hf.deployment_id = f.deployment_id
-    LEFT JOIN first_incident fi ON fi.deployment_id = f.deployment_id
+    FROM candidates c
 ),
-exposure_then AS (
-    SELECT deployment_id, max(exposure) AS blast_radius
-    FROM (
-        SELECT d.deployment_id, x.exposure,
-               row_number() OVER (PARTITION BY d.deployment_id, x.project, x.environment
-                                  ORDER BY x.at DESC, x.id DESC) AS n
-        FROM decided d
-        JOIN flag_exposure x ON x.flag_key = d.recovery_flag AND x.at < d.caught_at
-        WHERE d.recovery_action = 'flag'
-    ) latest
-    WHERE n = 1
-    GROUP BY deployment_id
+exposures AS (
+    SELECT d.*, x.exposure,
+           row_number() OVER (PARTITION BY d.deployment_id, x.project, x.environment
+                              ORDER BY x.at DESC, x.id DESC) AS n
+    FROM decided d
+    LEFT JOIN flag_exposure x
+      ON x.flag_key = d.recovery_flag AND d.recovery_action = 'flag' AND x.at < d.caught_at
 )
-SELECT d.deployment_id, d.service, d.finished_at, d.open_failure, d.recovered_at,
-       d.recovery_s, d.recovery_action, d.recovery_flag, d.recovery_flag_link,
-       d.hotfix_deployment_id, e.blast_radius
-FROM decided d
-LEFT JOIN exposure_then e ON e.deployment_id = d.deployment_id;
+SELECT deployment_id, service, finished_at, open_failure, recovered_at, recovery_s,
+       recovery_action, recovery_flag, recovery_flag_link, hotfix_deployment_id,
+       max(CASE WHEN n = 1 THEN exposure END) AS blast_radius
+FROM exposures
+GROUP BY deployment_id, service, finished_at, open_failure, recovered_at, recovery_s,
+         recovery_action, recovery_flag, recovery_flag_link, hotfix_deployment_id;
 
 -- Per group and bucket (the failed deployment's, as recovery_time): the
 -- failures in the recovery statistic (recovery_s known) by action, so the
