@@ -2,7 +2,8 @@
 -- Inputs:  the views of deployment_frequency.sql, lead_time.sql,
 --          change_failure_rate.sql, recovery_time.sql, time_to_restore.sql,
 --          rework_rate.sql, four_eyes.sql, deployment_approvals.sql,
---          batch_size.sql, releases.sql, flag_debt.sql; grouped_deployments /
+--          batch_size.sql, releases.sql, flag_debt.sql, flag_governance.sql;
+--          grouped_deployments /
 --          incident_groups; buckets
 --          (interval_start, days_in_window: every bucket overlapping the window)
 -- Outputs: grp, interval_start, then the section 6 columns up to rework_rate,
@@ -15,15 +16,17 @@
 --          changes, four-eyes changes and share, review times with their
 --          medians' intervals; docs/metrics.md section 8).
 --          Then those of deployment_approvals.sql, batch_size.sql,
---          releases.sql and flag_debt.sql (section 9).
+--          releases.sql and flag_debt.sql (section 9), then
+--          flag_governance.sql's (recovery by action, section 4.4; four-eyes
+--          on flag changes, 9.7).
 --          Exactly the columns src/metrics/catalogue.rs lists (an extra or a
 --          missing one is an error); the catalogue, not this order, sets the
 --          output's: src/metrics/output.rs renames the group column, types
 --          each column by its unit and adds the levels and Wilson intervals.
 -- docs/metrics.md: section 6. A group has rows when it has a production
--- deployment, an incident or a flag release in the window (flag debt alone
--- gives no rows: planning flag_debt twice made serve's scrape too slow),
--- and then a row for every bucket
+-- deployment, an incident, a flag release or a production flag change in
+-- the window (flag debt alone gives no rows: planning flag_debt twice made
+-- serve's scrape too slow), and then a row for every bucket
 -- (empty ones included: 0 counts, null statistics). failed_deployments comes
 -- from recovery_time (the same count as change_failure_rate's) so the
 -- failure links are evaluated once per query.
@@ -36,6 +39,8 @@ WITH active_groups AS (
     WHERE i.created_at >= {{from}} AND i.created_at < {{to}}
     UNION
     SELECT r.grp FROM releases r
+    UNION
+    SELECT fg.grp FROM flag_change_governance fg
 )
 SELECT a.grp,
        b.interval_start,
@@ -130,7 +135,21 @@ SELECT a.grp,
        fx.release_to_removal_p50_s,
        fx.release_to_removal_p50_low_s,
        fx.release_to_removal_p50_high_s,
-       fx.release_to_removal_p90_s
+       fx.release_to_removal_p90_s,
+       -- Recovery by action and four-eyes on flag changes (flag_governance.sql).
+       coalesce(ra.recoveries_by_rollback, 0) AS recoveries_by_rollback,
+       ra.recovery_time_rollback_p50_s,
+       coalesce(ra.recoveries_by_flag, 0) AS recoveries_by_flag,
+       ra.recovery_time_flag_p50_s,
+       coalesce(ra.recoveries_by_hotfix, 0) AS recoveries_by_hotfix,
+       ra.recovery_time_hotfix_p50_s,
+       coalesce(ra.recoveries_unknown, 0) AS recoveries_unknown,
+       ra.blast_radius_p50,
+       coalesce(fg.production_flag_changes, 0) AS production_flag_changes,
+       coalesce(fg.gated_flag_changes, 0) AS gated_flag_changes,
+       CASE WHEN coalesce(fg.production_flag_changes, 0) > 0
+            THEN fg.gated_flag_changes / CAST(fg.production_flag_changes AS DOUBLE)
+       END AS flag_change_gated_share
 FROM active_groups a
 CROSS JOIN buckets b
 LEFT JOIN deployment_frequency df ON df.grp = a.grp AND df.interval_start = b.interval_start
@@ -144,4 +163,6 @@ LEFT JOIN batch_size bs ON bs.grp = a.grp AND bs.interval_start = b.interval_sta
 LEFT JOIN releases rl ON rl.grp = a.grp AND rl.interval_start = b.interval_start
 LEFT JOIN flag_debt fd ON fd.grp = a.grp AND fd.interval_start = b.interval_start
 LEFT JOIN flag_removal fx ON fx.grp = a.grp AND fx.interval_start = b.interval_start
+LEFT JOIN recovery_actions ra ON ra.grp = a.grp AND ra.interval_start = b.interval_start
+LEFT JOIN flag_change_governance fg ON fg.grp = a.grp AND fg.interval_start = b.interval_start
 ORDER BY a.grp, b.interval_start

@@ -12,6 +12,9 @@
 //! - A change (`repo#number`): its reviews, each with why it does or does
 //!   not make the change four-eyes, the verdict, and the production
 //!   deployment that placed it (docs/metrics.md section 8).
+//! - Flag changes over a window: the share of production flag changes that
+//!   went through a change request, overall and per team, and each direct
+//!   change (docs/metrics.md section 9.7).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -107,7 +110,7 @@ pub async fn deployment(engine: &Engine, base: &MetricsOptions, id: &str) -> Res
 
 async fn deployment_reasons(engine: &Engine, base: &MetricsOptions, id: &str) -> Result<String> {
     let file = &queries::EXPLAIN_DEPLOYMENT;
-    let statements = statement_list(file, id, 7)?;
+    let statements = statement_list(file, id, 8)?;
     // The deployment first: the views are registered for a window holding
     // only its finish.
     let batches = engine.bundled_statement(file, &statements[0]).await?.1;
@@ -122,7 +125,16 @@ async fn deployment_reasons(engine: &Engine, base: &MetricsOptions, id: &str) ->
     opts.group = None;
     metrics::register_views(engine, &opts).await?;
     let results = engine.run_statements(file, &statements[1..]).await?;
-    let [production, links, recovery, rework, commits, changes] = &results[..] else {
+    let [
+        production,
+        links,
+        recovery,
+        rework,
+        commits,
+        changes,
+        action,
+    ] = &results[..]
+    else {
         unreachable!("statement_list checked the count");
     };
     let mut out = String::new();
@@ -199,6 +211,11 @@ async fn deployment_reasons(engine: &Engine, base: &MetricsOptions, id: &str) ->
                 );
             }
         }
+        if let Some(a) = rows(action).first() {
+            if let Some(line) = recovery_action(a) {
+                let _ = writeln!(out, "{line}");
+            }
+        }
     }
     let rework: Vec<String> = rows(rework)
         .into_iter()
@@ -248,6 +265,121 @@ async fn deployment_reasons(engine: &Engine, base: &MetricsOptions, id: &str) ->
                 c["repo"], c["number"], c["title"]
             );
         }
+    }
+    Ok(out)
+}
+
+/// The recovery action line of a failed deployment (`failure_recoveries`),
+/// none for an open failure.
+fn recovery_action(a: &HashMap<String, String>) -> Option<String> {
+    let action = match a["recovery_action"].as_str() {
+        "" => return None,
+        "rollback" => "rollback (a rollback undid it)".to_string(),
+        "flag" => {
+            let how = if a["recovery_flag_link"] == "incident.recovery_flag" {
+                "a linked incident names it in recovery_flag"
+            } else {
+                "turned back in production between the deployment and its recovery, and the \
+                 deployment shipped it"
+            };
+            let blast = if a["blast_radius"].is_empty() {
+                "blast radius unknown: no production event of the flag before the failure was \
+                 caught"
+                    .to_string()
+            } else {
+                format!(
+                    "blast radius {} % of users (its exposure when the failure was caught)",
+                    a["blast_radius"]
+                )
+            };
+            format!("flag `{}` ({how}); {blast}", a["recovery_flag"])
+        }
+        "hotfix" => format!(
+            "hotfix (deployment {} of the same service shipped new commits before the recovery)",
+            a["hotfix_deployment_id"]
+        ),
+        _ => "unknown (no rollback, flag turned back or later deployment of the service before \
+              the recovery)"
+            .to_string(),
+    };
+    Some(format!("Recovered by: {action}"))
+}
+
+/// The explanation of flag changes over a window: the gated share, overall
+/// and per team, then each direct production change.
+pub async fn flag_changes(engine: &Engine, base: &MetricsOptions) -> Result<String> {
+    let file = &queries::EXPLAIN_FLAG_CHANGES;
+    let statements = statements_with(file, &HashMap::new(), 3)?;
+    let mut opts = base.clone();
+    opts.interval = None;
+    opts.group = Some(metrics::Grouping::Team);
+    metrics::register_views(engine, &opts).await?;
+    let results = engine.run_statements(file, &statements).await?;
+    let [total, teams, direct] = &results[..] else {
+        unreachable!("statements_with checked the count");
+    };
+    let share = |changes: &str, gated: &str| -> String {
+        let (Ok(c), Ok(g)) = (changes.parse::<f64>(), gated.parse::<f64>()) else {
+            return "–".into();
+        };
+        if c == 0.0 {
+            "–".into()
+        } else {
+            format!("{:.0} % gated", 100.0 * g / c)
+        }
+    };
+    let mut out = String::new();
+    let t = rows(total).into_iter().next().unwrap_or_default();
+    let changes = t.get("changes").cloned().unwrap_or_default();
+    let gated = t.get("gated").cloned().unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Production flag changes from {} to {} (environments matching `{}`): {changes}, {gated} \
+         through a change request ({}).",
+        opts.from,
+        opts.to,
+        base.production.source,
+        share(&changes, &gated)
+    );
+    let teams = rows(teams);
+    if !teams.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nBy team (a flag belongs to the teams of its service):"
+        );
+        for r in &teams {
+            let _ = writeln!(
+                out,
+                "  {}: {} change(s), {} gated ({})",
+                r["team"],
+                r["changes"],
+                r["gated"],
+                share(&r["changes"], &r["gated"])
+            );
+        }
+    }
+    let direct = rows(direct);
+    let _ = writeln!(
+        out,
+        "\n{} direct production change(s) (no change request):",
+        direct.len()
+    );
+    for d in &direct {
+        let service = if d["service"].is_empty() {
+            String::new()
+        } else {
+            format!(" (service {})", d["service"])
+        };
+        let actor = if d["actor"].is_empty() {
+            "unknown actor"
+        } else {
+            d["actor"].as_str()
+        };
+        let _ = writeln!(
+            out,
+            "  {} {}/{}{service} in {}: {} by {actor}",
+            d["at"], d["project"], d["flag_key"], d["environment"], d["kind"]
+        );
     }
     Ok(out)
 }

@@ -16,6 +16,8 @@
 --   6. shipped changes: repo, number, title, four_eyes, reason (the merged
 --      changes this deployment first brought to production, with their
 --      review verdict; section 8)
+--   7. recovery action: recovery_action, recovery_flag, recovery_flag_link,
+--      hotfix_deployment_id, blast_radius (failure_recoveries; 4.4)
 SELECT repo, service, environment, sha, status, finished_at FROM deployments WHERE id = {{id}};
 
 SELECT count(*) AS production FROM production_deployments WHERE id = {{id}};
@@ -43,3 +45,7 @@ SELECT repo, number, title, four_eyes, reason
 FROM production_change_reviews
 WHERE deployment_id = {{id}}
 ORDER BY repo, number;
+
+SELECT recovery_action, recovery_flag, recovery_flag_link, hotfix_deployment_id, blast_radius
+FROM failure_recoveries
+WHERE deployment_id = {{id}};

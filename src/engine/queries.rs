@@ -49,12 +49,21 @@ pub const REPORT_DATA_QUALITY: QueryFile = query_file!("report/data_quality.sql"
 /// The production changes without a second pair of eyes, with a `limit`
 /// parameter: the report's audit table and `serve`'s list.
 pub const UNREVIEWED_CHANGES: QueryFile = query_file!("report/unreviewed_changes.sql");
+/// The production flag changes without a change request, with a `limit`
+/// parameter: the report's governance section.
+pub const DIRECT_FLAG_CHANGES: QueryFile = query_file!("report/direct_flag_changes.sql");
+/// The flags stale at the week's end, oldest first, with a `limit`
+/// parameter: the report's releases and flags section.
+pub const REPORT_STALE_FLAGS: QueryFile = query_file!("report/stale_flags.sql");
 
 /// `doralens explain deployment|incident|change`: several statements each,
 /// with an `id` parameter (a change: `repo` and `number`; `src/explain.rs`).
 pub const EXPLAIN_DEPLOYMENT: QueryFile = query_file!("explain/deployment.sql");
 pub const EXPLAIN_INCIDENT: QueryFile = query_file!("explain/incident.sql");
 pub const EXPLAIN_CHANGE: QueryFile = query_file!("explain/change.sql");
+/// `doralens explain flag-changes`: four-eyes on production flag changes
+/// over a window (no parameter but the metric views').
+pub const EXPLAIN_FLAG_CHANGES: QueryFile = query_file!("explain/flag_changes.sql");
 
 /// `serve`'s drill-down lists over the window's metric views
 /// (`src/serve/lists.rs`).

@@ -184,18 +184,21 @@ const fn chart(name: &'static str, report: Option<&'static str>) -> Option<Chart
 
 mod dora;
 mod flag_debt;
+mod flag_governance;
 mod governance;
 mod releases;
 
 /// Every metric column, in output order: the DORA metrics, then release
 /// governance.
-pub const METRICS: [Metric; 55] = join(&[
+pub const METRICS: [Metric; 66] = join(&[
     &dora::DORA,
     &governance::REVIEWS,
     &governance::APPROVALS,
     &governance::BATCH,
     &releases::RELEASES,
     &flag_debt::FLAG_DEBT,
+    &flag_governance::RECOVERY_ACTIONS,
+    &flag_governance::FLAG_CHANGES,
 ]);
 
 /// The parts, one after the other (`N` must be their total length).
@@ -266,7 +269,7 @@ pub enum Section {
 /// The [`Part::Governance`] metrics in their groups, each with a heading
 /// (the report's per-team tables, one per group) and the report section
 /// that shows it, in catalogue order.
-pub const GOVERNANCE_GROUPS: [(&str, Section, &[Metric]); 5] = [
+pub const GOVERNANCE_GROUPS: [(&str, Section, &[Metric]); 7] = [
     ("Reviews", Section::Governance, &governance::REVIEWS),
     (
         "Deployment approvals",
@@ -276,6 +279,16 @@ pub const GOVERNANCE_GROUPS: [(&str, Section, &[Metric]); 5] = [
     ("Batch size", Section::Governance, &governance::BATCH),
     ("Flag releases", Section::Releases, &releases::RELEASES),
     ("Flag debt", Section::Releases, &flag_debt::FLAG_DEBT),
+    (
+        "Recovery by action",
+        Section::Releases,
+        &flag_governance::RECOVERY_ACTIONS,
+    ),
+    (
+        "Flag changes",
+        Section::Releases,
+        &flag_governance::FLAG_CHANGES,
+    ),
 ];
 
 /// The groups a report section shows, in catalogue order.

@@ -285,14 +285,25 @@ pub async fn build(
     ]);
     let mut unreviewed_params = params.clone();
     unreviewed_params.insert("limit", super::governance::UNREVIEWED_SHOWN.to_string());
-    // The four only read the week's views: run them together.
-    let ((_, failed_batches), (_, slow_batches), (_, counts), (_, unreviewed_batches)) = futures_util::try_join!(
+    let mut stale_params = params.clone();
+    stale_params.insert("limit", super::releases::STALE_SHOWN.to_string());
+    // The six only read the week's views: run them together.
+    let (
+        (_, failed_batches),
+        (_, slow_batches),
+        (_, counts),
+        (_, unreviewed_batches),
+        (_, direct_flag_batches),
+        (_, stale_flag_batches),
+    ) = futures_util::try_join!(
         engine.bundled(&queries::REPORT_FAILED_DEPLOYMENTS, &params),
         engine.bundled(&queries::SLOWEST_CHANGES, &params),
         engine.bundled(&queries::REPORT_DATA_QUALITY, &params),
-        engine.bundled(&queries::UNREVIEWED_CHANGES, &unreviewed_params)
+        engine.bundled(&queries::UNREVIEWED_CHANGES, &unreviewed_params),
+        engine.bundled(&queries::DIRECT_FLAG_CHANGES, &unreviewed_params),
+        engine.bundled(&queries::REPORT_STALE_FLAGS, &stale_params)
     )?;
-    timer.phase("failed deployments, slowest changes, data quality, unreviewed changes");
+    timer.phase("the week's lists");
     let governance = super::governance::section(&org, &teams_table, Section::Governance, &[]);
     let deployment_frequency = catalogue::by_column("deploys_per_day").expect("catalogued");
     let releases = super::governance::section(
@@ -302,6 +313,9 @@ pub async fn build(
         &[deployment_frequency],
     );
     let (unreviewed, unreviewed_total) = super::governance::unreviewed(&unreviewed_batches, links);
+    let (direct_flag_changes, direct_flag_changes_total) =
+        super::releases::direct_flag_changes(&direct_flag_batches);
+    let (stale_flags, stale_flags_total) = super::releases::stale_flags(&stale_flag_batches);
 
     let failed = rows(&failed_batches)
         .map(|(b, r)| FailedDeployment {
@@ -403,6 +417,10 @@ pub async fn build(
         releases,
         unreviewed,
         unreviewed_total,
+        direct_flag_changes,
+        direct_flag_changes_total,
+        stale_flags,
+        stale_flags_total,
         failed,
         slowest,
         quality,

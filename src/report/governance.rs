@@ -180,7 +180,7 @@ pub fn unreviewed(
 }
 
 /// A timestamp column's microseconds.
-fn micros(b: &RecordBatch, column: &str, row: usize) -> Option<i64> {
+pub(super) fn micros(b: &RecordBatch, column: &str, row: usize) -> Option<i64> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::compute::cast;
     use datafusion::arrow::datatypes::{DataType, Int64Type};
@@ -188,7 +188,7 @@ fn micros(b: &RecordBatch, column: &str, row: usize) -> Option<i64> {
     (!c.is_null(row)).then(|| c.as_primitive::<Int64Type>().value(row))
 }
 
-fn text(s: impl Into<String>) -> Cell {
+pub(super) fn text(s: impl Into<String>) -> Cell {
     vec![Inline::Text(s.into())]
 }
 

@@ -136,6 +136,39 @@ pub struct SlowChange {
     pub deployment_id: String,
 }
 
+/// A production flag change that went through no change request
+/// (docs/metrics.md section 9.7).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DirectFlagChange {
+    pub project: String,
+    pub flag_key: String,
+    pub environment: String,
+    pub at: Timestamp,
+    /// Who made it ("" when the platform did not say).
+    pub actor: String,
+    /// enabled, disabled, rollout-changed, strategy-changed or archived.
+    pub kind: String,
+}
+
+/// A flag stale at the end of the report's week (docs/metrics.md section
+/// 9.6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaleFlag {
+    pub project: String,
+    pub flag_key: String,
+    /// release, experiment... ("" when unknown).
+    pub kind: String,
+    /// "" when the flag has no owner.
+    pub owner: String,
+    pub service: String,
+    /// Days since its creation (None: no creation time).
+    pub age_days: Option<f64>,
+    /// Every reason it is stale, e.g. "past expected lifetime".
+    pub why: String,
+    /// The repositories whose code still references it.
+    pub referenced_in: String,
+}
+
 /// A change that reached production without a second pair of eyes
 /// (docs/metrics.md section 8).
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +254,16 @@ pub struct Report {
     pub unreviewed: Vec<UnreviewedChange>,
     /// How many there are in all.
     pub unreviewed_total: u64,
+    /// The week's production flag changes without a change request, newest
+    /// first (at most [`super::governance::UNREVIEWED_SHOWN`]).
+    pub direct_flag_changes: Vec<DirectFlagChange>,
+    /// How many there are in all.
+    pub direct_flag_changes_total: u64,
+    /// The flags stale at the week's end, oldest first (at most
+    /// [`super::releases::STALE_SHOWN`]).
+    pub stale_flags: Vec<StaleFlag>,
+    /// How many there are in all.
+    pub stale_flags_total: u64,
 }
 
 #[cfg(test)]

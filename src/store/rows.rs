@@ -22,6 +22,9 @@ pub struct IncidentRow {
     pub deployment_id: Option<String>,
     /// An explicit link to the root-cause commit.
     pub sha: Option<String>,
+    /// The key of the feature flag whose toggle recovered it, when known
+    /// (docs/metrics.md section 4.4: recovery by flag).
+    pub recovery_flag: Option<String>,
 }
 
 /// One row of `deployments`.
@@ -366,6 +369,7 @@ impl IncidentRow {
             time(self.resolved_at),
             self.deployment_id.as_deref().into(),
             self.sha.as_deref().into(),
+            self.recovery_flag.as_deref().into(),
         ]);
     }
 }
@@ -434,6 +438,7 @@ mod tests {
         assert_eq!(text("title"), None);
         assert_eq!(text("sha").as_deref(), Some("abc1234"));
         assert_eq!(text("deployment_id"), None);
+        assert_eq!(text("recovery_flag"), None);
         let created = batch.column_by_name("created_at").unwrap();
         assert_eq!(
             created.as_primitive::<TimestampMicrosecondType>().value(0),

@@ -15,6 +15,7 @@ mod conformance;
 mod dashboard_page;
 mod dashboards;
 mod filters;
+mod flag_recovery;
 mod flag_refs;
 mod flags;
 mod flagsmith;

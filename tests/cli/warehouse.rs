@@ -165,8 +165,10 @@ fn metrics_json_has_numbers_and_nulls() {
     // approvals, 9 on batch size, 8 on flag releases and 4 on deploy to
     // release (p50, its interval, p90), and 10 on flag debt: 5 stocks
     // (active, stale, stale share, unowned, median age), removed flags and
-    // release to removal (p50, its interval, p90) (section 9).
-    assert_eq!(keys.len(), 33 + 11 + 7 + 9 + 8 + 4 + 10);
+    // release to removal (p50, its interval, p90) (section 9); then 8 on
+    // recovery by action (section 4.4) and 3 on four-eyes on flag changes
+    // (section 9.7).
+    assert_eq!(keys.len(), 33 + 11 + 7 + 9 + 8 + 4 + 10 + 8 + 3);
     assert!(keys.contains(&"failures_explicit") && keys.contains(&"failures_inferred"));
     for row in rows {
         assert_eq!(

@@ -307,6 +307,12 @@ pub enum ExplainWhat {
     /// A change's reviews and four-eyes verdict, the commits it holds and
     /// where each row came from, as <repo>#<number>
     Change { id: String },
+    /// Four-eyes on production flag changes in a window: the share that went
+    /// through a change request, per team, and every direct change
+    FlagChanges {
+        #[command(flatten)]
+        window: WindowArgs,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

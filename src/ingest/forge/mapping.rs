@@ -184,6 +184,7 @@ pub fn push_incident(
         resolved_at: resolved_at.map(crate::base::time::Timestamp::from_micros),
         deployment_id: deployment.clone(),
         sha,
+        recovery_flag: None,
     }
     .push(out);
     deployment.map(|d| (id, d))

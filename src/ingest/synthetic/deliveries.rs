@@ -139,6 +139,7 @@ pub(super) fn generate_deployments(
                         resolved_at: (!open).then(|| Timestamp::from_micros(resolved)),
                         deployment_id: link_deployment.map(str::to_string),
                         sha: link_sha.map(str::to_string),
+                        recovery_flag: None,
                     },
                 )?;
                 counts.incidents += 1;
@@ -207,6 +208,7 @@ pub(super) fn generate_deployments(
                     resolved_at: (!open).then(|| Timestamp::from_micros(resolved_at)),
                     deployment_id: None,
                     sha: None,
+                    recovery_flag: None,
                 },
             )?;
             counts.incidents += 1;

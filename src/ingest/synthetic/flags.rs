@@ -171,6 +171,13 @@ fn push_flag(
             service: Some(service.name.clone()),
         },
     )?;
+    // Three flags in five are changed through change requests (four-eyes
+    // on flag changes), the others directly; decided by the key's hash, not
+    // a draw, so every other generated value stays what it was.
+    let gated = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }) % 5
+        < 3;
     for (i, (t, event, pct)) in events.into_iter().enumerate() {
         if t >= end {
             break;
@@ -186,7 +193,7 @@ fn push_flag(
                 actor: Some(who.into()),
                 kind: event.into(),
                 rollout_percentage: pct,
-                change_request: None,
+                change_request: gated.then(|| format!("cr:{key}:{i}")),
             },
         )?;
     }

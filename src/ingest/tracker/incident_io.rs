@@ -277,6 +277,7 @@ impl Incident {
                 sha: field(&options.commit_field)
                     .map(|s| s.to_ascii_lowercase())
                     .filter(|s| crate::ingest::tracker::link_field::is_sha(s)),
+                recovery_flag: None,
             },
             Mapped {
                 closed_without_resolution: unresolved_but_closed,

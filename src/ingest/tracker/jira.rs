@@ -207,6 +207,7 @@ impl Issue {
             resolved_at: time("resolutiondate")?,
             deployment_id: options.deployment_field.as_deref().and_then(text),
             sha,
+            recovery_flag: None,
         }))
     }
 }

@@ -162,6 +162,11 @@ pub(super) const INCIDENTS: &[ColumnSpec] = &[
         "deployment that caused it, when known",
     ),
     opt("sha", Text, "root-cause commit, when known"),
+    opt(
+        "recovery_flag",
+        Text,
+        "key of the feature flag whose toggle recovered it, when known",
+    ),
 ];
 
 pub(super) const ROLLBACKS: &[ColumnSpec] = &[

@@ -130,6 +130,7 @@ impl ListedIncident {
             resolved_at,
             deployment_id: None,
             sha: None,
+            recovery_flag: None,
         }))
     }
 }
