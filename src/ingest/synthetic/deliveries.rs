@@ -9,7 +9,9 @@ use super::rng::Rng;
 use super::{Buffers, GeneratedCounts, GeneratorConfig, HOUR, MINUTE, Sink, working_day};
 use crate::base::time::{MICROS_PER_DAY, Timestamp};
 use crate::error::Result;
-use crate::store::rows::{DeploymentRow, IncidentRow, RollbackRow};
+use crate::store::rows::{
+    DeploymentRow, FlagEventRow, FlagReferenceRow, FlagRow, IncidentRow, RollbackRow,
+};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) fn generate_deployments(
@@ -145,6 +147,22 @@ pub(super) fn generate_deployments(
                 counts.incidents += 1;
                 last_incident_at = last_incident_at.max(opened);
             }
+            if link_deployment.is_some() && !open && one_in_three(&incident_id) {
+                let shipped = main.iter().find(|c| c.sha == sha);
+                if let Some(commit) = shipped {
+                    let toggle = GuardFlag {
+                        key: format!("{svc}-guard-{seq}"),
+                        service: svc,
+                        repo,
+                        commit,
+                        deployed_at: finished_at,
+                        caught_at: created_at,
+                        resolved_at,
+                        end: config.end.micros(),
+                    };
+                    toggle.push(buf, sink)?;
+                }
+            }
             // Some failures are rolled back to the previous sha.
             if let Some(prev) = previous_sha.as_deref().filter(|_| rng.chance(0.35)) {
                 let rb_finished = created_at + rng.range(10 * MINUTE, 90 * MINUTE);
@@ -215,4 +233,89 @@ pub(super) fn generate_deployments(
         }
     }
     Ok(())
+}
+
+/// Whether an incident is one of the third recovered by turning a flag off:
+/// by its id's hash, not a draw, so every other generated value stays what
+/// it was.
+fn one_in_three(id: &str) -> bool {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }) % 3
+        == 0
+}
+
+/// A release flag whose code the failing deployment shipped (its commit
+/// first references it), let in to 25 % of users right after the
+/// deployment and turned off halfway through the incident: a recovery by
+/// toggle with a blast radius of 25 (docs/metrics.md section 4.4).
+struct GuardFlag<'a> {
+    key: String,
+    service: &'a str,
+    repo: &'a str,
+    commit: &'a MainCommit,
+    deployed_at: i64,
+    caught_at: i64,
+    resolved_at: i64,
+    end: i64,
+}
+
+impl GuardFlag<'_> {
+    fn push(&self, buf: &mut Buffers, sink: &mut dyn Sink) -> Result<()> {
+        let owner = format!("{}-oncall", self.service);
+        buf.push(
+            sink,
+            &FlagRow {
+                key: self.key.clone(),
+                project: "synthetic".into(),
+                kind: Some("release".into()),
+                created_at: Some(Timestamp::from_micros(self.commit.at)),
+                created_by: Some(owner.clone()),
+                owner: Some(owner.clone()),
+                archived_at: None,
+                stale: Some(false),
+                lifecycle_stage: None,
+                expected_lifetime_days: Some(40),
+                service: Some(self.service.into()),
+            },
+        )?;
+        buf.push(
+            sink,
+            &FlagReferenceRow {
+                repo: self.repo.into(),
+                flag_key: self.key.clone(),
+                first_sha: self.commit.sha.clone(),
+                first_at: Timestamp::from_micros(self.commit.at),
+                removed_sha: None,
+                removed_at: None,
+                tip_references: Some(1),
+            },
+        )?;
+        let off = self.caught_at + (self.resolved_at - self.caught_at) / 2;
+        let events = [
+            (self.deployed_at + MINUTE, "rollout-changed", Some(25)),
+            (self.deployed_at + 2 * MINUTE, "enabled", None),
+            (off, "disabled", None),
+        ];
+        for (i, (at, kind, pct)) in events.into_iter().enumerate() {
+            if at >= self.end {
+                break;
+            }
+            buf.push(
+                sink,
+                &FlagEventRow {
+                    id: format!("synthetic:{}:{i}", self.key),
+                    flag_key: self.key.clone(),
+                    project: "synthetic".into(),
+                    environment: Some("production".into()),
+                    at: Timestamp::from_micros(at),
+                    actor: Some(owner.clone()),
+                    kind: kind.into(),
+                    rollout_percentage: pct,
+                    change_request: None,
+                },
+            )?;
+        }
+        Ok(())
+    }
 }
