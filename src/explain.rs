@@ -211,10 +211,10 @@ async fn deployment_reasons(engine: &Engine, base: &MetricsOptions, id: &str) ->
                 );
             }
         }
-        if let Some(a) = rows(action).first() {
-            if let Some(line) = recovery_action(a) {
-                let _ = writeln!(out, "{line}");
-            }
+        if let Some(a) = rows(action).first()
+            && let Some(line) = recovery_action(a)
+        {
+            let _ = writeln!(out, "{line}");
         }
     }
     let rework: Vec<String> = rows(rework)

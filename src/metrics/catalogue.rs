@@ -190,7 +190,7 @@ mod releases;
 
 /// Every metric column, in output order: the DORA metrics, then release
 /// governance.
-pub const METRICS: [Metric; 66] = join(&[
+pub static METRICS: [Metric; 66] = join(&[
     &dora::DORA,
     &governance::REVIEWS,
     &governance::APPROVALS,

@@ -420,16 +420,19 @@ fn diff(
     Ok(())
 }
 
+/// A blob's referencing lines per flag key: (key index, lines).
+type Counts = std::rc::Rc<Vec<(usize, i64)>>;
+
 /// Counts per blob and rule mask: a file's new blob is the next change's
 /// old blob, so most blobs are counted once.
 struct Counter<'a> {
     repo: &'a gix::Repository,
     matchers: &'a Matchers,
-    cache: HashMap<(ObjectId, u64), std::rc::Rc<Vec<(usize, i64)>>>,
+    cache: HashMap<(ObjectId, u64), Counts>,
 }
 
 impl Counter<'_> {
-    fn count(&mut self, blob: ObjectId, mask: u64) -> Result<std::rc::Rc<Vec<(usize, i64)>>> {
+    fn count(&mut self, blob: ObjectId, mask: u64) -> Result<Counts> {
         if let Some(c) = self.cache.get(&(blob, mask)) {
             return Ok(c.clone());
         }
