@@ -114,23 +114,37 @@ failures AS (
     LEFT JOIN incidents i ON i.id = l.incident_id
     GROUP BY l.deployment_id, d.service, d.finished_at
 ),
-candidates AS (
-    SELECT f.deployment_id, f.service, f.finished_at, f.open_failure, f.recovered_at,
-           f.rolled_back, f.first_incident_at, f.named_flag,
+-- Toggles and hotfixes are aggregated per failure before the outer join,
+-- so no event column that a left join makes null reaches a shuffle
+-- (Ballista checks declared nullability).
+toggles AS (
+    SELECT f.deployment_id,
            min(t.at) AS toggle_at,
            first_value(t.flag_key ORDER BY t.at ASC NULLS LAST, t.id ASC NULLS LAST)
-               AS toggle_flag,
+               AS toggle_flag
+    FROM failures f
+    JOIN toggle_backs t
+      ON t.deployment_id = f.deployment_id AND NOT f.open_failure
+     AND t.at >= f.finished_at AND t.at <= f.recovered_at
+    GROUP BY f.deployment_id
+),
+fixes AS (
+    SELECT f.deployment_id,
            first_value(h.id ORDER BY h.finished_at ASC NULLS LAST, h.id ASC NULLS LAST)
                AS hotfix_id
     FROM failures f
-    LEFT JOIN toggle_backs t
-      ON t.deployment_id = f.deployment_id AND NOT f.open_failure
-     AND t.at >= f.finished_at AND t.at <= f.recovered_at
-    LEFT JOIN hotfixes h
+    JOIN hotfixes h
       ON h.service = f.service AND NOT f.open_failure
      AND h.finished_at > f.finished_at AND h.finished_at <= f.recovered_at
-    GROUP BY f.deployment_id, f.service, f.finished_at, f.open_failure, f.recovered_at,
-             f.rolled_back, f.first_incident_at, f.named_flag
+    GROUP BY f.deployment_id
+),
+candidates AS (
+    SELECT f.deployment_id, f.service, f.finished_at, f.open_failure, f.recovered_at,
+           f.rolled_back, f.first_incident_at, f.named_flag,
+           tg.toggle_at, tg.toggle_flag, fx.hotfix_id
+    FROM failures f
+    LEFT JOIN toggles tg ON tg.deployment_id = f.deployment_id
+    LEFT JOIN fixes fx ON fx.deployment_id = f.deployment_id
 ),
 decided AS (
     SELECT c.deployment_id, c.service, c.finished_at, c.open_failure, c.recovered_at,
@@ -166,20 +180,24 @@ decided AS (
            END AS caught_at
     FROM candidates c
 ),
-exposures AS (
-    SELECT d.*, x.exposure,
-           row_number() OVER (PARTITION BY d.deployment_id, x.project, x.environment
-                              ORDER BY x.at DESC, x.id DESC) AS n
-    FROM decided d
-    LEFT JOIN flag_exposure x
-      ON x.flag_key = d.recovery_flag AND d.recovery_action = 'flag' AND x.at < d.caught_at
+blast AS (
+    SELECT deployment_id, max(CASE WHEN n = 1 THEN exposure END) AS blast_radius
+    FROM (
+        SELECT d.deployment_id, x.exposure,
+               row_number() OVER (PARTITION BY d.deployment_id, x.project, x.environment
+                                  ORDER BY x.at DESC, x.id DESC) AS n
+        FROM decided d
+        JOIN flag_exposure x
+          ON x.flag_key = d.recovery_flag AND d.recovery_action = 'flag'
+         AND x.at < d.caught_at
+    ) ranked
+    GROUP BY deployment_id
 )
-SELECT deployment_id, service, finished_at, open_failure, recovered_at, recovery_s,
-       recovery_action, recovery_flag, recovery_flag_link, hotfix_deployment_id,
-       max(CASE WHEN n = 1 THEN exposure END) AS blast_radius
-FROM exposures
-GROUP BY deployment_id, service, finished_at, open_failure, recovered_at, recovery_s,
-         recovery_action, recovery_flag, recovery_flag_link, hotfix_deployment_id;
+SELECT d.deployment_id, d.service, d.finished_at, d.open_failure, d.recovered_at,
+       d.recovery_s, d.recovery_action, d.recovery_flag, d.recovery_flag_link,
+       d.hotfix_deployment_id, b.blast_radius
+FROM decided d
+LEFT JOIN blast b ON b.deployment_id = d.deployment_id;
 
 -- Per group and bucket (the failed deployment's, as recovery_time): the
 -- failures in the recovery statistic (recovery_s known) by action, so the
