@@ -107,9 +107,15 @@ pub fn runtime(temp_dir: Option<&str>) -> Result<Arc<RuntimeEnv>> {
     Ok(Arc::new(builder.build()?))
 }
 
-/// DataFusion's and Ballista's functions, and doralens's.
+/// DataFusion's and Ballista's functions, DataFusion's array functions
+/// (Ballista's default registry leaves them out, and an executor cannot
+/// decode a task that calls one: `array_to_string` in `flag_debt.sql`),
+/// and doralens's.
 pub fn function_registry() -> BallistaFunctionRegistry {
     let mut registry = BallistaFunctionRegistry::default();
+    for f in datafusion::functions_nested::all_default_nested_functions() {
+        registry.scalar_functions.insert(f.name().to_string(), f);
+    }
     let (scalars, aggregates) = crate::metrics::functions();
     for f in scalars {
         registry
@@ -254,4 +260,53 @@ pub async fn run_executor(options: ExecutorOptions) -> Result<()> {
     start_executor_process(Arc::new(config))
         .await
         .map_err(|e| cluster_error("the executor stopped", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (stop 30): a task calling `array_to_string` was planned
+    /// by the client but rejected by every executor process, whose
+    /// registry lacked the array functions. Every function the planner
+    /// knows must be one an executor can decode.
+    #[test]
+    fn executors_know_every_function_the_planner_knows() {
+        let state = session_state(SessionConfig::new_with_ballista(), runtime(None).unwrap());
+        let registry = function_registry();
+        let missing = |known: Vec<String>, have: &dyn Fn(&str) -> bool| -> Vec<String> {
+            known.into_iter().filter(|n| !have(n)).collect()
+        };
+        let scalars = missing(
+            state
+                .scalar_functions()
+                .values()
+                .map(|f| f.name().to_string())
+                .collect(),
+            &|n| registry.scalar_functions.contains_key(n),
+        );
+        let aggregates = missing(
+            state
+                .aggregate_functions()
+                .values()
+                .map(|f| f.name().to_string())
+                .collect(),
+            &|n| registry.aggregate_functions.contains_key(n),
+        );
+        let windows = missing(
+            state
+                .window_functions()
+                .values()
+                .map(|f| f.name().to_string())
+                .collect(),
+            &|n| registry.window_functions.contains_key(n),
+        );
+        assert_eq!(
+            (scalars, aggregates, windows),
+            (vec![], vec![], vec![]),
+            "functions an executor could not decode"
+        );
+        assert!(registry.scalar_functions.contains_key("array_to_string"));
+        assert!(registry.scalar_functions.contains_key("bucket_start"));
+    }
 }
