@@ -359,8 +359,8 @@ impl Unleash {
     async fn detail(&self, project: &str, name: &str) -> Result<Option<Feature>> {
         let path = format!(
             "/api/admin/projects/{}/features/{}",
-            encode(project),
-            encode(name)
+            super::encode(project),
+            super::encode(name)
         );
         match self.client.get_json(project, &path, &[]).await {
             Ok(v) => serde_json::from_value(v)
@@ -372,24 +372,10 @@ impl Unleash {
     }
 }
 
-fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
-}
-
-/// Fails when the pages and `total` disagree: an empty page before the
-/// end, or more items than `total`.
+/// [`super::check_paging`] on `total`: the list ends when it is reached.
 fn check_paging(scope: &str, path: &str, seen: usize, got: usize, total: usize) -> Result<()> {
-    if seen > total || (got == 0 && seen < total) {
-        return Err(Unleash::bad(
-            scope,
-            path,
-            format!(
-                "the pages hold {seen} items but `total` says {total}; the list changed while \
-                 it was read or the server pages differently: run the sync again"
-            ),
-        ));
-    }
-    Ok(())
+    super::check_paging("total", seen, got, total, seen >= total)
+        .map_err(|m| Unleash::bad(scope, path, m))
 }
 
 impl Source for Unleash {

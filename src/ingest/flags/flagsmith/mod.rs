@@ -154,11 +154,11 @@ impl Flagsmith {
     }
 
     fn features_path(project: &str) -> String {
-        format!("/api/v1/projects/{}/features/", encode(project))
+        format!("/api/v1/projects/{}/features/", super::encode(project))
     }
 
     fn audit_path(project: &str) -> String {
-        format!("/api/v1/projects/{}/audit/", encode(project))
+        format!("/api/v1/projects/{}/audit/", super::encode(project))
     }
 
     /// One page: the first from `first`, the next ones from `next`.
@@ -191,7 +191,8 @@ impl Flagsmith {
             let count = page
                 .count
                 .ok_or_else(|| bad(scope, &path, "the answer has no `count`".into()))?;
-            check_paging(scope, &path, out.len(), got, count, page.next.is_none())?;
+            super::check_paging("count", out.len(), got, count, page.next.is_none())
+                .map_err(|m| bad(scope, &path, m))?;
             match page.next {
                 Some(n) => next = Some(n),
                 None => return Ok(out),
@@ -205,33 +206,6 @@ impl Flagsmith {
         serde_json::from_value(answer)
             .map_err(|e| bad(scope, &path, format!("not an audit log entry ({e})")))
     }
-}
-
-fn encode(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
-}
-
-/// Fails when the pages and `count` disagree: an empty page before the
-/// end, more items than `count`, or the last page short of it.
-fn check_paging(
-    scope: &str,
-    path: &str,
-    seen: usize,
-    got: usize,
-    count: usize,
-    last: bool,
-) -> Result<()> {
-    if seen > count || (got == 0 && !last) || (last && seen != count) {
-        return Err(bad(
-            scope,
-            path,
-            format!(
-                "the pages hold {seen} items but `count` says {count}; the list changed while \
-                 it was read or the server pages differently: run the sync again"
-            ),
-        ));
-    }
-    Ok(())
 }
 
 impl Source for Flagsmith {
@@ -355,7 +329,8 @@ impl Flagsmith {
                 }
             }
             if !reached {
-                check_paging(&scope, &path, seen, got, count, page.next.is_none())?;
+                super::check_paging("count", seen, got, count, page.next.is_none())
+                    .map_err(|m| bad(&scope, &path, m))?;
             }
             let done = reached || page.next.is_none();
             // The cursor moves only once the walk is complete: entries come
