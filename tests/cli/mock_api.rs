@@ -21,8 +21,7 @@
 //! Every request is recorded. Connections close after each answer.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -97,8 +96,6 @@ impl MockPagerDuty {
             .as_array()
             .unwrap()
             .clone();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State {
             incidents,
             jira,
@@ -111,14 +108,8 @@ impl MockPagerDuty {
             ..Default::default()
         }));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let state = shared.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(stream, &state);
-                });
-            }
+        let url = crate::util::serve_mock(move |stream| {
+            let _ = serve(stream, &shared);
         });
         MockPagerDuty { url, state }
     }
@@ -398,13 +389,9 @@ fn answer(state: &State, path: &str, query: &[(String, String)]) -> (u16, Value)
 }
 
 fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let crate::util::MockRequest {
-        target, headers, ..
-    } = crate::util::read_request(&stream)?;
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let request = crate::util::read_request(&stream)?;
+    let (path, query) = request.path_and_query();
+    let (path, headers) = (path.as_str(), &request.headers);
     let (status, body, extra, truncate) = {
         let mut state = state.lock().unwrap();
         state.requests.push(Recorded {
@@ -472,18 +459,12 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         }
     };
     let body = serde_json::to_vec(&body).unwrap();
-    let mut stream = stream;
     let shown = if truncate {
         &body[..body.len() / 2]
     } else {
         &body[..]
     };
-    write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Connection: close\r\n\r\n"
-    )?;
-    stream.write_all(shown)?;
-    stream.flush()
+    crate::util::write_json(stream, status, &extra, shown)
 }
 
 /// Standard padded base64, for the expected Basic header.

@@ -8,7 +8,6 @@
 //! `Authorization: Api-Key <key>`. Faults: a 429 with `Retry-After` on the
 //! next request whose path ends with a suffix; a `count` that lies.
 
-use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -58,14 +57,8 @@ impl MockFlagsmith {
             ..Default::default()
         }));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let state = shared.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(stream, &state);
-                });
-            }
+        crate::util::serve_on(listener, move |stream| {
+            let _ = serve(stream, &shared);
         });
         MockFlagsmith { url, state }
     }
@@ -113,12 +106,7 @@ impl MockFlagsmith {
     }
 }
 
-fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
+use crate::util::query_param as param;
 
 /// One page of `items` as Django REST framework's PageNumberPagination.
 fn page(state: &State, path: &str, query: &[(String, String)], items: Vec<Value>) -> (u16, Value) {
@@ -195,13 +183,9 @@ fn answer(state: &State, path: &str, query: &[(String, String)]) -> (u16, Value)
 }
 
 fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let crate::util::MockRequest {
-        target, headers, ..
-    } = crate::util::read_request(&stream)?;
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let request = crate::util::read_request(&stream)?;
+    let (path, query) = request.path_and_query();
+    let (path, headers) = (path.as_str(), &request.headers);
     let (status, body, extra) = {
         let mut state = state.lock().unwrap();
         state.requests.push(Recorded {
@@ -232,12 +216,5 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             (s, b, String::new())
         }
     };
-    let body = serde_json::to_vec(&body).unwrap();
-    let mut stream = stream;
-    write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Connection: close\r\n\r\n"
-    )?;
-    stream.write_all(&body)?;
-    stream.flush()
+    crate::util::write_json(stream, status, &extra, &serde_json::to_vec(&body).unwrap())
 }

@@ -123,16 +123,8 @@ impl MockForge {
         let shared = state.clone();
         let base = url.clone();
         let under = prefix.to_string();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let state = shared.clone();
-                let base = base.clone();
-                let under = under.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(stream, &state, flavour, &base, &under);
-                });
-            }
+        crate::util::serve_on(listener, move |stream| {
+            let _ = serve(stream, &shared, flavour, &base, &under);
         });
         MockForge {
             flavour,

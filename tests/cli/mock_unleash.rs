@@ -8,8 +8,7 @@
 //! `Authorization: <token>` (no scheme). Faults: a 429 with `Retry-After`
 //! on the next request whose path ends with a suffix; a `total` that lies.
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
@@ -42,8 +41,6 @@ fn fixture(name: &str) -> Value {
 
 impl MockUnleash {
     pub fn start() -> MockUnleash {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State {
             features: fixture("features.json")["features"]
                 .as_array()
@@ -59,14 +56,8 @@ impl MockUnleash {
             ..Default::default()
         }));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let state = shared.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(stream, &state);
-                });
-            }
+        let url = crate::util::serve_mock(move |stream| {
+            let _ = serve(stream, &shared);
         });
         MockUnleash { url, state }
     }
@@ -105,12 +96,7 @@ impl MockUnleash {
     }
 }
 
-fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
+use crate::util::query_param as param;
 
 /// One page of `items` as the search endpoints page.
 fn page(state: &State, query: &[(String, String)], items: Vec<Value>) -> (Vec<Value>, usize) {
@@ -168,13 +154,9 @@ fn answer(state: &State, path: &str, query: &[(String, String)]) -> (u16, Value)
 }
 
 fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let crate::util::MockRequest {
-        target, headers, ..
-    } = crate::util::read_request(&stream)?;
-    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let query: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let request = crate::util::read_request(&stream)?;
+    let (path, query) = request.path_and_query();
+    let (path, headers) = (path.as_str(), &request.headers);
     let (status, body, extra) = {
         let mut state = state.lock().unwrap();
         state.requests.push(Recorded {
@@ -206,12 +188,5 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             (s, b, String::new())
         }
     };
-    let body = serde_json::to_vec(&body).unwrap();
-    let mut stream = stream;
-    write!(
-        stream,
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Connection: close\r\n\r\n"
-    )?;
-    stream.write_all(&body)?;
-    stream.flush()
+    crate::util::write_json(stream, status, &extra, &serde_json::to_vec(&body).unwrap())
 }

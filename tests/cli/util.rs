@@ -191,3 +191,64 @@ pub fn read_request(stream: &std::net::TcpStream) -> std::io::Result<MockRequest
         body,
     })
 }
+
+/// Serves a mock on a new port of 127.0.0.1, each connection on its own
+/// thread by `serve`; returns its base URL.
+pub fn serve_mock(serve: impl Fn(std::net::TcpStream) + Send + Sync + 'static) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    serve_on(listener, serve);
+    url
+}
+
+/// [`serve_mock`] on a listener already bound (a mock whose answers need
+/// its own URL).
+pub fn serve_on(
+    listener: std::net::TcpListener,
+    serve: impl Fn(std::net::TcpStream) + Send + Sync + 'static,
+) {
+    let serve = std::sync::Arc::new(serve);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let serve = serve.clone();
+            std::thread::spawn(move || serve(stream));
+        }
+    });
+}
+
+impl MockRequest {
+    /// The target's path and its decoded query pairs.
+    pub fn path_and_query(&self) -> (String, Vec<(String, String)>) {
+        let (path, query) = self.target.split_once('?').unwrap_or((&self.target, ""));
+        let query = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        (path.to_string(), query)
+    }
+}
+
+/// The first value of a query parameter.
+pub fn query_param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Writes a JSON answer and closes: the status line, `extra` header lines
+/// (each ending in CRLF), then `body`.
+pub fn write_json(
+    mut stream: std::net::TcpStream,
+    status: u16,
+    extra: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    use std::io::Write;
+    write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Connection: close\r\n\r\n"
+    )?;
+    stream.write_all(body)?;
+    stream.flush()
+}
