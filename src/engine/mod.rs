@@ -10,6 +10,7 @@ mod commit_graph;
 pub mod deadline;
 mod materialised;
 pub mod queries;
+mod shared_view;
 
 pub use materialised::{attribute_shard, attribution_shard_set, ensure_attribution, repo_shard};
 
@@ -36,6 +37,9 @@ use crate::base::production::ProductionPattern;
 /// `Engine` (or a fork of it) lives, every file it reads stays on disk.
 pub struct Engine {
     pub ctx: SessionContext,
+    /// The queries run in this process (not on a cluster): views may be
+    /// kept as in-memory tables ([`Engine::keep_in_memory`]).
+    pub in_process: bool,
     /// Production deployments whose sha is not among the repo's commits.
     pub unknown_sha_deployments: usize,
     /// The table versions this engine reads.
@@ -191,6 +195,7 @@ impl Engine {
             let urls = empty_or(name, url_of(derived.files(name))?);
             tables.push((name.to_string(), table_provider(schema, &urls).await?));
         }
+        let in_process = context.is_none();
         let ctx = match context {
             Some(context) => {
                 let ctx = context(session_config()?).await?;
@@ -203,6 +208,7 @@ impl Engine {
         };
         Ok(Engine {
             ctx,
+            in_process,
             unknown_sha_deployments: unknown,
             snapshot,
             tables,
@@ -228,6 +234,8 @@ impl Engine {
     ) -> Result<Engine> {
         Ok(Engine {
             ctx: new_context_until(runtime, &self.tables, deadline)?,
+            // A fork's session is always this process's.
+            in_process: true,
             unknown_sha_deployments: self.unknown_sha_deployments,
             snapshot: self.snapshot.clone(),
             tables: self.tables.clone(),
@@ -238,7 +246,9 @@ impl Engine {
 
     /// Runs one statement and collects its result.
     pub async fn sql(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let timer = PhaseTimer::new("sql");
         let df = self.ctx.sql(sql).await?;
+        timer.phase("logical plan");
         // Profiling aid: DORALENS_EXPLAIN=1 prints each query's executed plan
         // with per-operator times and row counts to stderr.
         if std::env::var_os("DORALENS_EXPLAIN").is_some() {
@@ -249,8 +259,41 @@ impl Engine {
             );
         }
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.collect().await?;
+        let (state, plan) = df.into_parts();
+        let optimized = state.optimize(&plan)?;
+        if timer.enabled {
+            timer.phase(&format!("optimize ({})", plan_shape(&optimized)));
+        }
+        let physical = state
+            .query_planner()
+            .create_physical_plan(&optimized, &state)
+            .await?;
+        timer.phase("physical plan");
+        let batches = datafusion::physical_plan::collect(physical, state.task_ctx()).await?;
+        timer.phase("run");
         Ok((schema, batches))
+    }
+
+    /// Replaces the view `name` by a [`shared_view::SharedView`]: its query
+    /// runs once, at its first use in this session, and the views defined
+    /// after it read those rows instead of inlining (and planning, and
+    /// running) the query at each use. Nothing happens when the queries run
+    /// on a cluster (in-memory rows cannot be sent there) or when `name` is
+    /// not a view.
+    pub async fn keep_in_memory(&self, name: &str) -> Result<()> {
+        if !self.in_process {
+            return Ok(());
+        }
+        let Ok(provider) = self.ctx.table_provider(name).await else {
+            return Ok(());
+        };
+        let Some(view) = provider.downcast_ref::<datafusion::catalog::view::ViewTable>() else {
+            return Ok(());
+        };
+        let shared = shared_view::SharedView::new(view.logical_plan().clone());
+        self.ctx.deregister_table(name)?;
+        self.ctx.register_table(name, Arc::new(shared))?;
+        Ok(())
     }
 
     /// Runs a bundled query file with its parameters. A failure is a bug of
@@ -346,6 +389,26 @@ impl Engine {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// How many operators a logical plan has and how many scans, per table
+/// (what `DORALENS_TIMINGS` prints beside the optimizer's time).
+fn plan_shape(plan: &datafusion::logical_expr::LogicalPlan) -> String {
+    let text = plan.display_indent().to_string();
+    let mut scans: std::collections::BTreeMap<&str, usize> = Default::default();
+    for line in text.lines() {
+        if let Some(rest) = line.trim().strip_prefix("TableScan: ") {
+            *scans
+                .entry(rest.split_whitespace().next().unwrap_or(""))
+                .or_default() += 1;
+        }
+    }
+    let scans: Vec<String> = scans.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    format!(
+        "{} nodes; scans: {}",
+        text.lines().count(),
+        scans.join(", ")
+    )
 }
 
 /// The session settings every engine uses, here or on a cluster.
