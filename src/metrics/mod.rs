@@ -238,8 +238,8 @@ pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()
 }
 
 /// The views many later views read, computed once per registration and
-/// kept in memory ([`Engine::keep_in_memory`]; queries/README.md choice
-/// 56). Inlined, `production_deployments` alone appeared 60 times in the
+/// kept in memory ([`Engine::keep_in_memory`]; queries/README.md, "Shared
+/// views"). Inlined, `production_deployments` alone appeared 60 times in the
 /// metrics query's plan (1,723 operators): planning it took longer than
 /// running it, and the regex ran at every use.
 pub const SHARED_VIEWS: [&str; 14] = [
