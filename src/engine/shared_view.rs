@@ -93,3 +93,83 @@ impl TableProvider for SharedView {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    /// A session whose view `v` counts, in `rows`, the rows its query
+    /// computes.
+    async fn session(rows: Arc<AtomicUsize>) -> SessionContext {
+        let ctx = SessionContext::new();
+        ctx.register_udf(create_udf(
+            "counted",
+            vec![DataType::Int64],
+            DataType::Int64,
+            Volatility::Volatile,
+            Arc::new(move |args: &[ColumnarValue]| {
+                let input = args[0].to_array(1)?;
+                rows.fetch_add(input.len(), Ordering::SeqCst);
+                Ok(ColumnarValue::Array(input))
+            }),
+        ));
+        ctx.sql(
+            "CREATE VIEW v AS SELECT counted(x) AS x FROM \
+             (VALUES (arrow_cast(1, 'Int64')), (2), (3)) t(x)",
+        )
+        .await
+        .unwrap();
+        ctx
+    }
+
+    async fn self_join(ctx: &SessionContext) -> Vec<i64> {
+        let batches = ctx
+            .sql(
+                "SELECT a.x FROM v a JOIN v b ON a.x = b.x JOIN v c ON c.x = a.x \
+                 WHERE a.x > 1 ORDER BY a.x",
+            )
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        batches
+            .iter()
+            .flat_map(|b| {
+                let column = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                column.values().to_vec()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_shared_view_runs_its_query_once_and_gives_the_views_rows() {
+        // As a view: the query runs at each of the three uses.
+        let rows = Arc::new(AtomicUsize::new(0));
+        let ctx = session(rows.clone()).await;
+        assert_eq!(self_join(&ctx).await, vec![2, 3]);
+        assert_eq!(rows.load(Ordering::SeqCst), 9);
+
+        // Shared: once, whatever the uses; the same answer.
+        let rows = Arc::new(AtomicUsize::new(0));
+        let ctx = session(rows.clone()).await;
+        let provider = ctx.table_provider("v").await.unwrap();
+        let view = provider
+            .downcast_ref::<datafusion::catalog::view::ViewTable>()
+            .unwrap();
+        let shared = SharedView::new(view.logical_plan().clone());
+        ctx.deregister_table("v").unwrap();
+        ctx.register_table("v", Arc::new(shared)).unwrap();
+        assert_eq!(self_join(&ctx).await, vec![2, 3]);
+        assert_eq!(rows.load(Ordering::SeqCst), 3);
+        assert_eq!(self_join(&ctx).await, vec![2, 3]);
+        assert_eq!(rows.load(Ordering::SeqCst), 3, "the rows are kept");
+    }
+}
