@@ -4,13 +4,12 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::base::time::{Span, Timestamp};
 use crate::engine::{Engine, queries};
 use crate::error::{Error, Result};
-use crate::metrics::{self, MetricsOptions};
+use crate::metrics::MetricsOptions;
 use crate::store::schema::Table;
 
-use super::{duration, provenance, rows, statements_with};
+use super::{duration, over_all_history, provenance, rows, statements_with};
 
 /// `repo#number` into its parts.
 pub fn parse_change(id: &str) -> Result<(String, i64)> {
@@ -55,13 +54,7 @@ async fn change_reviews(engine: &Engine, base: &MetricsOptions, id: &str) -> Res
         ));
     };
     // The first shipping deployment may lie anywhere in history.
-    let mut opts = base.clone();
-    opts.from = Timestamp::EPOCH;
-    opts.to = Timestamp::now() + Span::days(366 * 50);
-    opts.interval = None;
-    opts.group = None;
-    metrics::register_views(engine, &opts).await?;
-    let results = engine.run_statements(file, &statements[1..]).await?;
+    let results = over_all_history(engine, base, file, &statements[1..]).await?;
     let [reviews, verdict, shipped] = &results[..] else {
         unreachable!("statements_with checked the count");
     };

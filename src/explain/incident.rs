@@ -3,13 +3,13 @@
 
 use std::fmt::Write as _;
 
-use crate::base::time::{Span, Timestamp};
+use crate::base::time::Span;
 use crate::engine::{Engine, queries};
 use crate::error::Result;
-use crate::metrics::{self, MetricsOptions};
+use crate::metrics::MetricsOptions;
 use crate::store::schema::Table;
 
-use super::{not_found, provenance, rows, statement_list};
+use super::{not_found, over_all_history, provenance, rows, statement_list};
 
 /// The explanation of one incident, as text, ending with where its row
 /// came from.
@@ -27,13 +27,7 @@ async fn incident_links(engine: &Engine, base: &MetricsOptions, id: &str) -> Res
         return Err(not_found("incident", id));
     };
     // Links may reach any deployment in history: the whole of it.
-    let mut opts = base.clone();
-    opts.from = Timestamp::EPOCH;
-    opts.to = Timestamp::now() + Span::days(366 * 50);
-    opts.interval = None;
-    opts.group = None;
-    metrics::register_views(engine, &opts).await?;
-    let results = engine.run_statements(file, &statements[1..]).await?;
+    let results = over_all_history(engine, base, file, &statements[1..]).await?;
     let [links, named, latest] = &results[..] else {
         unreachable!("statement_list checked the count");
     };

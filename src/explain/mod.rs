@@ -20,9 +20,10 @@ use std::collections::HashMap;
 
 use datafusion::arrow::array::RecordBatch;
 
-use crate::base::time::Timestamp;
-use crate::engine::queries;
+use crate::base::time::{Span, Timestamp};
+use crate::engine::{Engine, queries};
 use crate::error::{Error, Result};
+use crate::metrics::{self, MetricsOptions};
 
 mod change;
 mod deployment;
@@ -88,6 +89,24 @@ fn rows(batches: &[RecordBatch]) -> Vec<HashMap<String, String>> {
         }
     }
     out
+}
+
+/// Runs `statements` over views registered for the whole of history, as
+/// one organisation (a link or a first shipping deployment may lie
+/// anywhere in it).
+async fn over_all_history(
+    engine: &Engine,
+    base: &MetricsOptions,
+    file: &queries::QueryFile,
+    statements: &[String],
+) -> Result<Vec<Vec<RecordBatch>>> {
+    let mut opts = base.clone();
+    opts.from = Timestamp::EPOCH;
+    opts.to = Timestamp::now() + Span::days(366 * 50);
+    opts.interval = None;
+    opts.group = None;
+    metrics::register_views(engine, &opts).await?;
+    engine.run_statements(file, statements).await
 }
 
 fn duration(seconds: &str) -> String {
