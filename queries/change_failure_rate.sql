@@ -1,6 +1,6 @@
 -- change_failure_rate: which production deployments failed, and how many per bucket.
--- Inputs:  production_deployments, deployment_commits, incidents, rollbacks,
---          grouped_deployments
+-- Inputs:  production_deployments_unbucketed, deployment_commits, incidents,
+--          rollbacks, grouped_deployments
 -- Parameters: incident_window_us (0 turns inference off)
 -- Outputs: inferred_incident_links(incident_id, deployment_id)
 --          deployment_failure_links(deployment_id, link, incident_id,
@@ -20,7 +20,7 @@ CREATE VIEW inferred_incident_links AS
 WITH timeline AS (
     SELECT d.service, d.finished_at AS at, 0 AS kind, d.id AS deployment_id,
            CAST(NULL AS VARCHAR) AS incident_id
-    FROM production_deployments d
+    FROM production_deployments_unbucketed d
     UNION ALL
     SELECT i.service, i.created_at AS at, 1 AS kind, CAST(NULL AS VARCHAR) AS deployment_id,
            i.id AS incident_id
@@ -45,7 +45,7 @@ CREATE VIEW deployment_failure_links AS
 SELECT d.id AS deployment_id, 'incident.deployment_id' AS link, i.id AS incident_id,
        i.resolved_at AS recovered_at, false AS inferred
 FROM incidents i
-JOIN production_deployments d ON d.id = i.deployment_id
+JOIN production_deployments_unbucketed d ON d.id = i.deployment_id
 WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
 UNION ALL
 SELECT DISTINCT dc.deployment_id, 'incident.sha' AS link, i.id AS incident_id,
@@ -61,14 +61,14 @@ UNION ALL
 SELECT d.id AS deployment_id, 'rollback' AS link, CAST(NULL AS VARCHAR) AS incident_id,
        r.finished_at AS recovered_at, false AS inferred
 FROM rollbacks r
-JOIN production_deployments d ON d.id = r.deployment_id
+JOIN production_deployments_unbucketed d ON d.id = r.deployment_id
 WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
 UNION ALL
 SELECT l.deployment_id, 'incident.inferred' AS link, i.id AS incident_id,
        i.resolved_at AS recovered_at, true AS inferred
 FROM inferred_incident_links l
 JOIN incidents i ON i.id = l.incident_id
-JOIN production_deployments d ON d.id = l.deployment_id
+JOIN production_deployments_unbucketed d ON d.id = l.deployment_id
 WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}};
 
 CREATE VIEW change_failure_rate AS

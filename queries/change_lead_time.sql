@@ -17,9 +17,25 @@ SELECT repo, merge_sha AS sha, number
 FROM changes
 WHERE merged_at IS NOT NULL AND merge_sha IS NOT NULL;
 
+-- change_shipments: each merged change with every production deployment
+-- that shipped its merge sha (attribution, docs/metrics.md section 3).
+-- Inputs:  changes, deployment_commits
+-- Outputs: repo, number, created_at, first_commit_at, first_review_at,
+--          merged_at, deployment_id, deployed_at, baseline
+-- The same for every window, interval and filter: `serve` computes this
+-- join over the largest table once per warehouse version (queries/README.md,
+-- "Shared views").
+CREATE VIEW change_shipments AS
+SELECT c.repo, c.number, c.created_at, c.first_commit_at, c.first_review_at,
+       c.merged_at, dc.deployment_id, dc.deployed_at, dc.baseline
+FROM changes c
+JOIN deployment_commits dc
+  ON dc.repo = c.repo AND dc.sha_key = sha_key(c.merge_sha)
+WHERE c.merged_at IS NOT NULL;
+
 -- change_lead_times: each merged change's lead time in four parts, for the
 -- group and bucket of the first production deployment that shipped it.
--- Inputs:  changes, deployment_commits, grouped_deployments
+-- Inputs:  change_shipments, grouped_deployments
 -- Parameters: include_baseline
 -- Outputs: grp, interval_start, repo, number, deployment_id, deployed_at,
 --          coding_s, pickup_s, review_s, deploy_s
@@ -37,7 +53,7 @@ SELECT grp, interval_start, repo, number, deployment_id, deployed_at,
        coding_s, pickup_s, review_s, deploy_s
 FROM (
     SELECT gd.grp, gd.interval_start, c.repo, c.number, gd.id AS deployment_id,
-           dc.deployed_at,
+           c.deployed_at,
            CASE WHEN c.created_at >= c.first_commit_at
                 THEN (arrow_cast(c.created_at, 'Int64') - arrow_cast(c.first_commit_at, 'Int64')) / 1000000.0
            END AS coding_s,
@@ -47,19 +63,16 @@ FROM (
            CASE WHEN c.merged_at >= c.first_review_at
                 THEN (arrow_cast(c.merged_at, 'Int64') - arrow_cast(c.first_review_at, 'Int64')) / 1000000.0
            END AS review_s,
-           CASE WHEN dc.deployed_at >= c.merged_at
-                THEN (arrow_cast(dc.deployed_at, 'Int64') - arrow_cast(c.merged_at, 'Int64')) / 1000000.0
+           CASE WHEN c.deployed_at >= c.merged_at
+                THEN (arrow_cast(c.deployed_at, 'Int64') - arrow_cast(c.merged_at, 'Int64')) / 1000000.0
            END AS deploy_s,
            row_number() OVER (
                PARTITION BY gd.grp, c.repo, c.number
-               ORDER BY dc.deployed_at, gd.id
+               ORDER BY c.deployed_at, gd.id
            ) AS nth
-    FROM changes c
-    JOIN deployment_commits dc
-      ON dc.repo = c.repo AND dc.sha_key = sha_key(c.merge_sha)
-    JOIN grouped_deployments gd ON gd.id = dc.deployment_id
-    WHERE c.merged_at IS NOT NULL
-      AND (NOT dc.baseline OR {{include_baseline}})
+    FROM change_shipments c
+    JOIN grouped_deployments gd ON gd.id = c.deployment_id
+    WHERE NOT c.baseline OR {{include_baseline}}
 ) ranked
 WHERE nth = 1;
 

@@ -1,5 +1,5 @@
 -- Grouping for the whole organisation (no --by).
--- Inputs:  production_deployments, incidents, flag_events, flags
+-- Inputs:  production_deployments_unbucketed, incidents, flag_events, flags
 -- Outputs: deployment_groups(deployment_id, grp), incident_groups(incident_id, grp),
 --          flag_groups(project, flag_key, grp)
 -- docs/metrics.md: section 2, "Grouping": every deployment and incident counts
@@ -7,7 +7,7 @@
 -- with events (listed in `flags` or not) or listed in `flags` (flag debt
 -- counts flags without events).
 CREATE VIEW deployment_groups AS
-SELECT d.id AS deployment_id, '' AS grp FROM production_deployments d;
+SELECT d.id AS deployment_id, '' AS grp FROM production_deployments_unbucketed d;
 
 CREATE VIEW incident_groups AS
 SELECT i.id AS incident_id, '' AS grp FROM incidents i;

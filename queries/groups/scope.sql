@@ -4,7 +4,7 @@
 -- incident_groups_all and flag_groups_all; narrows them to the rows the
 -- filter keeps.
 -- Inputs:     deployment_groups_all, incident_groups_all, flag_groups_all,
---             production_deployments, incidents, teams, flags
+--             production_deployments_unbucketed, incidents, teams, flags
 -- Parameters: deployment_scope (a condition over d, a production
 --             deployment), incident_scope (over i, an incident),
 --             group_scope (over g.grp: with --by team, only the
@@ -16,7 +16,7 @@
 CREATE VIEW deployment_groups AS
 SELECT g.deployment_id, g.grp
 FROM deployment_groups_all g
-JOIN production_deployments d ON d.id = g.deployment_id
+JOIN production_deployments_unbucketed d ON d.id = g.deployment_id
 WHERE {{deployment_scope}} AND {{group_scope}};
 
 CREATE VIEW incident_groups AS

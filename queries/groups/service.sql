@@ -1,10 +1,10 @@
 -- Grouping --by service.
--- Inputs:  production_deployments, incidents, flags
+-- Inputs:  production_deployments_unbucketed, incidents, flags
 -- Outputs: deployment_groups(deployment_id, grp), incident_groups(incident_id, grp),
 --          flag_groups(project, flag_key, grp)
 -- docs/metrics.md: section 2, "Grouping".
 CREATE VIEW deployment_groups AS
-SELECT d.id AS deployment_id, d.service AS grp FROM production_deployments d;
+SELECT d.id AS deployment_id, d.service AS grp FROM production_deployments_unbucketed d;
 
 CREATE VIEW incident_groups AS
 SELECT i.id AS incident_id, i.service AS grp FROM incidents i WHERE i.service IS NOT NULL;

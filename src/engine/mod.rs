@@ -45,6 +45,8 @@ pub struct Engine {
     /// The table versions this engine reads.
     pub snapshot: Snapshot,
     tables: Vec<(String, Arc<dyn TableProvider>)>,
+    /// The rows of shared views, kept across this engine's forks.
+    shared_rows: Arc<shared_view::SharedRows>,
     _derived: Derived,
     _guard: Arc<ReadGuard>,
 }
@@ -212,6 +214,7 @@ impl Engine {
             unknown_sha_deployments: unknown,
             snapshot,
             tables,
+            shared_rows: Arc::new(shared_view::SharedRows::from_env()),
             _derived: derived,
             _guard: guard,
         })
@@ -239,6 +242,7 @@ impl Engine {
             unknown_sha_deployments: self.unknown_sha_deployments,
             snapshot: self.snapshot.clone(),
             tables: self.tables.clone(),
+            shared_rows: self.shared_rows.clone(),
             _derived: self._derived.clone(),
             _guard: self._guard.clone(),
         })
@@ -275,7 +279,8 @@ impl Engine {
     }
 
     /// Replaces the view `name` by a [`shared_view::SharedView`]: its query
-    /// runs once, at its first use in this session, and the views defined
+    /// runs once, at its first use in this session or in any other fork of
+    /// the same engine that has the same view, and the views defined
     /// after it read those rows instead of inlining (and planning, and
     /// running) the query at each use. Nothing happens when the queries run
     /// on a cluster (in-memory rows cannot be sent there) or when `name` is
@@ -284,15 +289,10 @@ impl Engine {
         if !self.in_process {
             return Ok(());
         }
-        let Ok(provider) = self.ctx.table_provider(name).await else {
-            return Ok(());
-        };
-        let Some(view) = provider.downcast_ref::<datafusion::catalog::view::ViewTable>() else {
-            return Ok(());
-        };
-        let shared = shared_view::SharedView::new(view.logical_plan().clone());
-        self.ctx.deregister_table(name)?;
-        self.ctx.register_table(name, Arc::new(shared))?;
+        // The same view over the same snapshot in another fork (another
+        // `serve` request) has the same rows.
+        let base = |p: &Arc<dyn TableProvider>| self.tables.iter().any(|(_, t)| Arc::ptr_eq(t, p));
+        shared_view::keep(&self.ctx, name, &self.shared_rows, &base).await?;
         Ok(())
     }
 
@@ -318,18 +318,6 @@ impl Engine {
             file: file.path,
             message: e.to_string(),
         })
-    }
-
-    /// Every statement of a bundled file, in order, with each result
-    /// (comment-only pieces skipped). A `CREATE VIEW` replaces the view of
-    /// the same name, so a file registers again when options change.
-    pub async fn bundled_statements(
-        &self,
-        file: &queries::QueryFile,
-        params: &std::collections::HashMap<&str, String>,
-    ) -> Result<Vec<Vec<RecordBatch>>> {
-        self.run_statements(file, &queries::bundled_statement_list(file, params)?)
-            .await
     }
 
     /// Statements of a bundled file, in order, with each answer.

@@ -212,26 +212,42 @@ pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()
         Some(Grouping::Repo) => queries::GROUPS_REPO,
     };
     let params = opts.params();
-    engine
-        .bundled_statements(&queries::PRODUCTION_DEPLOYMENTS, &params)
-        .await?;
-    keep_shared_views(engine).await?;
+    let production = queries::bundled_statement_list(&queries::PRODUCTION_DEPLOYMENTS, &params)?;
+    define(engine, &queries::PRODUCTION_DEPLOYMENTS, &production).await?;
     if opts.scope.is_empty() {
-        engine.bundled_statements(&groups, &params).await?;
+        define(
+            engine,
+            &groups,
+            &queries::bundled_statement_list(&groups, &params)?,
+        )
+        .await?;
     } else {
         let renamed: Vec<String> = queries::bundled_statement_list(&groups, &params)?
             .iter()
             .map(|s| scope::rename_groups(s))
             .collect();
-        engine.run_statements(&groups, &renamed).await?;
+        define(engine, &groups, &renamed).await?;
         let scope_params = opts.scope.params(opts.group == Some(Grouping::Team));
-        engine
-            .bundled_statements(&queries::GROUPS_SCOPE, &scope_params)
-            .await?;
+        let scoped = queries::bundled_statement_list(&queries::GROUPS_SCOPE, &scope_params)?;
+        define(engine, &queries::GROUPS_SCOPE, &scoped).await?;
     }
-    keep_shared_views(engine).await?;
     for file in catalogue::views() {
-        engine.bundled_statements(&file, &params).await?;
+        define(
+            engine,
+            &file,
+            &queries::bundled_statement_list(&file, &params)?,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs a file's statements in order, each shared view kept in memory as
+/// soon as it is defined: a view reads the tables as they are when it is
+/// defined, so a later view of the same file must find the shared one.
+async fn define(engine: &Engine, file: &queries::QueryFile, statements: &[String]) -> Result<()> {
+    for statement in statements {
+        engine.bundled_statement(file, statement).await?;
         keep_shared_views(engine).await?;
     }
     Ok(())
@@ -242,13 +258,16 @@ pub async fn register_views(engine: &Engine, opts: &MetricsOptions) -> Result<()
 /// views"). Inlined, `production_deployments` alone appeared 60 times in the
 /// metrics query's plan (1,723 operators): planning it took longer than
 /// running it, and the regex ran at every use.
-pub const SHARED_VIEWS: [&str; 14] = [
+pub const SHARED_VIEWS: [&str; 17] = [
+    "production_deployments_unbucketed",
     "production_deployments",
     "deployment_groups",
     "incident_groups",
     "flag_groups",
     "grouped_deployments",
+    "inferred_incident_links",
     "deployment_failure_links",
+    "change_shipments",
     "change_lead_times",
     "flag_exposure",
     "flag_releases",

@@ -77,7 +77,7 @@ impl Scope {
             let repos = list(&self.repos);
             deployment.push(format!("d.repo IN ({repos})"));
             let services = format!(
-                "(SELECT p.service FROM production_deployments p WHERE p.repo IN ({repos}))"
+                "(SELECT p.service FROM production_deployments_unbucketed p WHERE p.repo IN ({repos}))"
             );
             incident.push(format!("i.service IN {services}"));
             flag.push(format!("f.service IN {services}"));
