@@ -1,6 +1,6 @@
 -- batch_size: how much each production deployment and each change
 -- shipped (DORA's small batches; doralens's addition).
--- Inputs:  deployment_commits (attribution), commit_changes and
+-- Inputs:  deployment_commits (attribution), change_commits, changes,
 --          change_lead_times (change_lead_time.sql), change_files,
 --          grouped_deployments
 -- Parameters: include_baseline, batch_exclude (one regular expression over
@@ -24,6 +24,9 @@
 -- the line statistics, not counted as 0. Changes are counted where
 -- change_lead_times puts them: once per group, at the first production
 -- deployment that shipped their merge commit.
+-- (The pairs of commit_changes, without its UNION's duplicate removal over
+-- every change's commits: the counts are distinct anyway, and removing
+-- duplicates cost more than the rest of the view.)
 CREATE VIEW deployment_batches AS
 SELECT dc.deployment_id,
        count(DISTINCT dc.sha) AS commits,
@@ -31,7 +34,16 @@ SELECT dc.deployment_id,
                            THEN concat(ch.repo, '#', arrow_cast(ch.number, 'Utf8')) END)
            AS changes
 FROM deployment_commits dc
-LEFT JOIN commit_changes ch ON ch.repo = dc.repo AND ch.sha = dc.sha
+LEFT JOIN (
+    SELECT cc.repo, cc.sha, cc.number
+    FROM change_commits cc
+    JOIN changes c ON c.repo = cc.repo AND c.number = cc.number
+    WHERE c.merged_at IS NOT NULL
+    UNION ALL
+    SELECT repo, merge_sha AS sha, number
+    FROM changes
+    WHERE merged_at IS NOT NULL AND merge_sha IS NOT NULL
+) ch ON ch.repo = dc.repo AND ch.sha = dc.sha
 WHERE (NOT dc.baseline OR {{include_baseline}})
   AND dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
 GROUP BY dc.deployment_id;

@@ -18,20 +18,23 @@ FROM changes
 WHERE merged_at IS NOT NULL AND merge_sha IS NOT NULL;
 
 -- change_shipments: each merged change with every production deployment
--- that shipped its merge sha (attribution, docs/metrics.md section 3).
--- Inputs:  changes, deployment_commits
--- Outputs: repo, number, created_at, first_commit_at, first_review_at,
---          merged_at, deployment_id, deployed_at, baseline
--- The same for every window, interval and filter: `serve` computes this
--- join over the largest table once per warehouse version (queries/README.md,
--- "Shared views").
+-- finished in the window that shipped its merge sha (attribution,
+-- docs/metrics.md section 3; deployed_at is the deployment's finished_at).
+-- Inputs:     changes, deployment_commits
+-- Parameters: from, to
+-- Outputs:    repo, number, created_at, first_commit_at, first_review_at,
+--             merged_at, deployment_id, deployed_at, baseline
+-- The same for every interval and filter: `serve` computes this join over
+-- the largest table once per window and warehouse version
+-- (queries/README.md, "Shared views").
 CREATE VIEW change_shipments AS
 SELECT c.repo, c.number, c.created_at, c.first_commit_at, c.first_review_at,
        c.merged_at, dc.deployment_id, dc.deployed_at, dc.baseline
 FROM changes c
 JOIN deployment_commits dc
   ON dc.repo = c.repo AND dc.sha_key = sha_key(c.merge_sha)
-WHERE c.merged_at IS NOT NULL;
+WHERE c.merged_at IS NOT NULL
+  AND dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}};
 
 -- change_lead_times: each merged change's lead time in four parts, for the
 -- group and bucket of the first production deployment that shipped it.

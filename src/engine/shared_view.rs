@@ -306,8 +306,8 @@ impl SharedRows {
     }
 
     /// How many views' rows are kept (computed or being computed).
-    #[allow(clippy::len_without_is_empty)]
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.state
             .lock()
             .expect("no panic holds this lock")

@@ -258,7 +258,7 @@ async fn define(engine: &Engine, file: &queries::QueryFile, statements: &[String
 /// views"). Inlined, `production_deployments` alone appeared 60 times in the
 /// metrics query's plan (1,723 operators): planning it took longer than
 /// running it, and the regex ran at every use.
-pub const SHARED_VIEWS: [&str; 17] = [
+pub const SHARED_VIEWS: [&str; 19] = [
     "production_deployments_unbucketed",
     "production_deployments",
     "deployment_groups",
@@ -269,6 +269,8 @@ pub const SHARED_VIEWS: [&str; 17] = [
     "deployment_failure_links",
     "change_shipments",
     "change_lead_times",
+    "deployment_batches",
+    "change_lines",
     "flag_exposure",
     "flag_releases",
     "flag_shipped",
