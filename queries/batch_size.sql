@@ -1,8 +1,8 @@
 -- batch_size: how much each production deployment and each change
 -- shipped (DORA's small batches; doralens's addition).
 -- Inputs:  deployment_commits (attribution), change_commits, changes,
---          change_lead_times (change_lead_time.sql), change_files,
---          grouped_deployments
+--          change_shipments and change_lead_times (change_lead_time.sql),
+--          change_files, grouped_deployments
 -- Parameters: include_baseline, batch_exclude (one regular expression over
 --          paths, built from the `[batch] exclude` globs by
 --          src/metrics/batch.rs), large_change_lines
@@ -10,7 +10,9 @@
 --              production deployment finished in the window that shipped a
 --              commit
 --          change_lines(repo, number, lines, files, excluded_files): per
---              change with file data
+--              change with file data that a production deployment of the
+--              window shipped (change_shipments; the only ones batch_size
+--              reads)
 --          batch_size(grp, interval_start, changes_per_deployment_p50/_p90,
 --              commits_per_deployment_p50/_p90, change_lines_p50/_p90,
 --              large_changes, changes_with_lines)
@@ -49,13 +51,15 @@ WHERE (NOT dc.baseline OR {{include_baseline}})
 GROUP BY dc.deployment_id;
 
 CREATE VIEW change_lines AS
-SELECT repo, number,
-       sum(CASE WHEN regexp_like(path, {{batch_exclude}}) THEN 0
-                ELSE additions + deletions END) AS lines,
+SELECT f.repo, f.number,
+       sum(CASE WHEN regexp_like(f.path, {{batch_exclude}}) THEN 0
+                ELSE f.additions + f.deletions END) AS lines,
        count(*) AS files,
-       count(CASE WHEN regexp_like(path, {{batch_exclude}}) THEN 1 END) AS excluded_files
-FROM change_files
-GROUP BY repo, number;
+       count(CASE WHEN regexp_like(f.path, {{batch_exclude}}) THEN 1 END) AS excluded_files
+FROM change_files f
+JOIN (SELECT DISTINCT repo, number FROM change_shipments) s
+  ON s.repo = f.repo AND s.number = f.number
+GROUP BY f.repo, f.number;
 
 CREATE VIEW batch_size AS
 SELECT coalesce(d.grp, c.grp) AS grp,

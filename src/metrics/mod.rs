@@ -257,10 +257,12 @@ async fn define(engine: &Engine, file: &queries::QueryFile, statements: &[String
 /// kept in memory ([`Engine::keep_in_memory`]; queries/README.md, "Shared
 /// views"). Inlined, `production_deployments` alone appeared 60 times in the
 /// metrics query's plan (1,723 operators): planning it took longer than
-/// running it, and the regex ran at every use.
-pub const SHARED_VIEWS: [&str; 19] = [
+/// running it, and the regex ran at every use. It is now a projection (its
+/// bucket) over the shared `production_deployments_unbucketed`: kept, it
+/// would hold a copy of every production deployment per window start and
+/// interval.
+pub const SHARED_VIEWS: [&str; 18] = [
     "production_deployments_unbucketed",
-    "production_deployments",
     "deployment_groups",
     "incident_groups",
     "flag_groups",
