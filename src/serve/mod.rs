@@ -162,6 +162,9 @@ struct Server {
     query_runtime: tokio::runtime::Handle,
 }
 
+/// How DataFusion's errors begin when a query's memory pool is exhausted.
+const OUT_OF_MEMORY: &str = "Resources exhausted";
+
 /// The answer of a failed request: its status and message.
 struct Failure(StatusCode, String);
 
@@ -211,6 +214,20 @@ impl Server {
         match tokio::time::timeout(left, &mut task).await {
             Ok(Ok(Err(e))) if e.to_string().contains(crate::engine::deadline::CANCELLED) => {
                 Err(timed_out())
+            }
+            // Not a fault of ours, nor of the request: the operator's limit.
+            // DataFusion's own text names settings serve does not have.
+            Ok(Ok(Err(e))) if !e.is_user_error() && e.to_string().contains(OUT_OF_MEMORY) => {
+                Err(Failure(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "this answer needs more memory than serve's --query-memory allows ({} MiB \
+                         per query): narrow the filters, or restart serve with a larger \
+                         --query-memory (docs/performance.md: the metrics of 10 M commits need \
+                         more than 1024)",
+                        self.options.limits.query_memory >> 20
+                    ),
+                ))
             }
             Ok(Ok(result)) => result.map_err(Failure::from),
             Ok(Err(e)) if e.is_panic() => Err(Failure(

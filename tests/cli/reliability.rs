@@ -1022,3 +1022,24 @@ fn delete_removes_exactly_the_named_keys_and_nothing_when_none_is_stored() {
         "no write when nothing goes"
     );
 }
+
+/// At 9.7 M commits the metrics outgrew serve's default --query-memory, and
+/// the answer was a 500 whose text named DataFusion settings serve has no
+/// option for.
+#[test]
+fn regression_a_metrics_answer_over_the_memory_limit_says_which_option_to_raise() {
+    let ws = scenario_workspace();
+    let server = serve(&ws, &["--query-memory", "1"]);
+    let addr = server.addr.as_str();
+    let (status, _, body) = get(addr, "/api/v1/metrics?from=2026-01-01&to=2026-04-01");
+    let shown: String = body.chars().take(400).collect();
+    assert_eq!(status, 503, "{shown}");
+    assert!(
+        body.contains("--query-memory allows (1 MiB per query)"),
+        "{shown}"
+    );
+    assert!(!body.contains("datafusion."), "{shown}");
+    // The server goes on.
+    let (status, _, body) = get(addr, "/");
+    assert_eq!(status, 200, "{body}");
+}
