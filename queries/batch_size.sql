@@ -26,29 +26,40 @@
 -- the line statistics, not counted as 0. Changes are counted where
 -- change_lead_times puts them: once per group, at the first production
 -- deployment that shipped their merge commit.
--- (The pairs of commit_changes, without its UNION's duplicate removal over
--- every change's commits: the counts are distinct anyway, and removing
--- duplicates cost more than the rest of the view.)
+-- Joined on sha_key (choice 15) from the window's rows of
+-- deployment_commits outwards, and each (deployment, change) pair made
+-- distinct once, rather than a distinct count of `repo#number` strings over
+-- every change's commits: at the benchmark's scale that took 10.7 s and
+-- 4.7 GiB for a 90-day window, this 3.5 s and 1.8 GiB.
 CREATE VIEW deployment_batches AS
-SELECT dc.deployment_id,
-       count(DISTINCT dc.sha) AS commits,
-       count(DISTINCT CASE WHEN ch.number IS NOT NULL
-                           THEN concat(ch.repo, '#', arrow_cast(ch.number, 'Utf8')) END)
-           AS changes
-FROM deployment_commits dc
-LEFT JOIN (
-    SELECT cc.repo, cc.sha, cc.number
-    FROM change_commits cc
-    JOIN changes c ON c.repo = cc.repo AND c.number = cc.number
-    WHERE c.merged_at IS NOT NULL
-    UNION ALL
-    SELECT repo, merge_sha AS sha, number
-    FROM changes
-    WHERE merged_at IS NOT NULL AND merge_sha IS NOT NULL
-) ch ON ch.repo = dc.repo AND ch.sha = dc.sha
-WHERE (NOT dc.baseline OR {{include_baseline}})
-  AND dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
-GROUP BY dc.deployment_id;
+WITH shipped AS (
+    SELECT dc.deployment_id, dc.repo, dc.sha_key
+    FROM deployment_commits dc
+    WHERE (NOT dc.baseline OR {{include_baseline}})
+      AND dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
+), change_pairs AS (
+    -- (commit_changes: a commit the change lists, or its merge sha; the
+    -- change merged)
+    SELECT DISTINCT x.deployment_id, x.repo, x.number
+    FROM (
+        SELECT s.deployment_id, cc.repo, cc.number
+        FROM shipped s
+        JOIN change_commits cc ON cc.repo = s.repo AND sha_key(cc.sha) = s.sha_key
+        UNION ALL
+        SELECT s.deployment_id, c.repo, c.number
+        FROM shipped s
+        JOIN changes c ON c.repo = s.repo AND sha_key(c.merge_sha) = s.sha_key
+        WHERE c.merge_sha IS NOT NULL
+    ) x
+    JOIN changes m ON m.repo = x.repo AND m.number = x.number
+    WHERE m.merged_at IS NOT NULL
+)
+SELECT b.deployment_id, b.commits, coalesce(p.changes, 0) AS changes
+FROM (SELECT deployment_id, count(DISTINCT sha_key) AS commits
+      FROM shipped GROUP BY deployment_id) b
+LEFT JOIN (SELECT deployment_id, count(*) AS changes
+           FROM change_pairs GROUP BY deployment_id) p
+  ON p.deployment_id = b.deployment_id;
 
 CREATE VIEW change_lines AS
 SELECT f.repo, f.number,

@@ -68,11 +68,14 @@ WITH shipped_flags AS (
     JOIN flag_references fr ON fr.repo = dc.repo AND sha_key(fr.first_sha) = dc.sha_key
     WHERE dc.deployed_at >= {{from}} AND dc.deployed_at < {{to}}
     UNION
+    -- (the flags without references first: checked after the join, every
+    -- deployment of the window times its service's flags was probed)
     SELECT d.id AS deployment_id, fl.key AS flag_key
     FROM production_deployments d
-    JOIN flags fl ON fl.service = d.service
+    JOIN (SELECT key, service FROM flags
+          WHERE key NOT IN (SELECT r.flag_key FROM flag_references r)) fl
+      ON fl.service = d.service
     WHERE d.finished_at >= {{from}} AND d.finished_at < {{to}}
-      AND fl.key NOT IN (SELECT r.flag_key FROM flag_references r)
 ),
 toggle_backs AS (
     SELECT s.deployment_id, t.flag_key, t.at, t.id

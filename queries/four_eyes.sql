@@ -1,5 +1,29 @@
--- review_checks: every review of a merged change, judged one by one.
--- Inputs:     reviews, changes
+-- reviewed_changes: the merged changes review_checks and change_reviews
+-- judge.
+-- Inputs:     changes, change_shipments (change_lead_time.sql)
+-- Parameters: review_every_change
+-- Outputs:    repo, number, author, created_at, merged_at
+-- Every merged change when review_every_change is true (the SQL views,
+-- `explain change`); else only those a production deployment of the
+-- window shipped, the only ones production_change_reviews reads (so the
+-- metrics judge the window's changes, not every review ever made). A
+-- change's verdict depends on its own reviews only, so it is the same
+-- either way. The parameter is a literal: the planner drops the other
+-- branch.
+CREATE VIEW reviewed_changes AS
+SELECT repo, number, author, created_at, merged_at
+FROM changes
+WHERE {{review_every_change}} AND merged_at IS NOT NULL
+UNION ALL
+SELECT c.repo, c.number, c.author, c.created_at, c.merged_at
+FROM changes c
+JOIN (SELECT DISTINCT repo, number FROM change_shipments) s
+  ON s.repo = c.repo AND s.number = c.number
+WHERE NOT {{review_every_change}} AND c.merged_at IS NOT NULL;
+
+-- review_checks: every review of a merged change (reviewed_changes),
+-- judged one by one.
+-- Inputs:     reviews, reviewed_changes
 -- Parameters: bots (true when a bot rule is set), bot_pattern (the rule as
 --             an anchored, case-insensitive regex; unused when bots is false)
 -- Outputs:    repo, number, reviewer, state, submitted_at, by_bot,
@@ -28,10 +52,9 @@ WITH dismissals AS (
            (r.submitted_at > c.merged_at) AS after_merge,
            (r.state = 'DISMISSED' OR d.last_dismissed >= r.submitted_at) AS dismissed
     FROM reviews r
-    JOIN changes c ON c.repo = r.repo AND c.number = r.number
+    JOIN reviewed_changes c ON c.repo = r.repo AND c.number = r.number
     LEFT JOIN dismissals d
       ON d.repo = r.repo AND d.number = r.number AND d.who = lower(r.reviewer)
-    WHERE c.merged_at IS NOT NULL
 )
 SELECT repo, number, reviewer, state, submitted_at, by_bot, by_author, after_merge,
        coalesce(dismissed, false) AS dismissed,
@@ -49,7 +72,7 @@ SELECT repo, number, reviewer, state, submitted_at, by_bot, by_author, after_mer
 FROM judged;
 
 -- change_reviews: each merged change's review summary and four-eyes verdict.
--- Inputs:  changes, review_checks
+-- Inputs:  reviewed_changes, review_checks
 -- Outputs: repo, number, author, created_at, merged_at, four_eyes,
 --          first_review_at (the first review by someone else, at or
 --          before the merge), last_approval_at (the last approval that
@@ -72,9 +95,8 @@ WITH summary AS (
            max(CASE WHEN rc.verdict = 'by a bot' AND rc.state = 'APPROVED' THEN 1 ELSE 0 END) AS bot,
            max(CASE WHEN rc.verdict = 'author unknown' THEN 1 ELSE 0 END) AS unknown,
            sum(CASE WHEN rc.by_other THEN 1 ELSE 0 END) AS reviews
-    FROM changes c
+    FROM reviewed_changes c
     LEFT JOIN review_checks rc ON rc.repo = c.repo AND rc.number = c.number
-    WHERE c.merged_at IS NOT NULL
     GROUP BY c.repo, c.number, c.author, c.created_at, c.merged_at
 )
 SELECT repo, number, author, created_at, merged_at,

@@ -104,6 +104,7 @@ impl SharedView {
                                 )
                             })
                             .collect::<std::result::Result<Vec<_>, _>>()
+                            .and_then(|batches| compact(&self.schema, batches))
                     })
                     .collect::<std::result::Result<Vec<_>, _>>()?;
                 let bytes: usize = parts
@@ -119,6 +120,23 @@ impl SharedView {
             })
             .await
     }
+}
+
+/// A partition's batches as one batch of its own buffers. An aggregation
+/// emits its rows as slices of one large array, and each slice reports
+/// (and keeps alive) the whole of it: kept as they come, a 100 MB view
+/// counted as 800 MB against the budget and pushed every other view out.
+/// Copying into one batch holds exactly the rows, once.
+fn compact(
+    schema: &SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> std::result::Result<Vec<RecordBatch>, datafusion::arrow::error::ArrowError> {
+    if batches.len() < 2 {
+        return Ok(batches);
+    }
+    Ok(vec![datafusion::arrow::compute::concat_batches(
+        schema, &batches,
+    )?])
 }
 
 /// Replaces the view `name` of `ctx` by a [`SharedView`] whose rows are
@@ -303,6 +321,13 @@ impl SharedRows {
                 None => break,
             }
         }
+    }
+
+    /// The bytes the kept rows count against the budget.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        let state = self.state.lock().expect("no panic holds this lock");
+        state.entries.values().map(|e| e.bytes).sum()
     }
 
     /// How many views' rows are kept (computed or being computed).
@@ -563,5 +588,39 @@ mod tests {
         // The first view's rows were dropped for the second's, so the third
         // session computed them again.
         assert_eq!(rows.load(Ordering::SeqCst), 3 + 2 + 3);
+    }
+
+    #[tokio::test]
+    async fn regression_an_aggregated_view_counts_its_rows_once_against_the_budget() {
+        // 100,000 distinct values, grouped: the aggregation emits its rows
+        // as ~100 slices of one array, each of which reports the whole.
+        let n = 100_000i64;
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new("x", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from((0..n).collect::<Vec<_>>()))],
+        )
+        .unwrap();
+        let t: Arc<dyn TableProvider> =
+            Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap());
+        let base = |p: &Arc<dyn TableProvider>| Arc::ptr_eq(p, &t);
+        let config = datafusion::prelude::SessionConfig::new()
+            .with_batch_size(1024)
+            .with_target_partitions(1);
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_table("t", t.clone()).unwrap();
+        define(&ctx, "CREATE VIEW g AS SELECT x FROM t GROUP BY x").await;
+        let cache = Arc::new(SharedRows::new(1 << 30));
+        keep(&ctx, "g", &cache, &base).await.unwrap();
+        let count = ctx.sql("SELECT count(*) FROM g").await.unwrap();
+        count.collect().await.unwrap();
+        let data = n as usize * 8;
+        let counted = cache.bytes();
+        assert!(
+            counted >= data && counted < 2 * data,
+            "{counted} bytes counted for {data} bytes of rows"
+        );
     }
 }

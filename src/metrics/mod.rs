@@ -80,6 +80,12 @@ pub struct MetricsOptions {
     /// Flag debt: days without a production flag change after which a
     /// released flag still referenced in code is stale (section 9.6).
     pub flag_stale_days: i64,
+    /// Whether `review_checks` and `change_reviews` judge every merged
+    /// change (the SQL views and `explain change` read them all), or only
+    /// the changes a production deployment of the window shipped: the only
+    /// ones the metrics read, through `production_change_reviews`, and over
+    /// a year of a large organisation a quarter of the reviews to judge.
+    pub review_every_change: bool,
 }
 
 impl MetricsOptions {
@@ -102,6 +108,7 @@ impl MetricsOptions {
             bots: bots::BotRule::default(),
             batch: batch::BatchOptions::default(),
             flag_stale_days: DEFAULT_FLAG_STALE_DAYS,
+            review_every_change: true,
         }
     }
 
@@ -170,6 +177,7 @@ impl MetricsOptions {
                 self.batch.large_change_lines.to_string(),
             ),
             ("flag_stale_days", self.flag_stale_days.to_string()),
+            ("review_every_change", self.review_every_change.to_string()),
         ]);
         params.extend(self.bots.params());
         params
@@ -261,7 +269,7 @@ async fn define(engine: &Engine, file: &queries::QueryFile, statements: &[String
 /// bucket) over the shared `production_deployments_unbucketed`: kept, it
 /// would hold a copy of every production deployment per window start and
 /// interval.
-pub const SHARED_VIEWS: [&str; 18] = [
+pub const SHARED_VIEWS: [&str; 19] = [
     "production_deployments_unbucketed",
     "deployment_groups",
     "incident_groups",
@@ -273,6 +281,7 @@ pub const SHARED_VIEWS: [&str; 18] = [
     "change_lead_times",
     "deployment_batches",
     "change_lines",
+    "change_reviews",
     "flag_exposure",
     "flag_releases",
     "flag_shipped",
@@ -291,6 +300,11 @@ async fn keep_shared_views(engine: &Engine) -> Result<()> {
 
 pub async fn compute(engine: &Engine, opts: &MetricsOptions) -> Result<MetricsTable> {
     opts.validate()?;
+    // The metrics read the reviews of shipped changes only.
+    let opts = &MetricsOptions {
+        review_every_change: false,
+        ..opts.clone()
+    };
     register_views(engine, opts).await?;
     let (_, batches) = engine.bundled(&queries::METRICS, &opts.params()).await?;
     output::shape(&batches, opts)
