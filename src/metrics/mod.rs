@@ -83,8 +83,8 @@ pub struct MetricsOptions {
     /// Whether `review_checks` and `change_reviews` judge every merged
     /// change (the SQL views and `explain change` read them all), or only
     /// the changes a production deployment of the window shipped: the only
-    /// ones the metrics read, through `production_change_reviews`, and over
-    /// a year of a large organisation a quarter of the reviews to judge.
+    /// ones the metrics read, through `production_change_reviews` (so they
+    /// judge the window's changes, not every review ever made).
     pub review_every_change: bool,
 }
 
