@@ -166,7 +166,8 @@ pub async fn keep(
 }
 
 /// The key under which a view's rows are kept: a SHA-256 of the view's
-/// plan and of every table it reads, views included, down to the engine's
+/// plan (every node's text, those of its subqueries included) and of every
+/// table it reads, views included, down to the engine's
 /// own tables. `None` when the plan reads anything else (a table a user
 /// registered, say), whose rows could differ between sessions.
 ///
@@ -194,6 +195,11 @@ fn describe_inputs(
 ) -> bool {
     let mut known = true;
     let walked = plan.apply_with_subqueries(|node| {
+        // Each node on a line of its own, subqueries' included: the plan's
+        // text shows a subquery as `<subquery>`, and a team filter (`IN
+        // (SELECT t.service FROM teams t WHERE t.team IN (...))`) differs
+        // only there.
+        text.push_str(&format!("\n{}", node.display()));
         let LogicalPlan::TableScan(scan) = node else {
             return Ok(TreeNodeRecursion::Continue);
         };
@@ -570,6 +576,31 @@ mod tests {
         // first's (two rows counted for x > 1, one for x > 2).
         assert_eq!(cache.len(), 4);
         assert_eq!(rows.load(Ordering::SeqCst), 2 + 1);
+    }
+
+    #[tokio::test]
+    async fn regression_views_that_differ_only_inside_a_subquery_are_not_taken_for_each_other() {
+        // A team filter is `d.service IN (SELECT ... WHERE t.team IN (...))`:
+        // the plan's text shows the subquery as `<subquery>`, so `serve`
+        // answered every team after the first with the first team's rows.
+        let t = table();
+        let base = |p: &Arc<dyn TableProvider>| Arc::ptr_eq(p, &t);
+        let cache = Arc::new(SharedRows::new(1 << 20));
+        let rows = Arc::new(AtomicUsize::new(0));
+        for (lowest, expected) in [(1, vec![2, 3]), (2, vec![3]), (1, vec![2, 3])] {
+            let ctx = over(&t, rows.clone());
+            define(
+                &ctx,
+                &format!(
+                    "CREATE VIEW v AS SELECT counted(x) AS x FROM t \
+                     WHERE x IN (SELECT s.x FROM t s WHERE s.x > {lowest})"
+                ),
+            )
+            .await;
+            keep(&ctx, "v", &cache, &base).await.unwrap();
+            assert_eq!(xs(&ctx, "v").await, expected, "x > {lowest}");
+        }
+        assert_eq!(cache.len(), 2, "one entry per bound");
     }
 
     #[tokio::test]

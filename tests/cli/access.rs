@@ -169,6 +169,43 @@ fn every_role_on_every_route() {
 }
 
 #[test]
+fn regression_each_team_token_on_one_server_sees_its_own_teams_numbers() {
+    // A team filter differs from another only inside a subquery, which the
+    // cache of shared views did not see: every team after the first got the
+    // first team's numbers and lists.
+    let ws = small_org();
+    let pay = create_token(
+        &ws,
+        &["--role", "viewer", "--teams", "payments", "--name", "pay"],
+    );
+    let search = create_token(
+        &ws,
+        &["--role", "viewer", "--teams", "search", "--name", "search"],
+    );
+    let served = serve_logged(&ws, &[], &[]);
+    let addr = &served.addr;
+    let mut seen = Vec::new();
+    for (token, team) in [(&pay, "payments"), (&search, "search"), (&pay, "payments")] {
+        let (status, body) = get_as(addr, Some(token), &format!("/api/v1/metrics?{WINDOW}"));
+        assert_eq!(status, 200, "{body}");
+        let expected = metrics_json(&ws, &["--team", team]);
+        assert_eq!(json(&body)["rows"], expected, "{team}");
+        let (_, body) = get_as(
+            addr,
+            Some(token),
+            &format!("/api/v1/deployments?{WINDOW}&limit=10000"),
+        );
+        assert_eq!(
+            json(&body)["total"].as_u64(),
+            expected[0]["deployments"].as_u64(),
+            "{team}"
+        );
+        seen.push(expected);
+    }
+    assert_ne!(seen[0], seen[1], "the two teams' numbers differ");
+}
+
+#[test]
 fn a_team_token_sees_only_its_teams_totals_included() {
     let ws = small_org();
     let token = create_token(
