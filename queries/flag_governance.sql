@@ -2,7 +2,7 @@
 -- hotfix or unknown), the blast radius of a failure a flag recovered, and
 -- four-eyes on production flag changes (doralens's addition).
 -- Inputs:     deployment_failure_links (change_failure_rate.sql),
---             production_deployments,
+--             production_deployments_unbucketed,
 --             deployment_commits, incidents, rollbacks, flags,
 --             flag_references, flag_events, flag_exposure (releases.sql),
 --             grouped_deployments, flag_groups
@@ -71,7 +71,7 @@ WITH shipped_flags AS (
     -- (the flags without references first: checked after the join, every
     -- deployment of the window times its service's flags was probed)
     SELECT d.id AS deployment_id, fl.key AS flag_key
-    FROM production_deployments d
+    FROM production_deployments_unbucketed d
     JOIN (SELECT key, service FROM flags
           WHERE key NOT IN (SELECT r.flag_key FROM flag_references r)) fl
       ON fl.service = d.service
@@ -95,7 +95,7 @@ hotfixes AS (
     -- (a hotfix finished after a failure of the window: no earlier row of
     -- deployment_commits can be one)
     SELECT h.id, h.service, h.finished_at
-    FROM production_deployments h
+    FROM production_deployments_unbucketed h
     WHERE h.finished_at >= {{from}}
       AND h.id IN (SELECT dc.deployment_id FROM deployment_commits dc
                    WHERE dc.deployed_at >= {{from}})
@@ -113,7 +113,7 @@ failures AS (
                        ORDER BY CASE WHEN trim(i.recovery_flag) <> '' THEN 0 ELSE 1 END,
                                 i.created_at, i.id) AS named_flag
     FROM deployment_failure_links l
-    JOIN production_deployments d ON d.id = l.deployment_id
+    JOIN production_deployments_unbucketed d ON d.id = l.deployment_id
     LEFT JOIN incidents i ON i.id = l.incident_id
     GROUP BY l.deployment_id, d.service, d.finished_at
 ),

@@ -1,6 +1,6 @@
 -- recovery_time: failed deployment recovery time.
 -- Inputs:  deployment_failure_links (change_failure_rate.sql),
---          production_deployments, grouped_deployments
+--          production_deployments_unbucketed, grouped_deployments
 -- Outputs: deployment_recovery(deployment_id, open_failure, recovered_at, recovery_s,
 --              inferred_only: every link of the failure was inferred by timing)
 --          recovery_time(grp, interval_start, failed_deployments, recovery_count,
@@ -24,7 +24,7 @@ FROM (
     FROM deployment_failure_links l
     GROUP BY l.deployment_id
 ) r
-JOIN production_deployments d ON d.id = r.deployment_id;
+JOIN production_deployments_unbucketed d ON d.id = r.deployment_id;
 
 CREATE VIEW recovery_time AS
 SELECT grp, interval_start, failed_deployments, recovery_count,

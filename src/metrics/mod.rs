@@ -269,7 +269,7 @@ async fn define(engine: &Engine, file: &queries::QueryFile, statements: &[String
 /// bucket) over the shared `production_deployments_unbucketed`: kept, it
 /// would hold a copy of every production deployment per window start and
 /// interval.
-pub const SHARED_VIEWS: [&str; 19] = [
+pub const SHARED_VIEWS: [&str; 23] = [
     "production_deployments_unbucketed",
     "deployment_groups",
     "incident_groups",
@@ -277,6 +277,10 @@ pub const SHARED_VIEWS: [&str; 19] = [
     "grouped_deployments",
     "inferred_incident_links",
     "deployment_failure_links",
+    "deployment_recovery",
+    "failure_recoveries",
+    "rework_commits",
+    "rework_deployment_reasons",
     "change_shipments",
     "change_lead_times",
     "deployment_batches",
