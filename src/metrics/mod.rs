@@ -269,7 +269,7 @@ async fn define(engine: &Engine, file: &queries::QueryFile, statements: &[String
 /// bucket) over the shared `production_deployments_unbucketed`: kept, it
 /// would hold a copy of every production deployment per window start and
 /// interval.
-pub const SHARED_VIEWS: [&str; 23] = [
+pub const SHARED_VIEWS: [&str; 24] = [
     "production_deployments_unbucketed",
     "deployment_groups",
     "incident_groups",
@@ -283,6 +283,7 @@ pub const SHARED_VIEWS: [&str; 23] = [
     "rework_deployment_reasons",
     "change_shipments",
     "change_lead_times",
+    "lead_time_values",
     "deployment_batches",
     "change_lines",
     "change_reviews",
