@@ -3,8 +3,8 @@
 //! scale).
 //!
 //! `cargo bench --bench dashboard` (or `-- --teams 10 --scale 10` for a
-//! smaller organisation; `--query-memory-mb N`, default 4096, is `serve
-//! --query-memory`). The organisation is generated once (the same
+//! smaller organisation; `--query-memory-mb N` is `serve --query-memory`,
+//! whose default it keeps otherwise). `serve` runs with its defaults. The organisation is generated once (the same
 //! generator as `doralens generate`) and cached under
 //! `target/doralens-bench/`. `serve` runs in this process on 127.0.0.1; the
 //! requests are the ones the page sends, six at a time as a browser does:
@@ -112,7 +112,8 @@ fn view(addr: &str, query: &str, interval: &str) -> f64 {
 fn main() {
     let teams = arg("--teams", 50.0) as usize;
     let scale = arg("--scale", 53.0);
-    let memory_mb = arg("--query-memory-mb", 4096.0) as usize;
+    let defaults = doralens::serve::Limits::default();
+    let memory_mb = arg("--query-memory-mb", (defaults.query_memory >> 20) as f64) as usize;
     eprintln!("query memory: {memory_mb} MiB per query");
     let dir = organisation(teams, scale);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -128,11 +129,8 @@ fn main() {
         production: ProductionPattern::default(),
         bots: Default::default(),
         limits: doralens::serve::Limits {
-            query_timeout: Duration::from_secs(600),
-            // `--query-memory` (serve's default, 1 GiB, is too little for
-            // the metrics query at the reference scale).
             query_memory: memory_mb << 20,
-            ..doralens::serve::Limits::default()
+            ..defaults
         },
         allow_anonymous: false,
         tls: None,

@@ -91,9 +91,15 @@ pub struct Limits {
     pub sql: SqlLimits,
     /// Most rows one SQL answer carries (`--sql-max-rows`).
     pub sql_max_rows: usize,
-    /// Longest any query may run, SQL or metrics (`--sql-timeout`).
-    pub query_timeout: Duration,
-    /// Memory one query may hold, in bytes (`--query-memory`).
+    /// Longest a `/api/v1/sql` query may run (`--sql-timeout`).
+    pub sql_timeout: Duration,
+    /// Longest one of serve's own answers may take: the metrics, the
+    /// lists, an explanation, `/metrics` (`--answer-timeout`). Their
+    /// queries are ours, and at 10 M commits a new window's first answer
+    /// takes half a minute.
+    pub answer_timeout: Duration,
+    /// Memory one query may hold, in bytes (`--query-memory`; by default
+    /// [`default_query_memory`]).
     pub query_memory: usize,
     /// Largest request body (`--max-body`).
     pub max_body: usize,
@@ -112,8 +118,9 @@ impl Default for Limits {
         Limits {
             sql: SqlLimits::default(),
             sql_max_rows: 10_000,
-            query_timeout: Duration::from_secs(10),
-            query_memory: 1 << 30,
+            sql_timeout: Duration::from_secs(10),
+            answer_timeout: Duration::from_secs(300),
+            query_memory: default_query_memory(crate::cores()),
             max_body: 1 << 20,
             dora_max_days: 3_700,
             max_connections: 256,
@@ -121,6 +128,55 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
         }
     }
+}
+
+/// `--query-memory`'s default: half the machine's memory (the cgroup's
+/// limit in a container, when lower) shared by the `slots` queries that may
+/// run at once, and at least 1 GiB. At the reference scale (9.7 M commits)
+/// a 90-day window's metrics need about 2 GiB and a year's about 3 GiB,
+/// where the old fixed default of 1 GiB refused every metrics answer.
+pub fn default_query_memory(slots: usize) -> usize {
+    query_memory_for(machine_memory(), slots)
+}
+
+fn query_memory_for(machine: Option<usize>, slots: usize) -> usize {
+    (machine.unwrap_or(0) / 2 / slots.max(1)).max(1 << 30)
+}
+
+/// The memory this process may use: the machine's (`/proc/meminfo`), or
+/// its cgroup's limit when lower; None where neither can be read.
+fn machine_memory() -> Option<usize> {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse::<usize>()
+        .ok()?
+        .saturating_mul(1024);
+    let limit = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .filter_map(|path| std::fs::read_to_string(path).ok())
+    .filter_map(|text| text.trim().parse::<usize>().ok())
+    .min();
+    Some(limit.map_or(total, |l| l.min(total)))
+}
+
+/// Which bound a query runs under.
+#[derive(Debug, Clone, Copy)]
+enum Bound {
+    /// A user's SQL (`--sql-timeout`).
+    Sql,
+    /// One of serve's own answers (`--answer-timeout`).
+    Answer,
+    /// Opening the warehouse's state (attribution after a sync), which
+    /// every route waits for: the longer of the two.
+    Open,
 }
 
 #[derive(Debug, Clone)]
@@ -187,9 +243,10 @@ impl Server {
     /// panic inside it is an internal error, not a dead server.
     async fn run_query<T: Send + 'static>(
         &self,
+        bound: Bound,
         work: impl Future<Output = Result<T>> + Send + 'static,
     ) -> std::result::Result<T, Failure> {
-        let timeout = self.options.limits.query_timeout;
+        let timeout = self.timeout(bound);
         let started = tokio::time::Instant::now();
         let _permit = tokio::time::timeout(timeout, self.queries.acquire())
             .await
@@ -202,14 +259,23 @@ impl Server {
             .expect("semaphore is never closed");
         let mut task = self.query_runtime.spawn(work);
         let left = timeout.saturating_sub(started.elapsed());
-        let timed_out = || {
-            Failure(
+        let timed_out = || match bound {
+            Bound::Sql => Failure(
                 StatusCode::BAD_REQUEST,
                 format!(
                     "the query ran longer than {} s (--sql-timeout) and was cancelled; narrow it (WHERE, LIMIT)",
                     timeout.as_secs_f64()
                 ),
-            )
+            ),
+            // Our queries: not the request's fault.
+            Bound::Answer | Bound::Open => Failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "this answer took longer than {} s (--answer-timeout) and was cancelled; \
+                     narrow the filters, or restart serve with a larger --answer-timeout",
+                    timeout.as_secs_f64()
+                ),
+            ),
         };
         match tokio::time::timeout(left, &mut task).await {
             Ok(Ok(Err(e))) if e.to_string().contains(crate::engine::deadline::CANCELLED) => {
@@ -223,8 +289,8 @@ impl Server {
                     format!(
                         "this answer needs more memory than serve's --query-memory allows ({} MiB \
                          per query): narrow the filters, or restart serve with a larger \
-                         --query-memory (docs/performance.md: the metrics of 10 M commits need \
-                         more than 1024)",
+                         --query-memory (docs/performance.md: the metrics of 90 days of 10 M \
+                         commits need about 2048)",
                         self.options.limits.query_memory >> 20
                     ),
                 ))
@@ -253,7 +319,9 @@ impl Server {
         let production = self.options.production.clone();
         // Opening may recompute attribution: query-sized work.
         let engine = self
-            .run_query(async move { Engine::open(&warehouse, &production).await })
+            .run_query(Bound::Open, async move {
+                Engine::open(&warehouse, &production).await
+            })
             .await?;
         let engine = Arc::new(engine);
         *cache = Some(Cached {
@@ -273,13 +341,23 @@ impl Server {
         }
     }
 
+    /// How long a query under `bound` may run.
+    fn timeout(&self, bound: Bound) -> Duration {
+        let limits = &self.options.limits;
+        match bound {
+            Bound::Sql => limits.sql_timeout,
+            Bound::Answer => limits.answer_timeout,
+            Bound::Open => limits.sql_timeout.max(limits.answer_timeout),
+        }
+    }
+
     /// A session of its own for one request, with the per-query memory pool
     /// and bounded string functions.
-    fn session(&self, engine: &Engine) -> Result<Engine> {
+    fn session(&self, engine: &Engine, bound: Bound) -> Result<Engine> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(self.options.limits.query_memory, 1.0)
             .build_arc()?;
-        let deadline = std::time::Instant::now() + self.options.limits.query_timeout;
+        let deadline = std::time::Instant::now() + self.timeout(bound);
         let fork = engine.fork_until(Some(runtime), Some(deadline))?;
         limits::bound_string_functions(&fork.ctx, &self.options.limits.sql);
         Ok(fork)
@@ -300,9 +378,11 @@ impl Server {
             let to = Timestamp::now();
             let mut opts = self.metric_options(to - Span::days(self.options.window_days), to);
             opts.scope.teams = lists::allowed_teams(principal, &[])?;
-            let session = self.session(&engine)?;
+            let session = self.session(&engine, Bound::Answer)?;
             let text = self
-                .run_query(async move { openmetrics_text(&session, &opts).await })
+                .run_query(Bound::Answer, async move {
+                    openmetrics_text(&session, &opts).await
+                })
                 .await?;
             return Ok(openmetrics_reply(text));
         }
@@ -318,9 +398,11 @@ impl Server {
         }
         let to = Timestamp::now();
         let opts = self.metric_options(to - Span::days(self.options.window_days), to);
-        let session = self.session(&engine)?;
+        let session = self.session(&engine, Bound::Answer)?;
         let text = self
-            .run_query(async move { openmetrics_text(&session, &opts).await })
+            .run_query(Bound::Answer, async move {
+                openmetrics_text(&session, &opts).await
+            })
             .await?;
         let mut cache = self.cache.lock().await;
         if let Some(c) = cache.as_mut().filter(|c| Arc::ptr_eq(&c.engine, &engine)) {
@@ -396,8 +478,8 @@ impl Server {
         // A token limited to teams: its teams only (the organisation over them).
         opts.scope.teams = lists::allowed_teams(principal, &Vec::from_iter(team.clone()))?;
         let engine = self.engine().await?;
-        let session = self.session(&engine)?;
-        self.run_query(async move {
+        let session = self.session(&engine, Bound::Answer)?;
+        self.run_query(Bound::Answer, async move {
             if let Some(team) = &team {
                 check_team(&session, team).await?;
             }
@@ -417,7 +499,7 @@ impl Server {
     async fn sql(self: &Arc<Self>, query: String, admin: bool) -> Answer {
         limits::check_sql(&query, &self.options.limits.sql)?;
         let engine = self.engine().await?;
-        let session = self.session(&engine)?;
+        let session = self.session(&engine, Bound::Sql)?;
         let to = Timestamp::now();
         let opts = self.metric_options(to - Span::days(self.options.window_days), to);
         let max = self.options.limits.sql_max_rows;
@@ -427,7 +509,7 @@ impl Server {
             None
         };
         let value = self
-            .run_query(async move {
+            .run_query(Bound::Sql, async move {
                 metrics::register_views(&session, &opts).await?;
                 if let Some(batches) = audit_rows {
                     let table =
@@ -595,4 +677,21 @@ pub async fn openmetrics_text(engine: &Engine, opts: &MetricsOptions) -> Result<
             batches: &teams.batches,
         },
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_memory_for;
+
+    #[test]
+    fn the_default_query_memory_is_half_the_machine_over_the_slots_and_at_least_a_gib() {
+        const GIB: usize = 1 << 30;
+        // 23 GiB, two query slots: 5.75 GiB each, 11.5 GiB at most in all.
+        assert_eq!(query_memory_for(Some(23 * GIB), 2), 23 * GIB / 4);
+        // A small machine, or one whose memory cannot be read: 1 GiB.
+        assert_eq!(query_memory_for(Some(4 * GIB), 8), GIB);
+        assert_eq!(query_memory_for(None, 2), GIB);
+        // No slot count divides by zero.
+        assert_eq!(query_memory_for(Some(64 * GIB), 0), 32 * GIB);
+    }
 }

@@ -1023,6 +1023,35 @@ fn delete_removes_exactly_the_named_keys_and_nothing_when_none_is_stored() {
     );
 }
 
+/// serve's own answers (the metrics, the lists) have a bound of their own,
+/// `--answer-timeout`: at 10 M commits a new window's first answer took
+/// 24 s, past `--sql-timeout`'s 10 s, which is for users' SQL.
+#[test]
+fn an_answer_past_its_timeout_is_a_503_naming_its_option_and_sql_keeps_its_own() {
+    let ws = scenario_workspace();
+    let server = serve(&ws, &["--answer-timeout", "0.001"]);
+    let addr = server.addr.as_str();
+    // SQL runs under --sql-timeout (300 s here), and opening the
+    // warehouse under the longer of the two.
+    let (status, _, body) = get(
+        addr,
+        &format!(
+            "/api/v1/sql?q={}",
+            encode("SELECT count(*) AS n FROM deployments")
+        ),
+    );
+    assert_eq!((status, body.contains("\"n\":7")), (200, true), "{body}");
+    let (status, _, body) = get(addr, "/api/v1/metrics?from=2026-01-01&to=2026-04-01");
+    let shown: String = body.chars().take(400).collect();
+    assert_eq!(status, 503, "{shown}");
+    assert!(body.contains("(--answer-timeout)"), "{shown}");
+    let (status, _, body) = get(addr, "/api/v1/deployments?from=2026-01-01&to=2026-04-01");
+    assert_eq!(status, 503, "{body}");
+    // The server goes on.
+    let (status, _, body) = get(addr, "/");
+    assert_eq!(status, 200, "{body}");
+}
+
 /// At 9.7 M commits the metrics outgrew serve's default --query-memory, and
 /// the answer was a 500 whose text named DataFusion settings serve has no
 /// option for.

@@ -22,9 +22,14 @@ pub struct ServeArgs {
     /// Most rows one SQL answer carries
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub sql_max_rows: usize,
-    /// Longest any query may run (SQL or metrics); it is cancelled then
+    /// Longest a query of /api/v1/sql may run; it is cancelled then (400)
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub sql_timeout: f64,
+    /// Longest one of serve's own answers may take (the metrics, the
+    /// dashboard's lists, an explanation, /metrics); it is cancelled then
+    /// (503)
+    #[arg(long, default_value_t = 300.0, value_name = "SECONDS")]
+    pub answer_timeout: f64,
     /// Longest SQL text accepted, in bytes
     #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
     pub sql_max_length: usize,
@@ -34,9 +39,11 @@ pub struct ServeArgs {
     /// Largest string one repeat/lpad/rpad call may produce, in bytes
     #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
     pub sql_max_value: usize,
-    /// Memory one query may use, in MiB (it fails with a message past that)
-    #[arg(long, default_value_t = 1024, value_name = "MIB")]
-    pub query_memory: usize,
+    /// Memory one query may use, in MiB (it fails with a message past
+    /// that). Default: half the machine's memory (or its cgroup's limit)
+    /// over --max-queries, at least 1024
+    #[arg(long, value_name = "MIB")]
+    pub query_memory: Option<usize>,
     /// Largest request body, in bytes (413 past that)
     #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
     pub max_body: usize,

@@ -45,7 +45,7 @@ fn limits(args: &ServeArgs) -> Result<crate::serve::Limits> {
         args.sql_max_length,
         args.sql_max_depth,
         args.sql_max_value,
-        args.query_memory,
+        args.query_memory.unwrap_or(1),
         args.max_body,
         args.dora_max_days.max(0) as usize,
         args.max_connections,
@@ -58,6 +58,20 @@ fn limits(args: &ServeArgs) -> Result<crate::serve::Limits> {
         ));
     }
     let timeout = checked_seconds("--sql-timeout", args.sql_timeout, 86_400.0)?;
+    let answer_timeout = checked_seconds("--answer-timeout", args.answer_timeout, 86_400.0)?;
+    let max_queries = args.max_queries.unwrap_or_else(crate::cores);
+    let query_memory = match args.query_memory {
+        Some(mib) => mib.saturating_mul(1 << 20),
+        None => {
+            let bytes = crate::serve::default_query_memory(max_queries);
+            eprintln!(
+                "query memory: {} MiB per query, {max_queries} at once (half this machine's \
+                 memory; --query-memory sets it)",
+                bytes >> 20
+            );
+            bytes
+        }
+    };
     let header_timeout = checked_seconds("--header-timeout", args.header_timeout, 3_600.0)?;
     Ok(crate::serve::Limits {
         sql: crate::serve::SqlLimits {
@@ -66,12 +80,13 @@ fn limits(args: &ServeArgs) -> Result<crate::serve::Limits> {
             max_value_bytes: args.sql_max_value,
         },
         sql_max_rows: args.sql_max_rows,
-        query_timeout: timeout,
-        query_memory: args.query_memory.saturating_mul(1 << 20),
+        sql_timeout: timeout,
+        answer_timeout,
+        query_memory,
         max_body: args.max_body,
         dora_max_days: args.dora_max_days,
         max_connections: args.max_connections,
-        max_queries: args.max_queries.unwrap_or_else(crate::cores),
+        max_queries,
         header_timeout,
     })
 }
