@@ -4,8 +4,9 @@
 //!
 //! `cargo bench --bench dashboard` (or `-- --teams 10 --scale 10` for a
 //! smaller organisation; `--query-memory-mb N` is `serve --query-memory`,
-//! whose default it keeps otherwise). `serve` runs with its defaults. The organisation is generated once (the same
-//! generator as `doralens generate`) and cached under
+//! whose default it keeps otherwise). `serve` runs with its defaults. The
+//! organisation is generated once (the same generator as `doralens
+//! generate`) and cached under
 //! `target/doralens-bench/`. `serve` runs in this process on 127.0.0.1; the
 //! requests are the ones the page sends, six at a time as a browser does:
 //!

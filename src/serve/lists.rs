@@ -155,9 +155,8 @@ impl Server {
             }
         };
         let engine = self.engine().await?;
-        let session = self.session(&engine, super::Bound::Answer)?;
         let value = self
-            .run_query(super::Bound::Answer, async move {
+            .in_session(&engine, super::Bound::Answer, |session| async move {
                 let table = metrics::compute(&session, &opts).await?;
                 let rows = json_rows(&table.batches)?;
                 let mut answer = json!({ "rows": rows, "metrics": headline_catalogue() });
@@ -234,9 +233,8 @@ impl Server {
             Default::default()
         };
         let engine = self.engine().await?;
-        let session = self.session(&engine, super::Bound::Answer)?;
         let value = self
-            .run_query(super::Bound::Answer, async move {
+            .in_session(&engine, super::Bound::Answer, |session| async move {
                 metrics::register_views(&session, &opts).await?;
                 let (_, batches) = session.bundled(&file, &query_params).await?;
                 let mut rows = json_rows(&batches)?;
@@ -282,9 +280,8 @@ impl Server {
         let opts = self.metric_options(Timestamp::from_micros(0), Timestamp::now());
         let teams = principal.teams.clone();
         let engine = self.engine().await?;
-        let session = self.session(&engine, super::Bound::Answer)?;
         let text = self
-            .run_query(super::Bound::Answer, async move {
+            .in_session(&engine, super::Bound::Answer, |session| async move {
                 if !teams.is_empty() {
                     let list: Vec<String> =
                         teams.iter().map(|t| queries::string_literal(t)).collect();
@@ -326,9 +323,8 @@ impl Server {
     pub(super) async fn filters_api(self: &Arc<Self>, principal: &Principal) -> Answer {
         let teams = principal.teams.clone();
         let engine = self.engine().await?;
-        let session = self.session(&engine, super::Bound::Answer)?;
         let value = self
-            .run_query(super::Bound::Answer, async move {
+            .in_session(&engine, super::Bound::Answer, |session| async move {
                 let (team_cond, service_cond) = if teams.is_empty() {
                     ("true".to_string(), "true".to_string())
                 } else {

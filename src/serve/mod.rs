@@ -83,7 +83,7 @@ use crate::error::{Error, Result};
 use crate::metrics::interval::{self, Interval};
 use crate::metrics::{self, Grouping, MetricsOptions, catalogue};
 use crate::store::warehouse::Warehouse;
-pub use limits::SqlLimits;
+pub use limits::{SqlLimits, default_query_memory};
 
 /// What one request may cost. Every field is a `serve` option.
 #[derive(Debug, Clone)]
@@ -128,43 +128,6 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
         }
     }
-}
-
-/// `--query-memory`'s default: half the machine's memory (the cgroup's
-/// limit in a container, when lower) shared by the `slots` queries that may
-/// run at once, and at least 1 GiB. At the reference scale (9.7 M commits)
-/// a 90-day window's metrics need about 2 GiB and a year's about 3 GiB,
-/// where the old fixed default of 1 GiB refused every metrics answer.
-pub fn default_query_memory(slots: usize) -> usize {
-    query_memory_for(machine_memory(), slots)
-}
-
-fn query_memory_for(machine: Option<usize>, slots: usize) -> usize {
-    (machine.unwrap_or(0) / 2 / slots.max(1)).max(1 << 30)
-}
-
-/// The memory this process may use: the machine's (`/proc/meminfo`), or
-/// its cgroup's limit when lower; None where neither can be read.
-fn machine_memory() -> Option<usize> {
-    let total = std::fs::read_to_string("/proc/meminfo")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse::<usize>()
-        .ok()?
-        .saturating_mul(1024);
-    let limit = [
-        "/sys/fs/cgroup/memory.max",
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-    ]
-    .iter()
-    .filter_map(|path| std::fs::read_to_string(path).ok())
-    .filter_map(|text| text.trim().parse::<usize>().ok())
-    .min();
-    Some(limit.map_or(total, |l| l.min(total)))
 }
 
 /// Which bound a query runs under.
@@ -246,7 +209,7 @@ impl Server {
         bound: Bound,
         work: impl Future<Output = Result<T>> + Send + 'static,
     ) -> std::result::Result<T, Failure> {
-        let timeout = self.timeout(bound);
+        let (timeout, option) = self.timeout(bound);
         let started = tokio::time::Instant::now();
         let _permit = tokio::time::timeout(timeout, self.queries.acquire())
             .await
@@ -271,8 +234,8 @@ impl Server {
             Bound::Answer | Bound::Open => Failure(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
-                    "this answer took longer than {} s (--answer-timeout) and was cancelled; \
-                     narrow the filters, or restart serve with a larger --answer-timeout",
+                    "this answer took longer than {} s ({option}) and was cancelled; \
+                     narrow the filters, or restart serve with a larger {option}",
                     timeout.as_secs_f64()
                 ),
             ),
@@ -341,14 +304,33 @@ impl Server {
         }
     }
 
-    /// How long a query under `bound` may run.
-    fn timeout(&self, bound: Bound) -> Duration {
+    /// How long a query under `bound` may run, and the option that says so.
+    fn timeout(&self, bound: Bound) -> (Duration, &'static str) {
         let limits = &self.options.limits;
+        let sql = (limits.sql_timeout, "--sql-timeout");
+        let answer = (limits.answer_timeout, "--answer-timeout");
         match bound {
-            Bound::Sql => limits.sql_timeout,
-            Bound::Answer => limits.answer_timeout,
-            Bound::Open => limits.sql_timeout.max(limits.answer_timeout),
+            Bound::Sql => sql,
+            Bound::Answer => answer,
+            Bound::Open if limits.sql_timeout > limits.answer_timeout => sql,
+            Bound::Open => answer,
         }
+    }
+
+    /// Runs `work` over a session of its own under `bound`: the session's
+    /// deadline and [`Server::run_query`]'s timeout are the same bound's.
+    async fn in_session<T, Fut>(
+        &self,
+        engine: &Engine,
+        bound: Bound,
+        work: impl FnOnce(Engine) -> Fut,
+    ) -> std::result::Result<T, Failure>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
+        let session = self.session(engine, bound)?;
+        self.run_query(bound, work(session)).await
     }
 
     /// A session of its own for one request, with the per-query memory pool
@@ -357,7 +339,7 @@ impl Server {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(self.options.limits.query_memory, 1.0)
             .build_arc()?;
-        let deadline = std::time::Instant::now() + self.timeout(bound);
+        let deadline = std::time::Instant::now() + self.timeout(bound).0;
         let fork = engine.fork_until(Some(runtime), Some(deadline))?;
         limits::bound_string_functions(&fork.ctx, &self.options.limits.sql);
         Ok(fork)
@@ -378,9 +360,8 @@ impl Server {
             let to = Timestamp::now();
             let mut opts = self.metric_options(to - Span::days(self.options.window_days), to);
             opts.scope.teams = lists::allowed_teams(principal, &[])?;
-            let session = self.session(&engine, Bound::Answer)?;
             let text = self
-                .run_query(Bound::Answer, async move {
+                .in_session(&engine, Bound::Answer, |session| async move {
                     openmetrics_text(&session, &opts).await
                 })
                 .await?;
@@ -398,9 +379,8 @@ impl Server {
         }
         let to = Timestamp::now();
         let opts = self.metric_options(to - Span::days(self.options.window_days), to);
-        let session = self.session(&engine, Bound::Answer)?;
         let text = self
-            .run_query(Bound::Answer, async move {
+            .in_session(&engine, Bound::Answer, |session| async move {
                 openmetrics_text(&session, &opts).await
             })
             .await?;
@@ -478,8 +458,7 @@ impl Server {
         // A token limited to teams: its teams only (the organisation over them).
         opts.scope.teams = lists::allowed_teams(principal, &Vec::from_iter(team.clone()))?;
         let engine = self.engine().await?;
-        let session = self.session(&engine, Bound::Answer)?;
-        self.run_query(Bound::Answer, async move {
+        self.in_session(&engine, Bound::Answer, |session| async move {
             if let Some(team) = &team {
                 check_team(&session, team).await?;
             }
@@ -499,7 +478,6 @@ impl Server {
     async fn sql(self: &Arc<Self>, query: String, admin: bool) -> Answer {
         limits::check_sql(&query, &self.options.limits.sql)?;
         let engine = self.engine().await?;
-        let session = self.session(&engine, Bound::Sql)?;
         let to = Timestamp::now();
         let opts = self.metric_options(to - Span::days(self.options.window_days), to);
         let max = self.options.limits.sql_max_rows;
@@ -509,7 +487,7 @@ impl Server {
             None
         };
         let value = self
-            .run_query(Bound::Sql, async move {
+            .in_session(&engine, Bound::Sql, |session| async move {
                 metrics::register_views(&session, &opts).await?;
                 if let Some(batches) = audit_rows {
                     let table =
@@ -677,21 +655,4 @@ pub async fn openmetrics_text(engine: &Engine, opts: &MetricsOptions) -> Result<
             batches: &teams.batches,
         },
     ])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::query_memory_for;
-
-    #[test]
-    fn the_default_query_memory_is_half_the_machine_over_the_slots_and_at_least_a_gib() {
-        const GIB: usize = 1 << 30;
-        // 23 GiB, two query slots: 5.75 GiB each, 11.5 GiB at most in all.
-        assert_eq!(query_memory_for(Some(23 * GIB), 2), 23 * GIB / 4);
-        // A small machine, or one whose memory cannot be read: 1 GiB.
-        assert_eq!(query_memory_for(Some(4 * GIB), 8), GIB);
-        assert_eq!(query_memory_for(None, 2), GIB);
-        // No slot count divides by zero.
-        assert_eq!(query_memory_for(Some(64 * GIB), 0), 32 * GIB);
-    }
 }
