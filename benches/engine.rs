@@ -13,7 +13,15 @@
 //! - `report`: the weekly report for the last complete week (all teams):
 //!   Markdown, HTML and the charts' PNGs, from an opened warehouse;
 //! - `scrape`: `serve`'s `/metrics`, the first (cold) answer and the median
-//!   of 20 warm ones, over HTTP on 127.0.0.1.
+//!   of 20 warm ones, over HTTP on 127.0.0.1;
+//! - `team`: one team's metrics over the last 90 days (what a dashboard's
+//!   team answers), from an opened warehouse.
+//!
+//! The scaling curve (issue #24, target 5): `cargo bench --bench engine --
+//! --scales 13.25,26.5,53,106` generates the organisation at each scale
+//! (50 teams, a year) and runs `attribution`, `metrics` and `team` on each,
+//! then prints each task's time and peak memory per scale with its growth
+//! against the data's (docs/scaling.md has the numbers).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,6 +35,10 @@ use doralens::ingest::synthetic::{self, GeneratorConfig};
 use doralens::metrics::{self, Grouping, MetricsOptions, interval};
 use doralens::store::schema::Table;
 use doralens::store::warehouse::Warehouse;
+
+/// A team of the generated organisation at any scale (the generator names
+/// teams the same way whatever the scale).
+const SCALING_TEAM: &str = "catalog";
 
 const END: Timestamp = Timestamp::from_micros(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
 
@@ -98,6 +110,19 @@ fn child(task: &str, dir: &Path) {
             opts.interval = Some(interval::Interval::Week);
             let table = rt.block_on(metrics::compute(&engine, &opts)).unwrap();
             format!("{} rows", table.num_rows())
+        }
+        "team" => {
+            let engine = rt.block_on(Engine::open(&wh, &production)).unwrap();
+            let mut opts = MetricsOptions::defaults(END);
+            opts.from = END - Span::days(90);
+            opts.scope.teams = vec![SCALING_TEAM.to_string()];
+            let started = Instant::now();
+            let table = rt.block_on(metrics::compute(&engine, &opts)).unwrap();
+            format!(
+                "{} row, {:.3}s after the engine opened",
+                table.num_rows(),
+                started.elapsed().as_secs_f64()
+            )
         }
         "views" => {
             // Where metrics time goes: each view alone, same options.
@@ -251,17 +276,13 @@ fn child(task: &str, dir: &Path) {
     );
 }
 
-fn main() {
-    if let Ok(task) = std::env::var("DORALENS_BENCH_TASK") {
-        child(
-            &task,
-            Path::new(&std::env::var("DORALENS_BENCH_DIR").unwrap()),
-        );
-        return;
-    }
-    let p = params();
-    let dir = bench_dir(&p);
-    let marker = dir.join(".complete");
+/// The organisation at `p`'s size, generated once and cached; its
+/// directory and the generator's counts.
+fn organisation(p: &Params) -> (PathBuf, String) {
+    let dir = bench_dir(p);
+    // The dashboard benchmark caches the same organisation under the same
+    // name and marker: either reuses the other's.
+    let marker = dir.join("generated.txt");
     if !marker.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         let wh = Warehouse::open(&dir).unwrap();
@@ -281,47 +302,160 @@ fn main() {
         );
         std::fs::write(&marker, format!("{counts:?}\n")).unwrap();
     }
-    eprintln!(
-        "organisation: {}",
-        std::fs::read_to_string(&marker).unwrap().trim()
-    );
-    let exe = std::env::current_exe().unwrap();
-    println!("| task | seconds | peak RSS MiB | detail |\n|---|---|---|---|");
-    let tasks: Vec<String> = match std::env::var("DORALENS_BENCH_ONLY") {
-        Ok(list) => list.split(',').map(str::to_string).collect(),
-        Err(_) => [
-            "attribution",
-            "metrics",
-            "metrics",
-            "report",
-            "scrape",
-            // Last: an import changes deployments, so the next engine open
-            // would redo attribution inside whatever is measured after it.
-            "import",
-        ]
-        .map(String::from)
-        .to_vec(),
+    let counts = std::fs::read_to_string(&marker).unwrap().trim().to_string();
+    (dir, counts)
+}
+
+/// One task's measurement, from its own process.
+struct Measured {
+    seconds: f64,
+    peak_mib: f64,
+    detail: String,
+}
+
+/// Runs `task` in a child process over the organisation in `dir`; `None`
+/// (with the child's stderr printed) when it failed.
+fn measure(task: &str, dir: &Path) -> Option<Measured> {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env("DORALENS_BENCH_TASK", task)
+        .env("DORALENS_BENCH_DIR", dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    let line = stdout.lines().find(|l| l.starts_with("RESULT "));
+    let Some(line) = line else {
+        eprintln!("{task} failed ({})", out.status);
+        return None;
     };
-    for task in &tasks {
-        let out = Command::new(&exe)
-            .env("DORALENS_BENCH_TASK", task)
-            .env("DORALENS_BENCH_DIR", &dir)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        match stdout.lines().find(|l| l.starts_with("RESULT ")) {
-            Some(line) => {
-                let f: Vec<&str> = line.splitn(5, ' ').collect();
-                println!(
-                    "| {} | {} | {} | {} |",
-                    f[1],
-                    f[2],
-                    f[3],
-                    f.get(4).unwrap_or(&"")
-                );
+    let f: Vec<&str> = line.splitn(5, ' ').collect();
+    Some(Measured {
+        seconds: f[2].parse().unwrap_or(f64::NAN),
+        peak_mib: f[3].parse().unwrap_or(f64::NAN),
+        detail: f.get(4).unwrap_or(&"").to_string(),
+    })
+}
+
+/// The tasks `DORALENS_BENCH_ONLY` names, or `default`.
+fn tasks(default: &[&str]) -> Vec<String> {
+    match std::env::var("DORALENS_BENCH_ONLY") {
+        Ok(list) => list.split(',').map(str::to_string).collect(),
+        Err(_) => default.iter().map(|t| t.to_string()).collect(),
+    }
+}
+
+/// The generator's count of `what` (e.g. "commits") in a marker's text.
+fn count_of(counts: &str, what: &str) -> f64 {
+    counts
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .find(|w| w[0] == what)
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// `--scales a,b,...`: each task at each scale, and how its time and
+/// memory grew against the commits' growth from the previous scale.
+fn scaling_curve(p: &Params, scales: &[f64]) {
+    let tasks = tasks(&["attribution", "metrics", "team"]);
+    let mut rows: Vec<(f64, f64, f64, Vec<Option<Measured>>)> = Vec::new();
+    for &scale in scales {
+        let (dir, counts) = organisation(&Params { scale, ..*p });
+        eprintln!("scale {scale}: {counts}");
+        let measured = tasks.iter().map(|t| measure(t, &dir)).collect();
+        rows.push((
+            scale,
+            count_of(&counts, "commits"),
+            count_of(&counts, "deployments"),
+            measured,
+        ));
+    }
+    println!(
+        "{} cores; time in s, peak RSS in MiB; growth = the task's ratio to the previous scale \
+         over the commits' ratio (at most 1.0: linear or better)\n",
+        doralens::cores()
+    );
+    let mut header = String::from("| scale | commits | deployments |");
+    let mut rule = String::from("|---|---|---|");
+    for t in &tasks {
+        header.push_str(&format!(" {t} s | {t} MiB | {t} growth (time, memory) |"));
+        rule.push_str("---|---|---|");
+    }
+    println!("{header}\n{rule}");
+    for (i, (scale, commits, deployments, measured)) in rows.iter().enumerate() {
+        let mut line = format!("| {scale} | {commits} | {deployments} |");
+        for (j, m) in measured.iter().enumerate() {
+            let previous = i
+                .checked_sub(1)
+                .and_then(|k| rows[k].3[j].as_ref().map(|m| (m, rows[k].1)));
+            match m {
+                None => line.push_str(" failed | | |"),
+                Some(m) => {
+                    let growth = match previous {
+                        Some((prev, prev_commits)) => {
+                            let data = commits / prev_commits;
+                            format!(
+                                "{:.2}, {:.2}",
+                                m.seconds / prev.seconds / data,
+                                m.peak_mib / prev.peak_mib / data
+                            )
+                        }
+                        None => String::new(),
+                    };
+                    line.push_str(&format!(
+                        " {:.2} | {:.0} | {growth} |",
+                        m.seconds, m.peak_mib
+                    ));
+                }
             }
-            None => eprintln!("{task} failed: {}", String::from_utf8_lossy(&out.stderr)),
         }
-        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        println!("{line}");
+    }
+}
+
+fn main() {
+    if let Ok(task) = std::env::var("DORALENS_BENCH_TASK") {
+        child(
+            &task,
+            Path::new(&std::env::var("DORALENS_BENCH_DIR").unwrap()),
+        );
+        return;
+    }
+    let p = params();
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(list) = args
+        .iter()
+        .position(|a| a == "--scales")
+        .and_then(|i| args.get(i + 1))
+    {
+        let scales: Vec<f64> = list
+            .split(',')
+            .map(|s| s.parse().expect("--scales: numbers separated by commas"))
+            .collect();
+        scaling_curve(&p, &scales);
+        return;
+    }
+    let (dir, counts) = organisation(&p);
+    eprintln!("organisation: {counts}");
+    println!("| task | seconds | peak RSS MiB | detail |\n|---|---|---|---|");
+    let tasks = tasks(&[
+        "attribution",
+        "metrics",
+        "metrics",
+        "report",
+        "scrape",
+        // Last: an import changes deployments, so the next engine open
+        // would redo attribution inside whatever is measured after it.
+        "import",
+    ]);
+    for task in &tasks {
+        if let Some(m) = measure(task, &dir) {
+            println!(
+                "| {task} | {:.3} | {:.0} | {} |",
+                m.seconds, m.peak_mib, m.detail
+            );
+        }
     }
 }
