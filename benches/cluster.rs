@@ -1,6 +1,7 @@
 //! The cluster path's cost on one machine (feature `cluster`):
 //!
 //! `cargo bench --locked --features cluster --bench cluster [-- --teams 10 --scale 10 --runs 3]`
+//! (`--incident-rate 8` for issue #24's reference organisation's shape)
 //!
 //! Generates an organisation into a `file://` object-store warehouse
 //! (cached under `target/doralens-bench/cluster-…`), starts a
@@ -149,11 +150,16 @@ fn main() {
     let teams = arg("--teams", 10.0) as usize;
     let scale = arg("--scale", 10.0);
     let runs = arg("--runs", 3.0) as usize;
+    let incident_rate = arg("--incident-rate", 1.0);
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let root = std::fs::canonicalize(&target)
         .unwrap()
         .join("doralens-bench")
-        .join(format!("cluster-t{teams}-s{scale}"));
+        .join(if incident_rate == 1.0 {
+            format!("cluster-t{teams}-s{scale}")
+        } else {
+            format!("cluster-t{teams}-s{scale}-i{incident_rate}")
+        });
     let store = root.join("store");
     let cache = root.join("cache");
     let warehouse = format!("file://{}", store.display());
@@ -170,6 +176,7 @@ fn main() {
                 &teams.to_string(),
             ])
             .args(["--scale", &scale.to_string(), "--end", "2026-01-01"])
+            .args(["--incident-rate", &incident_rate.to_string()])
             .output()
             .unwrap();
         assert!(
