@@ -380,10 +380,12 @@ def _skip_string(sql: str, i: int) -> int:
     raise TranslationError(f"unclosed {quote} in: {sql[i:i + 60]}")
 
 
-def _call_args(sql: str, open_paren: int) -> tuple[list[str], int]:
-    """The top-level arguments of the call whose `(` is at open_paren, and
-    the index after its `)`."""
-    depth, start, args, i = 0, open_paren + 1, [], open_paren
+def _scan(sql: str, start: int = 0):
+    """(index, character, depth) of each character of sql from start that
+    is outside quotes; depth counts the parentheses open once the
+    character is read (a `(` reports the depth it opens, a `)` the depth it
+    returns to)."""
+    depth, i = 0, start
     while i < len(sql):
         c = sql[i]
         if c in "'\"":
@@ -393,13 +395,21 @@ def _call_args(sql: str, open_paren: int) -> tuple[list[str], int]:
             depth += 1
         elif c == ")":
             depth -= 1
-            if depth == 0:
-                args.append(sql[start:i].strip())
-                return args, i + 1
-        elif c == "," and depth == 1:
+        yield i, c, depth
+        i += 1
+
+
+def _call_args(sql: str, open_paren: int) -> tuple[list[str], int]:
+    """The top-level arguments of the call whose `(` is at open_paren, and
+    the index after its `)`."""
+    start, args = open_paren + 1, []
+    for i, c, depth in _scan(sql, open_paren):
+        if c == ")" and depth == 0:
+            args.append(sql[start:i].strip())
+            return args, i + 1
+        if c == "," and depth == 1:
             args.append(sql[start:i].strip())
             start = i + 1
-        i += 1
     raise TranslationError(f"unbalanced parentheses in: {sql[open_paren:open_paren + 60]}")
 
 
@@ -768,41 +778,23 @@ def check_catalogue() -> None:
 def select_names(query: str) -> list[str]:
     """The output names of a query's last top-level SELECT list (each item
     `... AS name` or `alias.column`), read from the text."""
-    depth, select_at, i = 0, None, 0
     upper = query.upper()
-    while i < len(query):
-        c = query[i]
-        if c in "'\"":
-            i = _skip_string(query, i)
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif depth == 0 and re.match(r"\bSELECT\b", upper[i : i + 7]) and (
+    select_at = None
+    for i, _, depth in _scan(query):
+        if depth == 0 and re.match(r"\bSELECT\b", upper[i : i + 7]) and (
             i == 0 or not (query[i - 1].isalnum() or query[i - 1] == "_")
         ):
             select_at = i + len("SELECT")
-        i += 1
     if select_at is None:
         raise TranslationError("no top-level SELECT")
-    items, depth, start, i = [], 0, select_at, select_at
-    while i < len(query):
-        c = query[i]
-        if c in "'\"":
-            i = _skip_string(query, i)
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif depth == 0 and c == ",":
+    items, start = [], select_at
+    for i, c, depth in _scan(query, select_at):
+        if depth == 0 and c == ",":
             items.append(query[start:i])
             start = i + 1
         elif depth == 0 and re.match(r"\sFROM\s", query[i : i + 6]):
             items.append(query[start:i])
             break
-        i += 1
     names = []
     for item in items:
         m = re.search(r"(?:\bAS\s+|\.)(\w+)\s*$", item.strip(), re.IGNORECASE)
