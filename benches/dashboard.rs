@@ -19,15 +19,14 @@
 //! - a repeated view: the first page load again (the answer cache).
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use doralens::base::production::ProductionPattern;
-use doralens::base::time::{Span, Timestamp};
-use doralens::ingest::synthetic::{self, GeneratorConfig, WarehouseSink};
-use doralens::store::warehouse::Warehouse;
+mod common;
 
-const END: Timestamp = Timestamp::from_micros(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
+use common::{END, organisation};
+use doralens::base::production::ProductionPattern;
+use doralens::base::time::Span;
+use doralens::store::warehouse::Warehouse;
 
 fn arg(name: &str, default: f64) -> f64 {
     let args: Vec<String> = std::env::args().collect();
@@ -36,33 +35,6 @@ fn arg(name: &str, default: f64) -> f64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn organisation(teams: usize, scale: f64) -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let dir = Path::new(&target)
-        .join("doralens-bench")
-        .join(format!("t{teams}-s{scale}-i8"));
-    let marker = dir.join("generated.txt");
-    if !marker.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let wh = Warehouse::open(&dir).unwrap();
-        let config = GeneratorConfig {
-            seed: 7,
-            teams,
-            days: 365,
-            scale,
-            end: END,
-            incident_rate: 8.0,
-        };
-        let counts = synthetic::generate(&config, &mut WarehouseSink { warehouse: &wh }).unwrap();
-        std::fs::write(&marker, format!("{counts:?}\n")).unwrap();
-    }
-    eprintln!(
-        "organisation: {}",
-        std::fs::read_to_string(&marker).unwrap().trim()
-    );
-    dir
 }
 
 /// One GET; (seconds, body). Panics on anything but 200.
@@ -116,7 +88,8 @@ fn main() {
     let defaults = doralens::serve::Limits::default();
     let memory_mb = arg("--query-memory-mb", (defaults.query_memory >> 20) as f64) as usize;
     eprintln!("query memory: {memory_mb} MiB per query");
-    let dir = organisation(teams, scale);
+    let (dir, counts) = organisation(teams, scale, 8.0);
+    eprintln!("organisation: {counts}");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

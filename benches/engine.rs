@@ -23,15 +23,16 @@
 //! then prints each task's time and peak memory per scale with its growth
 //! against the data's (docs/scaling.md has the numbers).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+mod common;
+
+use common::{END, organisation};
 use doralens::base::production::ProductionPattern;
-use doralens::base::time::{Span, Timestamp};
+use doralens::base::time::Span;
 use doralens::engine::{Engine, ensure_attribution};
-use doralens::ingest::synthetic::WarehouseSink;
-use doralens::ingest::synthetic::{self, GeneratorConfig};
 use doralens::metrics::{self, Grouping, MetricsOptions, interval};
 use doralens::store::schema::Table;
 use doralens::store::warehouse::Warehouse;
@@ -39,8 +40,6 @@ use doralens::store::warehouse::Warehouse;
 /// A team of the generated organisation at any scale (the generator names
 /// teams the same way whatever the scale).
 const SCALING_TEAM: &str = "catalog";
-
-const END: Timestamp = Timestamp::from_micros(1_767_225_600_000_000); // 2026-01-01T00:00:00Z
 
 struct Params {
     teams: usize,
@@ -62,13 +61,6 @@ fn params() -> Params {
         scale: get("--scale", 53.0),
         incident_rate: get("--incident-rate", 8.0),
     }
-}
-
-fn bench_dir(p: &Params) -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    Path::new(&target)
-        .join("doralens-bench")
-        .join(format!("t{}-s{}-i{}", p.teams, p.scale, p.incident_rate))
 }
 
 fn peak_rss_mib() -> f64 {
@@ -276,36 +268,6 @@ fn child(task: &str, dir: &Path) {
     );
 }
 
-/// The organisation at `p`'s size, generated once and cached; its
-/// directory and the generator's counts.
-fn organisation(p: &Params) -> (PathBuf, String) {
-    let dir = bench_dir(p);
-    // The dashboard benchmark caches the same organisation under the same
-    // name and marker: either reuses the other's.
-    let marker = dir.join("generated.txt");
-    if !marker.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let wh = Warehouse::open(&dir).unwrap();
-        let config = GeneratorConfig {
-            seed: 7,
-            teams: p.teams,
-            days: 365,
-            scale: p.scale,
-            end: END,
-            incident_rate: p.incident_rate,
-        };
-        let started = Instant::now();
-        let counts = synthetic::generate(&config, &mut WarehouseSink { warehouse: &wh }).unwrap();
-        eprintln!(
-            "generated {counts:?} in {:.1}s",
-            started.elapsed().as_secs_f64()
-        );
-        std::fs::write(&marker, format!("{counts:?}\n")).unwrap();
-    }
-    let counts = std::fs::read_to_string(&marker).unwrap().trim().to_string();
-    (dir, counts)
-}
-
 /// One task's measurement, from its own process.
 struct Measured {
     seconds: f64,
@@ -362,7 +324,7 @@ fn scaling_curve(p: &Params, scales: &[f64]) {
     let tasks = tasks(&["attribution", "metrics", "team"]);
     let mut rows: Vec<(f64, f64, f64, Vec<Option<Measured>>)> = Vec::new();
     for &scale in scales {
-        let (dir, counts) = organisation(&Params { scale, ..*p });
+        let (dir, counts) = organisation(p.teams, scale, p.incident_rate);
         eprintln!("scale {scale}: {counts}");
         let measured = tasks.iter().map(|t| measure(t, &dir)).collect();
         rows.push((
@@ -437,7 +399,7 @@ fn main() {
         scaling_curve(&p, &scales);
         return;
     }
-    let (dir, counts) = organisation(&p);
+    let (dir, counts) = organisation(p.teams, p.scale, p.incident_rate);
     eprintln!("organisation: {counts}");
     println!("| task | seconds | peak RSS MiB | detail |\n|---|---|---|---|");
     let tasks = tasks(&[
