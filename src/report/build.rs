@@ -290,14 +290,14 @@ pub async fn build(
     // The six only read the week's views: run them together.
     let (
         (_, failed_batches),
-        (_, slow_batches),
+        slow_batches,
         (_, counts),
         (_, unreviewed_batches),
         (_, direct_flag_batches),
         (_, stale_flag_batches),
     ) = futures_util::try_join!(
         engine.bundled(&queries::REPORT_FAILED_DEPLOYMENTS, &params),
-        engine.bundled(&queries::SLOWEST_CHANGES, &params),
+        metrics::slowest_changes(engine, &params),
         engine.bundled(&queries::REPORT_DATA_QUALITY, &params),
         engine.bundled(&queries::UNREVIEWED_CHANGES, &unreviewed_params),
         engine.bundled(&queries::DIRECT_FLAG_CHANGES, &unreviewed_params),

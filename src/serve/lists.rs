@@ -236,7 +236,12 @@ impl Server {
         let value = self
             .in_session(&engine, super::Bound::Answer, |session| async move {
                 metrics::register_views(&session, &opts).await?;
-                let (_, batches) = session.bundled(&file, &query_params).await?;
+                let batches = match list {
+                    List::SlowestChanges => {
+                        metrics::slowest_changes(&session, &query_params).await?
+                    }
+                    _ => session.bundled(&file, &query_params).await?.1,
+                };
                 let mut rows = json_rows(&batches)?;
                 for row in &mut rows {
                     let Some(link) = row["repo"].as_str().and_then(|r| links.get(r)) else {
