@@ -581,10 +581,11 @@ fn slow_literals(batches: &[RecordBatch]) -> std::result::Result<(String, String
         }
     }
     if rows.is_empty() {
-        rows.push(format!(
+        rows.push(
             "(CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), \
              arrow_cast(NULL, 'Timestamp(Microsecond, Some(\"UTC\"))'), CAST(NULL AS DOUBLE))"
-        ));
+                .to_string(),
+        );
     }
     let list = |set: std::collections::BTreeSet<String>| {
         if set.is_empty() {
