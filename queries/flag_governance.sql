@@ -132,14 +132,41 @@ toggles AS (
     GROUP BY f.deployment_id
 ),
 fixes AS (
-    SELECT f.deployment_id,
-           first_value(h.id ORDER BY h.finished_at ASC NULLS LAST, h.id ASC NULLS LAST)
-               AS hotfix_id
-    FROM failures f
-    JOIN hotfixes h
-      ON h.service = f.service AND NOT f.open_failure
-     AND h.finished_at > f.finished_at AND h.finished_at <= f.recovered_at
-    GROUP BY f.deployment_id
+    -- The first hotfix (earliest finished_at, ties to the smallest id) of
+    -- the failure's service finished after the failure and by its
+    -- recovery. Not a join on the service with the range as its filter:
+    -- that paired every failure with every hotfix of its service (300 M
+    -- pairs, 4.7 s of CPU for a year at the benchmark's scale). Instead
+    -- the failures and hotfixes of a service in one time line, latest
+    -- first, where each failure reads the minimum of a key that sorts as
+    -- (finished_at, id) over the hotfixes before it in that order: the
+    -- earliest hotfix after it (one at the failure's very instant comes
+    -- after it in the line, so it is not "after"). The key is the
+    -- microseconds offset to be non-negative, zero-padded to 19 digits,
+    -- then the id; that hotfix counts when it finished by the recovery.
+    SELECT deployment_id, substr(next_hotfix, 20) AS hotfix_id
+    FROM (
+        SELECT e.deployment_id, e.is_failure, e.recovered_at,
+               min(e.hotfix_key) OVER (
+                   PARTITION BY e.service
+                   ORDER BY e.at DESC, e.is_failure DESC
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS next_hotfix
+        FROM (
+            SELECT f.deployment_id, f.service, f.finished_at AS at, true AS is_failure,
+                   f.recovered_at, CAST(NULL AS VARCHAR) AS hotfix_key
+            FROM failures f
+            WHERE NOT f.open_failure AND f.finished_at IS NOT NULL
+            UNION ALL
+            SELECT h.id, h.service, h.finished_at, false,
+                   arrow_cast(NULL, 'Timestamp(Microsecond, Some("UTC"))'),
+                   concat(lpad(CAST(arrow_cast(h.finished_at, 'Int64') + 9000000000000000000
+                                    AS VARCHAR), 19, '0'), h.id)
+            FROM hotfixes h
+        ) e
+    ) w
+    WHERE w.is_failure
+      AND CAST(substr(w.next_hotfix, 1, 19) AS BIGINT) - 9000000000000000000
+          <= arrow_cast(w.recovered_at, 'Int64')
 ),
 candidates AS (
     SELECT f.deployment_id, f.service, f.finished_at, f.open_failure, f.recovered_at,
