@@ -157,8 +157,8 @@ fixes AS (
             FROM failures f
             WHERE NOT f.open_failure AND f.finished_at IS NOT NULL
             UNION ALL
-            SELECT h.id, h.service, h.finished_at, false,
-                   arrow_cast(NULL, 'Timestamp(Microsecond, Some("UTC"))'),
+            -- (a hotfix's row has no recovery: its own time fills the column)
+            SELECT h.id, h.service, h.finished_at, false, h.finished_at AS recovered_at,
                    concat(lpad(CAST(arrow_cast(h.finished_at, 'Int64') + 9000000000000000000
                                     AS VARCHAR), 19, '0'), h.id)
             FROM hotfixes h
