@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 
-use crate::base::production::ProductionPattern;
 use crate::base::time::{Span, parse_instant};
 use crate::engine::Engine;
 use crate::metrics::catalogue::{self, METRICS};
@@ -16,24 +15,17 @@ use crate::metrics::{Grouping, MetricsOptions, MetricsTable};
 use crate::render::metric_chart::{ChartKind, draw};
 
 async fn organisation() -> (tempfile::TempDir, Engine, MetricsOptions) {
-    let dir = tempfile::tempdir().unwrap();
-    let warehouse = crate::store::warehouse::Warehouse::open(dir.path()).unwrap();
     let end = parse_instant("end", "2026-11-02").unwrap();
-    let config = crate::ingest::synthetic::GeneratorConfig {
-        seed: 5,
-        teams: 2,
-        days: 120,
-        scale: 1.0,
-        end,
-        incident_rate: 3.0,
-    };
-    let mut sink = crate::ingest::synthetic::WarehouseSink {
-        warehouse: &warehouse,
-    };
-    crate::ingest::synthetic::generate(&config, &mut sink).unwrap();
-    let engine = Engine::open(&warehouse, &ProductionPattern::default())
-        .await
-        .unwrap();
+    let (dir, engine) =
+        crate::engine::generated_engine(&crate::ingest::synthetic::GeneratorConfig {
+            seed: 5,
+            teams: 2,
+            days: 120,
+            scale: 1.0,
+            end,
+            incident_rate: 3.0,
+        })
+        .await;
     let mut opts = MetricsOptions::defaults(end);
     opts.from = end - Span::days(119);
     (dir, engine, opts)

@@ -474,3 +474,22 @@ async fn table_provider(schema: SchemaRef, files: &[String]) -> Result<Arc<dyn T
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
+
+/// A generated organisation (`config`) in a temporary directory, opened
+/// with the default production pattern: what the tests that run the
+/// bundled SQL compute from.
+#[cfg(test)]
+pub(crate) async fn generated_engine(
+    config: &crate::ingest::synthetic::GeneratorConfig,
+) -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = Warehouse::open(dir.path()).unwrap();
+    let mut sink = crate::ingest::synthetic::WarehouseSink {
+        warehouse: &warehouse,
+    };
+    crate::ingest::synthetic::generate(config, &mut sink).unwrap();
+    let engine = Engine::open(&warehouse, &ProductionPattern::default())
+        .await
+        .unwrap();
+    (dir, engine)
+}

@@ -608,24 +608,17 @@ mod tests {
     /// team's scope, and a window with no deployment at all.
     #[tokio::test]
     async fn slowest_changes_in_two_steps_equal_the_one_join() {
-        let dir = tempfile::tempdir().unwrap();
-        let warehouse = crate::store::warehouse::Warehouse::open(dir.path()).unwrap();
         let end = parse_instant("end", "2026-11-02").unwrap();
-        let config = crate::ingest::synthetic::GeneratorConfig {
-            seed: 11,
-            teams: 3,
-            days: 90,
-            scale: 1.0,
-            end,
-            incident_rate: 1.0,
-        };
-        let mut sink = crate::ingest::synthetic::WarehouseSink {
-            warehouse: &warehouse,
-        };
-        crate::ingest::synthetic::generate(&config, &mut sink).unwrap();
-        let engine = Engine::open(&warehouse, &ProductionPattern::default())
-            .await
-            .unwrap();
+        let (_dir, engine) =
+            crate::engine::generated_engine(&crate::ingest::synthetic::GeneratorConfig {
+                seed: 11,
+                teams: 3,
+                days: 90,
+                scale: 1.0,
+                end,
+                incident_rate: 1.0,
+            })
+            .await;
         let reference = queries::QueryFile {
             path: "the one join (test)",
             sql: include_str!("slowest_changes_one_join.sql"),
