@@ -7,7 +7,9 @@
 --             flag_references, flag_events, flag_exposure (releases.sql),
 --             grouped_deployments, flag_groups
 -- Parameters: production_pattern, interval, from, to
--- Outputs:    failure_recoveries(deployment_id, service, finished_at,
+-- Outputs:    recovery_hotfixes(id, service, finished_at): the deployments
+--                 that can be a hotfix
+--             failure_recoveries(deployment_id, service, finished_at,
 --                 open_failure, recovered_at, recovery_s, recovery_action,
 --                 recovery_flag, recovery_flag_link, hotfix_deployment_id,
 --                 blast_radius): one row per failed production deployment
@@ -59,6 +61,20 @@
 -- Written as one chain, each step read once: DataFusion inlines every
 -- reference to a CTE, and the failure links (with the inferred as-of
 -- join) are the expensive part, so they are aggregated exactly once.
+-- recovery_hotfixes: the production deployments that can be a failure's
+-- hotfix (they shipped commits and are not a rollback), finished from the
+-- window's start on (a hotfix finished after a failure of the window: no
+-- earlier row of deployment_commits can be one). A shared view: the
+-- hotfix step below reads it twice.
+CREATE VIEW recovery_hotfixes AS
+SELECT h.id, h.service, h.finished_at
+FROM production_deployments_unbucketed h
+WHERE h.finished_at >= {{from}}
+  AND h.id IN (SELECT dc.deployment_id FROM deployment_commits dc
+               WHERE dc.deployed_at >= {{from}})
+  AND h.id NOT IN (SELECT r.rollback_deployment_id FROM rollbacks r
+                   WHERE r.rollback_deployment_id IS NOT NULL);
+
 CREATE VIEW failure_recoveries AS
 WITH shipped_flags AS (
     -- (only the window's rows of deployment_commits: the failures
@@ -90,17 +106,6 @@ toggle_backs AS (
     JOIN shipped_flags s ON s.flag_key = t.flag_key
     WHERE t.exposure < t.exposure_before
        OR (t.exposure_before IS NULL AND t.kind IN ('disabled', 'archived'))
-),
-hotfixes AS (
-    -- (a hotfix finished after a failure of the window: no earlier row of
-    -- deployment_commits can be one)
-    SELECT h.id, h.service, h.finished_at
-    FROM production_deployments_unbucketed h
-    WHERE h.finished_at >= {{from}}
-      AND h.id IN (SELECT dc.deployment_id FROM deployment_commits dc
-                   WHERE dc.deployed_at >= {{from}})
-      AND h.id NOT IN (SELECT r.rollback_deployment_id FROM rollbacks r
-                       WHERE r.rollback_deployment_id IS NOT NULL)
 ),
 failures AS (
     -- recovery_time.sql's deployment_recovery, plus what the action needs
@@ -138,35 +143,37 @@ fixes AS (
     -- that paired every failure with every hotfix of its service (300 M
     -- pairs, 4.7 s of CPU for a year at the benchmark's scale). Instead
     -- the failures and hotfixes of a service in one time line, latest
-    -- first, where each failure reads the minimum of a key that sorts as
-    -- (finished_at, id) over the hotfixes before it in that order: the
-    -- earliest hotfix after it (one at the failure's very instant comes
-    -- after it in the line, so it is not "after"). The key is the
-    -- microseconds offset to be non-negative, zero-padded to 19 digits,
-    -- then the id; that hotfix counts when it finished by the recovery.
-    SELECT deployment_id, substr(next_hotfix, 20) AS hotfix_id
+    -- first, where each failure reads the minimum finished_at of the
+    -- hotfixes before it in that line: the earliest hotfix after it (one
+    -- at the failure's very instant comes after it in the line, so it is
+    -- not "after"). Its id is the smallest among the service's hotfixes
+    -- of that instant; it counts when it finished by the recovery.
+    SELECT w.deployment_id, first.hotfix_id
     FROM (
-        SELECT e.deployment_id, e.is_failure, e.recovered_at,
-               min(e.hotfix_key) OVER (
+        SELECT e.deployment_id, e.service, e.is_failure, e.recovered_at,
+               min(e.hotfix_us) OVER (
                    PARTITION BY e.service
                    ORDER BY e.at DESC, e.is_failure DESC
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS next_hotfix
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS next_hotfix_us
         FROM (
             SELECT f.deployment_id, f.service, f.finished_at AS at, true AS is_failure,
-                   f.recovered_at, CAST(NULL AS VARCHAR) AS hotfix_key
+                   f.recovered_at, CAST(NULL AS BIGINT) AS hotfix_us
             FROM failures f
             WHERE NOT f.open_failure AND f.finished_at IS NOT NULL
             UNION ALL
             -- (a hotfix's row has no recovery: its own time fills the column)
             SELECT h.id, h.service, h.finished_at, false, h.finished_at AS recovered_at,
-                   concat(lpad(CAST(arrow_cast(h.finished_at, 'Int64') + 9000000000000000000
-                                    AS VARCHAR), 19, '0'), h.id)
-            FROM hotfixes h
+                   arrow_cast(h.finished_at, 'Int64')
+            FROM recovery_hotfixes h
         ) e
     ) w
-    WHERE w.is_failure
-      AND CAST(substr(w.next_hotfix, 1, 19) AS BIGINT) - 9000000000000000000
-          <= arrow_cast(w.recovered_at, 'Int64')
+    JOIN (
+        SELECT service, arrow_cast(finished_at, 'Int64') AS at_us, min(id) AS hotfix_id
+        FROM recovery_hotfixes
+        GROUP BY service, finished_at
+    ) first
+      ON first.service = w.service AND first.at_us = w.next_hotfix_us
+    WHERE w.is_failure AND w.next_hotfix_us <= arrow_cast(w.recovered_at, 'Int64')
 ),
 candidates AS (
     SELECT f.deployment_id, f.service, f.finished_at, f.open_failure, f.recovered_at,

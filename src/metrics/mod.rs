@@ -269,7 +269,7 @@ async fn define(engine: &Engine, file: &queries::QueryFile, statements: &[String
 /// bucket) over the shared `production_deployments_unbucketed`: kept, it
 /// would hold a copy of every production deployment per window start and
 /// interval.
-pub const SHARED_VIEWS: [&str; 24] = [
+pub const SHARED_VIEWS: [&str; 25] = [
     "production_deployments_unbucketed",
     "deployment_groups",
     "incident_groups",
@@ -278,6 +278,7 @@ pub const SHARED_VIEWS: [&str; 24] = [
     "inferred_incident_links",
     "deployment_failure_links",
     "deployment_recovery",
+    "recovery_hotfixes",
     "failure_recoveries",
     "rework_commits",
     "rework_deployment_reasons",
