@@ -131,7 +131,7 @@ impl Default for Limits {
 }
 
 /// Which bound a query runs under.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bound {
     /// A user's SQL (`--sql-timeout`).
     Sql,
@@ -333,15 +333,19 @@ impl Server {
         self.run_query(bound, work(session)).await
     }
 
-    /// A session of its own for one request, with the per-query memory pool
-    /// and bounded string functions.
+    /// A session of its own for one request, with the per-query memory pool;
+    /// for users' SQL also the bounded string functions. Not for the bundled
+    /// SQL: its padding is fixed-width, and the bound is per batch, which a
+    /// shared view's rows (one batch per partition) exceed at scale.
     fn session(&self, engine: &Engine, bound: Bound) -> Result<Engine> {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(self.options.limits.query_memory, 1.0)
             .build_arc()?;
         let deadline = std::time::Instant::now() + self.timeout(bound).0;
         let fork = engine.fork_until(Some(runtime), Some(deadline))?;
-        limits::bound_string_functions(&fork.ctx, &self.options.limits.sql);
+        if bound == Bound::Sql {
+            limits::bound_string_functions(&fork.ctx, &self.options.limits.sql);
+        }
         Ok(fork)
     }
 

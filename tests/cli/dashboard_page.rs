@@ -332,3 +332,33 @@ fn the_slowest_changes_link_their_pull_request() {
             .all(|r| r["repo"] == "acme/payments-api" || r["change_url"].is_null())
     );
 }
+
+/// Regression: `--sql-max-value` bounded the bundled metric SQL too, whose
+/// first-shipment key pads timestamps (`lpad`); at the benchmark's scale a
+/// shared view's batch of padded keys passed the per-batch bound and every
+/// metrics answer was a 500. The bound is for users' SQL only.
+#[test]
+fn regression_the_sql_value_bound_limits_users_sql_not_the_metrics() {
+    let ws = Workspace::new();
+    output_ok(ws.doralens(&SMALL_ORG));
+    let served = serve_logged(&ws, &["--sql-max-value", "8"], &[]);
+    let (status, _, body) = get(
+        &served.addr,
+        "/api/v1/metrics?from=2026-07-01&to=2026-11-01",
+    );
+    assert_eq!(status, 200, "{body}");
+    let rows = serde_json::from_str::<Value>(&body).unwrap()["rows"].clone();
+    assert!(
+        rows[0]["production_changes"].as_i64().unwrap_or(0) > 0,
+        "the window ships changes (the padded key's rows): {body}"
+    );
+    let (status, _, body) = get(
+        &served.addr,
+        &format!(
+            "/api/v1/sql?q={}",
+            crate::dashboards::encode("SELECT lpad('x', 100) AS p")
+        ),
+    );
+    assert_ne!(status, 200, "{body}");
+    assert!(body.contains("--sql-max-value"), "{body}");
+}
