@@ -62,16 +62,15 @@ fn slow_literals(batches: &[RecordBatch]) -> std::result::Result<(String, String
             .and_then(|c| c.as_primitive_opt::<Float64Type>())
             .ok_or("the slow commits have no number `lead_time_s`")?;
         for r in 0..b.num_rows() {
-            repos.insert(string_literal(repo.value(r)));
-            shas.insert(string_literal(sha.value(r)));
+            let (repo, sha) = (string_literal(repo.value(r)), string_literal(sha.value(r)));
             rows.push(format!(
-                "(CAST({} AS VARCHAR), CAST({} AS VARCHAR), CAST({} AS VARCHAR), {}, CAST('{:?}' AS DOUBLE))",
-                string_literal(repo.value(r)),
-                string_literal(sha.value(r)),
+                "(CAST({repo} AS VARCHAR), CAST({sha} AS VARCHAR), CAST({} AS VARCHAR), {}, CAST('{:?}' AS DOUBLE))",
                 string_literal(deployment.value(r)),
                 timestamp_literal(Timestamp::from_micros(deployed.value(r))),
                 lead.value(r)
             ));
+            repos.insert(repo);
+            shas.insert(sha);
         }
     }
     if rows.is_empty() {

@@ -214,11 +214,13 @@ impl Server {
                 .into());
             }
         };
+        // One query file each, but the slowest changes: two statements, the
+        // second built from the first's rows (metrics::slowest_changes).
         let file = match list {
-            List::Deployments => queries::DASHBOARD_DEPLOYMENTS,
-            List::Incidents => queries::DASHBOARD_INCIDENTS,
-            List::SlowestChanges => queries::SLOWEST_CHANGES,
-            List::UnreviewedChanges => queries::UNREVIEWED_CHANGES,
+            List::Deployments => Some(queries::DASHBOARD_DEPLOYMENTS),
+            List::Incidents => Some(queries::DASHBOARD_INCIDENTS),
+            List::SlowestChanges => None,
+            List::UnreviewedChanges => Some(queries::UNREVIEWED_CHANGES),
         };
         let query_params = HashMap::from([
             ("limit", limit.to_string()),
@@ -236,11 +238,9 @@ impl Server {
         let value = self
             .in_session(&engine, super::Bound::Answer, |session| async move {
                 metrics::register_views(&session, &opts).await?;
-                let batches = match list {
-                    List::SlowestChanges => {
-                        metrics::slowest_changes(&session, &query_params).await?
-                    }
-                    _ => session.bundled(&file, &query_params).await?.1,
+                let batches = match &file {
+                    Some(file) => session.bundled(file, &query_params).await?.1,
+                    None => metrics::slowest_changes(&session, &query_params).await?,
                 };
                 let mut rows = json_rows(&batches)?;
                 for row in &mut rows {
